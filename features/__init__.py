@@ -1,0 +1,1 @@
+"""Data in, vectors out: catalogue, events, the CLIP encoder, preference vectors, simulation."""
