@@ -71,3 +71,41 @@ def train_encoder(catalogue_path, pack_path, out_dir, export_dir, model, minutes
         trainer.export(export_dir, {"heldout_scores": scores})
         click.echo(f"exported to {export_dir}")
     click.echo(json.dumps(scores))
+
+
+@bench.command("encoder")
+@click.option("--catalogue", "catalogue_path", default=None,
+              help="Score every product of this catalogue (default: fashion-small's held-out products).")
+@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
+def bench_encoder_command(catalogue_path, encoder_spec, as_json):
+    """Zero-shot articleType / baseColour top-1, title-to-image recall@10, images/s."""
+    from features.catalogue import load_catalogue
+    from features.encoder import load_encoder
+    from features.encoder.bench import bench_encoder, heldout_products
+    if catalogue_path:
+        catalogue = load_catalogue(catalogue_path)
+    else:
+        catalogue = heldout_products(load_catalogue("../shared/data/fashion-small"))
+    result = bench_encoder(load_encoder(encoder_spec), catalogue)
+    click.echo(f"encoder {result['encoder']} on {result['products']} products ({catalogue_path or 'fashion-small held-out'})")
+    for key in ("articletype_top1", "basecolour_top1", "text_to_image_recall_at_10", "images_per_s"):
+        click.echo(f"  {key:28s} {result[key]}")
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@main.command("embed")
+@click.option("--catalogue", "catalogue_path", default=DEFAULT_CATALOGUE, show_default=True)
+@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@click.option("--store", "store_path", type=click.Path(path_type=Path), default=Path("var/embeddings.npz"), show_default=True)
+def embed_command(catalogue_path, encoder_spec, store_path):
+    """Embed a catalogue into the store; only new or changed products are encoded."""
+    from features.catalogue import load_catalogue
+    from features.embedding_store import EmbeddingStore
+    from features.encoder import load_encoder
+    encoder = load_encoder(encoder_spec)
+    store = EmbeddingStore.open(store_path, encoder.space_id, encoder.embed_dim)
+    update = store.update(load_catalogue(catalogue_path), encoder)
+    click.echo(f"{store_path}: {len(store)} products; encoded {len(update.encoded)}, "
+               f"unchanged {update.unchanged}, removed {len(update.removed)}")

@@ -18,6 +18,7 @@ from features.encoder.clip_encoder import ClipEncoder
 from features.encoder.evaluation import encoder_quality
 from features.encoder.training import (EncoderTrainingConfig, PairBatches, contrastive_loss, learning_rate,
                                        make_optimizer, tokenise_texts)
+from features.errors import TailorcardError
 from features.image_pack import ImagePack
 
 log = logging.getLogger("tailorcard.train_encoder")
@@ -35,6 +36,8 @@ class EncoderTrainer:
         self.optimizer = make_optimizer(self.model, config)
         self.step, self.elapsed = 0, 0.0
         heldout = pack.heldout
+        if heldout.all():
+            raise TailorcardError(f"all {len(heldout)} products of the pack are held out; nothing to train on")
         self.train_pack, self.eval_pack = pack.select(~heldout), pack.select(heldout)
         self.eval_products = products.loc[self.eval_pack.ids[: config.eval_products]]
         self.batches = self._batches(products.loc[self.train_pack.ids])

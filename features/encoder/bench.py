@@ -1,0 +1,34 @@
+"""`tailorcard bench encoder`: zero-shot quality and speed on products the training never saw."""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from features.catalogue import Catalogue
+from features.encoder.clip_encoder import ClipEncoder
+from features.encoder.evaluation import encoder_quality
+from features.image_pack import is_heldout
+
+
+def heldout_products(catalogue: Catalogue) -> Catalogue:
+    return catalogue.subset([pid for pid in catalogue.ids if is_heldout(pid)])
+
+
+def bench_encoder(encoder: ClipEncoder, catalogue: Catalogue) -> dict:
+    """Scores over every product of `catalogue`, plus images/s of the full encode path
+    (decode, pad to square, preprocess, forward) on this machine."""
+    images = [catalogue.load_image(pid) for pid in catalogue.ids]
+    started = time.perf_counter()
+    vectors = encoder.encode_images(images)
+    seconds = time.perf_counter() - started
+    scores = encoder_quality(vectors, catalogue.products, lambda texts: encoder.encode_texts(texts, progress=False))
+    return {
+        **{k: round(v, 4) for k, v in scores.items()},
+        "images_per_s": round(len(images) / seconds, 1),
+        "products": len(images),
+        "device": str(encoder.device),
+        "torch_threads": torch.get_num_threads(),
+        "encoder": encoder.spec,
+        "space_id": encoder.space_id,
+    }

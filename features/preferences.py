@@ -1,0 +1,307 @@
+"""Shopper preference vectors in the product embedding space.
+
+A user's vector is the normalised sum over their events of
+
+    weight(type) * 2 ** (-(t_ref - t) / half_life) * vector(source)
+
+where the source is the product (its CLIP image vector) or the search query (its CLIP text
+vector), and negative weights (dislike, return) push the vector away. Per user we keep the
+*un-normalised* sum at a reference time t_ref (the user's latest event): a new event rescales
+the sum once and adds, so the online update equals the batch rebuild up to float error.
+Batch builds are one sparse (users x sources) matrix product; there is no loop per event.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from features.errors import EmbeddingSpaceMismatch, TailorcardError
+from features.events import NO_ITEM, EventError, validate_events
+from features.sparse_rows import SparseRows
+
+DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 4.0, "purchase": 6.0, "like": 5.0,
+                   "dislike": -4.0, "return": -6.0}
+DAY = 86_400.0
+TextEncoder = Callable[[list[str]], np.ndarray]
+
+
+class PreferenceError(TailorcardError):
+    """Events that cannot become preferences (unknown product, query without a text encoder, ...)."""
+
+
+@dataclass
+class PreferenceConfig:
+    half_life_days: float = 30.0
+    event_weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    query_weight: float = 2.0
+
+    def check_inputs(self) -> None:
+        if self.half_life_days <= 0:
+            raise PreferenceError(f"half_life_days must be positive; got {self.half_life_days}")
+        unknown = set(DEFAULT_WEIGHTS) - set(self.event_weights)
+        if unknown:
+            raise PreferenceError(f"event_weights lacks type(s) {sorted(unknown)}; expected all of {list(DEFAULT_WEIGHTS)}")
+
+    def decay(self, age_seconds) -> np.ndarray:
+        return np.exp2(-np.asarray(age_seconds, dtype=np.float64) / (self.half_life_days * DAY))
+
+
+class _Sources:
+    """What events point at: products (by id) and search queries (by text), each with a vector."""
+
+    def __init__(self, dim: int):
+        self.item_ids = np.zeros(0, dtype=np.int64)  # NO_ITEM for a query row
+        self.queries = np.zeros(0, dtype=object)  # "" for a product row
+        self.vectors = np.zeros((0, dim), dtype=np.float32)
+        self._row_of_query: dict[str, int] = {}
+        self._item_lookup: tuple[pd.Index, np.ndarray] | None = None  # (product ids, their rows), built lazily
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def _append(self, item_ids, queries, vectors) -> None:
+        start = len(self)
+        self.item_ids = np.concatenate([self.item_ids, np.asarray(item_ids, dtype=np.int64)])
+        self.queries = np.concatenate([self.queries, np.asarray(queries, dtype=object)])
+        self.vectors = np.concatenate([self.vectors, np.asarray(vectors, dtype=np.float32)])
+        self._row_of_query.update((str(self.queries[r]), r) for r in range(start, len(self)) if self.item_ids[r] == NO_ITEM)
+        self._item_lookup = None
+
+    def _lookup(self, item_ids) -> np.ndarray:
+        """Row of each product id, -1 where unknown."""
+        if self._item_lookup is None:
+            rows = np.flatnonzero(self.item_ids != NO_ITEM)
+            self._item_lookup = (pd.Index(self.item_ids[rows]), rows)
+        index, rows = self._item_lookup
+        found = index.get_indexer(np.asarray(item_ids, dtype=np.int64))
+        return np.where(found >= 0, rows[found], -1)
+
+    def set_items(self, item_ids, vectors) -> None:
+        """Add products, or give known ones a new vector (used for events from now on)."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        vectors = _check_vectors(vectors, self.vectors.shape[1], "item vectors")
+        rows = self._lookup(item_ids)
+        self.vectors[rows[rows >= 0]] = vectors[rows >= 0]
+        self._append(item_ids[rows < 0], [""] * int((rows < 0).sum()), vectors[rows < 0])
+
+    def item_rows(self, item_ids) -> np.ndarray:
+        """Rows of products; raises naming the products that have no vector."""
+        rows = self._lookup(item_ids)
+        if (rows < 0).any():
+            missing = np.unique(np.asarray(item_ids)[rows < 0])
+            raise PreferenceError(f"no vector for product(s) {missing[:10].tolist()}"
+                                  f"{' ...' if len(missing) > 10 else ''}; add them with set_items first")
+        return rows
+
+    def query_rows(self, texts, encode_texts: TextEncoder | None) -> np.ndarray:
+        """Rows of queries; unseen texts are encoded once, in one batch."""
+        texts = [str(t) for t in texts]
+        new = sorted({t for t in texts if t not in self._row_of_query})
+        if new:
+            if encode_texts is None:
+                raise PreferenceError(f"{len(new)} search query event(s) (e.g. {new[0]!r}) but no text encoder "
+                                      "was given; pass encode_texts to build query vectors")
+            vectors = _check_vectors(encode_texts(new), self.vectors.shape[1], "query vectors")
+            self._append([NO_ITEM] * len(new), new, vectors)
+        return np.array([self._row_of_query[t] for t in texts], dtype=np.int64)
+
+
+def _check_vectors(vectors, dim: int, what: str) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise EmbeddingSpaceMismatch(f"{what} have shape {vectors.shape}; expected (n, {dim})")
+    return vectors
+
+
+class PreferenceStore:
+    """Per-user decayed sums in the embedding space, their history, and what they bought."""
+
+    def __init__(self, item_ids, item_vectors, encode_texts: TextEncoder | None = None,
+                 config: PreferenceConfig | None = None):
+        self.config = config or PreferenceConfig()
+        self.config.check_inputs()
+        item_vectors = np.asarray(item_vectors, dtype=np.float32)
+        self.sources = _Sources(item_vectors.shape[1])
+        self.sources.set_items(item_ids, item_vectors)
+        self.encode_texts = encode_texts
+        self._reset_users()
+
+    def _reset_users(self) -> None:
+        self.user_ids: list[str] = []
+        self._row_of_user: dict[str, int] = {}
+        self.sums = np.zeros((0, self.dim), dtype=np.float64)
+        self.ref_time = np.zeros(0, dtype=np.float64)
+        self.n_events = np.zeros(0, dtype=np.int64)
+        self.history = SparseRows()  # users x sources, decayed weights at ref_time (for explanations)
+        self.bought = SparseRows()  # users x sources, purchase counts
+        self.seen_event_ids: set[str] = set()
+
+    @property
+    def dim(self) -> int:
+        return self.sources.vectors.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    def __contains__(self, user_id) -> bool:
+        return str(user_id) in self._row_of_user
+
+    # ---- building ---------------------------------------------------------------------------
+
+    def rebuild(self, events: pd.DataFrame) -> "PreferenceStore":
+        """Forget all users and build them from validated events (see features.events) in bulk."""
+        self._reset_users()
+        events = events.drop_duplicates("event_id", keep="first")
+        users, user_ids = pd.factorize(events["user_id"].astype(str))
+        self.user_ids = [str(u) for u in user_ids]
+        self._row_of_user = {u: i for i, u in enumerate(self.user_ids)}
+        times = events["timestamp"].to_numpy(dtype=np.float64)
+        self.ref_time = np.full(len(user_ids), -np.inf)
+        np.maximum.at(self.ref_time, users, times)
+        rows, cols, weights, event_index = self._contributions(events, users)
+        decayed = weights * self.config.decay(self.ref_time[rows] - times[event_index])
+        shape = (len(user_ids), len(self.sources))
+        self.history = SparseRows.from_entries(rows, cols, decayed, shape)
+        self.sums = np.asarray(self.history.to_csr(shape[1]) @ self.sources.vectors.astype(np.float64))
+        self.n_events = np.bincount(users, minlength=len(user_ids)).astype(np.int64)
+        purchase = (events["type"].to_numpy() == "purchase") & (events["item_id"].to_numpy() != NO_ITEM)
+        self.bought = SparseRows.from_entries(users[purchase], self.sources.item_rows(events["item_id"].to_numpy()[purchase]),
+                                              np.ones(int(purchase.sum())), shape)
+        self.seen_event_ids = set(events["event_id"].astype(str))
+        return self
+
+    def _contributions(self, events: pd.DataFrame, users: np.ndarray):
+        """(user row, source row, weight, event index) per contribution: one per product, one per query."""
+        weights = events["type"].map(self.config.event_weights).to_numpy(dtype=np.float64)
+        item_ids = events["item_id"].to_numpy(dtype=np.int64)
+        has_item = item_ids != NO_ITEM
+        queries = events["query"].astype(str).to_numpy() if "query" in events else np.full(len(events), "")
+        has_query = queries != ""
+        rows = np.concatenate([users[has_item], users[has_query]])
+        cols = np.concatenate([self.sources.item_rows(item_ids[has_item]),
+                               self.sources.query_rows(queries[has_query], self.encode_texts)])
+        values = np.concatenate([weights[has_item], np.full(int(has_query.sum()), self.config.query_weight)])
+        return rows, cols, values, np.concatenate([np.flatnonzero(has_item), np.flatnonzero(has_query)])
+
+    def observe(self, event: dict) -> bool:
+        """Fold one event (a dict in the events schema) into its user's vector.
+
+        Returns False, changing nothing, if its event_id was seen before; raises EventError if it is invalid."""
+        log = validate_events(pd.DataFrame([{"item_id": "", "query": "", "session_id": "", **event}]))
+        if len(log.rejects):
+            raise EventError(f"event {event.get('event_id')!r} rejected: {log.rejects['problems'].iloc[0]}")
+        event = log.events.iloc[0]
+        if event["event_id"] in self.seen_event_ids:
+            return False
+        user = self._user_row(event["user_id"])
+        _, cols, weights, _ = self._contributions(log.events, np.array([user]))
+        time = float(event["timestamp"])
+        age = time - self.ref_time[user]
+        if age > 0:  # move the user's reference time forward: rescale what is there, once
+            self.sums[user] *= self.config.decay(age)
+            self.history.scale(user, float(self.config.decay(age)))
+            self.ref_time[user] = time
+        factor = float(self.config.decay(max(-age, 0.0)))  # a late event is decayed to the reference
+        for col, weight in zip(cols.tolist(), weights.tolist()):
+            self.sums[user] += factor * weight * self.sources.vectors[col]
+            self.history.add(user, col, factor * weight)
+        if event["type"] == "purchase" and event["item_id"] != NO_ITEM:
+            self.bought.add(user, int(cols[0]), 1.0)
+        self.n_events[user] += 1
+        self.seen_event_ids.add(event["event_id"])
+        return True
+
+    def _user_row(self, user_id: str) -> int:
+        row = self._row_of_user.get(user_id)
+        if row is None:
+            row = self._row_of_user[user_id] = len(self.user_ids)
+            self.user_ids.append(user_id)
+            if row >= len(self.sums):  # grow by doubling, so adding users one by one stays cheap
+                extra = max(len(self.sums), 16)
+                self.sums = np.vstack([self.sums, np.zeros((extra, self.dim))])
+                self.ref_time = np.append(self.ref_time, np.full(extra, -np.inf))
+                self.n_events = np.append(self.n_events, np.zeros(extra, dtype=np.int64))
+        return row
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def vectors(self, user_ids, fallback: np.ndarray | None = None) -> np.ndarray:
+        """Unit vectors (n, dim) float32; users without a usable vector get `fallback` (or zeros)."""
+        rows = np.array([self._row_of_user.get(str(u), -1) for u in user_ids], dtype=np.int64)
+        sums = np.zeros((len(rows), self.dim))
+        sums[rows >= 0] = self.sums[rows[rows >= 0]]
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        usable = norms[:, 0] > 1e-12
+        out = np.zeros((len(rows), self.dim), dtype=np.float32)
+        out[usable] = (sums[usable] / norms[usable]).astype(np.float32)
+        if fallback is not None:
+            out[~usable] = np.asarray(fallback, dtype=np.float32)
+        return out
+
+    def vector(self, user_id, fallback: np.ndarray | None = None) -> np.ndarray:
+        return self.vectors([user_id], fallback)[0]
+
+    def has_vector(self, user_id) -> bool:
+        return bool(np.any(self.vectors([user_id])))
+
+    def event_count(self, user_id) -> int:
+        row = self._row_of_user.get(str(user_id))
+        return 0 if row is None else int(self.n_events[row])
+
+    def bought_items(self, user_id) -> np.ndarray:
+        row = self._row_of_user.get(str(user_id))
+        return np.zeros(0, np.int64) if row is None else self.sources.item_ids[self.bought.row(row)[0]]
+
+    def contributions(self, user_id) -> pd.DataFrame:
+        """The user's sources with their decayed weights: item_id (-1 for a query), query, weight, vector row."""
+        row = self._row_of_user.get(str(user_id))
+        cols, weights = (np.zeros(0, np.int64), np.zeros(0)) if row is None else self.history.row(row)
+        return pd.DataFrame({"item_id": self.sources.item_ids[cols], "query": self.sources.queries[cols],
+                             "weight": weights, "source_row": cols})
+
+    def set_items(self, item_ids, vectors) -> None:
+        self.sources.set_items(item_ids, vectors)
+
+    # ---- persistence ------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        n_sources = len(self.sources)
+        history, bought = self.history.to_csr(n_sources), self.bought.to_csr(n_sources)
+        np.savez(path, config=json.dumps(asdict(self.config)), user_ids=np.array(self.user_ids, dtype=str),
+                 sums=self.sums[:len(self)], ref_time=self.ref_time[:len(self)], n_events=self.n_events[:len(self)],
+                 source_items=self.sources.item_ids, source_queries=self.sources.queries.astype(str),
+                 source_vectors=self.sources.vectors, seen=np.array(sorted(self.seen_event_ids), dtype=str),
+                 **_csr_arrays("history", history, len(self)), **_csr_arrays("bought", bought, len(self)))
+
+    @classmethod
+    def load(cls, path: str | Path, encode_texts: TextEncoder | None = None) -> "PreferenceStore":
+        with np.load(path, allow_pickle=False) as saved:
+            config = PreferenceConfig(**json.loads(str(saved["config"])))
+            store = cls(np.zeros(0, np.int64), np.zeros((0, saved["source_vectors"].shape[1])), encode_texts, config)
+            store.sources._append(saved["source_items"], saved["source_queries"].astype(object), saved["source_vectors"])
+            store.user_ids = saved["user_ids"].tolist()
+            store._row_of_user = {u: i for i, u in enumerate(store.user_ids)}
+            store.sums, store.ref_time, store.n_events = saved["sums"], saved["ref_time"], saved["n_events"]
+            store.history = SparseRows(_csr_from("history", saved, len(store.sources)))
+            store.bought = SparseRows(_csr_from("bought", saved, len(store.sources)))
+            store.seen_event_ids = set(saved["seen"].tolist())
+        return store
+
+
+def _csr_arrays(name: str, matrix, n_rows: int) -> dict:
+    matrix = matrix.tocsr()
+    indptr = np.concatenate([matrix.indptr, np.full(n_rows + 1 - len(matrix.indptr), matrix.indptr[-1])])
+    return {f"{name}_data": matrix.data, f"{name}_indices": matrix.indices, f"{name}_indptr": indptr}
+
+
+def _csr_from(name: str, saved, n_cols: int):
+    indptr = saved[f"{name}_indptr"]
+    return sp.csr_matrix((saved[f"{name}_data"], saved[f"{name}_indices"], indptr), shape=(len(indptr) - 1, n_cols))
