@@ -54,14 +54,22 @@ class Catalogue:
 
     def content_hash(self, product_id: int) -> str:
         """Hash of what the encoder sees of a product: its image bytes and its text."""
-        digest = hashlib.sha256(self.image_path(product_id).read_bytes())
         row = self.products.loc[product_id]
-        for column in ["title", *self.attribute_columns]:
-            digest.update(f"\x00{column}={row[column]}".encode())
-        return digest.hexdigest()
+        fields = {column: row[column] for column in ["title", *self.attribute_columns]}
+        return product_content_hash(self.image_path(product_id).read_bytes(), fields)
 
     def subset(self, product_ids) -> "Catalogue":
         return Catalogue(self.products.loc[list(product_ids)], self.root)
+
+
+def product_content_hash(image_bytes: bytes, fields: dict) -> str:
+    """Content hash of one product from its photo's bytes and its text fields, in the given order.
+
+    Shared by catalogue files and products changed through the service, so both hash alike."""
+    digest = hashlib.sha256(image_bytes)
+    for column, value in fields.items():
+        digest.update(f"\x00{column}={value}".encode())
+    return digest.hexdigest()
 
 
 def find_catalogue_file(path: str | Path) -> Path:

@@ -258,7 +258,7 @@ def _funnel_events(views, sessions, space, config, rng) -> pd.DataFrame:
     frames = [_event_frame(views, view_time, mask, kind, offset, space) for mask, kind, offset in parts]
     frames.append(_query_frame(sessions, space, rng))
     events = pd.concat(frames, ignore_index=True)
-    events = events[events["timestamp"] < config.days * DAY + 5 * DAY]
+    events = events[events["timestamp"] < config.days * DAY]  # returns due after the simulated period have not happened yet
     events = events.sort_values(["timestamp", "user_id"], kind="stable").reset_index(drop=True)
     origin = pd.Timestamp(config.start).timestamp()
     events["timestamp"] = np.round(events["timestamp"] + origin, 3)

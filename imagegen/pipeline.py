@@ -1,0 +1,157 @@
+"""The generator: a Kandinsky 2.2 decoder (unet + movq + scheduler) behind diffusers' own pipelines.
+
+    generator = load_generator("embedded")
+    generator.check_encoder(encoder)                  # refuses an encoder of another embedding space
+    images = generator.generate(encoder.encode_images(photos))          # uint8 [n, 64, 64, 3]
+    variants = generator.vary(photos, shopper_taste_vectors, strength=0.6)
+
+On disk a generator is a `KandinskyV22Pipeline.save_pretrained` folder plus `tailorcard_generator.json`
+(its embedding space and sampling defaults), so a real Kandinsky 2.2 decoder drops in with `local-dir:`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import DDPMScheduler, KandinskyV22Img2ImgPipeline, KandinskyV22Pipeline, UNet2DConditionModel, VQModel
+from PIL import Image
+
+from features.errors import ModelSpecError
+from features.images import pad_to_square
+from imagegen.components import build_sampler
+from imagegen.spec import check_same_space, parse_generator_spec
+
+SETTINGS_FILE = "tailorcard_generator.json"
+# A Kandinsky 2.2 decoder folder without our settings file: its image embeddings are ViT-bigG-14's.
+KANDINSKY_SPACE_ID = "openclip:ViT-bigG-14/laion2b_s39b_b160k"
+
+
+@dataclass
+class GeneratorSettings:
+    space_id: str  # the encoder embedding space the generator is conditioned on
+    embed_dim: int
+    condition_scale: float = 1.0  # embeddings are multiplied by this before the UNet (as in training)
+    image_size: int = 64
+    sampler: str = "dpm++"
+    num_inference_steps: int = 20
+    guidance_scale: float = 3.0
+
+    def save(self, folder: Path) -> None:
+        (Path(folder) / SETTINGS_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path, unet_config) -> "GeneratorSettings":
+        path = Path(folder) / SETTINGS_FILE
+        if not path.is_file():  # a third-party Kandinsky 2.2 decoder
+            return cls(KANDINSKY_SPACE_ID, int(unet_config.encoder_hid_dim), image_size=512,
+                       num_inference_steps=50, guidance_scale=4.0)
+        saved = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in saved.items() if key in known})
+
+
+class Generator:
+    def __init__(self, unet: UNet2DConditionModel, movq: VQModel, training_scheduler, settings: GeneratorSettings,
+                 name: str = "generator", device: str | torch.device | None = None):
+        self.settings, self.name = settings, name
+        self.training_scheduler = training_scheduler
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        unet, movq = unet.to(self.device).eval(), movq.to(self.device).eval()
+        sampler = build_sampler(training_scheduler, settings.sampler)
+        self.text2img = KandinskyV22Pipeline(unet=unet, scheduler=sampler, movq=movq)
+        self.img2img = KandinskyV22Img2ImgPipeline(unet=unet, scheduler=build_sampler(training_scheduler, settings.sampler),
+                                                   movq=movq)
+        for pipeline in (self.text2img, self.img2img):
+            pipeline.set_progress_bar_config(disable=True)
+
+    @property
+    def unet(self) -> UNet2DConditionModel:
+        return self.text2img.unet
+
+    @property
+    def movq(self) -> VQModel:
+        return self.text2img.movq
+
+    @property
+    def space_id(self) -> str:
+        return self.settings.space_id
+
+    def check_encoder(self, encoder) -> None:
+        check_same_space(encoder.space_id, self.space_id, self.name)
+
+    def generate(self, embeddings: np.ndarray, *, guidance_scale: float | None = None,
+                 num_inference_steps: int | None = None, seed: int = 0, batch_size: int = 32) -> np.ndarray:
+        """One image per embedding row (zeros = unconditional), as uint8 [n, size, size, 3]."""
+        embeds = self._embeds(embeddings)
+        out = []
+        for start in range(0, len(embeds), batch_size):
+            chunk = embeds[start:start + batch_size]
+            out.append(self.text2img(
+                image_embeds=chunk, negative_image_embeds=torch.zeros_like(chunk),
+                height=self.settings.image_size, width=self.settings.image_size,
+                num_inference_steps=num_inference_steps or self.settings.num_inference_steps,
+                guidance_scale=self.settings.guidance_scale if guidance_scale is None else guidance_scale,
+                generator=torch.Generator("cpu").manual_seed(seed + start), output_type="np").images)
+        return _to_uint8(out, self.settings.image_size)
+
+    def vary(self, images: list[Image.Image], embeddings: np.ndarray, *, strength: float = 0.5,
+             guidance_scale: float | None = None, num_inference_steps: int | None = None, seed: int = 0) -> np.ndarray:
+        """Each photo redrawn toward its embedding row (img2img); `strength` 0 keeps the photo, 1 ignores it."""
+        embeds = self._embeds(embeddings)
+        if len(images) != len(embeds):
+            raise ValueError(f"vary needs one embedding per image; got {len(images)} images and {len(embeds)} embeddings")
+        size = self.settings.image_size
+        result = self.img2img(
+            image_embeds=embeds, image=[pad_to_square(image, size) for image in images],
+            negative_image_embeds=torch.zeros_like(embeds), height=size, width=size, strength=strength,
+            num_inference_steps=num_inference_steps or self.settings.num_inference_steps,
+            guidance_scale=self.settings.guidance_scale if guidance_scale is None else guidance_scale,
+            generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+        return _to_uint8([result], size)
+
+    def _embeds(self, embeddings: np.ndarray) -> torch.Tensor:
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.settings.embed_dim:
+            raise ValueError(f"{self.name} expects embeddings of shape [n, {self.settings.embed_dim}]; "
+                             f"got {embeddings.shape}")
+        return torch.from_numpy(embeddings * self.settings.condition_scale).to(self.device, self.unet.dtype)
+
+    def save(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
+        """save_pretrained layout; weights stored in `dtype` (fp16 halves the files; loading casts back)."""
+        folder = Path(folder)
+        unet, movq = (_copy_as(model, dtype) for model in (self.unet, self.movq))
+        KandinskyV22Pipeline(unet=unet, scheduler=self.training_scheduler, movq=movq).save_pretrained(folder)
+        self.settings.save(folder)
+
+
+def load_generator(spec: str = "embedded", device: str | torch.device | None = None) -> Generator:
+    """Build the generator a spec string names. Raises ModelSpecError saying what is missing."""
+    parsed = parse_generator_spec(spec)
+    folder = parsed.folder
+    if not (folder / "model_index.json").is_file():
+        raise ModelSpecError(f"generator spec {parsed.text!r}: {folder} has no model_index.json "
+                             "(expected a Kandinsky 2.2 decoder folder: unet/, movq/, scheduler/)")
+    try:
+        unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=torch.float32)
+        movq = VQModel.from_pretrained(folder / "movq", torch_dtype=torch.float32)
+        scheduler = DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelSpecError(f"generator spec {parsed.text!r}: cannot load {folder} ({type(exc).__name__}: {exc})") from None
+    return Generator(unet, movq, scheduler, GeneratorSettings.load(folder, unet.config), name=f"generator {parsed.text!r}",
+                     device=device)
+
+
+def _copy_as(model, dtype: torch.dtype):
+    copy = type(model).from_config(model.config)
+    copy.load_state_dict(model.state_dict())
+    # nn.Module.to, not ModelMixin.to: a storage cast, so skip diffusers' inference-precision warning
+    return torch.nn.Module.to(copy, dtype)
+
+
+def _to_uint8(batches: list[np.ndarray], size: int) -> np.ndarray:
+    if not batches:
+        return np.zeros((0, size, size, 3), dtype=np.uint8)
+    return (np.concatenate(batches) * 255.0).round().clip(0, 255).astype(np.uint8)

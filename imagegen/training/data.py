@@ -1,0 +1,29 @@
+"""Training images on the training device once, as uint8; batches are drawn there (no DataLoader)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from features.errors import TailorcardError
+from features.image_pack import ImagePack
+
+
+def training_images(pack: ImagePack, device: torch.device) -> torch.Tensor:
+    """The pack's non-held-out images as a uint8 NHWC tensor on `device`."""
+    train = pack.select(~pack.heldout)
+    if len(train.ids) == 0:
+        raise TailorcardError(f"image pack has no training images ({len(pack.ids)} images, all held out)")
+    return torch.from_numpy(np.ascontiguousarray(train.images)).to(device)
+
+
+def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC in [0, 255] -> float NCHW in [-1, 1], the range the VQ model and DCGAN use."""
+    return images_uint8.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def random_batch(images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """A random batch in [-1, 1], flipped left-right at random (product photos are near-symmetric)."""
+    index = torch.randint(len(images), (batch_size,), device=images.device)
+    batch = to_model_range(images[index])
+    flip = torch.rand(batch_size, device=images.device) < 0.5
+    return torch.where(flip[:, None, None, None], batch.flip(-1), batch)

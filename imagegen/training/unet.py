@@ -1,0 +1,114 @@
+"""Stage 2: the UNet learns to denoise latents conditioned on the product's CLIP image embedding.
+
+DDPM epsilon objective with min-SNR weighting (faster convergence at this scale), condition
+dropout to the zero vector (the null condition classifier-free guidance contrasts with), and EMA
+weights, which are what ships. The variance half of the output (Kandinsky's learned variance) is
+not trained: our samplers read only the first half.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from features.image_pack import ImagePack
+from imagegen.components import build_training_scheduler, build_unet
+from imagegen.errors import TrainingError
+from imagegen.training.autoencoder import encode_images, load_trained_movq
+from imagegen.training.data import training_images
+from imagegen.training.ema import EMA
+from imagegen.training.run import TrainingRun, autocast, prepare_device
+
+STAGE = "unet"
+NULL_CONDITION_PROBABILITY = 0.1
+MIN_SNR_GAMMA = 5.0
+WARMUP_STEPS = 200
+
+
+def train_unet(pack: ImagePack, conditions: np.ndarray, out_dir: str | Path, minutes: float,
+               device: str | torch.device = "cpu", *, condition_scale: float | None = None,
+               batch_size: int = 512, learning_rate: float = 3e-4, config: str | dict = "unet",
+               ema_decay: float = 0.999, resume: bool = False, max_steps: int | None = None,
+               log_every: int = 100, checkpoint_every_s: float = 30.0, progress: bool = True, seed: int = 0):
+    """Train the denoiser; `conditions` is float32 [len(pack), d], row i the embedding of pack.ids[i].
+
+    Conditions are multiplied by `condition_scale` (default sqrt(d): unit vectors become unit-variance
+    entries); generation applies the same factor, recorded with the weights. Returns the EMA UNet.
+    """
+    out_dir, device = Path(out_dir), prepare_device(device, seed)
+    check_conditions(pack, conditions)
+    condition_scale = float(np.sqrt(conditions.shape[1])) if condition_scale is None else condition_scale
+    train = ~pack.heldout
+    images = training_images(pack, device)
+    movq = load_trained_movq(out_dir, images).to(device).requires_grad_(False)
+    latents = encode_images(movq, images)
+    del images, movq  # the UNet stage works on latents only
+    embeds = torch.from_numpy(conditions[train]).float().to(device) * condition_scale
+
+    unet = build_unet(config, embed_dim=conditions.shape[1]).to(device).train()
+    ema = EMA(unet, ema_decay)
+    scheduler = build_training_scheduler()
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=learning_rate, weight_decay=1e-2)
+    run = TrainingRun(out_dir / STAGE, {"unet": unet, "ema_unet": ema.model}, {"optimizer": optimizer}, minutes,
+                      resume=resume, max_steps=max_steps, checkpoint_every_s=checkpoint_every_s,
+                      log_every=log_every, progress=progress, log_file=out_dir / "train.log")
+    run.extra_state.update(config=dict(unet.config), condition_scale=condition_scale)
+    snr = snr_per_timestep(scheduler).to(device)
+    for step in run:
+        set_learning_rate(optimizer, learning_rate * min(1.0, (step + 1) / WARMUP_STEPS))
+        index = torch.randint(len(latents), (batch_size,), device=device)
+        loss = denoising_loss(unet, scheduler, snr, flip_some(latents[index]), drop_some(embeds[index]))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        optimizer.step()
+        ema.update(unet, step)
+        run.log(step, loss=loss)
+    return ema.model
+
+
+def check_conditions(pack: ImagePack, conditions: np.ndarray) -> None:
+    if conditions.ndim != 2 or len(conditions) != len(pack.ids):
+        raise TrainingError(f"conditions must be float32 [n_images, embed_dim] with n_images={len(pack.ids)} "
+                            f"(one row per image of the pack, in pack order); got shape {conditions.shape}")
+    bad = np.flatnonzero(~np.isfinite(conditions).all(axis=1))
+    if len(bad):
+        raise TrainingError(f"conditions have non-finite values for products {pack.ids[bad[:10]].tolist()}")
+
+
+def set_learning_rate(optimizer, learning_rate: float) -> None:
+    """Linear warm-up, computed from the step so a resumed run continues the same schedule."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+
+
+def denoising_loss(unet, scheduler, snr: torch.Tensor, latents: torch.Tensor, embeds: torch.Tensor) -> torch.Tensor:
+    noise = torch.randn_like(latents)
+    timesteps = torch.randint(scheduler.config.num_train_timesteps, (len(latents),), device=latents.device)
+    noisy = scheduler.add_noise(latents, noise, timesteps)
+    with autocast(latents.device):
+        predicted = unet(noisy, timesteps, encoder_hidden_states=None,
+                         added_cond_kwargs={"image_embeds": embeds}).sample
+    predicted_noise = predicted[:, :latents.shape[1]].float()
+    per_sample = F.mse_loss(predicted_noise, noise, reduction="none").mean(dim=(1, 2, 3))
+    weight = snr[timesteps].clamp(max=MIN_SNR_GAMMA) / snr[timesteps]  # min-SNR-gamma, epsilon target
+    return (per_sample * weight).mean()
+
+
+def snr_per_timestep(scheduler) -> torch.Tensor:
+    alphas = scheduler.alphas_cumprod
+    return alphas / (1.0 - alphas)
+
+
+def drop_some(embeds: torch.Tensor, probability: float = NULL_CONDITION_PROBABILITY) -> torch.Tensor:
+    """Replace a random share of conditions by zeros, so the model also learns the unconditional case."""
+    keep = torch.rand(len(embeds), 1, device=embeds.device) >= probability
+    return embeds * keep
+
+
+def flip_some(latents: torch.Tensor) -> torch.Tensor:
+    """Left-right flips in latent space (the autoencoder is convolutional, so this is a flipped photo)."""
+    flip = torch.rand(len(latents), device=latents.device) < 0.5
+    return torch.where(flip[:, None, None, None], latents.flip(-1), latents)

@@ -1,0 +1,70 @@
+"""Taste segments: spherical k-means (faiss) over user taste vectors.
+
+Later stages generate product images per segment rather than per user; a user's segment is
+the centroid nearest (by cosine) to their taste vector.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from features.errors import TailorcardError
+
+
+class SegmentError(TailorcardError):
+    """Segments asked of too few users, or used before they were fitted."""
+
+
+class TasteSegments:
+    def __init__(self, k: int = 16, n_iter: int = 25, seed: int = 0):
+        self.config = {"k": int(k), "n_iter": int(n_iter), "seed": int(seed)}
+        self.centroids: np.ndarray | None = None
+
+    @property
+    def k(self) -> int:
+        return self.config["k"]
+
+    def fit(self, user_vectors) -> "TasteSegments":
+        vectors = _unit_rows(user_vectors)
+        if len(vectors) < self.k:
+            raise SegmentError(f"{len(vectors)} user vector(s) for k={self.k} segments; need at least k")
+        kmeans = faiss.Kmeans(vectors.shape[1], self.k, niter=self.config["n_iter"], seed=self.config["seed"],
+                              spherical=True, verbose=False)
+        kmeans.train(vectors)
+        self.centroids = _unit_rows(kmeans.centroids)
+        return self
+
+    def segments_of(self, user_vectors) -> np.ndarray:
+        """Segment number (0..k-1) per row of user vectors."""
+        if self.centroids is None:
+            raise SegmentError("segments are not fitted; call fit(user_vectors) or load(path) first")
+        vectors = _unit_rows(user_vectors)
+        if vectors.shape[1] != self.centroids.shape[1]:
+            raise SegmentError(f"user vectors have dim {vectors.shape[1]}; segments were fitted on dim "
+                               f"{self.centroids.shape[1]}")
+        return np.argmax(vectors @ self.centroids.T, axis=1)
+
+    def segment_of(self, user_vector) -> int:
+        return int(self.segments_of(np.asarray(user_vector)[None, :])[0])
+
+    def save(self, path: str | Path) -> None:
+        if self.centroids is None:
+            raise SegmentError("nothing to save: segments are not fitted")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, centroids=self.centroids, config=json.dumps(self.config))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TasteSegments":
+        with np.load(path) as saved:
+            segments = cls(**json.loads(str(saved["config"])))
+            segments.centroids = saved["centroids"]
+        return segments
+
+
+def _unit_rows(vectors) -> np.ndarray:
+    vectors = np.ascontiguousarray(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

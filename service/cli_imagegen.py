@@ -1,0 +1,129 @@
+"""`tailorcard train-generator`, `train-dcgan` and `bench generator`: argument parsing and printing only."""
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from service.cli import bench, main
+
+DEFAULT_TRAIN_DIR = "runs/generator"
+
+
+def _default_device() -> str:
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _training_options(function):
+    """Options every training command shares."""
+    for option in reversed([
+        click.option("--pack", "pack_path", required=True, type=click.Path(dir_okay=False),
+                     help="Image pack (.npz) from `tailorcard pack-images`."),
+        click.option("--out", "out_dir", default=DEFAULT_TRAIN_DIR, show_default=True, type=click.Path(file_okay=False),
+                     help="Training folder: checkpoints every ~30 s, train.log."),
+        click.option("--minutes", default=10.0, show_default=True, help="Time budget of each stage (wall clock)."),
+        click.option("--device", default=None, help="cuda or cpu (default: cuda if available)."),
+        click.option("--batch-size", default=None, type=int, help="Default: the stage's own."),
+        click.option("--max-steps", default=None, type=int, help="Stop after this many steps (smoke tests)."),
+        click.option("--resume", is_flag=True, help="Continue from the folder's last checkpoint."),
+    ]):
+        function = option(function)
+    return function
+
+
+def _stage_kwargs(device, batch_size, max_steps, resume) -> dict:
+    kwargs = {"device": device or _default_device(), "max_steps": max_steps, "resume": resume}
+    return kwargs | ({"batch_size": batch_size} if batch_size else {})
+
+
+@main.command("train-generator")
+@_training_options
+@click.option("--stage", type=click.Choice(["all", "autoencoder", "unet"]), default="all", show_default=True)
+@click.option("--conditions", "conditions_path", type=click.Path(dir_okay=False),
+              help="Embedding store (.npz) of the pack's products, or a float32 .npy in pack order (with --space-id).")
+@click.option("--space-id", default=None, help="Embedding space of a .npy conditions file.")
+@click.option("--encoder", "encoder_spec", default=None, help="Compute the conditions with this encoder (e.g. embedded).")
+@click.option("--export", "export_dir", default="data/models/embedded-generator", show_default=True,
+              type=click.Path(file_okay=False), help="Where the finished generator is written.")
+@click.option("--movq-config", default="movq", show_default=True, help="Config name in imagegen/configs or a JSON path.")
+@click.option("--unet-config", default="unet", show_default=True)
+@click.option("--autoencoder-minutes", default=None, type=float, help="Budget of the autoencoder stage (default: --minutes).")
+def train_generator(pack_path, out_dir, minutes, device, batch_size, max_steps, resume, stage,
+                    conditions_path, space_id, encoder_spec, export_dir, movq_config, unet_config, autoencoder_minutes):
+    """Train the autoencoder, then the UNet conditioned on CLIP image embeddings; export the generator."""
+    from features.image_pack import load_image_pack
+    from imagegen.training import save_generator, train_autoencoder, train_unet
+
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    pack = load_image_pack(pack_path)
+    kwargs = _stage_kwargs(device, batch_size, max_steps, resume)
+    if stage in ("all", "unet"):  # fail on bad conditions before spending the autoencoder's time
+        conditions, space = _conditions(pack, conditions_path, space_id, encoder_spec, kwargs["device"])
+    if stage in ("all", "autoencoder"):
+        train_autoencoder(pack, out_dir, autoencoder_minutes or minutes, config=movq_config, **kwargs)
+    if stage in ("all", "unet"):
+        train_unet(pack, conditions, out_dir, minutes, config=unet_config, **kwargs)
+        save_generator(out_dir, export_dir, space_id=space)
+        click.echo(f"generator ({space}) written to {export_dir}")
+
+
+def _conditions(pack, conditions_path, space_id, encoder_spec, device):
+    from imagegen.training.conditions import encode_conditions, load_conditions
+    if bool(conditions_path) == bool(encoder_spec):
+        raise click.UsageError("give exactly one of --conditions FILE or --encoder SPEC")
+    if conditions_path:
+        return load_conditions(conditions_path, pack, space_id)
+    from features.encoder import load_encoder
+    encoder = load_encoder(encoder_spec, device=device)
+    return encode_conditions(pack, encoder), encoder.space_id
+
+
+@main.command("train-dcgan")
+@_training_options
+@click.option("--export", "export_dir", default="data/models/dcgan", show_default=True, type=click.Path(file_okay=False))
+def train_dcgan_command(pack_path, out_dir, minutes, device, batch_size, max_steps, resume, export_dir):
+    """Train the DCGAN baseline (the original design's) on the same 64x64 images."""
+    from features.image_pack import load_image_pack
+    from imagegen.dcgan_training import train_dcgan
+
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    train_dcgan(load_image_pack(pack_path), out_dir, minutes, export_dir=export_dir,
+                **_stage_kwargs(device, batch_size, max_steps, resume))
+    click.echo(f"DCGAN generator written to {export_dir}")
+
+
+@bench.command("generator")
+@click.option("--catalogue", "catalogue_dir", default="data/catalogue", show_default=True, type=click.Path())
+@click.option("--generator", "generator_spec", default="embedded", show_default=True)
+@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@click.option("--dcgan", "dcgan_dir", default="data/models/dcgan", show_default=True, type=click.Path(file_okay=False))
+@click.option("--limit", default=128, show_default=True, help="Held-out products to use (sampled with --seed).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--grid", "grid_path", default="data/models/embedded-generator/sample-grid.png", show_default=True,
+              type=click.Path(dir_okay=False), help="PNG grid: real | ours | DCGAN, one product per row.")
+@click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
+def bench_generator_command(catalogue_dir, generator_spec, encoder_spec, dcgan_dir, limit, seed, grid_path, as_json):
+    """Quality and CPU speed of the generator against the DCGAN baseline, on held-out products."""
+    from features.catalogue import load_catalogue
+    from features.encoder import load_encoder
+    from imagegen import load_generator
+    from imagegen.bench import bench_generator
+    from imagegen.dcgan import load_dcgan_generator
+
+    encoder = load_encoder(encoder_spec, device="cpu")
+    generator = load_generator(generator_spec, device="cpu")
+    result = bench_generator(load_catalogue(catalogue_dir), encoder, generator, load_dcgan_generator(dcgan_dir),
+                             limit=limit, seed=seed, grid_path=grid_path, log=lambda line: click.echo(line, err=True))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"products: {result['products']} held-out, {result['image_size']}px, {result['sampler']}")
+    for name, value in result["fd_clip"].items():
+        click.echo(f"fd_clip.{name}: {value}")
+    for name, value in result["colour_delta_e"].items():
+        click.echo(f"colour_delta_e.{name}: {value}")
+    click.echo(f"type_agreement: {result['type_agreement']} (real photos: {result['type_agreement_real_photos']})")
+    click.echo(f"images_per_s: {result['images_per_s']} ({result['device']}, {result['torch_threads']} threads)")
+    click.echo(f"grid: {result['grid']}")

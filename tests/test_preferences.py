@@ -1,0 +1,129 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import EmbeddingSpaceMismatch
+from features.events import EventError
+from features.preferences import PreferenceConfig, PreferenceError, PreferenceStore
+from recsys_helpers import attribute_vectors, events_frame, tiny_products
+
+PRODUCTS = tiny_products()
+IDS, VECTORS = PRODUCTS.index.to_numpy(), attribute_vectors(PRODUCTS)
+
+
+def item(gender, article_type, colour, usage="Casual") -> int:
+    p = PRODUCTS
+    return int(p[(p.gender == gender) & (p.articleType == article_type) & (p.baseColour == colour) & (p.usage == usage)].index[0])
+
+
+def random_events(tiny_encoder_texts: bool, n: int = 200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = [(f"u{rng.integers(4)}", int(rng.choice(IDS)), str(rng.choice(["view", "click", "purchase", "dislike", "return"])),
+             float(rng.random() * 2000)) for _ in range(n)]
+    events = events_frame(rows)
+    if tiny_encoder_texts:
+        events.loc[::9, "query"] = np.array(["red shoes", "blue watch", "men tshirt"])[np.arange(len(events))[::9] // 9 % 3]
+        events.loc[::18, "item_id"] = -1
+    return events
+
+
+def test_incremental_updates_equal_the_batch_rebuild_in_any_order(tiny_encoder):
+    events = random_events(tiny_encoder_texts=True)
+    vectors = attribute_vectors(PRODUCTS)  # 16-d, like the tiny CLIP's text space
+    batch = PreferenceStore(IDS, vectors, tiny_encoder.encode_texts).rebuild(events)
+    online = PreferenceStore(IDS, vectors, tiny_encoder.encode_texts)
+    for event in events.sample(frac=1.0, random_state=3).to_dict("records"):  # late events included
+        assert online.observe(event)
+    users = sorted(set(events["user_id"]))
+    np.testing.assert_allclose(online.vectors(users), batch.vectors(users), atol=1e-6)
+    for user in users:
+        by_source = [store.contributions(user).sort_values(["item_id", "query"])["weight"] for store in (online, batch)]
+        np.testing.assert_allclose(*by_source, rtol=1e-9)
+        assert sorted(online.bought_items(user)) == sorted(batch.bought_items(user))
+        assert online.event_count(user) == batch.event_count(user)
+
+
+def test_a_repeated_event_id_counts_once():
+    store = PreferenceStore(IDS, VECTORS)
+    event = events_frame([("u1", IDS[0], "view", 0)]).iloc[0].to_dict()
+    assert store.observe(event) is True
+    before = store.vector("u1").copy()
+    assert store.observe({**event, "item_id": IDS[5]}) is False
+    np.testing.assert_array_equal(store.vector("u1"), before)
+    assert store.event_count("u1") == 1
+
+
+def test_invalid_online_event_is_refused_with_the_reason():
+    with pytest.raises(EventError, match="type"):
+        PreferenceStore(IDS, VECTORS).observe({"event_id": "x", "user_id": "u", "item_id": IDS[0], "type": "stare",
+                                               "timestamp": 0})
+
+
+def test_dislike_pushes_the_vector_away():
+    red_shoe, blue_watch = item("Women", "Shoes", "Red"), item("Women", "Watches", "Blue")
+    store = PreferenceStore(IDS, VECTORS).rebuild(events_frame([("u", blue_watch, "purchase", 0), ("u", red_shoe, "dislike", 1)]))
+    liked_only = PreferenceStore(IDS, VECTORS).rebuild(events_frame([("u", blue_watch, "purchase", 0)]))
+    shoe = VECTORS[list(IDS).index(red_shoe)]
+    assert store.vector("u") @ shoe < liked_only.vector("u") @ shoe
+
+
+def test_recent_events_weigh_more_with_the_half_life():
+    shoe, watch = item("Men", "Shoes", "Black"), item("Men", "Watches", "Black")
+    config = PreferenceConfig(half_life_days=1.0)
+    store = PreferenceStore(IDS, VECTORS, config=config).rebuild(
+        events_frame([("u", shoe, "view", 0), ("u", watch, "view", 48)]))
+    weights = store.contributions("u").set_index("item_id")["weight"]
+    assert weights[watch] == pytest.approx(1.0) and weights[shoe] == pytest.approx(0.25)
+
+
+def test_queries_go_through_the_text_encoder(tiny_encoder):
+    store = PreferenceStore(IDS, VECTORS, tiny_encoder.encode_texts)
+    store.rebuild(events_frame([("u", -1, "view", 0, "red shoes")]))
+    expected = tiny_encoder.encode_texts(["red shoes"])[0]
+    np.testing.assert_allclose(store.vector("u"), expected / np.linalg.norm(expected), atol=1e-6)
+    assert store.contributions("u")["query"].tolist() == ["red shoes"]
+
+
+def test_rebuilding_with_known_queries_reuses_their_vectors(tiny_encoder):
+    calls = []
+    store = PreferenceStore(IDS, VECTORS, lambda texts: calls.append(list(texts)) or tiny_encoder.encode_texts(texts))
+    events = random_events(tiny_encoder_texts=True)
+    first = store.rebuild(events).vectors(["u0", "u1"])
+    np.testing.assert_allclose(store.rebuild(events).vectors(["u0", "u1"]), first, atol=1e-6)
+    assert calls == [["blue watch", "men tshirt", "red shoes"]]
+
+
+def test_query_without_a_text_encoder_is_an_error():
+    with pytest.raises(PreferenceError, match="text encoder"):
+        PreferenceStore(IDS, VECTORS).rebuild(events_frame([("u", -1, "view", 0, "red shoes")]))
+
+
+def test_text_vectors_of_another_size_are_refused():
+    store = PreferenceStore(IDS, VECTORS, lambda texts: np.ones((len(texts), 3)))
+    with pytest.raises(EmbeddingSpaceMismatch, match="expected"):
+        store.rebuild(events_frame([("u", -1, "view", 0, "red shoes")]))
+
+
+def test_unknown_product_is_an_error_naming_it():
+    with pytest.raises(PreferenceError, match="424242"):
+        PreferenceStore(IDS, VECTORS).rebuild(events_frame([("u", 424242, "view", 0)]))
+
+
+def test_cold_start_users_get_the_fallback_and_session_users_work():
+    store = PreferenceStore(IDS, VECTORS).rebuild(events_frame([("session:s1", IDS[3], "click", 0)]))
+    fallback = np.eye(VECTORS.shape[1], dtype=np.float32)[0]
+    np.testing.assert_array_equal(store.vector("nobody", fallback=fallback), fallback)
+    assert not store.has_vector("nobody")
+    np.testing.assert_allclose(store.vector("session:s1"), VECTORS[3], atol=1e-6)
+
+
+def test_save_and_load_keep_everything(tmp_path):
+    events = random_events(tiny_encoder_texts=False)
+    store = PreferenceStore(IDS, VECTORS).rebuild(events)
+    store.observe({"event_id": "new", "user_id": "u9", "item_id": IDS[1], "type": "purchase", "timestamp": 1.8e9})
+    store.save(tmp_path / "prefs.npz")
+    loaded = PreferenceStore.load(tmp_path / "prefs.npz")
+    users = store.user_ids
+    np.testing.assert_array_equal(loaded.vectors(users), store.vectors(users))
+    assert loaded.bought_items("u9").tolist() == [IDS[1]]
+    assert loaded.observe({"event_id": "new", "user_id": "u9", "item_id": IDS[1], "type": "view", "timestamp": 0}) is False

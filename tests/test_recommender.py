@@ -1,0 +1,148 @@
+"""Every model honours one contract (ContractTests); tailorcard's own behaviour below it."""
+import numpy as np
+import pytest
+
+from recsys.mmr import mmr_order
+from recsys.baselines import ALSRecommender, ItemKNNRecommender, PopularityRecommender
+from recsys.recommender import Recommender, RecommenderConfig, RecommenderError
+from recsys_helpers import attribute_vectors, events_frame, tiny_products
+
+PRODUCTS = tiny_products()
+IDS, VECTORS = PRODUCTS.index.to_numpy(), attribute_vectors(PRODUCTS)
+
+
+def ids_where(**attributes) -> list[int]:
+    mask = np.ones(len(PRODUCTS), bool)
+    for column, value in attributes.items():
+        mask &= (PRODUCTS[column] == value).to_numpy()
+    return PRODUCTS.index[mask].tolist()
+
+
+SHOES, WATCHES = ids_where(gender="Women", articleType="Shoes"), ids_where(gender="Men", articleType="Watches")
+
+
+def training_events():
+    """Shoe lovers (s*) and watch lovers (w*); a few products are popular with everyone."""
+    rows, hour = [], 0
+    for user, liked in [(f"s{i}", SHOES) for i in range(6)] + [(f"w{i}", WATCHES) for i in range(6)]:
+        for item in liked[:4]:
+            rows.append((user, item, "view", hour))
+            hour += 1
+        rows.append((user, liked[0], "purchase", hour))
+    rows += [("s0", liked, "view", hour + 1) for liked in WATCHES[:1]]
+    return events_frame(rows)
+
+
+class ContractTests:
+    def make(self):
+        raise NotImplementedError
+
+    @pytest.fixture
+    def model(self):
+        return self.make().fit(training_events())
+
+    def test_returns_n_distinct_known_products_with_scores(self, model):
+        result = model.recommend("s1", n=5)
+        assert len(result) == 5 and len(set(result.item_ids.tolist())) == 5
+        assert set(result.item_ids.tolist()) <= set(IDS.tolist())
+        assert result.scores.shape == (5,) and np.all(np.isfinite(result.scores))
+
+    def test_already_bought_is_filtered_unless_asked_not_to(self, model):
+        assert SHOES[0] not in model.recommend("s1", n=len(IDS)).item_ids
+        assert SHOES[0] in model.recommend("s1", n=len(IDS), filter_already_bought=False).item_ids
+
+    def test_excluded_products_never_appear(self, model):
+        excluded = set(SHOES[:3] + WATCHES[:3])
+        assert not excluded & set(model.recommend("s1", n=len(IDS), filter_items=excluded).item_ids.tolist())
+
+    def test_unknown_user_still_gets_products(self, model):
+        assert len(model.recommend("stranger", n=4)) == 4
+
+    def test_batch_matches_single_calls(self, model):
+        many = model.recommend_many(["s1", "w1"], n=4)
+        assert [m.item_ids.tolist() for m in many] == [model.recommend(u, n=4).item_ids.tolist() for u in ("s1", "w1")]
+
+    def test_explain_gives_one_reason_list_per_product(self, model):
+        result = model.recommend("s1", n=3, explain=True)
+        assert len(result.explanations) == 3 and all(result.explanations)
+
+
+class TestTailorcard(ContractTests):
+    def make(self):
+        # a small popularity weight: in a 36-product world one purchase makes a product "popular"
+        return Recommender.from_vectors(IDS, VECTORS, config=RecommenderConfig(popularity_weight=0.1, mmr_lambda=1.0))
+
+    def test_recommends_what_the_taste_is_near(self, model):
+        top = model.recommend("w2", n=3).item_ids
+        assert set(top.tolist()) <= set(WATCHES)
+
+    def test_explanations_name_the_past_products_that_pulled_them_in(self, model):
+        result = model.recommend("w2", n=2, explain=True)
+        named = [reason["item_id"] for reasons in result.explanations for reason in reasons if "item_id" in reason]
+        assert named and set(named) <= set(WATCHES[:4])
+        assert all("popularity" in reasons[-1] for reasons in result.explanations)
+
+    def test_explanations_name_search_queries(self, tiny_encoder):
+        model = Recommender.from_vectors(IDS, VECTORS, encode_texts=tiny_encoder.encode_texts)
+        model.fit(events_frame([("q", -1, "view", 0, "red shoes")]))
+        reasons = model.recommend("q", n=2, explain=True).explanations[0]
+        assert {"query": "red shoes"}.items() <= reasons[0].items()
+
+    def test_cold_start_users_get_popular_products(self, model):
+        popular = IDS[np.argsort(-model.items.popularity)[:2]]
+        assert set(model.recommend("stranger", n=2).item_ids.tolist()) == set(popular.tolist())
+        assert "cold_start" in model.recommend("stranger", n=1, explain=True).explanations[0][0]
+
+    def test_out_of_stock_and_removed_products_disappear(self, model):
+        first = model.recommend("w2", n=2).item_ids
+        model.set_in_stock(int(first[0]), False)
+        model.remove_item(int(first[1]))
+        assert not set(first.tolist()) & set(model.recommend("w2", n=len(IDS)).item_ids.tolist())
+
+    def test_a_new_product_can_be_added_and_found(self, model):
+        model.upsert_item(777, VECTORS[IDS.tolist().index(WATCHES[1])])
+        assert 777 in model.recommend("w2", n=len(IDS)).item_ids
+
+    def test_an_event_moves_recommendations_online(self, model):
+        assert set(model.recommend("newbie", n=3).item_ids.tolist()) - set(SHOES)
+        for i, item in enumerate(SHOES[:3]):
+            model.observe({"event_id": f"n{i}", "user_id": "newbie", "item_id": item, "type": "purchase",
+                           "timestamp": 1.8e9 + i})
+        assert set(model.recommend("newbie", n=3).item_ids.tolist()) <= set(ids_where(articleType="Shoes"))
+
+    def test_save_and_load_serve_the_same(self, model, tmp_path):
+        model.save(tmp_path / "recommender")
+        loaded = Recommender.load(tmp_path / "recommender")
+        assert loaded.recommend("s1", n=5).item_ids.tolist() == model.recommend("s1", n=5).item_ids.tolist()
+
+    def test_bad_requests_are_clear_errors(self, model):
+        with pytest.raises(RecommenderError, match="n must be at least 1"):
+            model.recommend("s1", n=0)
+        with pytest.raises(RecommenderError, match="mmr_lambda"):
+            RecommenderConfig(mmr_lambda=2.0).check_inputs()
+
+
+def test_mmr_prefers_a_different_product_over_a_near_copy():
+    vectors = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])
+    scores = np.array([[1.0, 0.99, 0.9]])
+    assert mmr_order(scores, vectors, 2, relevance=1.0).tolist() == [[0, 1]]
+    assert mmr_order(scores, vectors, 2, relevance=0.7).tolist() == [[0, 2]]
+    assert mmr_order(np.array([[1.0, -np.inf, -np.inf]]), vectors, 2, relevance=0.7).tolist() == [[0, -1]]
+
+
+class TestPopularity(ContractTests):
+    def make(self):
+        return PopularityRecommender(IDS)
+
+
+class TestItemKNN(ContractTests):
+    def make(self):
+        return ItemKNNRecommender(IDS)
+
+    def test_co_occurring_products_rank_first(self, model):
+        assert set(model.recommend("w2", n=3).item_ids.tolist()) <= set(WATCHES[:4])
+
+
+class TestALS(ContractTests):
+    def make(self):
+        return ALSRecommender(IDS, factors=4, iterations=5)

@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from recsys.segments import SegmentError, TasteSegments
+
+
+def clustered(seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.eye(8, dtype=np.float32)[:3]
+    labels = rng.integers(0, 3, 300)
+    return centres[labels] + 0.05 * rng.standard_normal((300, 8)).astype(np.float32), labels
+
+
+def test_segments_recover_clusters_of_tastes():
+    vectors, labels = clustered()
+    segments = TasteSegments(k=3, seed=1).fit(vectors)
+    found = segments.segments_of(vectors)
+    for label in range(3):  # every true cluster maps to exactly one segment
+        assert len(set(found[labels == label])) == 1
+    assert len(set(found)) == 3
+    assert segments.segment_of(vectors[0]) == found[0]
+    np.testing.assert_allclose(np.linalg.norm(segments.centroids, axis=1), 1.0, rtol=1e-5)
+
+
+def test_save_and_load(tmp_path):
+    vectors, _ = clustered()
+    segments = TasteSegments(k=3).fit(vectors)
+    segments.save(tmp_path / "segments.npz")
+    loaded = TasteSegments.load(tmp_path / "segments.npz")
+    assert loaded.k == 3
+    assert np.array_equal(loaded.segments_of(vectors), segments.segments_of(vectors))
+
+
+def test_clear_errors():
+    with pytest.raises(SegmentError, match="at least k"):
+        TasteSegments(k=10).fit(np.ones((3, 4)))
+    with pytest.raises(SegmentError, match="not fitted"):
+        TasteSegments().segment_of(np.ones(4))
+    with pytest.raises(SegmentError, match="dim 5"):
+        TasteSegments(k=3).fit(clustered()[0]).segments_of(np.ones((1, 5)))

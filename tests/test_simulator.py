@@ -1,0 +1,66 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.events import validate_events
+from features.simulator import SimulatorConfig, SimulatorError, simulate
+from recsys_helpers import tiny_catalogue
+
+
+def run(**overrides):
+    return simulate(tiny_catalogue(), SimulatorConfig(**{"n_users": 200, "seed": 3, **overrides}))
+
+
+def test_same_seed_same_behaviour_other_seed_other_behaviour():
+    first, again, other = run(), run(), run(seed=4)
+    pd.testing.assert_frame_equal(first.events, again.events)
+    assert not first.events[["user_id", "item_id"]].equals(other.events[["user_id", "item_id"]])
+
+
+def test_output_is_labelled_simulated_and_valid_events():
+    simulation = run()
+    assert simulation.events["simulated"].all() and simulation.tastes["simulated"].all()
+    log = validate_events(simulation.events, known_items=tiny_catalogue().ids)
+    assert log.rejects.empty and log.duplicates == 0
+    assert set(simulation.events["type"]) == {"view", "click", "add_to_cart", "purchase", "like", "dislike", "return"}
+
+
+def test_purchases_follow_the_users_taste():
+    simulation = run(n_users=300, taste_strength=1.0, drift_rate=0.0)
+    products = tiny_catalogue().products
+    bought = simulation.events[simulation.events["type"] == "purchase"].merge(simulation.tastes, on="user_id")
+    article_type = products.loc[bought["item_id"], "articleType"].to_numpy()
+    gender = products.loc[bought["item_id"], "gender"].to_numpy()
+    assert all(t in liked.split("|") for t, liked in zip(article_type, bought["article_types"]))
+    assert (gender == bought["gender"].to_numpy()).all()
+
+
+def test_funnel_every_purchase_has_a_cart_and_a_view_before_it():
+    events = run().events
+    for kind in ("add_to_cart", "view"):
+        earlier = events[events["type"] == kind][["user_id", "item_id", "timestamp"]]
+        bought = events[events["type"] == "purchase"].merge(earlier, on=["user_id", "item_id"], suffixes=("", "_before"))
+        assert bought.groupby("event_id")["timestamp_before"].min().lt(
+            events.set_index("event_id").loc[bought["event_id"].unique(), "timestamp"]).all()
+
+
+def test_drift_changes_the_taste_after_its_time():
+    tastes = run(drift_rate=1.0).tastes
+    assert np.isfinite(tastes["drift_at"]).all()
+    assert (run(drift_rate=0.0).tastes["drift_at"] == np.inf).all()
+
+
+def test_queries_name_the_mission(tmp_path):
+    simulation = run(query_rate=1.0)
+    queries = simulation.events.loc[simulation.events["query"] != "", "query"]
+    assert len(queries) and queries.str.contains("shoes|tshirts|watches").all()
+    paths = simulation.save(tmp_path)
+    assert pd.read_parquet(paths["events"])["simulated"].all()
+    assert '"simulated": true' in paths["config"].read_text()
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(SimulatorError, match="click_rate"):
+        run(click_rate=1.5)
+    with pytest.raises(SimulatorError, match="n_users"):
+        run(n_users=0)
