@@ -1,6 +1,10 @@
 """tailorcard's recommender: taste vector -> FAISS candidates -> score -> filters -> MMR.
 
-    score(item) = confidence(user) * cos(user, item) + popularity_weight * popularity prior(item)
+    score(item) = confidence(user) * similarity(user, item) + popularity_weight * popularity prior(item)
+
+similarity is a soft maximum of the item's cosine with each past product and query
+(recsys.taste), so a shopper of shoes and of watches gets both, not their average; with
+`temperature=None` it is the cosine with the user's taste vector.
 
 confidence = e / (e + taste_shrinkage) for a user with e events: a cold user gets the popular
 products, and the taste takes over as evidence accumulates.
@@ -34,12 +38,12 @@ class RecommenderError(TailorcardError):
 
 @dataclass
 class RecommenderConfig:
-    candidates: int = 200  # nearest products fetched from the index per user
-    popular_candidates: int = 100  # most popular products always considered too
+    candidates: int = 500  # nearest products fetched from the index per user
+    popular_candidates: int = 1000  # most popular products always considered too (scoring them is cheap)
     popularity_weight: float = 0.5
     taste_shrinkage: float = 1.0  # a user with e events trusts their taste e / (e + shrinkage); cold = popularity
-    popularity_half_life_days: float = 30.0
-    temperature: float | None = None  # kernel over past products (recsys.taste); None = cosine with the taste vector
+    popularity_half_life_days: float = 90.0  # a season: long enough to count, short enough to follow trends
+    temperature: float | None = 0.05  # soft maximum over past products (recsys.taste); None = cosine with the taste vector
     interests: int = 3  # strongest past sources that also fetch their own nearest products
     mmr_lambda: float = 0.9  # 1.0 = no diversity; lower = more varied lists
     mmr_pool: int = 4  # MMR re-orders the best mmr_pool * n scored candidates

@@ -1,0 +1,66 @@
+"""Variants per taste segment, in the shape the service asks of a variant store (service.variants.VariantStore).
+
+    maker = VariantMaker(generator, ClipJudge(encoder, article_types), VariantStore(root))
+    maker.lookup(product_id, content_hash, segment)   # ready variant or None (cheap: one file read)
+    maker.generate(request)                            # in a job: make (or find) it; None = the original stays
+    maker.invalidate(product_id)                       # the product changed: delete its variants
+    maker.get(variant_id); maker.read_bytes(variant_id)
+
+`request` needs product_id, content_hash, segment, image (PIL) and taste (the segment's unit
+centroid): service.variants.GenerationRequest has them. Returned records have variant_id,
+product_id, segment, media_type and provenance (a dict), as service.variants.VariantRecord.
+"""
+from __future__ import annotations
+
+from imagegen.provenance import Provenance, generator_version
+from imagegen.variants.errors import VariantNotFound
+from imagegen.variants.judge import Judge
+from imagegen.variants.params import VariantParams
+from imagegen.variants.personalize import personalize
+from imagegen.variants.store import StoredVariant, VariantKey, VariantStore
+
+
+class VariantMaker:
+    def __init__(self, generator, judge: Judge, store: VariantStore, params: VariantParams = VariantParams()):
+        generator.check_encoder(judge)
+        self.generator, self.judge, self.store, self.params = generator, judge, store, params
+        self.generator_version = generator_version(generator)
+
+    def key(self, content_hash: str, segment) -> VariantKey:
+        return VariantKey(content_hash, str(segment), self.generator_version, self.params.digest())
+
+    def lookup(self, product_id: int, content_hash: str, segment) -> StoredVariant | None:
+        stored = self.store.get(self.key(content_hash, segment))
+        return stored if stored is not None and stored.generated else None
+
+    def generate(self, request) -> StoredVariant | None:
+        key = self.key(request.content_hash, request.segment)
+        stored = self.store.get(key) or self._make(key, request)
+        return stored if stored.generated else None
+
+    def invalidate(self, product_id: int) -> list:
+        """Delete the product's variants and decisions; returns the segments that had a variant."""
+        mine = [stored for stored in self.store.records() if stored.product_id == int(product_id)]
+        for stored in mine:
+            self.store.remove(stored.variant_id)
+        return sorted({stored.segment for stored in mine if stored.generated})
+
+    def get(self, variant_id: str) -> StoredVariant:
+        stored = self.store.find(variant_id)
+        if stored is None or not stored.generated:
+            raise VariantNotFound(f"no variant with id {str(variant_id)[:80]!r}")
+        return stored
+
+    def read_bytes(self, variant_id: str) -> bytes:
+        return self.store.read_bytes(variant_id)
+
+    def _make(self, key: VariantKey, request) -> StoredVariant:
+        variant = personalize(self.generator, self.judge, request.image, request.taste, self.params)
+        if not variant.generated:
+            return self.store.put(key, request.product_id, None)
+        record = Provenance(ai_generated=True, generator_version=self.generator_version,
+                            encoder_version=self.judge.space_id, seed=variant.seed,
+                            source_product_hash=key.product_hash, segment=key.segment,
+                            parameters=self.params.to_dict(), product_id=int(request.product_id))
+        return self.store.put(key, request.product_id, variant.image, record)
+

@@ -1,0 +1,46 @@
+"""The knobs of one personalised variant, saved as JSON and hashed into the variant store's key."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from imagegen.variants.errors import VariantError
+
+
+@dataclass(frozen=True)
+class VariantParams:
+    strength: float = 0.3  # img2img strength: 0 keeps the photo, 1 ignores it (0.5 fails tau=0.8 with embedded)
+    taste_weight: float = 0.5  # slerp weight from the product's embedding (0) to the taste (1)
+    candidates: int = 4  # seeds tried per (product, taste)
+    tau: float = 0.8  # fidelity gate: cosine similarity to the original photo at least this
+    min_gain: float = 0.0  # a candidate must be closer to the taste than the original by more than this
+    seed: int = 0  # candidate i uses seed + i
+    num_inference_steps: int | None = None  # None: the generator's default
+    guidance_scale: float | None = None
+
+    def __post_init__(self):
+        self.check_inputs()
+
+    def check_inputs(self) -> None:
+        for name in ("strength", "taste_weight"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise VariantError(f"{name} must be in [0, 1]; got {value}")
+        if not -1.0 <= self.tau <= 1.0:
+            raise VariantError(f"tau is a cosine similarity in [-1, 1]; got {self.tau}")
+        if self.candidates < 1:
+            raise VariantError(f"candidates must be at least 1; got {self.candidates}")
+        if self.num_inference_steps is not None and self.num_inference_steps < 1:
+            raise VariantError(f"num_inference_steps must be at least 1 (or None); got {self.num_inference_steps}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "VariantParams":
+        return cls(**values)
+
+    def digest(self) -> str:
+        """Stable hash of every field: a change of any knob is a different variant."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]

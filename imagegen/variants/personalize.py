@@ -1,0 +1,66 @@
+"""A product photo redrawn toward a taste, or the photo itself if no redraw is still the product.
+
+    variant = personalize(generator, judge, photo, taste_vector, VariantParams(strength=0.5, taste_weight=0.5))
+    variant.generated      # False: serve the original photo (no candidate passed the fidelity gate)
+
+Each of `params.candidates` seeds is an img2img redraw of the photo conditioned on
+slerp(product embedding, taste, taste_weight); the gate (see gate.py) picks one or none.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from features.images import pad_to_square
+from imagegen.variants.errors import VariantError
+from imagegen.variants.gate import CandidateScore, best_candidate, score_candidates
+from imagegen.variants.judge import Judge
+from imagegen.variants.params import VariantParams
+from imagegen.variants.slerp import slerp, unit_rows
+
+
+@dataclass
+class Variant:
+    image: np.ndarray  # uint8 [size, size, 3]: the chosen candidate, or the original photo at that size
+    generated: bool
+    seed: int | None  # the chosen candidate's seed: generator.vary([photo], condition, seed=seed) redraws it
+    scores: list[CandidateScore]  # every candidate's, in seed order
+    original_type: str  # the zero-shot article type of the photo, which every candidate had to keep
+    params: VariantParams
+
+    @property
+    def chosen(self) -> CandidateScore | None:
+        return self.scores[self.seed - self.params.seed] if self.generated else None
+
+
+def personalize(generator, judge: Judge, photo: Image.Image, taste: np.ndarray,
+                params: VariantParams = VariantParams(), product_embedding: np.ndarray | None = None) -> Variant:
+    """The best gated redraw of `photo` toward `taste` (a unit vector in the judge's space)."""
+    generator.check_encoder(judge)
+    original = judge.embed([photo])[0]
+    product = original if product_embedding is None else unit_rows(product_embedding)[0]
+    taste = unit_rows(taste)[0]
+    candidates = draw_candidates(generator, photo, slerp(product, taste, params.taste_weight), params)
+    embeddings = judge.embed([Image.fromarray(image) for image in candidates])
+    types = judge.article_types(np.vstack([embeddings, original[None]]))
+    scores = score_candidates(embeddings, original, taste, types[:-1], str(types[-1]),
+                              tau=params.tau, min_gain=params.min_gain)
+    best = best_candidate(scores)
+    if best is None:
+        size = generator.settings.image_size
+        return Variant(np.asarray(pad_to_square(photo, size)), False, None, scores, str(types[-1]), params)
+    return Variant(candidates[best], True, params.seed + best, scores, str(types[-1]), params)
+
+
+def draw_candidates(generator, photo: Image.Image, condition: np.ndarray, params: VariantParams) -> np.ndarray:
+    """One redraw per seed (seed, seed + 1, ...), each reproducible on its own from its seed."""
+    steps = params.num_inference_steps or generator.settings.num_inference_steps
+    if int(steps * params.strength) < 1:  # img2img runs int(steps * strength) of the steps
+        raise VariantError(f"strength {params.strength} of {steps} sampler steps leaves no denoising step; "
+                           f"raise num_inference_steps to at least {int(np.ceil(1 / max(params.strength, 1e-6)))}")
+    return np.concatenate([
+        generator.vary([photo], condition, strength=params.strength, seed=params.seed + i,
+                       num_inference_steps=params.num_inference_steps, guidance_scale=params.guidance_scale)
+        for i in range(params.candidates)])

@@ -1,0 +1,129 @@
+"""Content-addressed variant store: one PNG + JSON record per (product content, segment, generator, params).
+
+    key = VariantKey(content_hash, segment, generator_version(generator), params.digest())
+    store.put(key, product_id, image, provenance)   # a generated variant (PNG with provenance chunks + JSON)
+    store.put(key, product_id, None)                # the decision to serve the original (no candidate passed)
+    store.get(key)                                  # StoredVariant, or None: not decided yet, generation is due
+    store.find(variant_id); store.read_bytes(variant_id)
+
+The key hashes the product's *content*, so a changed photo or text gives a new key: its old variants
+are never found again (`prune` and `remove_product` delete them). A stored original-photo decision is
+cached like a variant, so a product whose redraws all fail the gate is not regenerated on every view.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from imagegen.provenance import Provenance, png_bytes
+from imagegen.variants.errors import VariantError, VariantNotFound
+
+VARIANT_ID = re.compile(r"^[0-9a-f]{64}$")  # a key's sha256: nothing else can name a file here
+
+
+@dataclass(frozen=True)
+class VariantKey:
+    product_hash: str
+    segment: str
+    generator_version: str
+    params_digest: str
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredVariant:
+    key: VariantKey
+    product_id: int
+    generated: bool  # False: serve the product's original photo
+    provenance: dict | None  # Provenance.to_dict(), the JSON an API exposes
+    image_path: Path | None
+    media_type: str = "image/png"
+
+    @property
+    def variant_id(self) -> str:
+        return self.key.digest()
+
+    @property
+    def segment(self) -> int | str:
+        """As the service numbers segments (an int) when the key's segment is a number."""
+        return int(self.key.segment) if self.key.segment.lstrip("-").isdigit() else self.key.segment
+
+    def to_dict(self) -> dict:
+        return {"variant_id": self.variant_id, "product_id": self.product_id, "generated": self.generated,
+                **asdict(self.key), "provenance": self.provenance}
+
+
+class VariantStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def get(self, key: VariantKey) -> StoredVariant | None:
+        return self.find(key.digest())
+
+    def find(self, variant_id: str) -> StoredVariant | None:
+        if not VARIANT_ID.match(str(variant_id)):
+            return None
+        record_path = self._path(variant_id, ".json")
+        return _from_record(record_path, json.loads(record_path.read_text())) if record_path.is_file() else None
+
+    def put(self, key: VariantKey, product_id: int, image: np.ndarray | None,
+            provenance: Provenance | None = None) -> StoredVariant:
+        """Store a variant (image and its provenance), or with image None the decision to serve the original."""
+        if (image is None) != (provenance is None):
+            raise VariantError("a stored variant needs both its image and its provenance record "
+                               f"(got image={'None' if image is None else 'an array'}, provenance={provenance!r})")
+        image_path = self._path(key.digest(), ".png") if image is not None else None
+        if image is not None:
+            _write_atomically(image_path, png_bytes(image, provenance))
+        stored = StoredVariant(key, int(product_id), image is not None, provenance.to_dict() if provenance else None,
+                               image_path)
+        # the record is written last: its presence means the variant is complete
+        _write_atomically(self._path(key.digest(), ".json"), json.dumps(stored.to_dict(), indent=1).encode())
+        return stored
+
+    def read_bytes(self, variant_id: str) -> bytes:
+        stored = self.find(variant_id)
+        if stored is None or not stored.generated:
+            raise VariantNotFound(f"no generated variant with id {str(variant_id)[:80]!r}")
+        return stored.image_path.read_bytes()
+
+    def records(self):
+        """Every stored variant and original-photo decision (a directory scan: for maintenance, not cards)."""
+        for record_path in sorted(self.root.glob("*/*.json")):
+            yield _from_record(record_path, json.loads(record_path.read_text()))
+
+    def remove(self, variant_id: str) -> None:
+        self._path(variant_id, ".png").unlink(missing_ok=True)
+        self._path(variant_id, ".json").unlink(missing_ok=True)
+
+    def prune(self, live_product_hashes) -> int:
+        """Delete every variant whose product content is no longer current; returns how many."""
+        live = set(live_product_hashes)
+        stale = [stored.variant_id for stored in self.records() if stored.key.product_hash not in live]
+        for variant_id in stale:
+            self.remove(variant_id)
+        return len(stale)
+
+    def _path(self, variant_id: str, suffix: str) -> Path:
+        return self.root / variant_id[:2] / f"{variant_id}{suffix}"
+
+
+def _from_record(record_path: Path, record: dict) -> StoredVariant:
+    key = VariantKey(*(record[name] for name in ("product_hash", "segment", "generator_version", "params_digest")))
+    image_path = record_path.with_suffix(".png") if record["generated"] else None
+    return StoredVariant(key, record["product_id"], record["generated"], record["provenance"], image_path)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

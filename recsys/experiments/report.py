@@ -1,0 +1,39 @@
+"""Results as one flat table (for CSV): a row per scope, arm and metric."""
+from __future__ import annotations
+
+import pandas as pd
+
+from recsys.experiments.analysis import METRIC_PARTS
+
+COLUMNS = ("scope", "arm", "metric", "users", "exposures", "value", "value_ci_low", "value_ci_high",
+           "absolute_lift", "absolute_ci_low", "absolute_ci_high", "relative_lift", "relative_ci_low",
+           "relative_ci_high", "p_value", "cuped_relative_lift", "cuped_ci_low", "cuped_ci_high",
+           "cuped_p_value", "srm_p_value", "srm_mismatch", "simulated")
+
+
+def results_table(results: dict) -> pd.DataFrame:
+    """`results` is Results.to_dict(); scope is "all" or "<breakdown>=<value>" (e.g. slot=cards)."""
+    scopes = [("all", results["arms"], results["lifts"])]
+    scopes += [(f"{column}={value}", part["arms"], part["lifts"])
+               for column, values in results.get("breakdowns", {}).items() for value, part in values.items()]
+    rows = [_row(scope, arm, metric, lifts, results) for scope, arms, lifts in scopes
+            for arm in arms for metric in METRIC_PARTS]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _row(scope: str, arm: dict, metric: str, lifts: list[dict], results: dict) -> dict:
+    interval = arm.get(f"{metric}_ci") or (None, None)
+    lift = next((e for e in lifts if e["arm"] == arm["arm"] and e["metric"] == metric), None)
+    row = {"scope": scope, "arm": arm["arm"], "metric": metric, "users": arm["users"], "exposures": arm["exposures"],
+           "value": arm.get(metric), "value_ci_low": interval[0], "value_ci_high": interval[1],
+           "srm_p_value": results["srm"].get("p_value"), "srm_mismatch": results["srm"].get("mismatch"),
+           "simulated": results.get("simulated", False)}
+    if lift:
+        cuped = lift["cuped"]
+        row.update(absolute_lift=lift["absolute"], absolute_ci_low=lift["absolute_ci"][0],
+                   absolute_ci_high=lift["absolute_ci"][1], relative_lift=lift["relative"],
+                   relative_ci_low=lift["relative_ci"][0], relative_ci_high=lift["relative_ci"][1],
+                   p_value=lift["p_value"], cuped_relative_lift=cuped["relative"],
+                   cuped_ci_low=cuped["relative_ci"][0], cuped_ci_high=cuped["relative_ci"][1],
+                   cuped_p_value=cuped["p_value"])
+    return row

@@ -1,0 +1,109 @@
+"""CLI: `tailorcard serve` (the embedded default at http://localhost:8000) and `tailorcard bench service`."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from features.encoder.spec import data_dir
+from service.cli import bench, main
+
+DEFAULT_CATALOGUE = data_dir() / "catalogue"
+
+
+def prepare(instance: Path, catalogue_path: str, encoder_spec: str, users: int, segments: int,
+            variants: str | None = None) -> dict:
+    """Keys, products, simulated shoppers and segments in `instance`; returns the app config to serve it."""
+    from features.catalogue import load_catalogue
+    from features.encoder import load_encoder
+    from service.bootstrap import ensure_key_file, seed
+    from service.db import make_engine, metadata
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'tailorcard.sqlite'}"
+    keys = ensure_key_file(instance / "api_keys.json")
+    engine = make_engine(database_url)
+    metadata.create_all(engine)
+    encoder = load_encoder(encoder_spec)
+    catalogue = load_catalogue(catalogue_path)
+    click.echo(f"preparing {database_url}: catalogue {catalogue_path}, encoder {encoder_spec} (space {encoder.space_id})")
+    report = seed(engine, catalogue, encoder, instance / "embeddings" / "store.npz", users, segments)
+    if report.already_prepared:
+        click.echo(f"database already holds {report.products} products; kept as it is")
+    else:
+        click.echo(f"{report.products} products, {report.events} SIMULATED events of {report.users} simulated "
+                   f"shoppers, {report.segments} taste segments")
+    engine.dispose()
+    return {"DATABASE_URL": database_url, "ENCODER": encoder_spec, "API_KEYS": keys, "VARIANTS": variants}
+
+
+def gunicorn_command(bind: str, workers: int) -> list[str]:
+    # gthread workers keep connections alive (a storefront's backend reuses them; a new TCP connection per
+    # request costs both ends) and serve a slow request's neighbours meanwhile.
+    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
+            "--keep-alive", "30", "--bind", bind, "--access-logfile", "-", "--timeout", "120", "service.app:create_app()"]
+
+
+def serving_environment(config: dict, instance: Path) -> dict:
+    """The app config passed to gunicorn workers as TAILORCARD_* variables (create_app reads them)."""
+    env = dict(os.environ)
+    env.update({f"TAILORCARD_{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in config.items()})
+    env["TAILORCARD_INSTANCE"] = str(instance)
+    return env
+
+
+@main.command()
+@click.option("--host", default="localhost", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn workers (0 = Flask dev server).")
+@click.option("--instance", type=click.Path(file_okay=False), default="instance", show_default=True)
+@click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(DEFAULT_CATALOGUE), show_default=True)
+@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@click.option("--users", type=int, default=300, show_default=True, help="SIMULATED shoppers to seed.")
+@click.option("--segments", type=int, default=8, show_default=True, help="Taste segments (k-means over shoppers).")
+@click.option("--generator", "generator_spec", default="embedded", show_default=True,
+              help="Generator spec for personalised variants; 'none' serves original photos only.")
+def serve(host, port, workers, instance, catalogue_path, encoder_spec, users, segments, generator_spec):
+    """Prepare the embedded default (sample catalogue, shipped encoder, SIMULATED shoppers) and serve it."""
+    instance = Path(instance).resolve()
+    variants = None if generator_spec == "none" else generator_spec
+    config = prepare(instance, catalogue_path, encoder_spec, users, segments, variants)
+    storefront = next(k["key"] for k in config["API_KEYS"] if k["name"] == "storefront")
+    click.echo(f"storefront: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
+    click.echo(f"API keys (storefront, admin, analyst): {instance / 'api_keys.json'}; storefront key {storefront}")
+    if workers == 0:
+        from service.app import create_app
+        create_app(config).run(host=host, port=port, threaded=True)
+        return
+    subprocess.run(gunicorn_command(f"{host}:{port}", workers), env=serving_environment(config, instance), check=False)
+
+
+@bench.command("service")
+@click.option("--rate", type=float, default=200.0, show_default=True, help="Card requests per second.")
+@click.option("--requests", "n_requests", type=int, default=2000, show_default=True, help="Card requests measured.")
+@click.option("--shoppers", type=int, default=100, show_default=True, help="Distinct SIMULATED shoppers asked for.")
+@click.option("--events", "n_events", type=int, default=5000, show_default=True, help="Events posted (batches of 100).")
+@click.option("--instance", type=click.Path(file_okay=False), default="runs/bench-service", show_default=True)
+@click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(DEFAULT_CATALOGUE), show_default=True)
+@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
+def bench_service(rate, n_requests, shoppers, n_events, instance, catalogue_path, encoder_spec, as_json):
+    """gunicorn (2 workers, loopback) under a bounded load: card latency at a fixed rate, then event ingestion."""
+    from service.load import run_service_bench
+    instance = Path(instance).resolve()
+    database = instance / "tailorcard.sqlite"
+    for stale in instance.glob("tailorcard.sqlite*"):  # each run starts from the same prepared state
+        stale.unlink()
+    os.environ.pop("DATABASE_URL", None)
+    config = prepare(instance, catalogue_path, encoder_spec, users=max(shoppers, 300), segments=8)
+    config.update(RATE_LIMIT_PER_SECOND=100_000.0, RATE_LIMIT_BURST=100_000)
+    report = run_service_bench(gunicorn_command, serving_environment(config, instance), config["API_KEYS"],
+                               rate=rate, n_requests=n_requests, n_shoppers=shoppers, n_events=n_events,
+                               log=click.echo)
+    report["database"] = str(database)
+    for key, value in report.items():
+        click.echo(f"  {key}: {value}")
+    if as_json:
+        click.echo(json.dumps(report))

@@ -1,0 +1,143 @@
+"""Durable state: SQLAlchemy Core tables. A SQLite file by default, PostgreSQL through DATABASE_URL.
+
+The database is the source of truth; every web worker's in-memory model (service.live) is a
+read model rebuilt from it at start and caught up from the append-only `events` and
+`product_changes` logs (by their `seq`), so any number of workers agree.
+"""
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+
+metadata = sa.MetaData()
+INSERT_CHUNK = 500  # rows per INSERT statement (SQLite caps bound parameters per statement)
+
+products = sa.Table(
+    "products", metadata,
+    sa.Column("product_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("in_stock", sa.Boolean, nullable=False, default=True),
+    sa.Column("image", sa.LargeBinary, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32 unit row in the encoder's space
+    sa.Column("space_id", sa.Text, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),  # kept: past events still point at it
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+product_changes = sa.Table(
+    "product_changes", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("product_id", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # "upsert" or "delete"
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(128), nullable=False, unique=True),  # the idempotency key
+    sa.Column("user_id", sa.String(160), nullable=False, index=True),
+    sa.Column("item_id", sa.BigInteger, nullable=True),  # NULL for a search-only event
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False),
+    sa.Column("session_id", sa.String(128), nullable=False, default=""),
+    sa.Column("query", sa.Text, nullable=False, default=""),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("simulated", sa.Boolean, nullable=False, default=False),
+)
+sa.Index("events_user_seq", events.c.user_id, events.c.seq)
+
+card_cache = sa.Table(
+    "card_cache", metadata,
+    sa.Column("user_id", sa.String(160), primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True),
+    sa.Column("stamp", sa.String(64), nullable=False),  # which events and catalogue the cards were built from
+    sa.Column("payload", sa.JSON, nullable=False),
+)
+
+model_state = sa.Table(
+    "model_state", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),  # e.g. "segments": centroids fitted once, shared
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False, unique=True),  # same work is queued once
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False, default=0),
+    sa.Column("status", sa.String(10), nullable=False, default="queued", index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine; SQLite gets WAL and a busy timeout so gunicorn workers and threads can share it."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith(("postgresql://", "postgres://")):  # the driver we depend on (SQLAlchemy 2.1 defaults to psycopg 3)
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def get_engine() -> sa.Engine:
+    return current_app.extensions["tailorcard.db"]
+
+
+def init_app(app) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    metadata.create_all(engine)  # idempotent: creates only the missing tables
+    app.extensions["tailorcard.db"] = engine
+    app.cli.add_command(init_db_command)
+
+
+def insert_ignoring_duplicates(connection, table: sa.Table, rows: list[dict]) -> int:
+    """Insert rows, skipping those whose unique key is taken (idempotency); returns how many went in."""
+    if not rows:
+        return 0
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    inserted = 0
+    for start in range(0, len(rows), INSERT_CHUNK):  # one multi-row statement per chunk: a true rowcount
+        chunk = rows[start:start + INSERT_CHUNK]
+        inserted += connection.execute(insert(table).values(chunk).on_conflict_do_nothing()).rowcount
+    return inserted
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create the tables (existing data is kept)."""
+    metadata.create_all(get_engine())
+    click.echo("database ready")
+
+
+def upsert(connection, table: sa.Table, row: dict, keys: list[str]) -> None:
+    """Insert a row, or update it where its key exists (one statement on both SQLite and PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values(row)
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=keys, set_={c: statement.excluded[c] for c in row if c not in keys}))

@@ -1,0 +1,160 @@
+"""Durable state of experiments: definitions, sticky assignments, exposures. SQL lives here only.
+
+The tables join service.db's metadata (so `flask init-db` creates them) and are also created
+on first use, so the app works whichever module was imported first.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import sqlalchemy as sa
+
+from recsys.experiments import Experiment
+from service.db import INSERT_CHUNK, events, insert_ignoring_duplicates, metadata, upsert
+
+OUTCOME_TYPES = ("click", "add_to_cart", "purchase")
+
+experiments = sa.Table(
+    "experiments", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("definition", sa.JSON, nullable=False),  # Experiment.to_dict(): arms, layer range, bucket map, ...
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+assignments = sa.Table(
+    "experiment_assignments", metadata,
+    sa.Column("experiment", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(160), primary_key=True),
+    sa.Column("arm", sa.String(64), nullable=False),
+    sa.Column("assigned_at", sa.Float, nullable=False),
+)
+
+exposures = sa.Table(
+    "experiment_exposures", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("experiment", sa.String(64), nullable=False),
+    sa.Column("arm", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(160), nullable=False),
+    sa.Column("item_id", sa.BigInteger, nullable=False),
+    sa.Column("slot", sa.String(64), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("image", sa.String(16), nullable=False),  # what the card showed: "original" or "variant"
+    sa.Column("timestamp", sa.Float, nullable=False),
+)
+sa.Index("experiment_exposures_by_experiment", exposures.c.experiment, exposures.c.timestamp)
+
+TABLES = (experiments, assignments, exposures)
+
+
+def ensure_tables(engine: sa.Engine) -> None:
+    metadata.create_all(engine, tables=list(TABLES))
+
+
+# ---- definitions ----------------------------------------------------------------------------
+
+def _row(experiment: Experiment) -> dict:
+    # Through JSON and back, so tuples are stored as the lists they come back as.
+    return {"name": experiment.name, "definition": json.loads(json.dumps(experiment.to_dict())),
+            "status": experiment.status, "updated_at": time.time()}
+
+
+def save_experiment(connection, experiment: Experiment) -> None:
+    upsert(connection, experiments, _row(experiment), ["name"])
+
+
+def insert_experiment(connection, experiment: Experiment) -> bool:
+    """False when the name is taken."""
+    return insert_ignoring_duplicates(connection, experiments, [_row(experiment)]) == 1
+
+
+def get_experiment(connection, name: str) -> Experiment | None:
+    definition = connection.execute(sa.select(experiments.c.definition).where(experiments.c.name == name)).scalar()
+    return Experiment.from_dict(definition) if definition else None
+
+
+def list_experiments(connection, status: str | None = None) -> list[Experiment]:
+    query = sa.select(experiments.c.definition).order_by(experiments.c.name)
+    if status:
+        query = query.where(experiments.c.status == status)
+    return [Experiment.from_dict(d) for d in connection.execute(query).scalars()]
+
+
+# ---- assignments ----------------------------------------------------------------------------
+
+class AssignmentTable:
+    """recsys.experiments.assignment.AssignmentStore for one experiment and a batch of users:
+    one read for their existing assignments, one write for the new ones (`flush`)."""
+
+    def __init__(self, connection, experiment: str, user_ids: list[str]):
+        self.connection, self.experiment, self.pending = connection, experiment, []
+        self.known = {}
+        for start in range(0, len(user_ids), INSERT_CHUNK):
+            self.known.update(connection.execute(sa.select(assignments.c.user_id, assignments.c.arm).where(
+                assignments.c.experiment == experiment,
+                assignments.c.user_id.in_(user_ids[start:start + INSERT_CHUNK]))).all())
+
+    def get(self, experiment: str, user_id: str) -> str | None:
+        return self.known.get(user_id)
+
+    def add(self, experiment: str, user_id: str, arm: str, at: float) -> None:
+        self.known[user_id] = arm
+        self.pending.append({"experiment": experiment, "user_id": user_id, "arm": arm, "assigned_at": at})
+
+    def flush(self) -> None:
+        # One compiled statement for all rows (executemany). A concurrent request that assigned the
+        # same new user first wrote the same arm (both hash alike), so its row is kept.
+        if self.pending:
+            self.connection.execute(_insert_ignoring(self.connection).on_conflict_do_nothing(), self.pending)
+        self.pending = []
+
+
+def _insert_ignoring(connection):
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(assignments)
+
+
+# ---- exposures and outcomes -----------------------------------------------------------------
+
+def add_exposures(connection, rows: list[dict]) -> int:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        connection.execute(exposures.insert(), rows[start:start + INSERT_CHUNK])
+    return len(rows)
+
+
+def exposure_frame(connection, name: str) -> pd.DataFrame:
+    query = sa.select(exposures.c.user_id, exposures.c.arm, exposures.c.item_id, exposures.c.slot,
+                      exposures.c.position, exposures.c.image, exposures.c.timestamp).where(
+        exposures.c.experiment == name)
+    return _frame(connection, query, [c.name for c in query.selected_columns])
+
+
+def outcome_events(connection, name: str, since: float) -> pd.DataFrame:
+    """Clicks, add-to-carts and purchases of the experiment's users from its start on."""
+    query = sa.select(events.c.user_id, events.c.item_id, events.c.type, events.c.timestamp).where(
+        events.c.user_id.in_(_assigned_users(name)), events.c.type.in_(OUTCOME_TYPES),
+        events.c.timestamp >= since, events.c.item_id.is_not(None))
+    return _frame(connection, query, ["user_id", "item_id", "type", "timestamp"])
+
+
+def pre_period_clicks(connection, name: str, start: float, lookback_s: float) -> pd.Series:
+    """Clicks per assigned user in the lookback before the start: the CUPED covariate."""
+    query = sa.select(events.c.user_id, sa.func.count()).where(
+        events.c.user_id.in_(_assigned_users(name)), events.c.type == "click",
+        events.c.timestamp >= start - lookback_s, events.c.timestamp < start).group_by(events.c.user_id)
+    rows = connection.execute(query).all()
+    return pd.Series({user: float(count) for user, count in rows}, dtype=float, name="pre_period")
+
+
+def _frame(connection, query, columns: list[str]) -> pd.DataFrame:
+    # Plain tuples: pandas probes Row objects attribute by attribute, which is slow.
+    return pd.DataFrame([tuple(row) for row in connection.execute(query)], columns=columns)
+
+
+def _assigned_users(name: str):
+    return sa.select(assignments.c.user_id).where(assignments.c.experiment == name)

@@ -1,0 +1,130 @@
+"""One web worker's read model: the recommender, product info and taste segments, kept in step
+with the database's append-only logs (events, product changes) by `catch_up`.
+
+Built once per process from the database (so a restart loses nothing) and caught up before
+every ranking, so a change made through any worker reaches every worker's next cards.
+"""
+from __future__ import annotations
+
+import threading
+
+import sqlalchemy as sa
+
+from recsys.recommender import Recommender, RecommenderConfig
+from recsys.segments import TasteSegments
+from service import repository
+
+SEGMENTS = "segment_centroids"
+POPULARITY_SEQ = "popularity_seq"  # the last event the popularity prior counts
+# Catching up event by event costs a pandas round trip each; past this many pending events a
+# batch rebuild from the log is faster (and gives the same vectors: incremental == batch).
+REBUILD_AFTER_EVENTS = 200
+
+
+class LiveModel:
+    def __init__(self, engine: sa.Engine, encode_texts=None, config: RecommenderConfig | None = None):
+        self.engine, self.encode_texts, self.config = engine, encode_texts, config
+        self.lock = threading.RLock()  # the recommender is not thread-safe (dev server, job threads)
+        self.recommender: Recommender | None = None
+        self.products: dict[int, dict] = {}
+        self.segments: TasteSegments | None = None
+        self.event_seq = self.change_seq = 0
+
+    def load(self) -> "LiveModel":
+        with self.lock, self.engine.connect() as connection:
+            catalogue = repository.all_products(connection)
+            if catalogue.empty:
+                raise RuntimeError("the database holds no products; run `tailorcard serve` (which prepares "
+                                   "the default catalogue) or PUT products first")
+            events = repository.events_after(connection)
+            popularity_seq = repository.load_array(connection, POPULARITY_SEQ)
+            self._build(catalogue, events, int(popularity_seq) if popularity_seq is not None else None)
+            self.change_seq = max([c["seq"] for c in repository.changes_after(connection, 0)], default=0)
+            centroids = repository.load_array(connection, SEGMENTS)
+        if centroids is not None:
+            self.segments = TasteSegments(k=len(centroids))
+            self.segments.centroids = centroids
+        return self
+
+    def _build(self, catalogue, events, popularity_seq: int | None) -> None:
+        """Tastes from every event; the popularity prior as of its last refresh (`popularity_seq`), so a
+        worker started later ranks exactly as one that has run since then and folded events in online."""
+        vectors = [repository.vector_from(v) for v in catalogue["vector"]]
+        self.recommender = Recommender.from_vectors(catalogue["product_id"].to_numpy(), vectors,
+                                                    encode_texts=self.encode_texts, config=self.config)
+        until = events["seq"] <= (popularity_seq if popularity_seq is not None else events["seq"].max())
+        self.recommender.fit(events[until].drop(columns="seq"))
+        if not until.all():
+            self.recommender.preferences.rebuild(events.drop(columns="seq"))
+        for row in catalogue.itertuples():
+            self._set_product_info(row._asdict())
+        self.event_seq = int(events["seq"].max()) if len(events) else 0
+
+    def _set_product_info(self, row: dict) -> None:
+        product_id = int(row["product_id"])
+        if row["deleted"]:
+            self.products.pop(product_id, None)
+            if product_id in self.recommender.index:
+                self.recommender.remove_item(product_id)
+            return
+        self.products[product_id] = {"id": product_id, "title": row["title"], "attributes": row["attributes"],
+                                     "in_stock": bool(row["in_stock"]), "content_hash": row["content_hash"]}
+        self.recommender.set_in_stock(product_id, bool(row["in_stock"]))
+
+    # ---- keeping up --------------------------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Apply product changes, then events, committed since this worker last looked."""
+        with self.lock, self.engine.connect() as connection:
+            for change in repository.changes_after(connection, self.change_seq):
+                self._apply_change(connection, change)
+            pending = repository.events_after(connection, self.event_seq)
+            if len(pending) > REBUILD_AFTER_EVENTS:
+                everything = repository.events_after(connection)
+                self.recommender.preferences.rebuild(everything.drop(columns="seq"))
+            else:
+                for event in pending.drop(columns="seq").to_dict("records"):
+                    self.recommender.observe(event)
+            if len(pending):
+                self.event_seq = int(pending["seq"].max())
+
+    def _apply_change(self, connection, change: dict) -> None:
+        product = repository.get_product(connection, change["product_id"], with_image=True)
+        if product is None:  # deleted (now or later); a later change will say so again
+            self._set_product_info({"product_id": change["product_id"], "deleted": True})
+        else:
+            self.recommender.upsert_item(product["product_id"], repository.vector_from(product["vector"]),
+                                         in_stock=product["in_stock"])
+            self._set_product_info({**product, "deleted": False})
+        self.change_seq = change["seq"]
+
+    # ---- serving -----------------------------------------------------------------------------
+
+    def rank(self, user_id: str, n: int) -> dict:
+        """The cacheable part of a user's cards: products, scores, explanations, the user's segment."""
+        with self.lock:
+            self.catch_up()
+            recommendations = self.recommender.recommend(user_id, n=n, explain=True)
+            segment = self.segment_of(user_id)
+        cards = []
+        for record in recommendations.to_records():
+            product = self.products[record["item_id"]]
+            cards.append({"product": {k: product[k] for k in ("id", "title", "attributes")},
+                          "content_hash": product["content_hash"], "score": round(record["score"], 4),
+                          "explanation": [self._titled(reason) for reason in record.get("because", [])]})
+        return {"user_id": user_id, "segment": segment, "cards": cards}
+
+    def segment_of(self, user_id: str) -> int:
+        if self.segments is None:
+            return 0
+        preferences = self.recommender.preferences
+        return self.segments.segment_of(preferences.vector(user_id, fallback=self.recommender.cold_start_vector))
+
+    def _titled(self, reason: dict) -> dict:
+        """Name a past product in an explanation, so a page can say 'because you viewed <title>'."""
+        if "item_id" in reason and reason["item_id"] in self.products:
+            return {**reason, "title": self.products[reason["item_id"]]["title"]}
+        return reason
+
+    def product(self, product_id: int) -> dict | None:
+        return self.products.get(product_id)

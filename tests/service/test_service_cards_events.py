@@ -1,0 +1,118 @@
+"""Cards (ranking, cache, variants without waiting) and events (validation, idempotency, online taste)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import auth
+
+STOREFRONT = auth("storefront")
+
+
+def cards(client, user_id, n=12):
+    response = client.get(f"/v1/users/{user_id}/cards?n={n}", headers=STOREFRONT)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def event(event_id, user_id, item_id, kind="click", timestamp=None):
+    return {"event_id": event_id, "user_id": user_id, "item_id": item_id, "type": kind,
+            "timestamp": timestamp or time.time()}
+
+
+def product_ids(client):
+    return [c["product"]["id"] for c in cards(client, "someone-new", n=40)["cards"]]
+
+
+def test_cards_have_products_scores_explanations_and_original_photos(client):
+    user = client.get("/v1/users?limit=1", headers=STOREFRONT).json["users"][0]
+    assert user["simulated"] is True
+    body = cards(client, user["user_id"], n=5)
+    assert len(body["cards"]) == 5 and body["experiment"] is None and body["segment"] in (0, 1)
+    first = body["cards"][0]
+    assert first["rank"] == 1 and {"id", "title", "attributes"} <= set(first["product"])
+    assert first["image_url"] == f"/v1/items/{first['product']['id']}/image" and first["variant"] is None
+    assert any("item_id" in reason and "title" in reason for reason in first["explanation"])
+    scores = [c["score"] for c in body["cards"]]
+    assert scores[0] == max(scores)
+
+
+@pytest.mark.parametrize("query, field", [("n=0", "n"), ("n=101", "n"), ("n=ten", "n")])
+def test_bad_card_parameters(client, query, field):
+    response = client.get(f"/v1/users/u1/cards?{query}", headers=STOREFRONT)
+    assert response.status_code == 400 and response.json["message"].startswith(f"{field}:")
+
+
+def test_bad_user_id(client):
+    response = client.get("/v1/users/a%20b/cards", headers=STOREFRONT)
+    assert response.status_code == 400 and "user id" in response.json["message"]
+
+
+def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client):
+    body = cards(client, "u1", n=3)
+    assert all(c["variant"] is None for c in body["cards"])
+    queue = app.extensions["tailorcard.jobs"]
+    assert queue.depth() == 3  # one generation job per card, queued, not run
+    assert queue.run_pending() == 3
+    ready = cards(client, "u1", n=3)["cards"][0]
+    assert ready["variant"]["ai_generated"] is True and ready["image_url"] == f"/v1/variants/{ready['variant']['id']}"
+    image = client.get(ready["image_url"])
+    assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+    assert image.headers["X-AI-Generated"] == "true" and "immutable" in image.headers["Cache-Control"]
+    assert client.get(ready["image_url"], headers={"If-None-Match": image.headers["ETag"]}).status_code == 304
+    provenance = client.get(ready["variant"]["provenance_url"]).json
+    assert provenance["provenance"]["source_product_hash"] and provenance["product_id"] == ready["product"]["id"]
+
+
+@pytest.mark.parametrize("variant_id", ["..%2F..%2Fetc%2Fpasswd", "short", "a" * 200, "abc.def.ghijk"])
+def test_variant_ids_cannot_escape_the_store(client, variant_id):
+    response = client.get(f"/v1/variants/{variant_id}")
+    assert response.status_code == 404 and response.json["error"] == "not_found"
+
+
+def test_one_event_and_a_batch_are_stored_idempotently(client):
+    item = product_ids(client)[0]
+    one = client.post("/v1/events", json=event("e-1", "shopper-a", item), headers=STOREFRONT)
+    assert one.status_code == 202 and one.json == {"accepted": 1, "duplicates": 0}
+    batch = [event("e-1", "shopper-a", item), event("e-2", "shopper-a", item, "view"),
+             event("e-2", "shopper-a", item, "view")]
+    again = client.post("/v1/events", json={"events": batch}, headers=STOREFRONT)
+    assert again.status_code == 202 and again.json == {"accepted": 1, "duplicates": 2}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"type": "teleport"}, "type: unknown type"),
+    ({"user_id": ""}, "user_id: missing user_id"),
+    ({"timestamp": "yesterday-ish"}, "timestamp: unparseable timestamp"),
+    ({"item_id": 999999999}, "item_id: unknown item"),
+    ({"colour": "red"}, "unknown field(s) ['colour']"),
+])
+def test_a_bad_event_rejects_the_batch_and_stores_nothing(client, change, message):
+    item = product_ids(client)[0]
+    good, bad = event("good-1", "shopper-b", item), {**event("bad-1", "shopper-b", item), **change}
+    response = client.post("/v1/events", json=[good, bad], headers=STOREFRONT)
+    assert response.status_code == 400 and response.json["error"] == "invalid_event"
+    assert message in response.json["message"] and "row 2" in response.json["message"]
+    assert client.post("/v1/events", json=good, headers=STOREFRONT).json["accepted"] == 1  # good-1 was not stored
+
+
+def test_event_body_shapes(app, client):
+    assert client.post("/v1/events", data="[", content_type="application/json", headers=STOREFRONT).status_code == 400
+    assert client.post("/v1/events", data="x", content_type="text/plain", headers=STOREFRONT).status_code == 415
+    assert client.post("/v1/events", json=[], headers=STOREFRONT).status_code == 400
+    too_many = [event(f"m-{i}", "u", 1) for i in range(app.config["MAX_EVENTS_PER_REQUEST"] + 1)]
+    assert client.post("/v1/events", json=too_many, headers=STOREFRONT).json["error"] == "too_many_events"
+
+
+def test_events_move_the_shoppers_next_cards(client):
+    """A new shopper starts on popular products; after clicks, the clicked product explains the cards."""
+    before = cards(client, "fresh-shopper", n=5)["cards"]
+    assert any("cold_start" in reason for reason in before[0]["explanation"])
+    liked = product_ids(client)[-1]
+    now = time.time()
+    events = [event(f"f-{i}", "fresh-shopper", liked, kind, now + i) for i, kind in
+              enumerate(["view", "click", "add_to_cart", "like"])]
+    assert client.post("/v1/events", json=events, headers=STOREFRONT).status_code == 202
+    after = cards(client, "fresh-shopper", n=5)["cards"]
+    assert [c["score"] for c in after] != [c["score"] for c in before]
+    assert [r["item_id"] for r in after[0]["explanation"] if "item_id" in r] == [liked]

@@ -1,0 +1,102 @@
+"""Product changes: uploads checked by content, re-embedding, index updated in place, variants made stale."""
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from conftest import auth
+from PIL import Image
+
+ADMIN, STOREFRONT = auth("admin"), auth("storefront")
+
+
+def png_bytes(colour=(200, 30, 30), size=(40, 60)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def bomb_png(width=100_000, height=100_000) -> bytes:
+    """A PNG whose header claims 10 gigapixels: refused before any pixel is decoded."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def put(client, item_id, image: bytes | None, **fields):
+    data = {**fields, **({"image": (io.BytesIO(image), "photo.bin")} if image is not None else {})}
+    return client.put(f"/v1/items/{item_id}", data=data, headers=ADMIN, content_type="multipart/form-data")
+
+
+def card_ids(client, user_id, n=12):
+    return [c["product"]["id"] for c in client.get(f"/v1/users/{user_id}/cards?n={n}", headers=STOREFRONT).json["cards"]]
+
+
+def test_get_item_and_its_photo(client):
+    item_id = card_ids(client, "u1", 1)[0]
+    item = client.get(f"/v1/items/{item_id}", headers=ADMIN).json
+    assert item["id"] == item_id and item["title"] and item["in_stock"] is True
+    photo = client.get(f"/v1/items/{item_id}/image")
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg" and photo.headers["ETag"].strip('"') == item["content_hash"]
+    assert client.get(f"/v1/items/{item_id}/image", headers={"If-None-Match": photo.headers["ETag"]}).status_code == 304
+    assert client.get("/v1/items/123456789/image").status_code == 404
+
+
+def test_a_new_product_reaches_the_next_cards(client):
+    """A new product with the photo of a product X that a shopper likes ranks right beside X at once."""
+    liked = card_ids(client, "someone", 40)[-1]
+    photo = client.get(f"/v1/items/{liked}/image").data
+    client.post("/v1/events", headers=STOREFRONT, json=[
+        {"event_id": f"l-{i}", "user_id": "fan", "item_id": liked, "type": "like", "timestamp": 1.9e9 + i} for i in range(3)])
+    assert 777 not in card_ids(client, "fan", 40)
+    created = put(client, 777, photo, title="Twin of a liked product", articleType="Tshirts", baseColour="Red")
+    assert created.status_code == 200 and created.json["attributes"] == {"articleType": "Tshirts", "baseColour": "Red"}
+    ranked = card_ids(client, "fan", 41)
+    assert abs(ranked.index(777) - ranked.index(liked)) == 1
+
+
+@pytest.mark.parametrize("image, fields, field", [
+    (b"%PDF-1.4 not an image", {"title": "x"}, "not a readable image"),
+    (bomb_png(), {"title": "x"}, "decompression bomb"),
+    (bomb_png(6000, 6000), {"title": "x"}, "pixels; the limit is"),
+    (None, {"title": "x"}, "image:"),
+    (png_bytes(), {}, "title:"),
+    (png_bytes(), {"title": "x", "price": "9"}, "price:"),
+    (png_bytes(), {"title": "x", "in_stock": "maybe"}, "in_stock:"),
+])
+def test_bad_uploads_store_nothing(client, image, fields, field):
+    response = put(client, 4242, image, **fields)
+    assert response.status_code == 400 and field in response.json["message"], response.json
+    assert client.get("/v1/items/4242", headers=ADMIN).status_code == 404
+
+
+def test_patch_re_embeds_makes_variants_stale_and_queues_regeneration(app, client):
+    item_id = card_ids(client, "u1", 1)[0]
+    queue, store = app.extensions["tailorcard.jobs"], app.extensions["tailorcard.variants"]
+    queue.run_pending()
+    old_hash = client.get(f"/v1/items/{item_id}", headers=ADMIN).json["content_hash"]
+    segments = [key[2] for key in store.records if key[0] == item_id]
+    assert segments, "the card's variant should have been generated"
+    patched = client.patch(f"/v1/items/{item_id}", json={"baseColour": "Purple"}, headers=ADMIN)
+    assert patched.status_code == 200 and patched.json["attributes"]["baseColour"] == "Purple"
+    new_hash = patched.json["content_hash"]
+    assert new_hash != old_hash and not any(key[0] == item_id for key in store.records)
+    assert queue.status(f"variant:{item_id}:{new_hash}:{segments[0]}")["status"] == "queued"
+    card = client.get("/v1/users/u1/cards?n=1", headers=STOREFRONT).json["cards"][0]
+    assert card["product"]["id"] == item_id and card["variant"] is None  # the original until regenerated
+    queue.run_pending()
+    assert client.get("/v1/users/u1/cards?n=1", headers=STOREFRONT).json["cards"][0]["variant"]["provenance"][
+        "source_product_hash"] == new_hash
+
+
+def test_out_of_stock_and_deleted_products_leave_the_cards(client):
+    first, second = card_ids(client, "u1", 2)
+    assert client.patch(f"/v1/items/{first}", json={"in_stock": False}, headers=ADMIN).status_code == 200
+    assert first not in card_ids(client, "u1")
+    assert client.delete(f"/v1/items/{second}", headers=ADMIN).status_code == 204
+    assert second not in card_ids(client, "u1")
+    assert client.get(f"/v1/items/{second}", headers=ADMIN).status_code == 404
+    assert client.delete(f"/v1/items/{second}", headers=ADMIN).status_code == 404
+    assert client.patch("/v1/items/31337", json={"title": "x"}, headers=ADMIN).status_code == 404

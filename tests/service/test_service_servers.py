@@ -1,0 +1,71 @@
+"""The same service on the real servers: PostgreSQL (TAILORCARD_TEST_POSTGRES_URL) and RQ over Redis
+(TAILORCARD_TEST_REDIS_URL). `.ci/run` sets both; elsewhere these tests are skipped and say why."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+from conftest import FakeVariantStore, N_PRODUCTS, SHIPPED_CATALOGUE, auth, make_app
+
+from features.catalogue import load_catalogue
+from service.bootstrap import seed
+from service.db import make_engine, metadata
+
+POSTGRES_URL = os.environ.get("TAILORCARD_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("TAILORCARD_TEST_REDIS_URL")
+needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="TAILORCARD_TEST_POSTGRES_URL is not set "
+                                    "(e.g. postgresql://postgres@127.0.0.1:5432/test); PostgreSQL tests skipped")
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="TAILORCARD_TEST_REDIS_URL is not set "
+                                 "(e.g. redis://127.0.0.1:6379/0); RQ-over-Redis tests skipped")
+STOREFRONT = auth("storefront")
+
+
+@pytest.fixture
+def postgres_url(tiny_encoder):
+    engine = make_engine(POSTGRES_URL)
+    metadata.drop_all(engine)  # the test database is ours: start empty
+    metadata.create_all(engine)
+    catalogue = load_catalogue(SHIPPED_CATALOGUE, check_images=False)
+    seed(engine, catalogue.subset(catalogue.ids[:N_PRODUCTS]), tiny_encoder, simulated_users=12, segments=2)
+    engine.dispose()
+    return POSTGRES_URL
+
+
+@needs_postgres
+def test_postgres_events_idempotency_and_restart(postgres_url, tiny_encoder):
+    app = make_app(postgres_url, tiny_encoder)
+    client = app.test_client()
+    item = client.get("/v1/users/pg/cards?n=1", headers=STOREFRONT).json["cards"][0]["product"]["id"]
+    body = {"event_id": "pg-1", "user_id": "pg", "item_id": item, "type": "like", "timestamp": 1.9e9}
+    assert client.post("/v1/events", json=body, headers=STOREFRONT).json == {"accepted": 1, "duplicates": 0}
+    assert client.post("/v1/events", json=body, headers=STOREFRONT).json == {"accepted": 0, "duplicates": 1}
+    before = client.get("/v1/users/pg/cards?n=5", headers=STOREFRONT).json["cards"]
+    app.extensions["tailorcard.db"].dispose()
+    restarted = make_app(postgres_url, tiny_encoder).test_client()
+    after = restarted.get("/v1/users/pg/cards?n=5", headers=STOREFRONT).json["cards"]
+    assert [c["product"]["id"] for c in after] == [c["product"]["id"] for c in before]
+    assert [r.get("item_id") for r in after[0]["explanation"] if "item_id" in r] == [item]
+
+
+@needs_postgres
+@needs_redis
+def test_rq_workers_take_jobs_over_redis(postgres_url, tiny_encoder):
+    from rq import SimpleWorker
+
+    from service import jobs
+    store = FakeVariantStore()
+    app = make_app(postgres_url, tiny_encoder, JOB_QUEUE="rq", REDIS_URL=REDIS_URL, VARIANT_STORE=store)
+    queue = app.extensions["tailorcard.jobs"].rq_queue
+    queue.empty()
+    app.test_client().get("/v1/users/rq/cards?n=2", headers=STOREFRONT)
+    assert queue.count == 2
+    jobs.set_worker_app(app)  # what `rq worker tailorcard` does through create_app() from its environment
+    try:
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    finally:
+        jobs.set_worker_app(None)
+    assert store.generated == 2 and queue.count == 0
+    with app.extensions["tailorcard.db"].connect() as connection:
+        statuses = connection.execute(sa.select(jobs.jobs.c.status)).scalars().all()
+    assert statuses == ["done", "done"]

@@ -1,0 +1,109 @@
+"""The variant store (content-addressed; a product change makes old variants unreachable) and the demand queue."""
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from imagegen.provenance import read_provenance
+from imagegen.variants import (DemandQueue, VariantError, VariantKey, VariantMaker, VariantNotFound, VariantParams,
+                               VariantStore, most_demanded)
+from imagegen.variants.bench import steady_state_caching
+from imagegen_helpers import tiny_generator, unit_embeddings
+from variant_helpers import StubJudge, provenance_record as record
+
+
+def key(**changes) -> VariantKey:
+    return VariantKey(**({"product_hash": "a" * 64, "segment": "1", "generator_version": "g", "params_digest": "p"}
+                         | changes))
+
+
+def test_put_and_get_a_variant_with_its_provenance(tmp_path):
+    store = VariantStore(tmp_path)
+    image = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    stored = store.put(key(), 15970, image, record())
+    assert store.get(key()) == stored == store.find(stored.variant_id)
+    assert stored.generated and stored.segment == 1 and stored.product_id == 15970
+    assert read_provenance(store.read_bytes(stored.variant_id)).to_dict() == stored.provenance
+    assert store.get(key(segment="2")) is None and store.get(key(params_digest="q")) is None
+
+
+def test_the_decision_to_serve_the_original_is_cached_without_an_image(tmp_path):
+    store = VariantStore(tmp_path)
+    stored = store.put(key(), 1, None)
+    assert store.get(key()).generated is False and store.get(key()).image_path is None
+    with pytest.raises(VariantNotFound, match="no generated variant"):
+        store.read_bytes(stored.variant_id)
+    with pytest.raises(VariantError, match="both its image and its provenance"):
+        store.put(key(), 1, np.zeros((2, 2, 3), np.uint8))
+
+
+def test_ids_that_are_not_variant_ids_never_reach_the_file_system(tmp_path):
+    store = VariantStore(tmp_path / "store")
+    (tmp_path / "secret.json").write_text("{}")
+    assert store.find("../secret") is None
+    with pytest.raises(VariantNotFound):
+        store.read_bytes("../../secret")
+
+
+def test_prune_deletes_variants_of_products_that_changed(tmp_path):
+    store = VariantStore(tmp_path)
+    store.put(key(), 1, np.zeros((2, 2, 3), np.uint8), record())
+    store.put(key(product_hash="b" * 64), 2, None)
+    assert store.prune(live_product_hashes=["b" * 64]) == 1
+    assert store.get(key()) is None and store.get(key(product_hash="b" * 64)) is not None
+    assert not list(tmp_path.glob("*/*.png"))
+
+
+def request_for(catalogue, product_id, segment=0):
+    return SimpleNamespace(product_id=product_id, content_hash=catalogue.content_hash(product_id), segment=segment,
+                           image=catalogue.load_image(product_id), taste=unit_embeddings(1, seed=segment)[0])
+
+
+def test_a_product_change_makes_its_variants_unreachable(tmp_path, sample_catalogue):
+    product_id = sample_catalogue.ids[0]
+    maker = VariantMaker(tiny_generator(), StubJudge("Shirts"), VariantStore(tmp_path / "variants"),
+                         params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0))
+    before = sample_catalogue.content_hash(product_id)
+    assert maker.lookup(product_id, before, 0) is None
+    made = maker.generate(request_for(sample_catalogue, product_id))
+    assert maker.lookup(product_id, before, 0) == made == maker.get(made.variant_id)
+    assert read_provenance(maker.read_bytes(made.variant_id)).source_product_hash == before
+
+    photo = sample_catalogue.image_path(product_id)
+    Image.open(photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photo)  # the shop edits the photo
+    after = sample_catalogue.content_hash(product_id)
+    assert after != before and maker.lookup(product_id, after, 0) is None
+    assert maker.invalidate(product_id) == [0]
+    with pytest.raises(VariantNotFound):
+        maker.get(made.variant_id)
+
+
+def test_generate_caches_the_fallback_decision_and_returns_none(tmp_path, sample_catalogue):
+    product_id = sample_catalogue.ids[2]
+    maker = VariantMaker(tiny_generator(), StubJudge("Shoes"), VariantStore(tmp_path),
+                         params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0))
+    assert maker.generate(request_for(sample_catalogue, product_id, segment=3)) is None
+    assert maker.store.get(maker.key(sample_catalogue.content_hash(product_id), 3)).generated is False
+    assert maker.invalidate(product_id) == []  # no segment had a variant; the decision is gone too
+    assert not list(tmp_path.glob("*/*.json"))
+
+
+def test_queue_serves_the_most_demanded_pairs_first_and_waits_for_min_demand():
+    queue = DemandQueue(min_demand=2)
+    for product_id, segment in [(1, "a"), (2, "a"), (2, "a"), (3, "b"), (3, "b"), (3, "b"), (4, "a")]:
+        queue.request(product_id, segment)
+    assert queue.take(5) == [(3, "b"), (2, "a")]
+    assert queue.take(5) == [] and len(queue) == 2  # seen once each: not yet worth a generation
+    assert queue.discard(1) == 1
+    assert most_demanded({(9, "x"): 1, (8, "x"): 1}, 1) == [(9, "x")]  # ties: first asked first
+
+
+def test_caching_per_segment_serves_new_shoppers_from_the_cache():
+    days = np.arange(6)
+    cards = pd.DataFrame({"day": days, "user_id": [f"u{d}" for d in days], "product_id": 7, "segment": 0})
+    assert steady_state_caching(cards, "segment", min_demand=1) == {"generated_per_1000_cards": 0.0,
+                                                                   "cache_hit_rate": 1.0}
+    assert steady_state_caching(cards, "user_id", min_demand=1) == {"generated_per_1000_cards": 1000.0,
+                                                                   "cache_hit_rate": 0.0}
