@@ -85,11 +85,14 @@ def serve(host, port, workers, instance, catalogue_path, encoder_spec, users, se
 @click.option("--requests", "n_requests", type=int, default=2000, show_default=True, help="Card requests measured.")
 @click.option("--shoppers", type=int, default=100, show_default=True, help="Distinct SIMULATED shoppers asked for.")
 @click.option("--events", "n_events", type=int, default=5000, show_default=True, help="Events posted (batches of 100).")
+@click.option("--new-shoppers", "new_shopper_share", type=float, default=0.005, show_default=True,
+              help="Share of card requests from first-time shoppers (ranked then: cache misses).")
 @click.option("--instance", type=click.Path(file_okay=False), default="runs/bench-service", show_default=True)
 @click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(DEFAULT_CATALOGUE), show_default=True)
 @click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
-def bench_service(rate, n_requests, shoppers, n_events, instance, catalogue_path, encoder_spec, as_json):
+def bench_service(rate, n_requests, shoppers, n_events, new_shopper_share, instance, catalogue_path, encoder_spec,
+                  as_json):
     """gunicorn (2 workers, loopback) under a bounded load: card latency at a fixed rate, then event ingestion."""
     from service.load import run_service_bench
     instance = Path(instance).resolve()
@@ -101,7 +104,7 @@ def bench_service(rate, n_requests, shoppers, n_events, instance, catalogue_path
     config.update(RATE_LIMIT_PER_SECOND=100_000.0, RATE_LIMIT_BURST=100_000)
     report = run_service_bench(gunicorn_command, serving_environment(config, instance), config["API_KEYS"],
                                rate=rate, n_requests=n_requests, n_shoppers=shoppers, n_events=n_events,
-                               log=click.echo)
+                               new_shopper_share=new_shopper_share, log=click.echo)
     report["database"] = str(database)
     for key, value in report.items():
         click.echo(f"  {key}: {value}")

@@ -123,5 +123,5 @@ def run_service_bench(command, env: dict, keys: list[dict], rate: float, n_reque
             "cards_miss_p50_ms": percentiles_ms(misses, 50)[0], "cards_first_visits": first_visits,
             "cards_first_visit_p50_ms": percentiles_ms(first_visit_latencies or [0.0], 50)[0],
             "rate_per_s": rate, "requests": n_requests, "connections_opened": paced.connections_opened,
-            "shoppers": len(users), "events": n_events, "server": "gunicorn, 2 gthread workers, keep-alive",
+            "shoppers": len(users), "events": n_events,
             "machine": f"{os.cpu_count()} CPU cores, loopback", "behaviour": "simulated"}

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from PIL import Image
 from safetensors.torch import save_file
 
-from conftest import copy_catalogue, make_tiny_encoder
+from tiny_models import copy_catalogue, make_tiny_encoder
 from features.catalogue import load_catalogue
 from features.encoder.clip_encoder import CONFIG_DIR
 from features.image_pack import is_heldout

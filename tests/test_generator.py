@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_tiny_encoder
+from tiny_models import make_tiny_encoder
 from features.errors import EmbeddingSpaceMismatch, ModelSpecError
 from imagegen import check_same_space, load_generator, parse_generator_spec
 from imagegen_helpers import EMBED_DIM, tiny_generator, unit_embeddings

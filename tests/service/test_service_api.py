@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import auth, make_app
+from service_helpers import auth, make_app
 
 from service.auth import find_key, load_keys
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import auth
+from service_helpers import auth
 
 STOREFRONT = auth("storefront")
 

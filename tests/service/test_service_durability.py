@@ -5,7 +5,7 @@ import io
 import time
 
 import sqlalchemy as sa
-from conftest import FakeVariantStore, auth, make_app
+from service_helpers import FakeVariantStore, auth, make_app
 from PIL import Image
 
 from service.db import jobs

@@ -6,7 +6,7 @@ import struct
 import zlib
 
 import pytest
-from conftest import auth
+from service_helpers import auth
 from PIL import Image
 
 ADMIN, STOREFRONT = auth("admin"), auth("storefront")

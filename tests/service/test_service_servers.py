@@ -6,7 +6,7 @@ import os
 
 import pytest
 import sqlalchemy as sa
-from conftest import FakeVariantStore, N_PRODUCTS, SHIPPED_CATALOGUE, auth, make_app
+from service_helpers import FakeVariantStore, N_PRODUCTS, SHIPPED_CATALOGUE, auth, make_app
 
 from features.catalogue import load_catalogue
 from service.bootstrap import seed

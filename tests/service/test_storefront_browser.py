@@ -7,7 +7,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from conftest import FakeVariantStore, make_app
+from service_helpers import FakeVariantStore, make_app
 from werkzeug.serving import make_server
 
 from service.db import events

@@ -1,0 +1,65 @@
+"""Helpers of the service tests: API keys, a fake variant store, an app on a given database."""
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+from service.app import create_app
+from service.variants import VariantNotFound, VariantRecord
+
+SHIPPED_CATALOGUE = Path(__file__).resolve().parents[2] / "data" / "catalogue"
+N_PRODUCTS, N_SHOPPERS = 40, 24
+KEYS = {"storefront": "sk-storefront-test", "admin": "sk-admin-test", "analyst": "sk-analyst-test"}
+API_KEYS = [{"name": "storefront", "key": KEYS["storefront"], "scopes": ["cards", "events"]},
+            {"name": "admin", "key": KEYS["admin"], "scopes": ["items"]},
+            {"name": "analyst", "key": KEYS["analyst"], "scopes": ["experiments"]}]
+
+
+def auth(role: str) -> dict:
+    return {"Authorization": f"Bearer {KEYS[role]}"}
+
+
+class FakeVariantStore:
+    """A stand-in for imagegen's store: 'generates' a PNG copy of the photo, keyed like the real one."""
+
+    def __init__(self):
+        self.records: dict[tuple, VariantRecord] = {}
+        self.images: dict[str, bytes] = {}
+        self.generated = 0
+
+    def lookup(self, product_id, content_hash, segment):
+        return self.records.get((product_id, content_hash, segment))
+
+    def generate(self, request):
+        variant_id = hashlib.sha256(f"{request.content_hash}:{request.segment}".encode()).hexdigest()[:32]
+        buffer = io.BytesIO()
+        request.image.save(buffer, format="PNG")
+        record = VariantRecord(variant_id, request.product_id, request.segment, "image/png",
+                               {"ai_generated": True, "generator": "fake", "source_product_hash": request.content_hash,
+                                "segment": request.segment})
+        self.records[(request.product_id, request.content_hash, request.segment)] = record
+        self.images[variant_id] = buffer.getvalue()
+        self.generated += 1
+        return record
+
+    def invalidate(self, product_id):
+        stale = [key for key in self.records if key[0] == product_id]
+        for key in stale:
+            self.images.pop(self.records.pop(key).variant_id, None)
+        return sorted({key[2] for key in stale})
+
+    def get(self, variant_id):
+        for record in self.records.values():
+            if record.variant_id == variant_id:
+                return record
+        raise VariantNotFound(f"no variant {variant_id!r}")
+
+    def read_bytes(self, variant_id):
+        return self.images[self.get(variant_id).variant_id]
+
+
+def make_app(database_url: str, encoder, **overrides):
+    config = {"TESTING": True, "DATABASE_URL": database_url, "ENCODER": encoder, "API_KEYS": API_KEYS,
+              "JOB_QUEUE": "none", "VARIANT_STORE": FakeVariantStore(), **overrides}
+    return create_app(config)
