@@ -61,7 +61,7 @@ def serving_environment(config: dict, instance: Path) -> dict:
 @click.option("--instance", type=click.Path(file_okay=False), default="instance", show_default=True)
 @click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(DEFAULT_CATALOGUE), show_default=True)
 @click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
-@click.option("--users", type=int, default=300, show_default=True, help="SIMULATED shoppers to seed.")
+@click.option("--users", type=int, default=400, show_default=True, help="SIMULATED shoppers to seed.")
 @click.option("--segments", type=int, default=8, show_default=True, help="Taste segments (k-means over shoppers).")
 @click.option("--generator", "generator_spec", default="embedded", show_default=True,
               help="Generator spec for personalised variants; 'none' serves original photos only.")
