@@ -56,16 +56,12 @@ def show(name: str):
     return jsonify(public(experiments().get(name)))
 
 
-@bp.post("/v1/experiments/<name>/start")
+# Two plain URLs (so /openapi.json names each) served by one view.
+@bp.post("/v1/experiments/<name>/start", defaults={"action": "start"})
+@bp.post("/v1/experiments/<name>/stop", defaults={"action": "stop"})
 @require_scope("experiments")
-def start(name: str):
-    return jsonify(public(experiments().start(name)))
-
-
-@bp.post("/v1/experiments/<name>/stop")
-@require_scope("experiments")
-def stop(name: str):
-    return jsonify(public(experiments().stop(name)))
+def start_or_stop(name: str, action: str):
+    return jsonify(public(getattr(experiments(), action)(name)))
 
 
 @bp.put("/v1/experiments/<name>/weights")
