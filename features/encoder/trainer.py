@@ -8,7 +8,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import open_clip
 import pandas as pd
 import torch
@@ -17,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from features.encoder.clip_encoder import ClipEncoder
 from features.encoder.evaluation import encoder_quality
 from features.encoder.training import (EncoderTrainingConfig, PairBatches, contrastive_loss, learning_rate,
-                                       make_optimizer, tokenise_texts)
+                                       make_optimizer, standardise, tokenise_texts)
 from features.errors import TailorcardError
 from features.image_pack import ImagePack
 
@@ -95,11 +94,11 @@ class EncoderTrainer:
 
     def evaluate(self) -> dict:
         encoder = self.encoder()
-        batches = PairBatches(torch.from_numpy(self.eval_pack.images[: self.config.eval_products]).to(self.device),
-                              torch.zeros(1, 1, 1, dtype=torch.long), self.model.visual.image_mean,
-                              self.model.visual.image_std, self._image_size)
+        visual = self.model.visual
+        photos = torch.from_numpy(self.eval_pack.images[: self.config.eval_products]).to(self.device)
         with torch.inference_mode():
-            pixels = batches.normalise(batches.images.permute(0, 3, 1, 2).float() / 255.0)
+            pixels = standardise(photos.permute(0, 3, 1, 2).float() / 255.0, visual.image_mean, visual.image_std,
+                                 self._image_size)
             vectors = torch.cat([torch.nn.functional.normalize(self.model.encode_image(chunk).float(), dim=-1)
                                  for chunk in pixels.split(512)]).cpu().numpy()
         scores = encoder_quality(vectors, self.eval_products, lambda t: encoder.encode_texts(t, progress=False))

@@ -37,9 +37,8 @@ class PairBatches:
     """Random (augmented image, one of the product's texts) batches from device tensors."""
 
     def __init__(self, images: torch.Tensor, tokens: torch.Tensor, mean, std, image_size: int, generator=None):
-        self.images, self.tokens, self.generator, self.image_size = images, tokens, generator, image_size
-        self.mean = torch.tensor(mean, device=images.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(std, device=images.device).view(1, 3, 1, 1)
+        self.images, self.tokens, self.generator = images, tokens, generator
+        self.mean, self.std, self.image_size = mean, std, image_size
 
     def sample(self, batch_size: int):
         device = self.images.device
@@ -49,10 +48,7 @@ class PairBatches:
         return self.normalise(self.augment(pixels)), self.tokens[rows, variant]
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Resize to the model's input (a pack may be larger) and standardise like open_clip."""
-        if pixels.shape[-1] != self.image_size:
-            pixels = F.interpolate(pixels, size=self.image_size, mode="bicubic", antialias=True, align_corners=False)
-        return (pixels - self.mean) / self.std
+        return standardise(pixels, self.mean, self.std, self.image_size)
 
     def augment(self, pixels: torch.Tensor) -> torch.Tensor:
         """Small scale/shift and horizontal flips; never colour changes (colour is a label)."""
@@ -67,6 +63,16 @@ class PairBatches:
         grid = F.affine_grid(theta, list(pixels.shape), align_corners=False)
         # grid_sample pads with zeros; shifting by one makes the padding white, like the photos.
         return F.grid_sample(pixels - 1.0, grid, align_corners=False, padding_mode="zeros") + 1.0
+
+
+def standardise(pixels: torch.Tensor, mean, std, image_size: int) -> torch.Tensor:
+    """[n, 3, s, s] pixels in 0..1 -> the visual tower's input: resized (a pack may be larger) and
+    standardised with the model's mean and std, as open_clip's own preprocessing does."""
+    if pixels.shape[-1] != image_size:
+        pixels = F.interpolate(pixels, size=image_size, mode="bicubic", antialias=True, align_corners=False)
+    mean = torch.as_tensor(mean, device=pixels.device).view(1, 3, 1, 1)
+    std = torch.as_tensor(std, device=pixels.device).view(1, 3, 1, 1)
+    return (pixels - mean) / std
 
 
 def tokenise_texts(products: pd.DataFrame, tokenizer, per_product: int, seed: int) -> torch.Tensor:
