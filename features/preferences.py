@@ -49,7 +49,12 @@ class PreferenceConfig:
             raise PreferenceError(f"event_weights lacks type(s) {sorted(unknown)}; expected all of {list(DEFAULT_WEIGHTS)}")
 
     def decay(self, age_seconds) -> np.ndarray:
-        return np.exp2(-np.asarray(age_seconds, dtype=np.float64) / (self.half_life_days * DAY))
+        return half_life_decay(age_seconds, self.half_life_days)
+
+
+def half_life_decay(age_seconds, half_life_days: float) -> np.ndarray:
+    """2 ** (-age / half-life): 1 for now, 1/2 one half-life ago."""
+    return np.exp2(-np.asarray(age_seconds, dtype=np.float64) / (half_life_days * DAY))
 
 
 class _Sources:

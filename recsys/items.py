@@ -8,8 +8,7 @@ import pandas as pd
 
 from features.errors import TailorcardError
 from features.events import NO_ITEM
-
-DAY = 86_400.0
+from features.preferences import half_life_decay
 
 
 class ItemsError(TailorcardError):
@@ -49,10 +48,11 @@ class Items:
 
     def set_popularity_from_events(self, events: pd.DataFrame, weights: dict, half_life_days: float) -> None:
         """Decayed sum of positive event weights per product, relative to the latest event."""
-        positive = events[(events["item_id"] != NO_ITEM) & (events["type"].map(weights) > 0)]
-        rows = self.rows(positive["item_id"].to_numpy())
-        age = events["timestamp"].max() - positive["timestamp"].to_numpy()
-        weight = positive["type"].map(weights).to_numpy(dtype=float) * np.exp2(-age / (half_life_days * DAY))
+        type_weight = events["type"].map(weights).to_numpy(dtype=float)
+        positive = (events["item_id"] != NO_ITEM).to_numpy() & (type_weight > 0)
+        rows = self.rows(events["item_id"].to_numpy()[positive])
+        age = events["timestamp"].max() - events["timestamp"].to_numpy()[positive]
+        weight = type_weight[positive] * half_life_decay(age, half_life_days)
         self.popularity = np.bincount(rows[rows >= 0], weight[rows >= 0], minlength=len(self))
 
     def upsert(self, item_id: int, popularity: float | None = None, in_stock: bool = True,
