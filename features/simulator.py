@@ -70,9 +70,6 @@ class SimulatorConfig:
             if getattr(self, name) < (1.0 if name != "days" else 1e-6):
                 raise SimulatorError(f"{name} must be positive (means at least 1); got {getattr(self, name)}")
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
 
 @dataclass
 class Simulation:
