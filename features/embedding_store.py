@@ -1,6 +1,7 @@
 """Product vectors persisted with product id and content hash, so re-embedding is incremental."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,3 +88,8 @@ def embed_catalogue(catalogue: Catalogue, encoder, store_path: str | Path | None
         EmbeddingStore(encoder.space_id, encoder.embed_dim)
     store.update(catalogue, encoder)
     return store
+
+
+def store_path_for(folder: str | Path, space_id: str) -> Path:
+    """`<folder>/<space id>.npz`, the id made safe as a file name: one store per encoder space."""
+    return Path(folder) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', space_id)}.npz"

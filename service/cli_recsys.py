@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import click
@@ -63,10 +62,10 @@ def bench_recsys(users, seed, catalogue_path, encoder_spec, vectors_path, store_
 
 
 def _encoder_vectors(catalogue, spec, store_path):
-    from features.embedding_store import embed_catalogue
+    from features.embedding_store import embed_catalogue, store_path_for
     from features.encoder import load_encoder
     encoder = load_encoder(spec)
-    path = Path(store_path) if store_path else RUNS / "embeddings" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', encoder.space_id)}.npz"
+    path = Path(store_path) if store_path else store_path_for(RUNS / "embeddings", encoder.space_id)
     store = embed_catalogue(catalogue, encoder, path)
     vectors = store.get(catalogue.products.index.to_numpy())
     return vectors, encoder.encode_texts, f"encoder {spec} (space {encoder.space_id}), store {path}"
