@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from features.catalogue import Catalogue
+from features.errors import EmbeddingSpaceMismatch
 from features.simulator import SimulatorConfig, simulate
 from recsys.baselines import BASELINES
 from recsys.evaluation import time_split, evaluate, summarise
@@ -59,7 +60,6 @@ def format_table(report: dict) -> list[str]:
 
 def load_vectors_file(path, item_ids) -> np.ndarray:
     """Product vectors from an .npz with `ids` and `vectors` (an embedding store file qualifies), in item_ids order."""
-    from features.errors import EmbeddingSpaceMismatch
     with np.load(path, allow_pickle=False) as saved:
         if "ids" not in saved or "vectors" not in saved:
             raise EmbeddingSpaceMismatch(f"{path}: expected arrays 'ids' and 'vectors'; found {list(saved.keys())}")
