@@ -45,8 +45,17 @@ def test_funnel_every_purchase_has_a_cart_and_a_view_before_it():
 
 
 def test_drift_changes_the_taste_after_its_time():
-    tastes = run(drift_rate=1.0).tastes
+    simulation = run(n_users=300, taste_strength=1.0, drift_rate=1.0, query_rate=0.0)
+    events, tastes = simulation.events, simulation.tastes.set_index("user_id")
     assert np.isfinite(tastes["drift_at"]).all()
+    session_start = events[events["type"] == "view"].groupby("session_id")["timestamp"].min()
+    bought = events[events["type"] == "purchase"]
+    article_type = tiny_catalogue().products.loc[bought["item_id"], "articleType"].to_numpy()
+    drifted = session_start[bought["session_id"]].to_numpy() >= tastes.loc[bought["user_id"], "drift_at"].to_numpy()
+    before = tastes.loc[bought["user_id"], "article_types"].to_numpy()
+    liked = np.where(drifted, tastes.loc[bought["user_id"], "article_types_after_drift"].to_numpy(), before)
+    assert all(t in types.split("|") for t, types in zip(article_type, liked))
+    assert any(t not in old.split("|") for t, old in zip(article_type[drifted], before[drifted]))
     assert (run(drift_rate=0.0).tastes["drift_at"] == np.inf).all()
 
 
