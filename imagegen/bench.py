@@ -23,11 +23,11 @@ from PIL import Image
 from features.catalogue import Catalogue
 from features.image_pack import is_heldout
 from features.images import pad_to_square
-from features.prompts import article_prompts
 from imagegen.colour import delta_e, dominant_colour
 from imagegen.dcgan import sample_dcgan
 from imagegen.errors import BenchError
 from imagegen.frechet import frechet_distance
+from imagegen.variants.judge import ClipJudge
 
 MIN_PRODUCTS = 8  # fewer make the Frechet covariances meaningless
 GRID_ROWS = 8
@@ -62,12 +62,13 @@ def bench_generator(catalogue: Catalogue, encoder, generator, dcgan, *, limit: i
     generated = {"conditional": conditional, "unconditional": unconditional, "dcgan": baseline}
     generated_embeds = {name: embed(encoder, images) for name, images in generated.items()}
 
+    judge = ClipJudge(encoder, catalogue.products["articleType"])  # zero-shot over the catalogue's types
     article_types = catalogue.products.loc[ids, "articleType"].astype(str).to_numpy()
     result = {
         "fd_clip": {name: round(frechet_distance(real_embeds, e), 4) for name, e in generated_embeds.items()},
         "colour_delta_e": colour_distances(conditional, real, seed),
-        "type_agreement": round(zero_shot_agreement(encoder, catalogue, generated_embeds["conditional"], article_types), 4),
-        "type_agreement_real_photos": round(zero_shot_agreement(encoder, catalogue, real_embeds, article_types), 4),
+        "type_agreement": type_agreement(judge, generated_embeds["conditional"], article_types),
+        "type_agreement_real_photos": type_agreement(judge, real_embeds, article_types),
         "images_per_s": round(images_per_s, 3),
         "products": len(ids),
         "image_size": size,
@@ -95,15 +96,9 @@ def colour_distances(generated: np.ndarray, real: np.ndarray, seed: int) -> dict
             "random_other": round(float(np.median(delta_e(generated_lab, real_lab[other]))), 3)}
 
 
-def zero_shot_agreement(encoder, catalogue: Catalogue, image_embeds: np.ndarray, true_types: np.ndarray) -> float:
-    """Share of images whose nearest articleType prompt (among the catalogue's types) is the true one."""
-    labels = sorted(catalogue.products["articleType"].astype(str).unique())
-    prompts = [article_prompts(label) for label in labels]
-    flat = encoder.encode_texts([p for group in prompts for p in group], progress=False)
-    per_label = flat.reshape(len(labels), len(prompts[0]), -1).mean(axis=1)
-    per_label /= np.linalg.norm(per_label, axis=1, keepdims=True)
-    predicted = np.asarray(labels)[(image_embeds @ per_label.T).argmax(axis=1)]
-    return float((predicted == true_types).mean())
+def type_agreement(judge: ClipJudge, image_embeds: np.ndarray, true_types: np.ndarray) -> float:
+    """Share of images whose zero-shot articleType is the true one."""
+    return round(float((judge.article_types(image_embeds) == true_types).mean()), 4)
 
 
 def save_grid(columns: list[np.ndarray], path: str | Path, rows: int = GRID_ROWS, tile: int = 128) -> None:
