@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
@@ -56,7 +55,6 @@ def train_generator(pack_path, out_dir, minutes, device, batch_size, max_steps, 
     from features.image_pack import load_image_pack
     from imagegen.training import save_generator, train_autoencoder, train_unet
 
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     pack = load_image_pack(pack_path)
     kwargs = _stage_kwargs(device, batch_size, max_steps, resume)
     if stage in ("all", "unet"):  # fail on bad conditions before spending the autoencoder's time
@@ -88,7 +86,6 @@ def train_dcgan_command(pack_path, out_dir, minutes, device, batch_size, max_ste
     from features.image_pack import load_image_pack
     from imagegen.dcgan_training import train_dcgan
 
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     train_dcgan(load_image_pack(pack_path), out_dir, minutes, export_dir=export_dir,
                 **_stage_kwargs(device, batch_size, max_steps, resume))
     click.echo(f"DCGAN generator written to {export_dir}")
