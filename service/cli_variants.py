@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import click
@@ -20,7 +19,7 @@ RUNS = Path("runs")
 @click.option("--days", default=90.0, show_default=True, help="Simulated days; the last third is steady state.")
 @click.option("--visits-per-week", default=2.0, show_default=True, help="Sessions per simulated shopper and week.")
 @click.option("--segments", default=8, show_default=True, help="Taste segments (k-means over taste vectors).")
-@click.option("--min-demand", default=3, show_default=True, 
+@click.option("--min-demand", default=3, show_default=True,
               help="Views of a (product, segment) before it is generated.")
 @click.option("--products", default=8, show_default=True, help="Most shown products to personalise and measure.")
 @click.option("--tastes", default=3, show_default=True, help="Segments per product (grid columns).")
@@ -38,6 +37,7 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
                            grid_path, as_json):
     """Personalised variants for SIMULATED shoppers: colour toward taste, type kept, fallbacks, generations."""
     from features.catalogue import load_catalogue
+    from features.embedding_store import store_path_for
     from features.encoder import load_encoder
     from imagegen import load_generator
     from imagegen.variants import VariantParams
@@ -50,7 +50,7 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
                            num_inference_steps=steps)
     config = VariantBenchConfig(shoppers=shoppers, days=days, visits_per_week=visits_per_week, segments=segments,
                                 min_demand=min_demand, products=products, tastes=tastes, seed=seed)
-    embeddings = RUNS / "embeddings" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', encoder.space_id)}.npz"
+    embeddings = store_path_for(RUNS / "embeddings", encoder.space_id)
     result = bench_variants(load_catalogue(catalogue_dir), encoder, generator, TasteSegments(k=segments, seed=seed),
                             params=params, config=config, embeddings_path=embeddings, grid_path=grid_path,
                             log=lambda line: click.echo(line, err=True))
