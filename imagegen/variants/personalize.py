@@ -36,13 +36,12 @@ class Variant:
 
 
 def personalize(generator, judge: Judge, photo: Image.Image, taste: np.ndarray,
-                params: VariantParams = VariantParams(), product_embedding: np.ndarray | None = None) -> Variant:
+                params: VariantParams = VariantParams()) -> Variant:
     """The best gated redraw of `photo` toward `taste` (a unit vector in the judge's space)."""
     generator.check_encoder(judge)
     original = judge.embed([photo])[0]
-    product = original if product_embedding is None else unit_rows(product_embedding)[0]
     taste = unit_rows(taste)[0]
-    candidates = draw_candidates(generator, photo, slerp(product, taste, params.taste_weight), params)
+    candidates = draw_candidates(generator, photo, slerp(original, taste, params.taste_weight), params)
     embeddings = judge.embed([Image.fromarray(image) for image in candidates])
     types = judge.article_types(np.vstack([embeddings, original[None]]))
     scores = score_candidates(embeddings, original, taste, types[:-1], str(types[-1]),
