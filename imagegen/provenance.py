@@ -1,8 +1,8 @@
 """Where a generated image came from, carried inside the PNG and as JSON, so storefronts can label it.
 
-    record = Provenance.for_variant(...)
+    record = Provenance(ai_generated=True, generator_version=..., ...)
     save_png(image, path, record)          # PNG with text chunks
-    read_png(path)                         # -> (image, Provenance | None)
+    read_provenance(path)                  # -> Provenance | None
     record.to_dict()                       # the JSON the API exposes
 
 The PNG carries the full record as JSON (`tailorcard:provenance`) plus two plain chunks any PNG tool

@@ -4,15 +4,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from features.errors import TailorcardError
 from features.image_pack import ImagePack
+from imagegen.errors import TrainingError
 
 
 def training_images(pack: ImagePack, device: torch.device) -> torch.Tensor:
     """The pack's non-held-out images as a uint8 NHWC tensor on `device`."""
     train = pack.select(~pack.heldout)
     if len(train.ids) == 0:
-        raise TailorcardError(f"image pack has no training images ({len(pack.ids)} images, all held out)")
+        raise TrainingError(f"image pack has no training images ({len(pack.ids)} images, all held out)")
     return torch.from_numpy(np.ascontiguousarray(train.images)).to(device)
 
 

@@ -79,7 +79,7 @@ def check_conditions(pack: ImagePack, conditions: np.ndarray) -> None:
 
 
 def set_learning_rate(optimizer, learning_rate: float) -> None:
-    """Linear warm-up, computed from the step so a resumed run continues the same schedule."""
+    """Set every group's rate; the caller computes warm-up from the step, so a resumed run continues it."""
     for group in optimizer.param_groups:
         group["lr"] = learning_rate
 
