@@ -32,8 +32,15 @@ def test_generation_is_seeded_and_follows_the_condition(generator):
 
 
 def test_guidance_one_is_a_single_unconditional_branch(generator):
-    unguided = generator.generate(np.zeros((2, EMBED_DIM), np.float32), guidance_scale=1.0)
+    null = np.zeros((2, EMBED_DIM), np.float32)
+    unguided = generator.generate(null, guidance_scale=1.0)
     assert unguided.shape == (2, 16, 16, 3)
+    # guiding the null condition away from itself changes nothing (up to batch rounding) ...
+    assert np.abs(unguided.astype(int) - generator.generate(null, guidance_scale=3.0)).max() <= 1
+    # ... while a real condition is pushed further by guidance
+    condition = unit_embeddings(2)
+    assert not np.array_equal(generator.generate(condition, guidance_scale=1.0),
+                              generator.generate(condition, guidance_scale=3.0))
 
 
 def test_img2img_pipeline_runs_two_steps(generator):
