@@ -113,15 +113,21 @@ def insert_ignoring_duplicates(connection, table: sa.Table, rows: list[dict]) ->
     """Insert rows, skipping those whose unique key is taken (idempotency); returns how many went in."""
     if not rows:
         return 0
+    inserted = 0
+    for start in range(0, len(rows), INSERT_CHUNK):  # one multi-row statement per chunk: a true rowcount
+        chunk = rows[start:start + INSERT_CHUNK]
+        statement = dialect_insert(connection, table).values(chunk).on_conflict_do_nothing()
+        inserted += connection.execute(statement).rowcount
+    return inserted
+
+
+def dialect_insert(connection, table: sa.Table):
+    """The dialect's own INSERT (PostgreSQL or SQLite), which has `on_conflict_do_*`."""
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    inserted = 0
-    for start in range(0, len(rows), INSERT_CHUNK):  # one multi-row statement per chunk: a true rowcount
-        chunk = rows[start:start + INSERT_CHUNK]
-        inserted += connection.execute(insert(table).values(chunk).on_conflict_do_nothing()).rowcount
-    return inserted
+    return insert(table)
 
 
 @click.command("init-db")
@@ -134,10 +140,6 @@ def init_db_command():
 
 def upsert(connection, table: sa.Table, row: dict, keys: list[str]) -> None:
     """Insert a row, or update it where its key exists (one statement on both SQLite and PostgreSQL)."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(row)
+    statement = dialect_insert(connection, table).values(row)
     connection.execute(statement.on_conflict_do_update(
         index_elements=keys, set_={c: statement.excluded[c] for c in row if c not in keys}))

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from recsys.experiments import Experiment
-from service.db import INSERT_CHUNK, events, insert_ignoring_duplicates, metadata, upsert
+from service.db import INSERT_CHUNK, dialect_insert, events, insert_ignoring_duplicates, metadata, upsert
 
 OUTCOME_TYPES = ("click", "add_to_cart", "purchase")
 
@@ -107,16 +107,8 @@ class AssignmentTable:
         # One compiled statement for all rows (executemany). A concurrent request that assigned the
         # same new user first wrote the same arm (both hash alike), so its row is kept.
         if self.pending:
-            self.connection.execute(_insert_ignoring(self.connection).on_conflict_do_nothing(), self.pending)
+            self.connection.execute(dialect_insert(self.connection, assignments).on_conflict_do_nothing(), self.pending)
         self.pending = []
-
-
-def _insert_ignoring(connection):
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(assignments)
 
 
 # ---- exposures and outcomes -----------------------------------------------------------------
