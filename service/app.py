@@ -35,7 +35,7 @@ DEFAULTS = {
     "JOB_LEASE_SECONDS": 600.0,
     "VARIANT_STORE": None,  # an object following service.variants.VariantStore; None = see VARIANTS
     "VARIANTS": None,  # a generator spec ("embedded") to make variants with; None = original photos only
-    "EXPERIMENTS": None,  # an object following service.experiments.Experiments; None = none
+    "EXPERIMENTS": None,  # an object following service.experiments.Experiments; None = DatabaseExperiments
     "RANKING_CACHE_SIZE": 4096,  # rankings each worker keeps in memory (service.ranking_cache); 0 = off
 }
 

@@ -1,7 +1,7 @@
 """Experiments in the service: the cards endpoint's assignment and exposure log, and the analysts' actions.
 
-`DatabaseExperiments` follows service.experiments.Experiments (assign, list) and adds what the
-cards endpoint and the experiments blueprint need. It finds the engine through current_app,
+`DatabaseExperiments` follows service.experiments.Experiments (assign, log_exposures, list) and adds
+what the experiments blueprint needs. It finds the engine through current_app,
 so one instance can be handed to create_app in config before the engine exists.
 """
 from __future__ import annotations
@@ -74,14 +74,12 @@ class DatabaseExperiments:
             self._running = (time.monotonic(), running)
         return running
 
-    def log_exposures(self, user_id: str, assigned: list[dict] | dict | None, cards: list[dict],
-                      slot: str = CARDS_SLOT, at: float | None = None) -> int:
-        """One exposure per experiment and card served; `cards` as the cards endpoint returns them."""
-        assigned = [assigned] if isinstance(assigned, dict) else (assigned or [])
-        at = time.time() if at is None else at
-        rows = [{"experiment": a["experiment"], "arm": a["arm"], "user_id": user_id, "item_id": card["product"]["id"],
-                 "slot": slot, "position": card["rank"], "image": "variant" if card.get("variant") else "original",
-                 "timestamp": at} for a in assigned for card in cards]
+    def log_exposures(self, user_id: str, assigned: dict, cards: list[dict], slot: str = CARDS_SLOT) -> int:
+        """One exposure per card served in the arm `assign` gave; `cards` as the cards endpoint returns them."""
+        at = time.time()
+        rows = [{"experiment": assigned["experiment"], "arm": assigned["arm"], "user_id": user_id,
+                 "item_id": card["product"]["id"], "slot": slot, "position": card["rank"],
+                 "image": "variant" if card.get("variant") else "original", "timestamp": at} for card in cards]
         with self._engine().begin() as connection:
             return store.add_exposures(connection, rows)
 
