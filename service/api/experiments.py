@@ -13,7 +13,7 @@ import time
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from recsys.experiments import ExperimentError, results_table
-from service.api.params import USER_ID, bad_request, json_body
+from service.api.params import INT64_MAX, bad_request, json_body, user_id
 from service.auth import require_scope
 from service.errors import ApiError, error_response
 from service.experiments_openapi import EXPERIMENT_PATHS as OPENAPI_PATHS  # noqa: F401 (merged into /openapi.json)
@@ -122,18 +122,12 @@ def _exposure(row, number: int) -> dict:
     unknown = sorted(set(row) - {"user_id", "item_id", "position", "image", "timestamp", "segment"})
     if unknown:
         raise bad_request(f"{where} field(s) {unknown}", "unknown", "user_id, item_id, position, image, timestamp, segment")
-    return {"user_id": _user_id(row.get("user_id"), f"{where}.user_id"),
-            "item_id": _integer(row.get("item_id"), f"{where}.item_id", 0, 2**63 - 1),
+    return {"user_id": user_id(row.get("user_id"), f"{where}.user_id"),
+            "item_id": _integer(row.get("item_id"), f"{where}.item_id", 0, INT64_MAX),
             "position": _integer(row.get("position"), f"{where}.position", 1, 10_000),
             "image": _choice(row.get("image", "original"), f"{where}.image", IMAGES),
             "timestamp": _timestamp(row.get("timestamp", time.time()), f"{where}.timestamp"),
             "segment": None if row.get("segment") is None else _integer(row["segment"], f"{where}.segment", 0, 10_000)}
-
-
-def _user_id(value, field: str) -> str:
-    if not isinstance(value, str) or not USER_ID.match(value):
-        raise bad_request(field, value, "1-128 characters of letters, digits and _.:@-")
-    return value
 
 
 def _integer(value, field: str, low: int, high: int) -> int:

@@ -28,9 +28,9 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def user_id(raw: str) -> str:
-    if not USER_ID.match(raw):
-        raise bad_request("user id", raw, "1-128 characters of letters, digits and _.:@-")
+def user_id(raw, field: str = "user id") -> str:
+    if not isinstance(raw, str) or not USER_ID.match(raw):
+        raise bad_request(field, raw, "1-128 characters of letters, digits and _.:@-")
     return raw
 
 
