@@ -39,7 +39,7 @@ class LiveModel:
             events = repository.events_after(connection)
             popularity_seq = repository.load_array(connection, POPULARITY_SEQ)
             self._build(catalogue, events, int(popularity_seq) if popularity_seq is not None else None)
-            self.change_seq = max([c["seq"] for c in repository.changes_after(connection, 0)], default=0)
+            self.change_seq = repository.last_change_seq(connection)
             centroids = repository.load_array(connection, SEGMENTS)
         if centroids is not None:
             self.segments = TasteSegments(k=len(centroids))

@@ -71,6 +71,10 @@ def changes_after(connection, seq: int) -> list[dict]:
     return [dict(r) for r in connection.execute(query).mappings()]
 
 
+def last_change_seq(connection) -> int:
+    return connection.execute(sa.select(sa.func.max(product_changes.c.seq))).scalar() or 0
+
+
 # ---- events ----------------------------------------------------------------------------------
 
 def insert_events(connection, frame: pd.DataFrame, simulated: bool = False) -> int:
