@@ -107,11 +107,10 @@ def study_api(folder, config: StudyConfig) -> tuple[ApiClient, list[int]]:
     """A fresh app on a SQLite file in `folder`, with its own keys and placeholder products."""
     from service.app import create_app
     from service.auth import new_key
-    from service.experiments_store import DatabaseExperiments
     analyst, storefront = new_key("analyst"), new_key("storefront")
     events_per_request = 5000
     app = create_app({"DATABASE_URL": f"sqlite:///{folder}/simulate-ab.sqlite", "JOB_QUEUE": "none",
-                      "API_KEYS": [analyst, storefront], "EXPERIMENTS": DatabaseExperiments(),
-                      "MAX_EVENTS_PER_REQUEST": events_per_request, "RATE_LIMIT_PER_SECOND": 1e6, "RATE_LIMIT_BURST": 10**6})
+                      "API_KEYS": [analyst, storefront], "MAX_EVENTS_PER_REQUEST": events_per_request,
+                      "RATE_LIMIT_PER_SECOND": 1e6, "RATE_LIMIT_BURST": 10**6})
     item_ids = seed_products(app, config.items)
     return ApiClient(app.test_client(), analyst["key"], storefront["key"], events_per_request), item_ids

@@ -47,7 +47,6 @@ EVENT = {"type": "object", "required": ["event_id", "user_id", "item_id", "type"
     "type": {"enum": ["view", "click", "add_to_cart", "purchase", "like", "dislike", "return"]},
     "timestamp": {"type": ["number", "string"], "description": "epoch seconds or ISO 8601"},
     "session_id": {"type": "string"}, "query": {"type": "string"}, "value": {"type": "number"}}}
-IMAGE = {"image/*": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def openapi_document() -> dict:
