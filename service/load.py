@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 def request(port: int, method: str, path: str, key: str, body: bytes | None = None) -> tuple[int, bytes, float]:
-    """One request on a fresh connection (gunicorn's sync workers close each); (status, body, seconds)."""
+    """One request on a fresh connection (set-up and events; timed cards use run_paced): (status, body, s)."""
     started = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
