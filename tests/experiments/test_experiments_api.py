@@ -142,16 +142,24 @@ def test_cards_hooks_mark_each_card_and_log_one_exposure_per_card(app, client):
     cards = [{"rank": r, "product": {"id": 10 + r}, "image_url": f"/v1/variants/v{r}", "variant": {"id": f"v{r}"}}
              for r in (1, 2, 3)]
     with app.test_request_context():
-        assigned = experiments.assign("shopper-7")
-        served = arm_cards(cards, assigned)
-        experiments.log_exposures("shopper-7", assigned, served)
+        first_in_arm = {}  # arm -> (the first shopper hashed into it, their assignment)
+        for user in (f"shopper-{i}" for i in range(40)):
+            assigned = experiments.assign(user)
+            first_in_arm.setdefault(assigned["arm"], (user, assigned))
+        served = {}
+        for arm, (user, assigned) in first_in_arm.items():
+            served[arm] = arm_cards(cards, assigned)
+            assert experiments.log_exposures(user, assigned, served[arm]) == 3
         results = experiments.results("photos-vs-variants")
-    assert {c["experiment"]["arm"] for c in served} == {assigned["arm"]}
-    if assigned["image_policy"] == "original":  # the photo arm never shows a variant
-        assert all(c["variant"] is None and c["image_url"].endswith(f"/v1/items/{c['product']['id']}/image") for c in served)
-    arm = next(a for a in results["arms"] if a["arm"] == assigned["arm"])
-    assert arm["users"] == 1 and arm["exposures"] == 3
-    assert set(results["breakdowns"]["image"]) == {"original" if assigned["image_policy"] == "original" else "variant"}
+    assert set(served) == {"photo", "variant"}
+    for arm, marked in served.items():
+        assert {c["experiment"]["arm"] for c in marked} == {arm}
+    # the photo arm never shows a variant; the variant arm keeps them
+    assert all(c["variant"] is None and c["image_url"].endswith(f"/v1/items/{c['product']['id']}/image")
+               for c in served["photo"])
+    assert [c["image_url"] for c in served["variant"]] == [c["image_url"] for c in cards]
+    assert [(a["arm"], a["users"], a["exposures"]) for a in results["arms"]] == [("photo", 1, 3), ("variant", 1, 3)]
+    assert set(results["breakdowns"]["image"]) == {"original", "variant"}
 
 
 def test_simulated_experiment_end_to_end_with_results_as_json_and_csv(app, client):
