@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -98,18 +99,27 @@ class Generator:
         return _to_uint8(out, self.settings.image_size)
 
     def vary(self, images: list[Image.Image], embeddings: np.ndarray, *, strength: float = 0.5,
-             guidance_scale: float | None = None, num_inference_steps: int | None = None, seed: int = 0) -> np.ndarray:
-        """Each photo redrawn toward its embedding row (img2img); `strength` 0 keeps the photo, 1 ignores it."""
+             guidance_scale: float | None = None, num_inference_steps: int | None = None,
+             seed: int | Sequence[int] = 0) -> np.ndarray:
+        """Each photo redrawn toward its embedding row (img2img); `strength` 0 keeps the photo, 1 ignores it.
+
+        `seed`: one seed for the batch, or one per image (images with the same seed get the same noise,
+        so two conditions can be compared on equal terms).
+        """
         embeds = self._embeds(embeddings)
         if len(images) != len(embeds):
             raise ValueError(f"vary needs one embedding per image; got {len(images)} images and {len(embeds)} embeddings")
+        if not isinstance(seed, int) and len(seed) != len(images):
+            raise ValueError(f"vary needs one seed per image or one int; got {len(seed)} seeds for {len(images)} images")
+        noise = (torch.Generator("cpu").manual_seed(seed) if isinstance(seed, int)
+                 else [torch.Generator("cpu").manual_seed(int(s)) for s in seed])
         size = self.settings.image_size
         result = self.img2img(
             image_embeds=embeds, image=[pad_to_square(image, size) for image in images],
             negative_image_embeds=torch.zeros_like(embeds), height=size, width=size, strength=strength,
             num_inference_steps=num_inference_steps or self.settings.num_inference_steps,
             guidance_scale=self.settings.guidance_scale if guidance_scale is None else guidance_scale,
-            generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+            generator=noise, output_type="np").images
         return _to_uint8([result], size)
 
     def _embeds(self, embeddings: np.ndarray) -> torch.Tensor:

@@ -6,6 +6,7 @@ from PIL import Image
 from features.images import pad_to_square
 from imagegen.variants import (ClipJudge, VariantError, VariantParams, best_candidate, personalize, score_candidates,
                                slerp)
+from imagegen.variants.personalize import draw_candidates
 from imagegen_helpers import EMBED_DIM, tiny_generator, unit_embeddings
 from variant_helpers import StubJudge
 
@@ -66,12 +67,27 @@ def test_personalize_falls_back_to_the_photo_when_every_redraw_changes_the_type(
 
 
 def test_personalize_serves_a_redraw_that_keeps_the_type(generator, photo):
-    params = VariantParams(strength=0.5, candidates=2, min_gain=-2.0, seed=7)
+    params = VariantParams(strength=0.5, candidates=2, min_gain=-2.0, seed=7, mode="redraw")
     variant = personalize(generator, StubJudge("Shirts"), photo, unit_embeddings(1, seed=5)[0], params)
     assert variant.generated and variant.seed in (7, 8)
     expected = generator.vary([photo], slerp(StubJudge("Shirts").vector, unit_embeddings(1, seed=5)[0], 0.5),
                               strength=params.strength, seed=variant.seed)[0]
     assert np.array_equal(variant.image, expected)  # the seed in the record redraws it
+
+
+def test_residual_candidates_are_the_photo_plus_what_the_taste_changed(generator, photo):
+    original, taste = StubJudge("Shirts").vector, unit_embeddings(1, seed=5)[0]
+    condition = slerp(original, taste, 0.5)
+    params = VariantParams(strength=0.5, candidates=2, seed=3)
+    candidates = draw_candidates(generator, photo, original, condition, params)
+    pixels = np.asarray(pad_to_square(photo, generator.settings.image_size), dtype=np.int16)
+    for i, candidate in enumerate(candidates):
+        toward_taste, toward_self = (generator.vary([photo], c, strength=0.5, seed=3 + i)[0].astype(np.int16)
+                                     for c in (condition, original[None]))
+        assert np.array_equal(candidate, np.clip(pixels + toward_taste - toward_self, 0, 255))
+    assert not np.array_equal(candidates[0], pixels)  # the taste did change something
+    unchanged = draw_candidates(generator, photo, original, original, params)  # no taste: nothing to add
+    assert all(np.array_equal(candidate, pixels) for candidate in unchanged)
 
 
 def test_personalize_refuses_a_strength_that_leaves_no_sampler_step(generator, photo):

@@ -8,9 +8,15 @@ from dataclasses import asdict, dataclass
 from imagegen.variants.errors import VariantError
 
 
+EDIT_MODES = ("residual", "redraw")
+
+
 @dataclass(frozen=True)
 class VariantParams:
-    strength: float = 0.3  # img2img strength: 0 keeps the photo, 1 ignores it (0.5 fails tau=0.8 with embedded)
+    strength: float = 0.3  # img2img strength: 0 keeps the photo, 1 ignores it
+    # "residual": the photo plus what the taste changed (redraw toward the taste minus the same-seed redraw
+    # toward the product itself), so the autoencoder's blur and the sampler's drift cancel; "redraw": the redraw
+    mode: str = "residual"
     taste_weight: float = 0.5  # slerp weight from the product's embedding (0) to the taste (1)
     candidates: int = 4  # seeds tried per (product, taste)
     tau: float = 0.8  # fidelity gate: cosine similarity to the original photo at least this
@@ -29,6 +35,8 @@ class VariantParams:
                 raise VariantError(f"{name} must be in [0, 1]; got {value}")
         if not -1.0 <= self.tau <= 1.0:
             raise VariantError(f"tau is a cosine similarity in [-1, 1]; got {self.tau}")
+        if self.mode not in EDIT_MODES:
+            raise VariantError(f"mode must be one of {list(EDIT_MODES)}; got {self.mode!r}")
         if self.candidates < 1:
             raise VariantError(f"candidates must be at least 1; got {self.candidates}")
         if self.num_inference_steps is not None and self.num_inference_steps < 1:

@@ -4,7 +4,8 @@
     variant.generated      # False: serve the original photo (no candidate passed the fidelity gate)
 
 Each of `params.candidates` seeds is an img2img redraw of the photo conditioned on
-slerp(product embedding, taste, taste_weight); the gate (see gate.py) picks one or none.
+slerp(product embedding, taste, taste_weight), applied to the photo as a residual by default
+(see draw_candidates); the gate (see gate.py) picks one or none.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from imagegen.variants.slerp import slerp, unit_rows
 class Variant:
     image: np.ndarray  # uint8 [size, size, 3]: the chosen candidate, or the original photo at that size
     generated: bool
-    seed: int | None  # the chosen candidate's seed: generator.vary([photo], condition, seed=seed) redraws it
+    seed: int | None  # the chosen candidate's seed: draw_candidates with params.seed = seed redraws it
     scores: list[CandidateScore]  # every candidate's, in seed order
     original_type: str  # the zero-shot article type of the photo, which every candidate had to keep
     params: VariantParams
@@ -41,7 +42,7 @@ def personalize(generator, judge: Judge, photo: Image.Image, taste: np.ndarray,
     generator.check_encoder(judge)
     original = judge.embed([photo])[0]
     taste = unit_rows(taste)[0]
-    candidates = draw_candidates(generator, photo, slerp(original, taste, params.taste_weight), params)
+    candidates = draw_candidates(generator, photo, original, slerp(original, taste, params.taste_weight), params)
     embeddings = judge.embed([Image.fromarray(image) for image in candidates])
     types = judge.article_types(np.vstack([embeddings, original[None]]))
     scores = score_candidates(embeddings, original, taste, types[:-1], str(types[-1]),
@@ -53,13 +54,26 @@ def personalize(generator, judge: Judge, photo: Image.Image, taste: np.ndarray,
     return Variant(candidates[best], True, params.seed + best, scores, str(types[-1]), params)
 
 
-def draw_candidates(generator, photo: Image.Image, condition: np.ndarray, params: VariantParams) -> np.ndarray:
-    """One redraw per seed (seed, seed + 1, ...), each reproducible on its own from its seed."""
+def draw_candidates(generator, photo: Image.Image, original: np.ndarray, condition: np.ndarray,
+                    params: VariantParams) -> np.ndarray:
+    """One candidate per seed (seed, seed + 1, ...), each reproducible on its own from its seed.
+
+    "redraw": img2img of the photo toward `condition`. "residual": the photo plus (that redraw minus
+    the same-seed redraw toward `original`, the photo's own embedding): both redraws share the
+    autoencoder's and the sampler's losses, so what is left is what the taste changed.
+    """
     steps = params.num_inference_steps or generator.settings.num_inference_steps
     if int(steps * params.strength) < 1:  # img2img runs int(steps * strength) of the steps
         raise VariantError(f"strength {params.strength} of {steps} sampler steps leaves no denoising step; "
                            f"raise num_inference_steps to at least {int(np.ceil(1 / max(params.strength, 1e-6)))}")
-    return np.concatenate([
-        generator.vary([photo], condition, strength=params.strength, seed=params.seed + i,
-                       num_inference_steps=params.num_inference_steps, guidance_scale=params.guidance_scale)
-        for i in range(params.candidates)])
+    seeds = [params.seed + i for i in range(params.candidates)]
+    conditions = [np.atleast_2d(condition)] * len(seeds)
+    if params.mode == "residual":
+        seeds, conditions = seeds * 2, conditions + [np.atleast_2d(original)] * len(seeds)
+    redraws = generator.vary([photo] * len(seeds), np.vstack(conditions), strength=params.strength, seed=seeds,
+                             num_inference_steps=params.num_inference_steps, guidance_scale=params.guidance_scale)
+    if params.mode == "redraw":
+        return redraws
+    toward_taste, toward_self = np.split(redraws.astype(np.int16), 2)
+    photo_pixels = np.asarray(pad_to_square(photo, generator.settings.image_size), dtype=np.int16)
+    return np.clip(photo_pixels + toward_taste - toward_self, 0, 255).astype(np.uint8)

@@ -1,0 +1,32 @@
+"""A taste as it looks within one article type: what a shopper segment would pick among, say, shirts.
+
+A segment's centroid in CLIP space mixes everything its shoppers browse (shirts, shoes, watches), so
+redrawing a shirt toward it pulls the shirt toward shoes. The products of the shirt's own type that
+lie nearest the centroid carry what the segment prefers in shirts (colours, cut, usage) without the
+pull across types; their mean is the condition a variant of that shirt is drawn toward.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from features.errors import TailorcardError
+
+TYPE_NEIGHBOURS = 10  # products averaged: enough to smooth one odd photo, few enough to stay specific
+
+
+def taste_within_type(taste, type_vectors, k: int = TYPE_NEIGHBOURS) -> np.ndarray:
+    """Unit mean of the k rows of `type_vectors` (unit vectors of one type's products) nearest `taste`.
+
+    With no products of the type the taste itself is returned (there is nothing narrower to say).
+    """
+    taste = np.asarray(taste, dtype=np.float32).reshape(-1)
+    vectors = np.asarray(type_vectors, dtype=np.float32)
+    if k < 1:
+        raise TailorcardError(f"k must be at least 1; got {k}")
+    if vectors.size == 0:
+        return taste / np.linalg.norm(taste)
+    if vectors.ndim != 2 or vectors.shape[1] != taste.shape[0]:
+        raise TailorcardError(f"type vectors must be [n, {taste.shape[0]}] like the taste; got {vectors.shape}")
+    nearest = np.argsort(-(vectors @ taste), kind="stable")[:k]
+    mean = vectors[nearest].mean(axis=0)
+    return (mean / np.linalg.norm(mean)).astype(np.float32)
