@@ -35,6 +35,10 @@ DEFAULTS = {
     "JOB_LEASE_SECONDS": 600.0,
     "VARIANT_STORE": None,  # an object following service.variants.VariantStore; None = see VARIANTS
     "VARIANTS": None,  # a generator spec ("embedded") to make variants with; None = original photos only
+    # a (product, segment) is generated once enough recent cards wanted it; None = imagegen.variants.queue's
+    # defaults (6 cards, a card a week old counting half), measured by `tailorcard bench variants`
+    "VARIANT_MIN_DEMAND": None,
+    "VARIANT_DEMAND_HALF_LIFE_DAYS": None,
     "EXPERIMENTS": None,  # an object following service.experiments.Experiments; None = DatabaseExperiments
     "RANKING_CACHE_SIZE": 4096,  # rankings each worker keeps in memory (service.ranking_cache); 0 = off
 }

@@ -19,22 +19,26 @@ RUNS = Path("runs")
 @click.option("--days", default=90.0, show_default=True, help="Simulated days; the last third is steady state.")
 @click.option("--visits-per-week", default=2.0, show_default=True, help="Sessions per simulated shopper and week.")
 @click.option("--segments", default=8, show_default=True, help="Taste segments (k-means over taste vectors).")
-@click.option("--min-demand", default=3, show_default=True,
-              help="Views of a (product, segment) before it is generated.")
+@click.option("--min-demand", type=float, default=None,
+              help="Recent views of a (product, segment) before it is generated [default: the queue's].")
+@click.option("--demand-half-life", "demand_half_life_days", type=float, default=None,
+              help="Days over which a view's weight in the demand halves; 0 = views never fade [default: the queue's].")
 @click.option("--products", default=8, show_default=True, help="Most shown products to personalise and measure.")
 @click.option("--tastes", default=3, show_default=True, help="Segments per product (grid columns).")
 @click.option("--steps", default=None, type=int, help="Sampler steps (default: the generator's).")
-@click.option("--candidates", default=4, show_default=True)
-@click.option("--strength", default=0.3, show_default=True)
-@click.option("--taste-weight", default=0.5, show_default=True)
-@click.option("--tau", default=0.8, show_default=True)
+@click.option("--candidates", type=int, default=None, help="Seeds per (product, segment) [default: VariantParams'].")
+@click.option("--strength", type=float, default=None, help="img2img strength [default: VariantParams'].")
+@click.option("--taste-weight", type=float, default=None, help="slerp weight toward the taste [default: VariantParams'].")
+@click.option("--tau", type=float, default=None, help="Fidelity gate similarity [default: VariantParams'].")
+@click.option("--mode", type=click.Choice(["residual", "redraw"]), default=None,
+              help="Photo plus what the taste changed, or the redraw itself [default: VariantParams'].")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--grid", "grid_path", default="docs/variants-grid.png", show_default=True,
               type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
 def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers, days, visits_per_week, segments,
-                           min_demand, products, tastes, steps, candidates, strength, taste_weight, tau, seed,
-                           grid_path, as_json):
+                           min_demand, demand_half_life_days, products, tastes, steps, candidates, strength,
+                           taste_weight, tau, mode, seed, grid_path, as_json):
     """Personalised variants for SIMULATED shoppers: colour toward taste, type kept, fallbacks, generations."""
     from features.catalogue import load_catalogue
     from features.embedding_store import store_path_for
@@ -46,10 +50,14 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
 
     encoder = load_encoder(encoder_spec, device="cpu")
     generator = load_generator(generator_spec, device="cpu")
-    params = VariantParams(strength=strength, taste_weight=taste_weight, candidates=candidates, tau=tau, seed=seed,
-                           num_inference_steps=steps)
+    params = VariantParams(seed=seed, num_inference_steps=steps, **_given(
+        strength=strength, taste_weight=taste_weight, candidates=candidates, tau=tau, mode=mode))
+    no_decay = demand_half_life_days == 0  # 0 on the command line: views never fade
     config = VariantBenchConfig(shoppers=shoppers, days=days, visits_per_week=visits_per_week, segments=segments,
-                                min_demand=min_demand, products=products, tastes=tastes, seed=seed)
+                                products=products, tastes=tastes, seed=seed, **_given(
+                                    min_demand=min_demand, demand_half_life_days=demand_half_life_days))
+    if no_decay:
+        config.demand_half_life_days = None
     embeddings = store_path_for(RUNS / "embeddings", encoder.space_id)
     result = bench_variants(load_catalogue(catalogue_dir), encoder, generator, TasteSegments(k=segments, seed=seed),
                             params=params, config=config, embeddings_path=embeddings, grid_path=grid_path,
@@ -61,6 +69,11 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
                f"{result['cards_with_variant']} with a variant")
     for name in ("colour_moved_toward_taste", "type_kept", "fallback_rate", "type_kept_original_photos",
                  "generated_per_1000_cards", "cache_hit_rate", "generated_per_1000_cards_per_shopper",
-                 "cache_hit_rate_per_shopper"):
+                 "cache_hit_rate_per_shopper", "generated_per_1000_cards_without_decay", "cache_hit_rate_without_decay"):
         click.echo(f"{name}: {result[name]}")
     click.echo(f"grid: {result['grid']}")
+
+
+def _given(**options) -> dict:
+    """The options given on the command line; the rest keep the library's defaults (one place for them)."""
+    return {name: value for name, value in options.items() if value is not None}

@@ -1,9 +1,12 @@
 """Variants in the service: what a card shows, asking for missing ones, and the job that makes one.
 
-Cards never wait: a missing variant is asked for (a durable job, queued once per product
-content and segment, most-shown first) and the card shows the original photo meanwhile.
+Cards never wait: a missing variant is counted as demand; once a (product, segment) is in demand
+(VARIANT_MIN_DEMAND recent cards) a durable job is queued, once per product content and segment,
+most-shown first, and cards show the original photo meanwhile.
 """
 from __future__ import annotations
+
+import time
 
 from flask import current_app, url_for
 
@@ -35,12 +38,17 @@ def variant_key(product_id: int, content_hash: str, segment: int) -> str:
     return f"variant:{product_id}:{content_hash}:{segment}"
 
 
-def request_variant(product_id: int, content_hash: str, segment: int, priority: int = 0) -> None:
-    """Queue generation once; this process remembers what it asked for, so cards pay no write."""
+def request_variant(product_id: int, content_hash: str, segment: int, priority: int = 0,
+                    wanted: bool = False) -> None:
+    """Queue generation once the pair is in demand (`wanted`: at once); this process remembers what it
+    asked for, so cards pay no write."""
     key = variant_key(product_id, content_hash, segment)
     asked = current_app.extensions["tailorcard.asked"]
     if key in asked or not getattr(current_app.extensions["tailorcard.variants"], "generates", True):
         return
+    if not (wanted or demand_queue().request(product_id, segment, at=time.time())):
+        return
+    demand_queue().forget(product_id, segment)
     current_app.extensions["tailorcard.jobs"].enqueue(
         GENERATE_VARIANT, key, {"product_id": product_id, "content_hash": content_hash, "segment": segment},
         priority)
@@ -50,7 +58,19 @@ def request_variant(product_id: int, content_hash: str, segment: int, priority: 
 def regenerate(product_id: int, content_hash: str, segments: list[int]) -> None:
     """After a product change: its old variants are gone; queue new ones for the segments that had them."""
     for segment in segments:
-        request_variant(product_id, content_hash, segment, priority=1_000)
+        request_variant(product_id, content_hash, segment, priority=1_000, wanted=True)
+
+
+def demand_queue():
+    """This process's demand per (product, segment): a variant is worth a generation once shoppers keep
+    asking for it (imagegen.variants.queue). Each worker process counts the cards it served."""
+    extensions = current_app.extensions
+    if "tailorcard.demand" not in extensions:
+        from imagegen.variants.queue import DemandQueue  # imagegen loads torch: only where variants are made
+        config = {"min_demand": current_app.config["VARIANT_MIN_DEMAND"],
+                  "half_life_days": current_app.config["VARIANT_DEMAND_HALF_LIFE_DAYS"]}
+        extensions["tailorcard.demand"] = DemandQueue(**{key: value for key, value in config.items() if value})
+    return extensions["tailorcard.demand"]
 
 
 def generate_variant(payload: dict) -> None:
@@ -63,7 +83,8 @@ def generate_variant(payload: dict) -> None:
     segment = payload["segment"]
     if centroids is None or not 0 <= segment < len(centroids):
         raise ValueError(f"segment {segment} is unknown; {0 if centroids is None else len(centroids)} segments fitted")
+    taste = current_app.extensions["tailorcard.live"].get().segment_taste(
+        centroids[segment], (product["attributes"] or {}).get("articleType"))
     request = GenerationRequest(product["product_id"], product["content_hash"], segment,
-                                open_image(product["image"]), centroids[segment], product["title"],
-                                product["attributes"])
+                                open_image(product["image"]), taste, product["title"], product["attributes"])
     current_app.extensions["tailorcard.variants"].generate(request)

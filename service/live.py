@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import sqlalchemy as sa
 
+from features.type_taste import taste_within_type
 from recsys.recommender import Recommender, RecommenderConfig
 from recsys.segments import TasteSegments
 from service import repository
@@ -70,6 +72,15 @@ class LiveModel:
         self.products[product_id] = {"id": product_id, "title": row["title"], "attributes": row["attributes"],
                                      "in_stock": bool(row["in_stock"]), "content_hash": row["content_hash"]}
         self.recommender.set_in_stock(product_id, bool(row["in_stock"]))
+
+    def segment_taste(self, centroid, article_type: str | None) -> np.ndarray:
+        """A segment's taste within one article type (features.type_taste), from the live catalogue."""
+        with self.lock:
+            same_type = [product_id for product_id, product in self.products.items()
+                         if (product["attributes"] or {}).get("articleType") == article_type
+                         and product_id in self.recommender.index]
+            vectors = self.recommender.index.vectors_of(same_type)
+        return taste_within_type(centroid, vectors)
 
     # ---- keeping up --------------------------------------------------------------------------
 

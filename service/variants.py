@@ -40,7 +40,7 @@ class GenerationRequest:
     content_hash: str
     segment: int
     image: Image.Image
-    taste: np.ndarray  # the segment's centroid, a unit vector in the product embedding space
+    taste: np.ndarray  # the segment's taste within the product's type (LiveModel.segment_taste), a unit vector
     title: str = ""
     attributes: dict = field(default_factory=dict)
 

@@ -100,6 +100,25 @@ def test_queue_serves_the_most_demanded_pairs_first_and_waits_for_min_demand():
     assert most_demanded({(9, "x"): 1, (8, "x"): 1}, 1) == [(9, "x")]  # ties: first asked first
 
 
+def test_queue_with_a_half_life_forgets_old_demand():
+    day = 86_400.0
+    queue = DemandQueue(min_demand=2, half_life_days=7)
+    queue.request(1, "a", at=0)
+    queue.request(1, "a", at=14 * day)  # the first request counts 1/4 by now: 1.25 < 2
+    assert queue.demand(at=14 * day)[(1, "a")] == pytest.approx(1.25)
+    assert queue.take(5, at=14 * day) == []
+    queue.request(2, "a", at=14 * day)
+    queue.request(2, "a", at=14 * day)
+    assert queue.take(5, at=14 * day) == [(2, "a")]
+    assert queue.request(1, "a", at=14 * day) is True  # 2.25: recent demand is enough
+    assert queue.take(5, at=14 * day) == [(1, "a")]
+    queue.request(3, "a", at=0)
+    queue.forget(3, "a")
+    assert len(queue) == 0
+    with pytest.raises(ValueError, match="half_life_days"):
+        DemandQueue(min_demand=2, half_life_days=0)
+
+
 def test_caching_per_segment_serves_new_shoppers_from_the_cache():
     days = np.arange(6)
     cards = pd.DataFrame({"day": days, "user_id": [f"u{d}" for d in days], "product_id": 7, "segment": 0})

@@ -10,9 +10,11 @@ browse the catalogue; each card shows product p to shopper u, who belongs to tas
     fallback_rate              share of cards answered with the original photo (no candidate passed the gate)
     generated_per_1000_cards   generator runs per 1,000 cards at steady state (the last third of the
                                simulated days), with variants cached per (product, segment) and made
-                               overnight for pairs asked for at least `min_demand` times; next to it the
-                               share of cards answered from the cache, and both per shopper instead of
-                               per segment (what segments save)
+                               overnight for pairs whose recent demand (imagegen.variants.queue: cards
+                               that wanted the pair, halving every `demand_half_life_days`) reached
+                               `min_demand`; next to it the share of cards answered from the cache, the
+                               same per shopper instead of per segment (what segments save), and without
+                               the decay (what counting only recent demand saves)
 
 The quality numbers come from the most shown products and, for each, the segments that see it most;
 the colour a name stands for is the median dominant colour of catalogue photos of that baseColour.
@@ -27,16 +29,17 @@ import pandas as pd
 from PIL import Image, ImageOps
 
 from features.catalogue import Catalogue
-from features.embedding_store import embed_catalogue
+from features.embedding_store import EmbeddingStore, embed_catalogue
 from features.events import NO_ITEM
 from features.images import pad_to_square
 from features.preferences import PreferenceStore
 from features.simulator import DAY, SimulatorConfig, simulate
+from features.type_taste import TYPE_NEIGHBOURS, taste_within_type
 from imagegen.colour import delta_e, dominant_colour
 from imagegen.variants.judge import ClipJudge
 from imagegen.variants.params import VariantParams
 from imagegen.variants.personalize import Variant, personalize
-from imagegen.variants.queue import DemandQueue
+from imagegen.variants.queue import DEMAND_HALF_LIFE_DAYS, MIN_DEMAND, DemandQueue
 
 GRID_TILE = 96
 STEADY_SHARE = 1 / 3  # the last third of the simulated days is steady state
@@ -49,9 +52,11 @@ class VariantBenchConfig:
     days: float = 90.0
     visits_per_week: float = 2.0  # sessions per shopper, so traffic grows with the simulated days
     segments: int = 8
-    min_demand: int = 3
+    min_demand: float = MIN_DEMAND
+    demand_half_life_days: float | None = DEMAND_HALF_LIFE_DAYS
     products: int = 8  # quality sample: the most shown products ...
     tastes: int = 3  # ... each for the segments that see it most
+    type_neighbours: int | None = TYPE_NEIGHBOURS  # a segment's taste within the product's type; None: whole
     seed: int = 0
 
 
@@ -60,6 +65,7 @@ class Shoppers:
     cards: pd.DataFrame  # day, user_id, product_id, segment: one row per product shown (SIMULATED)
     colours: dict  # user_id -> preferred colour names
     tastes: np.ndarray  # segment -> unit taste vector (centroid)
+    store: EmbeddingStore  # the catalogue's vectors
 
 
 def bench_variants(catalogue: Catalogue, encoder, generator, segmenter, *, params: VariantParams = VariantParams(),
@@ -70,18 +76,22 @@ def bench_variants(catalogue: Catalogue, encoder, generator, segmenter, *, param
     shoppers = simulate_shoppers(catalogue, encoder, segmenter, config, embeddings_path, log)
     log(f"SIMULATED: {config.shoppers} shoppers, {len(shoppers.cards):,} cards over {config.days:g} days, "
         f"{config.segments} taste segments")
-    per_segment, per_shopper = (steady_state_caching(shoppers.cards, key, config.min_demand)
-                                for key in ("segment", "user_id"))
+    per_segment, per_shopper, no_decay = (
+        steady_state_caching(shoppers.cards, key, config.min_demand, half_life)
+        for key, half_life in (("segment", config.demand_half_life_days), ("user_id", config.demand_half_life_days),
+                               ("segment", None)))
     judge = ClipJudge(encoder, catalogue.products["articleType"].astype(str))
     pairs = quality_pairs(shoppers.cards, config.products, config.tastes)
     log(f"personalising {len(pairs)} (product, segment) pairs, {params.candidates} candidates each")
-    variants = {pair: personalize(generator, judge, catalogue.load_image(pair[0]), shoppers.tastes[pair[1]], params)
+    variants = {pair: personalize(generator, judge, catalogue.load_image(pair[0]),
+                                  pair_taste(catalogue, shoppers, *pair, config.type_neighbours), params)
                 for pair in pairs}
     quality = served_quality(catalogue, shoppers, variants, generator.settings.image_size)
     if grid_path:
         save_variant_grid(catalogue, variants, config.tastes, generator.settings.image_size, grid_path)
     return {"simulated": True, **quality,
             **per_segment, **{f"{name}_per_shopper": value for name, value in per_shopper.items()},
+            **{f"{name}_without_decay": value for name, value in no_decay.items()},
             "params": params.to_dict(), "config": asdict(config), "grid": str(grid_path) if grid_path else None}
 
 
@@ -102,18 +112,27 @@ def simulate_shoppers(catalogue, encoder, segmenter, config: VariantBenchConfig,
                           "user_id": views["user_id"].to_numpy(), "product_id": views["item_id"].to_numpy()})
     cards["segment"] = pd.Series(segment, index=user_ids).loc[cards["user_id"]].to_numpy()
     colours = dict(zip(simulation.tastes["user_id"], simulation.tastes["colours"].str.split("|")))
-    return Shoppers(cards, colours, np.asarray(segmenter.centroids))
+    return Shoppers(cards, colours, np.asarray(segmenter.centroids), store)
 
 
-def steady_state_caching(cards: pd.DataFrame, key: str, min_demand: int) -> dict:
+def pair_taste(catalogue: Catalogue, shoppers: Shoppers, product_id: int, segment: int, neighbours) -> np.ndarray:
+    """The segment's taste, narrowed to the product's article type (features.type_taste) unless neighbours is None."""
+    if neighbours is None:
+        return shoppers.tastes[segment]
+    types = catalogue.products["articleType"]
+    same_type = types.loc[shoppers.store.ids].to_numpy() == types.at[product_id]
+    return taste_within_type(shoppers.tastes[segment], shoppers.store.vectors[same_type], neighbours)
+
+
+def steady_state_caching(cards: pd.DataFrame, key: str, min_demand: float, half_life_days: float | None = None) -> dict:
     """Generator runs per 1,000 cards and cache hits over the last third of days, caching per (product, cards[key])."""
-    queue, decided, made, hits = DemandQueue(min_demand), set(), {}, {}
+    queue, decided, made, hits = DemandQueue(min_demand, half_life_days), set(), {}, {}
     for day, shown in cards.groupby("day", sort=True):
         cached = [pair in decided for pair in zip(shown["product_id"], shown[key])]
         for pair, hit in zip(zip(shown["product_id"], shown[key]), cached):
             if not hit:
-                queue.request(*pair)
-        made[day] = queue.take(len(queue))  # overnight the worker makes every pair asked for often enough
+                queue.request(*pair, at=day * DAY)
+        made[day] = queue.take(len(queue), at=day * DAY)  # overnight: every pair in demand enough
         decided.update(made[day])
         hits[day] = sum(cached)
     first, last = cards["day"].min(), cards["day"].max()

@@ -7,8 +7,9 @@
     maker.get(variant_id); maker.read_bytes(variant_id)
 
 `request` needs product_id, content_hash, segment, image (PIL) and taste (the segment's unit
-centroid): service.variants.GenerationRequest has them. Returned records have variant_id,
-product_id, segment, media_type and provenance (a dict), as service.variants.VariantRecord.
+centroid narrowed to the product's type): service.variants.GenerationRequest has them. Returned
+records have variant_id, product_id, segment, media_type and provenance (a dict), as
+service.variants.VariantRecord.
 """
 from __future__ import annotations
 

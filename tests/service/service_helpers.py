@@ -27,11 +27,13 @@ class FakeVariantStore:
         self.records: dict[tuple, VariantRecord] = {}
         self.images: dict[str, bytes] = {}
         self.generated = 0
+        self.requests = []  # every GenerationRequest, as asked
 
     def lookup(self, product_id, content_hash, segment):
         return self.records.get((product_id, content_hash, segment))
 
     def generate(self, request):
+        self.requests.append(request)
         variant_id = hashlib.sha256(f"{request.content_hash}:{request.segment}".encode()).hexdigest()[:32]
         buffer = io.BytesIO()
         request.image.save(buffer, format="PNG")
@@ -61,5 +63,5 @@ class FakeVariantStore:
 
 def make_app(database_url: str, encoder, **overrides):
     config = {"TESTING": True, "DATABASE_URL": database_url, "ENCODER": encoder, "API_KEYS": API_KEYS,
-              "JOB_QUEUE": "none", "VARIANT_STORE": FakeVariantStore(), **overrides}
+              "JOB_QUEUE": "none", "VARIANT_STORE": FakeVariantStore(), "VARIANT_MIN_DEMAND": 1, **overrides}
     return create_app(config)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
-from service_helpers import auth
+from features.type_taste import taste_within_type
+from service_helpers import auth, make_app
 
 STOREFRONT = auth("storefront")
 
@@ -46,6 +48,31 @@ def test_bad_card_parameters(client, query, field):
 def test_bad_user_id(client):
     response = client.get("/v1/users/a%20b/cards", headers=STOREFRONT)
     assert response.status_code == 400 and "user id" in response.json["message"]
+
+
+def test_a_variant_is_queued_only_once_its_pair_is_in_demand(database_url, tiny_encoder):
+    app = make_app(database_url, tiny_encoder, VARIANT_MIN_DEMAND=2)
+    client, queue = app.test_client(), app.extensions["tailorcard.jobs"]
+    cards(client, "u1", n=3)
+    assert queue.depth() == 0  # each (product, segment) wanted once: originals, no generation yet
+    cards(client, "u1", n=3)
+    assert queue.depth() == 3
+    cards(client, "u1", n=3)
+    assert queue.depth() == 3  # queued once
+
+
+def test_a_variant_is_drawn_toward_its_segment_taste_within_the_product_type(app, client):
+    cards(client, "u1", n=1)
+    app.extensions["tailorcard.jobs"].run_pending()
+    request = app.config["VARIANT_STORE"].requests[0]
+    with app.app_context():
+        live = app.extensions["tailorcard.live"].get()
+        centroid = live.segments.centroids[request.segment]
+        article_type = live.products[request.product_id]["attributes"]["articleType"]
+        same_type = [pid for pid, p in live.products.items() if p["attributes"]["articleType"] == article_type]
+        expected = taste_within_type(centroid, live.recommender.index.vectors_of(same_type))
+    assert np.allclose(request.taste, expected)
+    assert not np.allclose(request.taste, centroid)  # narrowed, not the whole segment's centroid
 
 
 def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client):
