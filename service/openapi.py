@@ -60,6 +60,7 @@ def openapi_document() -> dict:
 
 
 def _core_document() -> dict:
+    max_events, max_cards = current_app.config["MAX_EVENTS_PER_REQUEST"], current_app.config["MAX_CARDS"]
     return {
         "openapi": "3.1.0",
         "info": {"title": "tailorcard", "version": "1",
@@ -85,14 +86,14 @@ def _core_document() -> dict:
                 "Ranked personalized cards; never waits for image generation", "cards", "200",
                 {"type": "object", "properties": {"cards": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
                                                   "segment": {"type": "integer"}, "experiment": {"type": ["object", "null"]}}},
-                [_path("user_id"), _query("n", {"type": "integer", "minimum": 1, "maximum": 100}, "number of cards")])},
+                [_path("user_id"), _query("n", {"type": "integer", "minimum": 1, "maximum": max_cards}, "number of cards")])},
             "/v1/events": {"post": _op(
                 "Store one event or a batch (idempotent by event_id; all or nothing)", "events", "202",
                 {"type": "object", "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}},
                 body={"application/json": {"schema": {"oneOf": [
                     {"$ref": "#/components/schemas/Event"},
-                    {"type": "array", "items": {"$ref": "#/components/schemas/Event"}, "maxItems": 500},
-                    {"type": "object", "properties": {"events": {"type": "array", "maxItems": 500}}}]}}},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/Event"}, "maxItems": max_events},
+                    {"type": "object", "properties": {"events": {"type": "array", "maxItems": max_events}}}]}}},
                 errors=(400, 413, 415))},
             "/v1/items/{item_id}": {
                 "get": _op("A product", "items or cards", "200", {"type": "object"}, [ITEM_ID], errors=(404,)),

@@ -90,6 +90,15 @@ def test_openapi_names_every_api_route(app, client):
     assert "/v1/users/{user_id}/cards" in page
 
 
+def test_openapi_states_the_configured_limits(database_url, tiny_encoder):
+    app = make_app(database_url, tiny_encoder, MAX_EVENTS_PER_REQUEST=7, MAX_CARDS=9)
+    spec = app.test_client().get("/openapi.json").json
+    batch = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert batch[1]["maxItems"] == 7 and batch[2]["properties"]["events"]["maxItems"] == 7
+    n = next(p for p in spec["paths"]["/v1/users/{user_id}/cards"]["get"]["parameters"] if p["name"] == "n")
+    assert n["schema"]["maximum"] == 9
+
+
 def test_storefront_page_carries_the_storefront_key(client):
     page = client.get("/").get_data(as_text=True)
     assert 'data-key="sk-storefront-test"' in page and "AI-generated" in page
