@@ -60,8 +60,14 @@ class TasteSegments:
     @classmethod
     def load(cls, path: str | Path) -> "TasteSegments":
         with np.load(path) as saved:
-            segments = cls(**json.loads(str(saved["config"])))
-            segments.centroids = saved["centroids"]
+            return cls.from_centroids(saved["centroids"], **json.loads(str(saved["config"])))
+
+    @classmethod
+    def from_centroids(cls, centroids, **config) -> "TasteSegments":
+        """Segments fitted elsewhere (a database row, a file): `config` as for the constructor, k from the rows."""
+        centroids = _unit_rows(centroids)
+        segments = cls(**{**config, "k": len(centroids)})
+        segments.centroids = centroids
         return segments
 
 

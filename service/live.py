@@ -44,8 +44,7 @@ class LiveModel:
             self.change_seq = repository.last_change_seq(connection)
             centroids = repository.load_array(connection, SEGMENTS)
         if centroids is not None:
-            self.segments = TasteSegments(k=len(centroids))
-            self.segments.centroids = centroids
+            self.segments = TasteSegments.from_centroids(centroids)
         return self
 
     def _build(self, catalogue, events, popularity_seq: int | None) -> None:

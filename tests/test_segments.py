@@ -29,6 +29,9 @@ def test_save_and_load(tmp_path):
     loaded = TasteSegments.load(tmp_path / "segments.npz")
     assert loaded.k == 3
     assert np.array_equal(loaded.segments_of(vectors), segments.segments_of(vectors))
+    rebuilt = TasteSegments.from_centroids(segments.centroids * 3.0)  # as read back from a database row
+    assert rebuilt.k == 3 and np.allclose(rebuilt.centroids, segments.centroids, atol=1e-6)
+    assert np.array_equal(rebuilt.segments_of(vectors), segments.segments_of(vectors))
 
 
 def test_clear_errors():
