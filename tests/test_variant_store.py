@@ -56,9 +56,10 @@ def test_prune_deletes_variants_of_products_that_changed(tmp_path):
     assert not list(tmp_path.glob("*/*.png"))
 
 
-def request_for(catalogue, product_id, segment=0):
+def request_for(catalogue, product_id, segment=0, article_type="Shirts"):
     return SimpleNamespace(product_id=product_id, content_hash=catalogue.content_hash(product_id), segment=segment,
-                           image=catalogue.load_image(product_id), taste=unit_embeddings(1, seed=segment)[0])
+                           image=catalogue.load_image(product_id), taste=unit_embeddings(1, seed=segment)[0],
+                           attributes={"articleType": article_type})
 
 
 def test_a_product_change_makes_its_variants_unreachable(tmp_path, sample_catalogue):

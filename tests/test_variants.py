@@ -66,6 +66,14 @@ def test_personalize_falls_back_to_the_photo_when_every_redraw_changes_the_type(
     assert np.array_equal(variant.image, np.asarray(pad_to_square(photo, generator.settings.image_size)))
 
 
+def test_personalize_keeps_the_photo_when_the_judge_does_not_see_the_catalogue_type(generator, photo):
+    params = VariantParams(candidates=2, min_gain=-2.0)
+    taste = unit_embeddings(1, seed=5)[0]
+    # the judge sees shoes everywhere, the photo included: unchanged, but not what the catalogue sells
+    assert not personalize(generator, StubJudge("Shoes"), photo, taste, params, product_type="Shirts").generated
+    assert personalize(generator, StubJudge("Shoes"), photo, taste, params, product_type="Shoes").generated
+
+
 def test_personalize_serves_a_redraw_that_keeps_the_type(generator, photo):
     params = VariantParams(strength=0.5, candidates=2, min_gain=-2.0, seed=7, mode="redraw")
     variant = personalize(generator, StubJudge("Shirts"), photo, unit_embeddings(1, seed=5)[0], params)

@@ -16,7 +16,8 @@ browse the catalogue; each card shows product p to shopper u, who belongs to tas
                                same per shopper instead of per segment (what segments save), and without
                                the decay (what counting only recent demand saves)
 
-The quality numbers come from the most shown products and, for each, the segments that see it most;
+The quality numbers come from the most shown products and, for each, the segments that see it most,
+each drawn toward its segment's taste within the product's article type (features.type_taste);
 the colour a name stands for is the median dominant colour of catalogue photos of that baseColour.
 """
 from __future__ import annotations
@@ -83,8 +84,10 @@ def bench_variants(catalogue: Catalogue, encoder, generator, segmenter, *, param
     judge = ClipJudge(encoder, catalogue.products["articleType"].astype(str))
     pairs = quality_pairs(shoppers.cards, config.products, config.tastes)
     log(f"personalising {len(pairs)} (product, segment) pairs, {params.candidates} candidates each")
+    types = catalogue.products["articleType"].astype(str)
     variants = {pair: personalize(generator, judge, catalogue.load_image(pair[0]),
-                                  pair_taste(catalogue, shoppers, *pair, config.type_neighbours), params)
+                                  pair_taste(catalogue, shoppers, *pair, config.type_neighbours), params,
+                                  product_type=types.at[pair[0]])
                 for pair in pairs}
     quality = served_quality(catalogue, shoppers, variants, generator.settings.image_size)
     if grid_path:

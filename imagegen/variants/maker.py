@@ -6,8 +6,9 @@
     maker.invalidate(product_id)                       # the product changed: delete its variants
     maker.get(variant_id); maker.read_bytes(variant_id)
 
-`request` needs product_id, content_hash, segment, image (PIL) and taste (the segment's unit
-centroid narrowed to the product's type): service.variants.GenerationRequest has them. Returned
+`request` needs product_id, content_hash, segment, image (PIL), taste (the segment's unit
+centroid narrowed to the product's type) and attributes (its articleType is what every candidate
+must be judged to be): service.variants.GenerationRequest has them. Returned
 records have variant_id, product_id, segment, media_type and provenance (a dict), as
 service.variants.VariantRecord.
 """
@@ -56,7 +57,8 @@ class VariantMaker:
         return self.store.read_bytes(variant_id)
 
     def _make(self, key: VariantKey, request) -> StoredVariant:
-        variant = personalize(self.generator, self.judge, request.image, request.taste, self.params)
+        variant = personalize(self.generator, self.judge, request.image, request.taste, self.params,
+                              product_type=(request.attributes or {}).get("articleType"))
         if not variant.generated:
             return self.store.put(key, request.product_id, None)
         record = Provenance(ai_generated=True, generator_version=self.generator_version,

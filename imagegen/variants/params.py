@@ -13,7 +13,7 @@ EDIT_MODES = ("residual", "redraw")
 
 @dataclass(frozen=True)
 class VariantParams:
-    strength: float = 0.3  # img2img strength: 0 keeps the photo, 1 ignores it
+    strength: float = 0.5  # img2img strength: 0 keeps the photo, 1 ignores it (chosen on simulation seed 1)
     # "residual": the photo plus what the taste changed (redraw toward the taste minus the same-seed redraw
     # toward the product itself), so the autoencoder's blur and the sampler's drift cancel; "redraw": the redraw
     mode: str = "residual"

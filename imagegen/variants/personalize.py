@@ -28,7 +28,7 @@ class Variant:
     generated: bool
     seed: int | None  # the chosen candidate's seed: draw_candidates with params.seed = seed redraws it
     scores: list[CandidateScore]  # every candidate's, in seed order
-    original_type: str  # the zero-shot article type of the photo, which every candidate had to keep
+    original_type: str  # the zero-shot article type of the photo (the reference when no product type is given)
     params: VariantParams
 
     @property
@@ -37,15 +37,20 @@ class Variant:
 
 
 def personalize(generator, judge: Judge, photo: Image.Image, taste: np.ndarray,
-                params: VariantParams = VariantParams()) -> Variant:
-    """The best gated redraw of `photo` toward `taste` (a unit vector in the judge's space)."""
+                params: VariantParams = VariantParams(), product_type: str | None = None) -> Variant:
+    """The best gated redraw of `photo` toward `taste` (a unit vector in the judge's space).
+
+    Every candidate must be judged of `product_type` (the catalogue's article type) when it is given:
+    a judge that misreads the photo itself cannot vouch that a redraw kept the product, so such a
+    photo keeps its original. Without it, the photo's own zero-shot type is the reference.
+    """
     generator.check_encoder(judge)
     original = judge.embed([photo])[0]
     taste = unit_rows(taste)[0]
     candidates = draw_candidates(generator, photo, original, slerp(original, taste, params.taste_weight), params)
     embeddings = judge.embed([Image.fromarray(image) for image in candidates])
     types = judge.article_types(np.vstack([embeddings, original[None]]))
-    scores = score_candidates(embeddings, original, taste, types[:-1], str(types[-1]),
+    scores = score_candidates(embeddings, original, taste, types[:-1], product_type or str(types[-1]),
                               tau=params.tau, min_gain=params.min_gain)
     best = best_candidate(scores)
     if best is None:
