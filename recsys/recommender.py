@@ -1,6 +1,7 @@
 """tailorcard's recommender: taste vector -> FAISS candidates -> score -> filters -> MMR.
 
     score(item) = confidence(user) * similarity(user, item) + popularity_weight * popularity prior(item)
+                  + covisit_weight * fade(user) * co-visitation(user, item)
 
 similarity is a soft maximum of the item's cosine with each past product and query
 (recsys.taste), so a shopper of shoes and of watches gets both, not their average; with
@@ -8,10 +9,19 @@ similarity is a soft maximum of the item's cosine with each past product and que
 
 confidence = e / (e + taste_shrinkage) for a user with e events: a cold user gets the popular
 products, and the taste takes over as evidence accumulates.
+
+co-visitation (recsys.covisitation) is what other shoppers did in the same sessions as the
+user's past products, as a share of the user's strongest such pull (0..1): behaviour, not looks,
+so it knows which of the look-alikes people actually go for, and what goes with what. It matters
+most while the taste is young (its weight does not grow with evidence as the taste's does);
+fade(user) = covisit_fade / (covisit_fade + e) can also shrink it outright (None: no fading).
+The table is learned in `fit` and changes only at the next `fit` (like the popularity prior); a
+user's own new events (`observe`) change their pull at once.
+
 The user vector (features.preferences) already weights recent events more (time decay) and the
 popularity prior counts recent interactions more (its own half-life), so both halves of the
-score favour what is recent. Candidates are the index's nearest products plus the most
-popular ones; MMR then trades a little score for variety among the first `n`.
+score favour what is recent. Candidates are the index's nearest products, the most popular
+ones and the most co-visited ones; MMR then trades a little score for variety among the first `n`.
 """
 from __future__ import annotations
 
@@ -25,6 +35,7 @@ import pandas as pd
 from features.errors import TailorcardError
 from features.preferences import PreferenceStore
 from recsys.contract import BaseRecommender, Recommendations, as_recommendations
+from recsys.covisitation import SCOPES, CoVisitation
 from recsys.explain import explain_items
 from recsys.index import ItemIndex
 from recsys.items import Items
@@ -47,10 +58,18 @@ class RecommenderConfig:
     interests: int = 3  # strongest past sources that also fetch their own nearest products
     mmr_lambda: float = 0.9  # 1.0 = no diversity; lower = more varied lists
     mmr_pool: int = 4  # MMR re-orders the best mmr_pool * n scored candidates
+    covisit_weight: float = 0.3  # pull of what others did with the user's products (recsys.covisitation); 0 = off
+    covisit_fade: float | None = None  # events at which that weight has halved; None = it never fades (fading cost MAP)
+    covisit_scope: str = "session"  # baskets for co-visitation: a shopper's session, or all of a shopper's events
+    covisit_candidates: int = 100  # products pulled hardest by co-visitation are candidates too
 
     def check_inputs(self) -> None:
         if not 0.0 <= self.mmr_lambda <= 1.0:
             raise RecommenderError(f"mmr_lambda must be in 0..1; got {self.mmr_lambda}")
+        if self.covisit_weight < 0 or (self.covisit_fade is not None and self.covisit_fade <= 0) \
+                or self.covisit_candidates < 0 or self.covisit_scope not in SCOPES:
+            raise RecommenderError(f"covisit_weight >= 0, covisit_fade > 0 or None, covisit_candidates >= 0 and "
+                                   f"covisit_scope in {SCOPES} expected; got {self}")
         if self.candidates < 1 or self.popular_candidates < 0 or self.mmr_pool < 1:
             raise RecommenderError(f"candidates >= 1, popular_candidates >= 0, mmr_pool >= 1 expected; got {self}")
 
@@ -61,10 +80,11 @@ class Recommender(BaseRecommender):
     name = "tailorcard"
 
     def __init__(self, items: Items, index: ItemIndex, preferences: PreferenceStore,
-                 config: RecommenderConfig | None = None):
+                 config: RecommenderConfig | None = None, covisitation: CoVisitation | None = None):
         self.items, self.index, self.preferences = items, index, preferences
         self.config = config or RecommenderConfig()
         self.config.check_inputs()
+        self.covisitation = covisitation or CoVisitation()
         self.cold_start_vector = self.popularity_vector()
 
     @classmethod
@@ -79,10 +99,12 @@ class Recommender(BaseRecommender):
     # ---- learning ---------------------------------------------------------------------------
 
     def fit(self, events: pd.DataFrame) -> "Recommender":
-        """Rebuild every user's taste and the popularity prior from validated events."""
+        """Rebuild every user's taste, the popularity prior and co-visitation from validated events."""
+        weights = self.preferences.config.event_weights
         self.preferences.rebuild(events)
-        self.items.set_popularity_from_events(events, self.preferences.config.event_weights,
-                                              self.config.popularity_half_life_days)
+        self.items.set_popularity_from_events(events, weights, self.config.popularity_half_life_days)
+        self.covisitation = CoVisitation.from_events(self.items.ids, events, weights, self.config.covisit_scope) \
+            if self.config.covisit_weight > 0 else CoVisitation()
         self.cold_start_vector = self.popularity_vector()
         return self
 
@@ -125,16 +147,19 @@ class Recommender(BaseRecommender):
         user_ids = [str(u) for u in user_ids]
         users = self.preferences.vectors(user_ids, fallback=self.cold_start_vector)
         histories = [self._history(u) for u in user_ids]
-        ids = self._candidates(users, histories)
+        pulls = [self.covisitation.pull(history["item_id"], history["weight"]) for history, _ in histories]
+        ids = self._candidates(users, histories, pulls)
         vectors = self._vectors(ids)
         similarity = self._similarity(users, histories, vectors)
-        scores = self._taste_confidence(user_ids)[:, None] * similarity + self.config.popularity_weight * self._prior(ids)
+        events = np.array([self.preferences.event_count(u) for u in user_ids], dtype=float)
+        scores = self._taste_confidence(events)[:, None] * similarity + self.config.popularity_weight * self._prior(ids) \
+            + self._covisit(events, pulls, ids)
         scores[self._excluded(ids, user_ids, filter_already_bought, filter_items)] = -np.inf
         pool = np.argsort(-scores, axis=1, kind="stable")[:, :self.config.mmr_pool * n]
         ids, scores = np.take_along_axis(ids, pool, 1), np.take_along_axis(scores, pool, 1)
         vectors = np.take_along_axis(vectors, pool[:, :, None], 1)
         order = mmr_order(scores, vectors, n, self.config.mmr_lambda)
-        explanations = self._explain(histories, ids, vectors, order) if explain else None
+        explanations = self._explain(histories, events, pulls, ids, vectors, order) if explain else None
         return as_recommendations(user_ids, ids, scores, order, explanations)
 
     def _history(self, user_id: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -142,15 +167,21 @@ class Recommender(BaseRecommender):
         history = self.preferences.contributions(user_id)
         return history, self.preferences.sources.vectors[history["source_row"].to_numpy()]
 
-    def _candidates(self, users: np.ndarray, histories) -> np.ndarray:
-        """Per user, each once: nearest to the taste vector, to the strongest past sources, and the popular."""
+    def _candidates(self, users: np.ndarray, histories, pulls) -> np.ndarray:
+        """Per user, each once: nearest to the taste vector, to the strongest past sources, the popular,
+        and the most co-visited."""
         _, near_taste = self.index.search(users, self.config.candidates)
         interests = self._interest_vectors(users, histories)
         per_interest = max(1, self.config.candidates // self.config.interests)
         _, near_interests = self.index.search(interests.reshape(-1, users.shape[1]), per_interest)
         popular = self.items.ids[np.argsort(-self.items.popularity)[:self.config.popular_candidates]]
+        covisited = np.full((len(users), self.config.covisit_candidates), -1, dtype=np.int64)
+        for row, pull in enumerate(pulls):
+            strongest = self.covisitation.strongest(pull, self.config.covisit_candidates)
+            covisited[row, :len(strongest)] = strongest
+        covisited[self.items.rows(covisited.ravel()).reshape(covisited.shape) < 0] = -1  # removed since the fit
         ids = np.concatenate([near_taste, near_interests.reshape(len(users), -1),
-                              np.broadcast_to(popular, (len(users), len(popular)))], axis=1)
+                              np.broadcast_to(popular, (len(users), len(popular))), covisited], axis=1)
         return _drop_repeats(ids)
 
     def _interest_vectors(self, users: np.ndarray, histories) -> np.ndarray:
@@ -172,10 +203,22 @@ class Recommender(BaseRecommender):
                                                        self.config.temperature)
         return similarity
 
-    def _taste_confidence(self, user_ids) -> np.ndarray:
+    def _taste_confidence(self, events: np.ndarray) -> np.ndarray:
         """Few events make a noisy taste: lean on popularity until there is more to go on."""
-        events = np.array([self.preferences.event_count(u) for u in user_ids], dtype=float)
         return events / (events + self.config.taste_shrinkage) if self.config.taste_shrinkage > 0 else np.ones(len(events))
+
+    def _covisit(self, events: np.ndarray, pulls, ids: np.ndarray) -> np.ndarray:
+        """Co-visitation pull on each candidate, relative to the user's strongest (0..1), weighted; the
+        weight halves at covisit_fade events: with little history what others did says the most."""
+        if self.config.covisit_weight <= 0:
+            return np.zeros(ids.shape)
+        fade = self.config.covisit_fade
+        weight = self.config.covisit_weight * (np.ones(len(events)) if fade is None else fade / (fade + events))
+        out = np.zeros(ids.shape)
+        for row, pull in enumerate(pulls):
+            if pull.nnz:
+                out[row] = weight[row] * self.covisitation.scores_of(pull, ids[row]) / pull.data.max()
+        return out
 
     def _vectors(self, ids: np.ndarray) -> np.ndarray:
         """Vectors for an id matrix; -1 (no product) gives a zero vector."""
@@ -199,13 +242,18 @@ class Recommender(BaseRecommender):
                 excluded[row] |= np.isin(ids[row], self.preferences.bought_items(user_id))
         return excluded
 
-    def _explain(self, histories, ids, vectors, order) -> list[list[dict]]:
+    def _explain(self, histories, events, pulls, ids, vectors, order) -> list[list[dict]]:
+        """Per product: the past products and queries that pulled it in, then the co-visitation and
+        popularity parts of its score."""
         out = []
         for row, (history, sources) in enumerate(histories):
-            chosen = order[row][order[row] >= 0]
-            because = explain_items(history, sources, vectors[row, chosen], self.config.temperature)
-            prior = self._prior(ids[row:row + 1, chosen])[0] * self.config.popularity_weight
-            out.append([b + [{"popularity": round(float(p), 4)}] for b, p in zip(because, prior)])
+            positions = order[row][order[row] >= 0]
+            chosen = ids[row:row + 1, positions]
+            because = explain_items(history, sources, vectors[row, positions], self.config.temperature)
+            covisit = self._covisit(events[row:row + 1], pulls[row:row + 1], chosen)[0]
+            prior = self._prior(chosen)[0] * self.config.popularity_weight
+            out.append([b + ([{"covisitation": round(float(c), 4)}] if c > 0 else []) + [{"popularity": round(float(p), 4)}]
+                        for b, c, p in zip(because, covisit, prior)])
         return out
 
     # ---- persistence ------------------------------------------------------------------------
@@ -217,13 +265,15 @@ class Recommender(BaseRecommender):
         self.items.save(folder / "items.npz")
         self.index.save(folder / "items.faiss")
         self.preferences.save(folder / "preferences.npz")
+        self.covisitation.save(folder / "covisitation.npz")
 
     @classmethod
     def load(cls, folder: str | Path, encode_texts=None) -> "Recommender":
         folder = Path(folder)
         config = RecommenderConfig(**json.loads((folder / "recommender_config.json").read_text()))
+        covisitation = CoVisitation.load(folder / "covisitation.npz") if (folder / "covisitation.npz").exists() else None
         return cls(Items.load(folder / "items.npz"), ItemIndex.load(folder / "items.faiss"),
-                   PreferenceStore.load(folder / "preferences.npz", encode_texts), config)
+                   PreferenceStore.load(folder / "preferences.npz", encode_texts), config, covisitation)
 
 
 def _drop_repeats(ids: np.ndarray) -> np.ndarray:

@@ -122,6 +122,57 @@ class TestTailorcard(ContractTests):
             RecommenderConfig(mmr_lambda=2.0).check_inputs()
 
 
+class TestCoVisitation:
+    """Shoe shoppers who also looked at one particular watch: co-visitation carries that watch to a
+    newcomer who has seen only a shoe, although in the image space it is nowhere near shoes."""
+
+    WATCH = WATCHES[5]
+
+    def make(self, covisit_weight: float):
+        rows = [(f"c{i}", item, "view", i) for i in range(5) for item in (SHOES[0], self.WATCH)]
+        rows += [("newbie", SHOES[0], "view", 10)]
+        config = RecommenderConfig(popularity_weight=0.1, mmr_lambda=1.0, covisit_weight=covisit_weight)
+        return Recommender.from_vectors(IDS, VECTORS, config=config).fit(events_frame(rows))
+
+    def test_a_short_history_gets_what_others_did_next(self):
+        assert self.WATCH in self.make(covisit_weight=0.5).recommend("newbie", n=3).item_ids
+        assert self.WATCH not in self.make(covisit_weight=0.0).recommend("newbie", n=3).item_ids
+
+    def test_co_visited_products_are_candidates_even_far_from_the_taste(self):
+        model = self.make(covisit_weight=0.5)
+        model.config.candidates, model.config.popular_candidates = 1, 0  # the index finds one shoe, no more
+        assert self.WATCH in model.recommend("newbie", n=3).item_ids
+        model.config.covisit_candidates = 0
+        assert self.WATCH not in model.recommend("newbie", n=3).item_ids
+
+    def test_a_co_visited_product_removed_since_the_fit_is_never_shown(self):
+        model = self.make(covisit_weight=0.5)
+        model.remove_item(self.WATCH)
+        assert self.WATCH not in model.recommend("newbie", n=len(IDS)).item_ids
+
+    def test_a_new_shoppers_events_count_at_once(self):
+        model = self.make(covisit_weight=0.5)
+        model.observe({"event_id": "late", "user_id": "late", "item_id": SHOES[0], "type": "view", "timestamp": 1.8e9})
+        assert self.WATCH in model.recommend("late", n=3).item_ids
+
+    def test_explanations_name_the_co_visitation_part(self):
+        result = self.make(covisit_weight=0.5).recommend("newbie", n=3, explain=True)
+        reasons = result.explanations[result.item_ids.tolist().index(self.WATCH)]
+        assert any(r.get("covisitation", 0) > 0 for r in reasons)
+
+    def test_fading_gives_long_histories_less_of_it(self):
+        model = self.make(covisit_weight=0.5)
+        model.config.covisit_fade = 2.0  # halved at 2 events
+        pull = model.covisitation.pull([SHOES[0]], [1.0])  # the watch is the one co-visit: relative pull 1
+        term = model._covisit(np.array([1.0, 2.0, 18.0]), [pull] * 3, np.array([[self.WATCH]] * 3)).ravel()
+        assert term.tolist() == pytest.approx([0.5 * 2 / 3, 0.5 / 2, 0.5 / 10])
+
+    def test_save_and_load_keep_it(self, tmp_path):
+        model = self.make(covisit_weight=0.5)
+        model.save(tmp_path / "recommender")
+        assert self.WATCH in Recommender.load(tmp_path / "recommender").recommend("newbie", n=3).item_ids
+
+
 def test_mmr_prefers_a_different_product_over_a_near_copy():
     vectors = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])
     scores = np.array([[1.0, 0.99, 0.9]])
