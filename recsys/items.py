@@ -41,10 +41,29 @@ class Items:
         """Positions of products, -1 for unknown ones."""
         return self._index.get_indexer(np.asarray(item_ids, dtype=np.int64))
 
+    # Every ranking reads the prior and the popular products; both are kept until popularity changes
+    # (sorting 1M products per request would cost more than the rest of the ranking).
+    @property
+    def popularity(self) -> np.ndarray:
+        return self._popularity
+
+    @popularity.setter
+    def popularity(self, values) -> None:
+        self._popularity = np.asarray(values, dtype=np.float64)
+        self._by_popularity = self._prior = None
+
+    def most_popular_rows(self, k: int) -> np.ndarray:
+        """Row positions of the k most popular products, most popular first."""
+        if self._by_popularity is None:
+            self._by_popularity = np.argsort(-self.popularity)  # numpy's default sort, as rankings always used
+        return self._by_popularity[:k]
+
     def prior(self) -> np.ndarray:
         """Popularity squashed to 0..1 (log scale, so a few blockbusters do not drown the rest)."""
-        top = np.log1p(self.popularity.max()) if len(self) else 0.0
-        return np.log1p(self.popularity) / top if top > 0 else np.zeros(len(self))
+        if self._prior is None:
+            top = np.log1p(self.popularity.max()) if len(self) else 0.0
+            self._prior = np.log1p(self.popularity) / top if top > 0 else np.zeros(len(self))
+        return self._prior
 
     def set_popularity_from_events(self, events: pd.DataFrame, weights: dict, half_life_days: float) -> None:
         """Decayed sum of positive event weights per product, relative to the latest event."""
@@ -66,7 +85,9 @@ class Items:
         else:
             self.in_stock[row] = in_stock
             if popularity is not None:
-                self.popularity[row] = popularity
+                updated = self.popularity.copy()
+                updated[row] = popularity
+                self.popularity = updated
         for column, value in (attributes or {}).items():
             self.attributes.loc[int(item_id), column] = value
 

@@ -114,7 +114,7 @@ class Recommender(BaseRecommender):
 
     def popularity_vector(self) -> np.ndarray:
         """The taste of 'everyone': popularity-weighted mean of the popular products (cold start)."""
-        top = np.argsort(-self.items.popularity)[:1000]
+        top = self.items.most_popular_rows(1000)
         if len(top) == 0 or self.items.popularity[top].sum() <= 0:
             return np.zeros(self.index.dim, dtype=np.float32)
         vectors = self.index.vectors_of(self.items.ids[top])
@@ -174,7 +174,7 @@ class Recommender(BaseRecommender):
         interests = self._interest_vectors(users, histories)
         per_interest = max(1, self.config.candidates // self.config.interests)
         _, near_interests = self.index.search(interests.reshape(-1, users.shape[1]), per_interest)
-        popular = self.items.ids[np.argsort(-self.items.popularity)[:self.config.popular_candidates]]
+        popular = self.items.ids[self.items.most_popular_rows(self.config.popular_candidates)]
         covisited = np.full((len(users), self.config.covisit_candidates), -1, dtype=np.int64)
         for row, pull in enumerate(pulls):
             strongest = self.covisitation.strongest(pull, self.config.covisit_candidates)

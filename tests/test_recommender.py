@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from recsys.items import Items
 from recsys.mmr import mmr_order
 from recsys.baselines import ALSRecommender, ItemKNNRecommender, PopularityRecommender
 from recsys.recommender import Recommender, RecommenderConfig, RecommenderError
@@ -197,3 +198,17 @@ class TestItemKNN(ContractTests):
 class TestALS(ContractTests):
     def make(self):
         return ALSRecommender(IDS, factors=4, iterations=5)
+
+
+def test_items_keep_their_popularity_ranking_until_popularity_changes():
+    items = Items([10, 11, 12], popularity=[1.0, 5.0, 3.0])
+    assert items.ids[items.most_popular_rows(2)].tolist() == [11, 12]
+    assert items.prior()[1] == pytest.approx(1.0)
+    items.upsert(10, popularity=9.0)
+    assert items.ids[items.most_popular_rows(1)].tolist() == [10] and items.prior()[0] == pytest.approx(1.0)
+    items.upsert(13, popularity=20.0)
+    assert items.ids[items.most_popular_rows(1)].tolist() == [13]
+    items.remove(13)
+    assert items.ids[items.most_popular_rows(3)].tolist() == [10, 11, 12]
+    items.set_popularity_from_events(events_frame([("u", 12, "purchase", 0)]), {"purchase": 1.0}, 90.0)
+    assert items.ids[items.most_popular_rows(1)].tolist() == [12] and items.prior()[2] == pytest.approx(1.0)
