@@ -9,7 +9,7 @@ from PIL import Image
 from imagegen.provenance import read_provenance
 from imagegen.variants import (DemandQueue, VariantError, VariantKey, VariantMaker, VariantNotFound, VariantParams,
                                VariantStore, most_demanded)
-from imagegen.variants.bench import steady_state_caching
+from imagegen.variants.bench import pair_taste, steady_state_caching
 from imagegen_helpers import tiny_generator, unit_embeddings
 from variant_helpers import StubJudge, provenance_record as record
 
@@ -127,3 +127,17 @@ def test_caching_per_segment_serves_new_shoppers_from_the_cache():
                                                                    "cache_hit_rate": 1.0}
     assert steady_state_caching(cards, "user_id", min_demand=1) == {"generated_per_1000_cards": 1000.0,
                                                                    "cache_hit_rate": 0.0}
+
+
+def test_the_bench_draws_a_pair_toward_its_segment_taste_within_the_product_type(sample_catalogue):
+    ids = np.asarray(sample_catalogue.ids)
+    vectors = unit_embeddings(len(ids), seed=3)
+    shoppers = SimpleNamespace(tastes=unit_embeddings(2, seed=4), store=SimpleNamespace(ids=ids, vectors=vectors))
+    product_id = int(ids[0])
+    types = sample_catalogue.products["articleType"]
+    same_type = (types.loc[ids] == types.at[product_id]).to_numpy()
+    narrowed = pair_taste(sample_catalogue, shoppers, product_id, 1, neighbours=1)
+    own_type = vectors[same_type]
+    assert np.allclose(narrowed, own_type[np.argmax(own_type @ shoppers.tastes[1])], atol=1e-6)
+    assert same_type.sum() < len(ids)  # other types exist, and were passed over
+    assert np.array_equal(pair_taste(sample_catalogue, shoppers, product_id, 1, None), shoppers.tastes[1])
