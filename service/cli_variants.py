@@ -52,12 +52,11 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
     generator = load_generator(generator_spec, device="cpu")
     params = VariantParams(seed=seed, num_inference_steps=steps, **_given(
         strength=strength, taste_weight=taste_weight, candidates=candidates, tau=tau, mode=mode))
-    no_decay = demand_half_life_days == 0  # 0 on the command line: views never fade
+    demand = _given(min_demand=min_demand, demand_half_life_days=demand_half_life_days)
+    if demand.get("demand_half_life_days") == 0:
+        demand["demand_half_life_days"] = None  # 0 on the command line: views never fade
     config = VariantBenchConfig(shoppers=shoppers, days=days, visits_per_week=visits_per_week, segments=segments,
-                                products=products, tastes=tastes, seed=seed, **_given(
-                                    min_demand=min_demand, demand_half_life_days=demand_half_life_days))
-    if no_decay:
-        config.demand_half_life_days = None
+                                products=products, tastes=tastes, seed=seed, **demand)
     embeddings = store_path_for(RUNS / "embeddings", encoder.space_id)
     result = bench_variants(load_catalogue(catalogue_dir), encoder, generator, TasteSegments(k=segments, seed=seed),
                             params=params, config=config, embeddings_path=embeddings, grid_path=grid_path,
