@@ -29,11 +29,14 @@ def cards(user_id: str):
     user_id = checked_user_id(user_id)
     n = int_arg("n", 12, 1, current_app.config["MAX_CARDS"])
     ranking = _ranking(user_id, n)
-    cards = [{"rank": rank, "product": card["product"], "score": card["score"], "explanation": card["explanation"],
-              **card_image(card, ranking["segment"], rank, n)}
-             for rank, card in enumerate(ranking["cards"], start=1)]
     experiments = current_app.extensions["tailorcard.experiments"]
     assigned = experiments.assign(user_id, ranking["segment"])
+    # an arm that shows original photos neither looks variants up nor counts as demand for them
+    photos_only = bool(assigned) and assigned["image_policy"] == "original"
+    cards = [{"rank": rank, "product": card["product"], "score": card["score"], "explanation": card["explanation"],
+              **({"image_url": card["original_url"], "variant": None} if photos_only
+                 else card_image(card, ranking["segment"], rank, n))}
+             for rank, card in enumerate(ranking["cards"], start=1)]
     cards = arm_cards(cards, assigned)
     if assigned:
         experiments.log_exposures(user_id, assigned, cards)

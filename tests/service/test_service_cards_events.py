@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 from features.type_taste import taste_within_type
-from service_helpers import auth, make_app
+from service_helpers import N_SHOPPERS, auth, make_app
 
 STOREFRONT = auth("storefront")
 
@@ -143,3 +143,20 @@ def test_events_move_the_shoppers_next_cards(client):
     after = cards(client, "fresh-shopper", n=5)["cards"]
     assert [c["score"] for c in after] != [c["score"] for c in before]
     assert [r["item_id"] for r in after[0]["explanation"] if "item_id" in r] == [liked]
+
+
+def test_shoppers_in_a_photo_arm_see_photos_and_create_no_variant_demand(app, client):
+    experiment = {"name": "photos-or-variants", "hypothesis": "variants lift clicks", "primary_metric": "ctr",
+                  "arms": [{"name": "photo", "weight": 1, "image_policy": "original"},
+                           {"name": "variant", "weight": 1, "image_policy": "variant"}]}
+    assert client.post("/v1/experiments", json=experiment, headers=auth("analyst")).status_code == 201
+    assert client.post("/v1/experiments/photos-or-variants/start", headers=auth("analyst")).status_code == 200
+    jobs, asked = app.extensions["tailorcard.jobs"], {}
+    for user in (f"u{i}" for i in range(N_SHOPPERS)):
+        before = jobs.depth()
+        body = cards(client, user, n=3)
+        arm = body["cards"][0]["experiment"]["arm"]
+        asked[arm] = asked.get(arm, 0) + jobs.depth() - before
+        if arm == "photo":
+            assert all(c["variant"] is None and c["image_url"].endswith("/image") for c in body["cards"])
+    assert asked["photo"] == 0 and asked["variant"] > 0  # generation is asked for the variant arm only
