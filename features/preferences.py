@@ -311,10 +311,17 @@ class PreferenceStore:
 def _plain_columns(events: pd.DataFrame) -> dict[str, np.ndarray]:
     """The columns as numpy arrays: text as object arrays, which hash several times faster than Arrow strings."""
     n = len(events)
-    text = {c: events[c].to_numpy(dtype=object, na_value="") if c in events else np.full(n, "", dtype=object)
+    text = {c: _as_text(events[c]) if c in events else np.full(n, "", dtype=object)
             for c in ("event_id", "user_id", "type", "query")}
     return {**text, "item_id": events["item_id"].to_numpy(dtype=np.int64),
             "timestamp": events["timestamp"].to_numpy(dtype=np.float64)}
+
+
+def _as_text(column: pd.Series) -> np.ndarray:
+    """Ids are text everywhere else (recommend() asks by str(user)): numbers become their text."""
+    if column.dtype.kind in "iuf":
+        column = column.astype(str)
+    return column.to_numpy(dtype=object, na_value="")
 
 
 def _csr_arrays(name: str, matrix, n_rows: int) -> dict:

@@ -117,6 +117,13 @@ def test_cold_start_users_get_the_fallback_and_session_users_work():
     np.testing.assert_allclose(store.vector("session:s1"), VECTORS[3], atol=1e-6)
 
 
+def test_numeric_user_ids_are_kept_as_their_text():
+    events = events_frame([(7, IDS[3], "click", 0)])  # ids read from a CSV can arrive as integers
+    store = PreferenceStore(IDS, VECTORS).rebuild(events)
+    assert store.has_vector("7")
+    np.testing.assert_allclose(store.vector("7"), VECTORS[3], atol=1e-6)
+
+
 def test_save_and_load_keep_everything(tmp_path):
     events = random_events(tiny_encoder_texts=False)
     store = PreferenceStore(IDS, VECTORS).rebuild(events)
