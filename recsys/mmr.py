@@ -24,10 +24,4 @@ def mmr_order(scores: np.ndarray, vectors: np.ndarray, n: int, relevance: float)
         picks[found, step] = best[found]
         open_[everyone, best] = False
         closest = np.maximum(closest, similarity[everyone, :, best])
-    return _pack_left(picks)
-
-
-def _pack_left(picks: np.ndarray) -> np.ndarray:
-    """Move each row's -1 entries to its end, keeping the order of the others."""
-    order = np.argsort(picks < 0, axis=1, kind="stable")
-    return np.take_along_axis(picks, order, 1)
+    return picks  # a row that runs out stays out, so its -1s are already at its end
