@@ -79,6 +79,20 @@ def test_a_product_change_makes_its_variants_unreachable(tmp_path, sample_catalo
     assert maker.invalidate(product_id) == [0]
     with pytest.raises(VariantNotFound):
         maker.get(made.variant_id)
+    assert maker.lookup(product_id, before, 0) is None  # invalidated: not remembered either
+
+
+def test_a_known_variant_is_looked_up_without_reading_the_store(tmp_path, sample_catalogue, monkeypatch):
+    product_id = sample_catalogue.ids[0]
+    maker = VariantMaker(tiny_generator(), StubJudge("Shirts"), VariantStore(tmp_path / "variants"),
+                         params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0))
+    made = maker.generate(request_for(sample_catalogue, product_id))
+    content_hash = sample_catalogue.content_hash(product_id)
+    assert maker.lookup(product_id, content_hash, 0) == made
+    reads = []
+    monkeypatch.setattr(maker.store, "get", lambda key: reads.append(key))
+    assert maker.lookup(product_id, content_hash, 0) == made and reads == []  # the cards path reads no file
+    assert maker.lookup(product_id, content_hash, 1) is None and len(reads) == 1  # unknown pairs still ask
 
 
 def test_generate_caches_the_fallback_decision_and_returns_none(tmp_path, sample_catalogue):

@@ -1,7 +1,7 @@
 """Variants per taste segment, in the shape the service asks of a variant store (service.variants.VariantStore).
 
     maker = VariantMaker(generator, ClipJudge(encoder, article_types), VariantStore(root))
-    maker.lookup(product_id, content_hash, segment)   # ready variant or None (cheap: one file read)
+    maker.lookup(product_id, content_hash, segment)   # ready variant or None (cheap: memory, else one file)
     maker.generate(request)                            # in a job: make (or find) it; None = the original stays
     maker.invalidate(product_id)                       # the product changed: delete its variants
     maker.get(variant_id); maker.read_bytes(variant_id)
@@ -27,13 +27,22 @@ class VariantMaker:
         generator.check_encoder(judge)
         self.generator, self.judge, self.store, self.params = generator, judge, store, params
         self.generator_version = generator_version(generator)
+        self._params_digest = params.digest()
+        # Made variants seen by this process. Keys are content-addressed, so an entry never goes stale:
+        # a changed product asks under a new content hash. Cards then read no file for a known variant.
+        self._ready: dict[VariantKey, StoredVariant] = {}
 
     def key(self, content_hash: str, segment) -> VariantKey:
-        return VariantKey(content_hash, str(segment), self.generator_version, self.params.digest())
+        return VariantKey(content_hash, str(segment), self.generator_version, self._params_digest)
 
     def lookup(self, product_id: int, content_hash: str, segment) -> StoredVariant | None:
-        stored = self.store.get(self.key(content_hash, segment))
-        return stored if stored is not None and stored.generated else None
+        key = self.key(content_hash, segment)
+        if key not in self._ready:
+            stored = self.store.get(key)
+            if stored is None or not stored.generated:
+                return None
+            self._ready[key] = stored
+        return self._ready[key]
 
     def generate(self, request) -> StoredVariant | None:
         key = self.key(request.content_hash, request.segment)
@@ -45,6 +54,7 @@ class VariantMaker:
         mine = [stored for stored in self.store.records() if stored.product_id == int(product_id)]
         for stored in mine:
             self.store.remove(stored.variant_id)
+        self._ready = {key: stored for key, stored in self._ready.items() if stored.product_id != int(product_id)}
         return sorted({stored.segment for stored in mine if stored.generated})
 
     def get(self, variant_id: str) -> StoredVariant:
