@@ -86,7 +86,7 @@ class Generator:
     def generate(self, embeddings: np.ndarray, *, guidance_scale: float | None = None,
                  num_inference_steps: int | None = None, seed: int = 0, batch_size: int = 32) -> np.ndarray:
         """One image per embedding row (zeros = unconditional), as uint8 [n, size, size, 3]."""
-        embeds = self._embeds(embeddings)
+        embeds = self.embeds(embeddings)
         out = []
         for start in range(0, len(embeds), batch_size):
             chunk = embeds[start:start + batch_size]
@@ -96,7 +96,7 @@ class Generator:
                 num_inference_steps=num_inference_steps or self.settings.num_inference_steps,
                 guidance_scale=self.settings.guidance_scale if guidance_scale is None else guidance_scale,
                 generator=torch.Generator("cpu").manual_seed(seed + start), output_type="np").images)
-        return _to_uint8(out, self.settings.image_size)
+        return to_uint8(out, self.settings.image_size)
 
     def vary(self, images: list[Image.Image], embeddings: np.ndarray, *, strength: float = 0.5,
              guidance_scale: float | None = None, num_inference_steps: int | None = None,
@@ -106,7 +106,7 @@ class Generator:
         `seed`: one seed for the batch, or one per image (images with the same seed get the same noise,
         so two conditions can be compared on equal terms).
         """
-        embeds = self._embeds(embeddings)
+        embeds = self.embeds(embeddings)
         if len(images) != len(embeds):
             raise ValueError(f"vary needs one embedding per image; got {len(images)} images and {len(embeds)} embeddings")
         if not isinstance(seed, int) and len(seed) != len(images):
@@ -120,9 +120,10 @@ class Generator:
             num_inference_steps=num_inference_steps or self.settings.num_inference_steps,
             guidance_scale=self.settings.guidance_scale if guidance_scale is None else guidance_scale,
             generator=noise, output_type="np").images
-        return _to_uint8([result], size)
+        return to_uint8([result], size)
 
-    def _embeds(self, embeddings: np.ndarray) -> torch.Tensor:
+    def embeds(self, embeddings: np.ndarray) -> torch.Tensor:
+        """Condition rows as the UNet takes them: checked [n, embed_dim], scaled as in training, on its device."""
         embeddings = np.asarray(embeddings, dtype=np.float32)
         if embeddings.ndim != 2 or embeddings.shape[1] != self.settings.embed_dim:
             raise ValueError(f"{self.name} expects embeddings of shape [n, {self.settings.embed_dim}]; "
@@ -161,7 +162,7 @@ def _copy_as(model, dtype: torch.dtype):
     return torch.nn.Module.to(copy, dtype)
 
 
-def _to_uint8(batches: list[np.ndarray], size: int) -> np.ndarray:
+def to_uint8(batches: list[np.ndarray], size: int) -> np.ndarray:
     if not batches:
         return np.zeros((0, size, size, 3), dtype=np.uint8)
     return (np.concatenate(batches) * 255.0).round().clip(0, 255).astype(np.uint8)

@@ -19,6 +19,7 @@ from PIL import Image
 from features.images import pad_to_square
 from imagegen.components import build_sampler
 from imagegen.editing.masks import background_mask, latent_mask
+from imagegen.pipeline import to_uint8
 from imagegen.variants.slerp import slerp, unit_rows
 
 
@@ -76,12 +77,11 @@ def _redraw_masked(generator, photo: Image.Image, background: np.ndarray, condit
             known, torch.randn(known.shape, generator=noise).to(known), later[:1])
         return {"latents": redraw * tensors["latents"] + (1 - redraw) * kept}
 
-    embeds = torch.from_numpy(np.asarray(condition, np.float32)[None] * generator.settings.condition_scale)
-    embeds = embeds.to(generator.device, generator.unet.dtype)
+    embeds = generator.embeds(np.atleast_2d(condition))
     images = pipe(image_embeds=embeds, negative_image_embeds=torch.zeros_like(embeds), image=photo, height=size,
                   width=size, strength=strength,
                   num_inference_steps=num_inference_steps or generator.settings.num_inference_steps,
                   guidance_scale=generator.settings.guidance_scale if guidance_scale is None else guidance_scale,
                   generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
                   callback_on_step_end=keep_product).images
-    return (images[0] * 255.0).round().clip(0, 255).astype(np.uint8)
+    return to_uint8([images], size)[0]
