@@ -135,6 +135,3 @@ class LiveModel:
         if "item_id" in reason and reason["item_id"] in self.products:
             return {**reason, "title": self.products[reason["item_id"]]["title"]}
         return reason
-
-    def product(self, product_id: int) -> dict | None:
-        return self.products.get(product_id)
