@@ -43,6 +43,9 @@ from recsys.mmr import mmr_order
 from recsys.taste import taste_similarity
 
 
+COLD_START_PRODUCTS = 1000  # the popular products whose weighted mean is a cold shopper's taste
+
+
 class RecommenderError(TailorcardError):
     """A recommendation request that cannot be served as asked."""
 
@@ -114,7 +117,7 @@ class Recommender(BaseRecommender):
 
     def popularity_vector(self) -> np.ndarray:
         """The taste of 'everyone': popularity-weighted mean of the popular products (cold start)."""
-        top = self.items.most_popular_rows(1000)
+        top = self.items.most_popular_rows(COLD_START_PRODUCTS)
         if len(top) == 0 or self.items.popularity[top].sum() <= 0:
             return np.zeros(self.index.dim, dtype=np.float32)
         vectors = self.index.vectors_of(self.items.ids[top])
