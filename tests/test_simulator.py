@@ -25,6 +25,13 @@ def test_output_is_labelled_simulated_and_valid_events():
     assert set(simulation.events["type"]) == {"view", "click", "add_to_cart", "purchase", "like", "dislike", "return"}
 
 
+def test_nothing_happens_after_the_simulated_period():
+    simulation = run(days=10.0)
+    end = pd.Timestamp(simulation.config.start).timestamp() + 10 * 86_400
+    assert simulation.events["timestamp"].max() < end  # returns due later have not happened yet
+    assert (simulation.events["type"] == "return").any()
+
+
 def test_purchases_follow_the_users_taste():
     simulation = run(n_users=300, taste_strength=1.0, drift_rate=0.0)
     products = tiny_catalogue().products
