@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from features.images import pad_to_square
-from imagegen.editing import background_mask, inpaint_background, latent_mask, replace_background, transfer_style
+from imagegen.editing import (background_mask, inpaint_background, latent_mask, repair_background, replace_background,
+                              transfer_style)
 from imagegen.variants import VariantParams, personalize
 from imagegen_helpers import tiny_generator, unit_embeddings
 from variant_helpers import StubJudge
@@ -58,6 +59,16 @@ def test_replaced_background_of_a_real_photo_keeps_the_product(generator, sample
     original = np.asarray(pad_to_square(photo))
     product = ~background_mask(original)
     assert np.array_equal(result[product], original[product])
+
+
+def test_repaired_background_keeps_the_product_and_is_reproducible(generator):
+    photo = Image.fromarray(framed_shirt())
+    product_vector = unit_embeddings(1, seed=6)[0] * 3.0  # any length: the condition is its direction
+    result = repair_background(generator, photo, product_vector, seed=2)
+    original = np.asarray(pad_to_square(photo))
+    product = ~background_mask(original)
+    assert np.array_equal(result[product], original[product])
+    assert np.array_equal(result, inpaint_background(generator, photo, product_vector / 3.0, strength=0.5, seed=2))
 
 
 def test_a_photo_without_white_background_is_returned_unchanged(generator):
