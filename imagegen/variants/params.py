@@ -45,10 +45,6 @@ class VariantParams:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "VariantParams":
-        return cls(**values)
-
     def digest(self) -> str:
         """Stable hash of every field: a change of any knob is a different variant."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
