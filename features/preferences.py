@@ -243,14 +243,19 @@ class PreferenceStore:
 
     # ---- reading ----------------------------------------------------------------------------
 
-    def vectors(self, user_ids, fallback: np.ndarray | None = None) -> np.ndarray:
-        """Unit vectors (n, dim) float32; users without a usable vector get `fallback` (or zeros)."""
+    def decayed_sums(self, user_ids) -> np.ndarray:
+        """The un-normalised sums (n, dim) as of each user's latest event; zeros for unknown users."""
         rows = np.array([self._row_of_user.get(str(u), -1) for u in user_ids], dtype=np.int64)
         sums = np.zeros((len(rows), self.dim))
         sums[rows >= 0] = self.sums[rows[rows >= 0]]
+        return sums
+
+    def vectors(self, user_ids, fallback: np.ndarray | None = None) -> np.ndarray:
+        """Unit vectors (n, dim) float32; users without a usable vector get `fallback` (or zeros)."""
+        sums = self.decayed_sums(user_ids)
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         usable = norms[:, 0] > 1e-12
-        out = np.zeros((len(rows), self.dim), dtype=np.float32)
+        out = np.zeros((len(sums), self.dim), dtype=np.float32)
         out[usable] = (sums[usable] / norms[usable]).astype(np.float32)
         if fallback is not None:
             out[~usable] = np.asarray(fallback, dtype=np.float32)

@@ -30,3 +30,17 @@ def taste_within_type(taste, type_vectors, k: int = TYPE_NEIGHBOURS) -> np.ndarr
     nearest = np.argsort(-(vectors @ taste), kind="stable")[:k]
     mean = vectors[nearest].mean(axis=0)
     return (mean / np.linalg.norm(mean)).astype(np.float32)
+
+
+def taste_in_colour(product_vector, product_type, colour, types, colours, vectors,
+                    k: int = TYPE_NEIGHBOURS) -> np.ndarray | None:
+    """A product as it would look in `colour`: `taste_within_type` of the product's own vector among the
+    catalogue products of its type in that colour (rows of `vectors`, with their `types` and `colours`).
+
+    Drawing toward these neighbours rather than toward a segment's centroid changes the colour while
+    keeping the product's cut. None when the catalogue has no product of that type in that colour.
+    """
+    same = (np.asarray(types, dtype=object) == product_type) & (np.asarray(colours, dtype=object) == colour)
+    if not same.any():
+        return None
+    return taste_within_type(product_vector, np.asarray(vectors)[same], k)

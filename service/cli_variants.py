@@ -18,13 +18,12 @@ RUNS = Path("runs")
 @click.option("--shoppers", default=1000, show_default=True, help="SIMULATED shoppers browsing.")
 @click.option("--days", default=90.0, show_default=True, help="Simulated days; the last third is steady state.")
 @click.option("--visits-per-week", default=2.0, show_default=True, help="Sessions per simulated shopper and week.")
-@click.option("--segments", default=8, show_default=True, help="Taste segments (k-means over taste vectors).")
 @click.option("--min-demand", type=float, default=None,
               help="Recent views of a (product, segment) before it is generated [default: the queue's].")
 @click.option("--demand-half-life", "demand_half_life_days", type=float, default=None,
               help="Days over which a view's weight in the demand halves; 0 = views never fade [default: the queue's].")
 @click.option("--products", default=8, show_default=True, help="Most shown products to personalise and measure.")
-@click.option("--tastes", default=3, show_default=True, help="Segments per product (grid columns).")
+@click.option("--tastes", default=3, show_default=True, help="Colour segments per product (grid columns).")
 @click.option("--steps", default=None, type=int, help="Sampler steps (default: the generator's).")
 @click.option("--candidates", type=int, default=None, help="Seeds per (product, segment) [default: VariantParams'].")
 @click.option("--strength", type=float, default=None, help="img2img strength [default: VariantParams'].")
@@ -36,7 +35,7 @@ RUNS = Path("runs")
 @click.option("--grid", "grid_path", default="docs/variants-grid.png", show_default=True,
               type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
-def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers, days, visits_per_week, segments,
+def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers, days, visits_per_week,
                            min_demand, demand_half_life_days, products, tastes, steps, candidates, strength,
                            taste_weight, tau, mode, seed, grid_path, as_json):
     """Personalised variants for SIMULATED shoppers: colour toward taste, type kept, fallbacks, generations."""
@@ -46,7 +45,6 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
     from imagegen import load_generator
     from imagegen.variants import VariantParams
     from imagegen.variants.bench import VariantBenchConfig, bench_variants
-    from recsys import TasteSegments
 
     encoder = load_encoder(encoder_spec, device="cpu")
     generator = load_generator(generator_spec, device="cpu")
@@ -55,16 +53,16 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
     demand = _given(min_demand=min_demand, demand_half_life_days=demand_half_life_days)
     if demand.get("demand_half_life_days") == 0:
         demand["demand_half_life_days"] = None  # 0 on the command line: views never fade
-    config = VariantBenchConfig(shoppers=shoppers, days=days, visits_per_week=visits_per_week, segments=segments,
+    config = VariantBenchConfig(shoppers=shoppers, days=days, visits_per_week=visits_per_week,
                                 products=products, tastes=tastes, seed=seed, **demand)
     embeddings = store_path_for(RUNS / "embeddings", encoder.space_id)
-    result = bench_variants(load_catalogue(catalogue_dir), encoder, generator, TasteSegments(k=segments, seed=seed),
+    result = bench_variants(load_catalogue(catalogue_dir), encoder, generator,
                             params=params, config=config, embeddings_path=embeddings, grid_path=grid_path,
                             log=lambda line: click.echo(line, err=True))
     if as_json:
         click.echo(json.dumps(result))
         return
-    click.echo(f"SIMULATED shoppers: {shoppers}, {segments} segments; {result['cards_measured']} cards measured, "
+    click.echo(f"SIMULATED shoppers: {shoppers}, colour segments; {result['cards_measured']} cards measured, "
                f"{result['cards_with_variant']} with a variant")
     for name in ("colour_moved_toward_taste", "type_kept", "fallback_rate", "type_kept_original_photos",
                  "generated_per_1000_cards", "cache_hit_rate", "generated_per_1000_cards_per_shopper",

@@ -1,5 +1,7 @@
 """Variants in the service: what a card shows, asking for missing ones, and the job that makes one.
 
+Variants are made per (product, colour segment): a card's segment is the colour its shopper's
+behaviour leans to (LiveModel.rank's `variant_segment`; None when the card wants no variant).
 Cards never wait: a missing variant is counted as demand; once a (product, segment) is in demand
 (VARIANT_MIN_DEMAND recent cards) a durable job is queued, once per product content and segment,
 most-shown first, and cards show the original photo meanwhile.
@@ -12,15 +14,16 @@ from flask import current_app, url_for
 
 from features.images import open_image
 from service import repository
-from service.live import SEGMENTS
 from service.variants import GenerationRequest, VariantRecord
 
 GENERATE_VARIANT = "generate_variant"
 
 
-def card_image(card: dict, segment: int, rank: int, n: int) -> dict:
+def card_image(card: dict, rank: int, n: int) -> dict:
     """The image fields of one ranked card: the ready variant, else the original photo (and a request)."""
-    product_id, content_hash = card["product"]["id"], card["content_hash"]
+    product_id, content_hash, segment = card["product"]["id"], card["content_hash"], card["variant_segment"]
+    if segment is None:
+        return {"image_url": card["original_url"], "variant": None}
     record = current_app.extensions["tailorcard.variants"].lookup(product_id, content_hash, segment)
     if record is None:
         request_variant(product_id, content_hash, segment, priority=n - rank)
@@ -34,11 +37,11 @@ def describe(record: VariantRecord) -> dict:
             "provenance_url": url_for("variants.provenance", variant_id=record.variant_id)}
 
 
-def variant_key(product_id: int, content_hash: str, segment: int) -> str:
+def variant_key(product_id: int, content_hash: str, segment: str) -> str:
     return f"variant:{product_id}:{content_hash}:{segment}"
 
 
-def request_variant(product_id: int, content_hash: str, segment: int, priority: int = 0,
+def request_variant(product_id: int, content_hash: str, segment: str, priority: int = 0,
                     wanted: bool = False) -> None:
     """Queue generation once the pair is in demand (`wanted`: at once); this process remembers what it
     asked for, so cards pay no write."""
@@ -55,7 +58,7 @@ def request_variant(product_id: int, content_hash: str, segment: int, priority: 
     asked.add(key)
 
 
-def regenerate(product_id: int, content_hash: str, segments: list[int]) -> None:
+def regenerate(product_id: int, content_hash: str, segments: list[str]) -> None:
     """After a product change: its old variants are gone; queue new ones for the segments that had them."""
     for segment in segments:
         request_variant(product_id, content_hash, segment, priority=1_000, wanted=True)
@@ -74,17 +77,16 @@ def demand_queue():
 
 
 def generate_variant(payload: dict) -> None:
-    """Job handler. A product changed since the job was queued is skipped: a newer job covers it."""
+    """Job handler. A product changed since the job was queued is skipped: a newer job covers it; so is
+    a colour the product's type no longer comes in (nothing to draw it toward)."""
     with current_app.extensions["tailorcard.db"].connect() as connection:
         product = repository.get_product(connection, payload["product_id"], with_image=True)
-        centroids = repository.load_array(connection, SEGMENTS)
     if product is None or product["content_hash"] != payload["content_hash"]:
         return
-    segment = payload["segment"]
-    if centroids is None or not 0 <= segment < len(centroids):
-        raise ValueError(f"segment {segment} is unknown; {0 if centroids is None else len(centroids)} segments fitted")
-    taste = current_app.extensions["tailorcard.live"].get().segment_taste(
-        centroids[segment], (product["attributes"] or {}).get("articleType"))
+    segment = str(payload["segment"])
+    taste = current_app.extensions["tailorcard.live"].get().colour_taste(product["product_id"], segment)
+    if taste is None:
+        return
     request = GenerationRequest(product["product_id"], product["content_hash"], segment,
                                 open_image(product["image"]), taste, product["title"], product["attributes"])
     current_app.extensions["tailorcard.variants"].generate(request)

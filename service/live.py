@@ -1,5 +1,5 @@
-"""One web worker's read model: the recommender, product info and taste segments, kept in step
-with the database's append-only logs (events, product changes) by `catch_up`.
+"""One web worker's read model: the recommender, product info, taste segments and shoppers' colours,
+kept in step with the database's append-only logs (events, product changes) by `catch_up`.
 
 Built once per process from the database (so a restart loses nothing) and caught up before
 every ranking, so a change made through any worker reaches every worker's next cards.
@@ -11,7 +11,9 @@ import threading
 import numpy as np
 import sqlalchemy as sa
 
-from features.type_taste import taste_within_type
+from features.colour_taste import ColourTaste, colour_to_show
+from features.errors import TailorcardError
+from features.type_taste import taste_in_colour
 from recsys.recommender import Recommender, RecommenderConfig
 from recsys.segments import TasteSegments
 from service import repository
@@ -21,6 +23,8 @@ POPULARITY_SEQ = "popularity_seq"  # the last event the popularity prior counts
 # Catching up event by event costs a pandas round trip each; past this many pending events a
 # batch rebuild from the log is faster (and gives the same vectors: incremental == batch).
 REBUILD_AFTER_EVENTS = 200
+COLOUR = "baseColour"  # the product attribute a shopper's colour is learned over (features.colour_taste)
+TYPE = "articleType"  # a variant keeps its product's type
 
 
 class LiveModel:
@@ -30,6 +34,8 @@ class LiveModel:
         self.recommender: Recommender | None = None
         self.products: dict[int, dict] = {}
         self.segments: TasteSegments | None = None
+        self.colours: ColourTaste | None = None  # None: no product has a colour, so no variants
+        self._offered: set | None = None  # the catalogue's (type, colour) pairs; None: to be recounted
         self.event_seq = self.change_seq = 0
 
     def load(self) -> "LiveModel":
@@ -57,12 +63,18 @@ class LiveModel:
         self.recommender.fit(events[until].drop(columns="seq"))
         if not until.all():
             self.recommender.preferences.rebuild(events.drop(columns="seq"))
+        try:
+            self.colours = ColourTaste(catalogue["product_id"], [_attribute(a, COLOUR) for a in catalogue["attributes"]])
+            self.colours.rebuild(events.drop(columns="seq"))
+        except TailorcardError:
+            self.colours = None
         for row in catalogue.itertuples():
             self._set_product_info(row._asdict())
         self.event_seq = int(events["seq"].max()) if len(events) else 0
 
     def _set_product_info(self, row: dict) -> None:
         product_id = int(row["product_id"])
+        self._offered = None
         if row["deleted"]:
             self.products.pop(product_id, None)
             if product_id in self.recommender.index:
@@ -72,14 +84,20 @@ class LiveModel:
                                      "in_stock": bool(row["in_stock"]), "content_hash": row["content_hash"]}
         self.recommender.set_in_stock(product_id, bool(row["in_stock"]))
 
-    def segment_taste(self, centroid, article_type: str | None) -> np.ndarray:
-        """A segment's taste within one article type (features.type_taste), from the live catalogue."""
+    def colour_taste(self, product_id: int, colour: str) -> np.ndarray | None:
+        """The product as it would look in `colour` (features.type_taste.taste_in_colour), from the live
+        catalogue; None when the product is gone, already is that colour, or its type does not come in it."""
         with self.lock:
-            same_type = [product_id for product_id, product in self.products.items()
-                         if (product["attributes"] or {}).get("articleType") == article_type
-                         and product_id in self.recommender.index]
-            vectors = self.recommender.index.vectors_of(same_type)
-        return taste_within_type(centroid, vectors)
+            if product_id not in self.products or product_id not in self.recommender.index \
+                    or _attribute(self.products[product_id]["attributes"], COLOUR) == colour:
+                return None
+            ids = [i for i in self.products if i in self.recommender.index]
+            attributes = [self.products[i]["attributes"] for i in ids]
+            vectors = self.recommender.index.vectors_of(ids)
+            own = vectors[ids.index(product_id)]
+            return taste_in_colour(own, _attribute(self.products[product_id]["attributes"], TYPE), colour,
+                                   [_attribute(a, TYPE) for a in attributes], [_attribute(a, COLOUR) for a in attributes],
+                                   vectors)
 
     # ---- keeping up --------------------------------------------------------------------------
 
@@ -90,13 +108,19 @@ class LiveModel:
                 self._apply_change(connection, change)
             pending = repository.events_after(connection, self.event_seq)
             if len(pending) > REBUILD_AFTER_EVENTS:
-                everything = repository.events_after(connection)
-                self.recommender.preferences.rebuild(everything.drop(columns="seq"))
+                everything = repository.events_after(connection).drop(columns="seq")
+                for preferences in self._preference_stores():
+                    preferences.rebuild(everything)
             else:
                 for event in pending.drop(columns="seq").to_dict("records"):
                     self.recommender.observe(event)
+                    if self.colours is not None:
+                        self.colours.observe(event)
             if len(pending):
                 self.event_seq = int(pending["seq"].max())
+
+    def _preference_stores(self) -> list:
+        return [self.recommender.preferences] + ([self.colours] if self.colours is not None else [])
 
     def _apply_change(self, connection, change: dict) -> None:
         product = repository.get_product(connection, change["product_id"], with_image=True)
@@ -105,6 +129,8 @@ class LiveModel:
         else:
             self.recommender.upsert_item(product["product_id"], repository.vector_from(product["vector"]),
                                          in_stock=product["in_stock"])
+            if self.colours is not None:
+                self.colours.set_items([product["product_id"]], [_attribute(product["attributes"], COLOUR)])
             self._set_product_info({**product, "deleted": False})
         self.change_seq = change["seq"]
 
@@ -116,13 +142,27 @@ class LiveModel:
             self.catch_up()
             recommendations = self.recommender.recommend(user_id, n=n, explain=True)
             segment = self.segment_of(user_id)
+            colour = self.colours.colour_of(user_id) if self.colours is not None else None
+            offered = self.offered_colours()
         cards = []
         for record in recommendations.to_records():
             product = self.products[record["item_id"]]
+            attributes = product["attributes"]
             cards.append({"product": {k: product[k] for k in ("id", "title", "attributes")},
                           "content_hash": product["content_hash"], "score": round(record["score"], 4),
-                          "explanation": [self._titled(reason) for reason in record.get("because", [])]})
-        return {"user_id": user_id, "segment": segment, "cards": cards}
+                          "explanation": [self._titled(reason) for reason in record.get("because", [])],
+                          # variants are made per (product, colour segment): None wants none
+                          "variant_segment": colour_to_show(colour, _attribute(attributes, TYPE),
+                                                            _attribute(attributes, COLOUR), offered)})
+        return {"user_id": user_id, "segment": segment, "colour": colour, "cards": cards}
+
+    def offered_colours(self) -> set:
+        """The (article type, colour) pairs the live catalogue has products of."""
+        with self.lock:
+            if self._offered is None:
+                self._offered = {(_attribute(p["attributes"], TYPE), _attribute(p["attributes"], COLOUR))
+                                 for p in self.products.values()}
+            return self._offered
 
     def segment_of(self, user_id: str) -> int:
         if self.segments is None:
@@ -135,3 +175,8 @@ class LiveModel:
         if "item_id" in reason and reason["item_id"] in self.products:
             return {**reason, "title": self.products[reason["item_id"]]["title"]}
         return reason
+
+
+def _attribute(attributes: dict | None, name: str) -> str | None:
+    value = (attributes or {}).get(name)
+    return None if value is None or str(value).strip() == "" else str(value)

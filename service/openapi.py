@@ -76,7 +76,7 @@ def _core_document() -> dict:
                     "rank": {"type": "integer"}, "product": {"type": "object"}, "score": {"type": "number"},
                     "explanation": {"type": "array", "items": {"type": "object"}}, "image_url": {"type": "string"},
                     "variant": {"type": ["object", "null"], "description": "set when the image is AI-generated: "
-                                "id, ai_generated, segment, provenance, provenance_url"}}},
+                                "id, ai_generated, segment (the colour it leans to), provenance, provenance_url"}}},
             },
         },
         "paths": {
@@ -85,7 +85,10 @@ def _core_document() -> dict:
             "/v1/users/{user_id}/cards": {"get": _op(
                 "Ranked personalized cards; never waits for image generation", "cards", "200",
                 {"type": "object", "properties": {"cards": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
-                                                  "segment": {"type": "integer"}, "experiment": {"type": ["object", "null"]}}},
+                                                  "segment": {"type": "integer", "description": "taste segment (experiments may target it)"},
+                                                  "colour": {"type": ["string", "null"], "description": "the colour the "
+                                                             "shopper's behaviour leans to; variants lean to it"},
+                                                  "experiment": {"type": ["object", "null"]}}},
                 [_path("user_id"), _query("n", {"type": "integer", "minimum": 1, "maximum": max_cards}, "number of cards")])},
             "/v1/events": {"post": _op(
                 "Store one event or a batch (idempotent by event_id; all or nothing)", "events", "202",

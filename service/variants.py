@@ -27,20 +27,20 @@ class VariantRecord:
 
     variant_id: str
     product_id: int
-    segment: int
+    segment: str  # the colour segment it was made for
     media_type: str = "image/png"
     provenance: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """Everything a store needs to make one product's variant for one taste segment."""
+    """Everything a store needs to make one product's variant for one colour segment."""
 
     product_id: int
     content_hash: str
-    segment: int
+    segment: str
     image: Image.Image
-    taste: np.ndarray  # the segment's taste within the product's type (LiveModel.segment_taste), a unit vector
+    taste: np.ndarray  # the product as it would look in the segment's colour (LiveModel.colour_taste), unit
     title: str = ""
     attributes: dict = field(default_factory=dict)
 
@@ -48,13 +48,13 @@ class GenerationRequest:
 class VariantStore(Protocol):
     generates: bool  # False: never asked to generate (no jobs are queued)
 
-    def lookup(self, product_id: int, content_hash: str, segment: int) -> VariantRecord | None:
+    def lookup(self, product_id: int, content_hash: str, segment: str) -> VariantRecord | None:
         """The ready variant for this product content and segment, or None. Must be cheap (cards path)."""
 
     def generate(self, request: GenerationRequest) -> VariantRecord | None:
         """Make (or find) the variant; None when no candidate passes and the original stays. Slow."""
 
-    def invalidate(self, product_id: int) -> list[int]:
+    def invalidate(self, product_id: int) -> list[str]:
         """Make the product's variants unreachable; return the segments that had one (to regenerate)."""
 
     def get(self, variant_id: str) -> VariantRecord:
@@ -69,13 +69,13 @@ class NullVariantStore:
 
     generates = False  # nothing to queue: a job could never produce a variant
 
-    def lookup(self, product_id: int, content_hash: str, segment: int) -> VariantRecord | None:
+    def lookup(self, product_id: int, content_hash: str, segment: str) -> VariantRecord | None:
         return None
 
     def generate(self, request: GenerationRequest) -> VariantRecord | None:
         return None
 
-    def invalidate(self, product_id: int) -> list[int]:
+    def invalidate(self, product_id: int) -> list[str]:
         return []
 
     def get(self, variant_id: str) -> VariantRecord:

@@ -9,7 +9,7 @@ from PIL import Image
 from imagegen.provenance import read_provenance
 from imagegen.variants import (DemandQueue, VariantError, VariantKey, VariantMaker, VariantNotFound, VariantParams,
                                VariantStore, most_demanded)
-from imagegen.variants.bench import pair_taste, steady_state_caching
+from imagegen.variants.bench import pair_taste, steady_state_caching, wants_variant
 from imagegen_helpers import tiny_generator, unit_embeddings
 from variant_helpers import StubJudge, provenance_record as record
 
@@ -24,7 +24,7 @@ def test_put_and_get_a_variant_with_its_provenance(tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     stored = store.put(key(), 15970, image, record())
     assert store.get(key()) == stored == store.find(stored.variant_id)
-    assert stored.generated and stored.segment == 1 and stored.product_id == 15970
+    assert stored.generated and stored.segment == "1" and stored.product_id == 15970
     assert read_provenance(store.read_bytes(stored.variant_id)).to_dict() == stored.provenance
     assert store.get(key(segment="2")) is None and store.get(key(params_digest="q")) is None
 
@@ -56,9 +56,9 @@ def test_prune_deletes_variants_of_products_that_changed(tmp_path):
     assert not list(tmp_path.glob("*/*.png"))
 
 
-def request_for(catalogue, product_id, segment=0, article_type="Shirts"):
+def request_for(catalogue, product_id, segment="Blue", article_type="Shirts"):
     return SimpleNamespace(product_id=product_id, content_hash=catalogue.content_hash(product_id), segment=segment,
-                           image=catalogue.load_image(product_id), taste=unit_embeddings(1, seed=segment)[0],
+                           image=catalogue.load_image(product_id), taste=unit_embeddings(1, seed=len(segment))[0],
                            attributes={"articleType": article_type})
 
 
@@ -67,19 +67,19 @@ def test_a_product_change_makes_its_variants_unreachable(tmp_path, sample_catalo
     maker = VariantMaker(tiny_generator(), StubJudge("Shirts"), VariantStore(tmp_path / "variants"),
                          params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0))
     before = sample_catalogue.content_hash(product_id)
-    assert maker.lookup(product_id, before, 0) is None
+    assert maker.lookup(product_id, before, "Blue") is None
     made = maker.generate(request_for(sample_catalogue, product_id))
-    assert maker.lookup(product_id, before, 0) == made == maker.get(made.variant_id)
+    assert maker.lookup(product_id, before, "Blue") == made == maker.get(made.variant_id)
     assert read_provenance(maker.read_bytes(made.variant_id)).source_product_hash == before
 
     photo = sample_catalogue.image_path(product_id)
     Image.open(photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photo)  # the shop edits the photo
     after = sample_catalogue.content_hash(product_id)
-    assert after != before and maker.lookup(product_id, after, 0) is None
-    assert maker.invalidate(product_id) == [0]
+    assert after != before and maker.lookup(product_id, after, "Blue") is None
+    assert maker.invalidate(product_id) == ["Blue"]
     with pytest.raises(VariantNotFound):
         maker.get(made.variant_id)
-    assert maker.lookup(product_id, before, 0) is None  # invalidated: not remembered either
+    assert maker.lookup(product_id, before, "Blue") is None  # invalidated: not remembered either
 
 
 def test_a_known_variant_is_looked_up_without_reading_the_store(tmp_path, sample_catalogue, monkeypatch):
@@ -88,19 +88,19 @@ def test_a_known_variant_is_looked_up_without_reading_the_store(tmp_path, sample
                          params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0))
     made = maker.generate(request_for(sample_catalogue, product_id))
     content_hash = sample_catalogue.content_hash(product_id)
-    assert maker.lookup(product_id, content_hash, 0) == made
+    assert maker.lookup(product_id, content_hash, "Blue") == made
     reads = []
     monkeypatch.setattr(maker.store, "get", lambda key: reads.append(key))
-    assert maker.lookup(product_id, content_hash, 0) == made and reads == []  # the cards path reads no file
-    assert maker.lookup(product_id, content_hash, 1) is None and len(reads) == 1  # unknown pairs still ask
+    assert maker.lookup(product_id, content_hash, "Blue") == made and reads == []  # the cards path reads no file
+    assert maker.lookup(product_id, content_hash, "Red") is None and len(reads) == 1  # unknown pairs still ask
 
 
 def test_generate_caches_the_fallback_decision_and_returns_none(tmp_path, sample_catalogue):
     product_id = sample_catalogue.ids[2]
     maker = VariantMaker(tiny_generator(), StubJudge("Shoes"), VariantStore(tmp_path),
                          params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0))
-    assert maker.generate(request_for(sample_catalogue, product_id, segment=3)) is None
-    assert maker.store.get(maker.key(sample_catalogue.content_hash(product_id), 3)).generated is False
+    assert maker.generate(request_for(sample_catalogue, product_id, segment="Red")) is None
+    assert maker.store.get(maker.key(sample_catalogue.content_hash(product_id), "Red")).generated is False
     assert maker.invalidate(product_id) == []  # no segment had a variant; the decision is gone too
     assert not list(tmp_path.glob("*/*.json"))
 
@@ -136,22 +136,29 @@ def test_queue_with_a_half_life_forgets_old_demand():
 
 def test_caching_per_segment_serves_new_shoppers_from_the_cache():
     days = np.arange(6)
-    cards = pd.DataFrame({"day": days, "user_id": [f"u{d}" for d in days], "product_id": 7, "segment": 0})
+    cards = pd.DataFrame({"day": days, "user_id": [f"u{d}" for d in days], "product_id": 7, "segment": "Blue"})
     assert steady_state_caching(cards, "segment", min_demand=1) == {"generated_per_1000_cards": 0.0,
                                                                    "cache_hit_rate": 1.0}
     assert steady_state_caching(cards, "user_id", min_demand=1) == {"generated_per_1000_cards": 1000.0,
                                                                    "cache_hit_rate": 0.0}
 
 
-def test_the_bench_draws_a_pair_toward_its_segment_taste_within_the_product_type(sample_catalogue):
+def test_cards_that_want_no_variant_ask_for_no_generation():
+    cards = pd.DataFrame({"day": np.arange(6), "user_id": "u", "product_id": 7, "segment": None})
+    assert steady_state_caching(cards, "segment", min_demand=1) == {"generated_per_1000_cards": 0.0,
+                                                                   "cache_hit_rate": 0.0}
+
+
+def test_the_bench_draws_a_pair_toward_the_product_in_its_segments_colour(sample_catalogue):
     ids = np.asarray(sample_catalogue.ids)
-    vectors = unit_embeddings(len(ids), seed=3)
-    shoppers = SimpleNamespace(tastes=unit_embeddings(2, seed=4), store=SimpleNamespace(ids=ids, vectors=vectors))
+    store = SimpleNamespace(ids=ids, vectors=unit_embeddings(len(ids), seed=3))
+    products = sample_catalogue.products.loc[ids]
     product_id = int(ids[0])
-    types = sample_catalogue.products["articleType"]
-    same_type = (types.loc[ids] == types.at[product_id]).to_numpy()
-    narrowed = pair_taste(sample_catalogue, shoppers, product_id, 1, neighbours=1)
-    own_type = vectors[same_type]
-    assert np.allclose(narrowed, own_type[np.argmax(own_type @ shoppers.tastes[1])], atol=1e-6)
-    assert same_type.sum() < len(ids)  # other types exist, and were passed over
-    assert np.array_equal(pair_taste(sample_catalogue, shoppers, product_id, 1, None), shoppers.tastes[1])
+    kind, own = products.at[product_id, "articleType"], products.at[product_id, "baseColour"]
+    other = products.loc[(products["articleType"] == kind) & (products["baseColour"] != own), "baseColour"].iloc[0]
+    in_other = ((products["articleType"] == kind) & (products["baseColour"] == other)).to_numpy()
+    drawn = pair_taste(sample_catalogue, store, product_id, other, neighbours=1)
+    candidates = store.vectors[in_other]
+    assert np.allclose(drawn, candidates[np.argmax(candidates @ store.vectors[0])], atol=1e-6)
+    cards = pd.DataFrame({"product_id": [product_id] * 4, "segment": [other, own, None, "NoSuchColour"]})
+    assert wants_variant(products, cards).tolist() == [True, False, False, False]

@@ -78,7 +78,7 @@ def test_personalize_serves_a_redraw_that_keeps_the_type(generator, photo):
     params = VariantParams(strength=0.5, candidates=2, min_gain=-2.0, seed=7, mode="redraw")
     variant = personalize(generator, StubJudge("Shirts"), photo, unit_embeddings(1, seed=5)[0], params)
     assert variant.generated and variant.seed in (7, 8)
-    expected = generator.vary([photo], slerp(StubJudge("Shirts").vector, unit_embeddings(1, seed=5)[0], 0.5),
+    expected = generator.vary([photo], slerp(StubJudge("Shirts").vector, unit_embeddings(1, seed=5)[0], params.taste_weight),
                               strength=params.strength, seed=variant.seed)[0]
     assert np.array_equal(variant.image, expected)  # the seed in the record redraws it
 

@@ -1,11 +1,13 @@
 """`tailorcard bench variants`: do served variants move toward a shopper's colour without changing the product?
 
 All behaviour here is SIMULATED (features.simulator): shoppers whose taste includes preferred colours
-browse the catalogue; each card shows product p to shopper u, who belongs to taste segment s. Measured:
+browse the catalogue; each card shows product p to shopper u. Variants are made per (product, colour
+segment): a shopper's segment is the colour their behaviour leans to (features.colour_taste), learned
+from events, never read from the simulator's ground truth. Measured:
 
     colour_moved_toward_taste  share of cards served a generated variant whose dominant foreground colour
                                (pixel statistics, imagegen.colour) is closer in Lab to one of the shopper's
-                               preferred colours than the original photo's is
+                               preferred colours (the simulator's ground truth) than the original photo's is
     type_kept                  share of the same cards whose variant's zero-shot articleType is the product's
     fallback_rate              share of cards answered with the original photo (no candidate passed the gate)
     generated_per_1000_cards   generator runs per 1,000 cards at steady state (the last third of the
@@ -16,8 +18,10 @@ browse the catalogue; each card shows product p to shopper u, who belongs to tas
                                same per shopper instead of per segment (what segments save), and without
                                the decay (what counting only recent demand saves)
 
-The quality numbers come from the most shown products and, for each, the segments that see it most,
-each drawn toward its segment's taste within the product's article type (features.type_taste);
+A card wants no variant when its shopper has no colour lean yet or the product already is their
+colour. The quality numbers come from the most shown products and, for each, the colour segments
+that see it most; a pair's taste is the product as it would look in that colour (features.type_taste:
+the mean of the product's nearest neighbours among its article type's products of that colour);
 the colour a name stands for is the median dominant colour of catalogue photos of that baseColour.
 """
 from __future__ import annotations
@@ -33,9 +37,9 @@ from features.catalogue import Catalogue
 from features.embedding_store import EmbeddingStore, embed_catalogue
 from features.events import NO_ITEM
 from features.images import pad_to_square
-from features.preferences import PreferenceStore
+from features.colour_taste import ColourTaste, colour_to_show
 from features.simulator import DAY, SimulatorConfig, simulate
-from features.type_taste import TYPE_NEIGHBOURS, taste_within_type
+from features.type_taste import TYPE_NEIGHBOURS, taste_in_colour
 from imagegen.colour import delta_e, dominant_colour
 from imagegen.variants.judge import ClipJudge
 from imagegen.variants.params import VariantParams
@@ -52,31 +56,29 @@ class VariantBenchConfig:
     shoppers: int = 1000
     days: float = 90.0
     visits_per_week: float = 2.0  # sessions per shopper, so traffic grows with the simulated days
-    segments: int = 8
     min_demand: float = MIN_DEMAND
     demand_half_life_days: float | None = DEMAND_HALF_LIFE_DAYS
     products: int = 8  # quality sample: the most shown products ...
-    tastes: int = 3  # ... each for the segments that see it most
-    type_neighbours: int | None = TYPE_NEIGHBOURS  # a segment's taste within the product's type; None: whole
+    tastes: int = 3  # ... each for the colour segments that see it most
+    type_neighbours: int = TYPE_NEIGHBOURS  # neighbours averaged for "the product in that colour"
     seed: int = 0
 
 
 @dataclass
 class Shoppers:
-    cards: pd.DataFrame  # day, user_id, product_id, segment: one row per product shown (SIMULATED)
-    colours: dict  # user_id -> preferred colour names
-    tastes: np.ndarray  # segment -> unit taste vector (centroid)
+    cards: pd.DataFrame  # day, user_id, product_id, segment (learned colour; None: wants no variant) (SIMULATED)
+    colours: dict  # user_id -> preferred colour names (the simulator's ground truth, for measuring only)
     store: EmbeddingStore  # the catalogue's vectors
 
 
-def bench_variants(catalogue: Catalogue, encoder, generator, segmenter, *, params: VariantParams = VariantParams(),
+def bench_variants(catalogue: Catalogue, encoder, generator, *, params: VariantParams = VariantParams(),
                    config: VariantBenchConfig = VariantBenchConfig(), embeddings_path: str | Path | None = None,
                    grid_path: str | Path | None = None, log=print) -> dict:
-    """`segmenter`: unfitted taste segments: fit(vectors), segments_of(vectors), centroids (recsys.TasteSegments)."""
     generator.check_encoder(encoder)
-    shoppers = simulate_shoppers(catalogue, encoder, segmenter, config, embeddings_path, log)
+    shoppers = simulate_shoppers(catalogue, encoder, config, embeddings_path, log)
+    wanting = shoppers.cards["segment"].notna()
     log(f"SIMULATED: {config.shoppers} shoppers, {len(shoppers.cards):,} cards over {config.days:g} days, "
-        f"{config.segments} taste segments")
+        f"{shoppers.cards['segment'].nunique()} colour segments; {wanting.mean():.1%} of cards want a variant")
     per_segment, per_shopper, no_decay = (
         steady_state_caching(shoppers.cards, key, config.min_demand, half_life)
         for key, half_life in (("segment", config.demand_half_life_days), ("user_id", config.demand_half_life_days),
@@ -86,7 +88,7 @@ def bench_variants(catalogue: Catalogue, encoder, generator, segmenter, *, param
     log(f"personalising {len(pairs)} (product, segment) pairs, {params.candidates} candidates each")
     types = catalogue.products["articleType"].astype(str)
     variants = {pair: personalize(generator, judge, catalogue.load_image(pair[0]),
-                                  pair_taste(catalogue, shoppers, *pair, config.type_neighbours), params,
+                                  pair_taste(catalogue, shoppers.store, *pair, config.type_neighbours), params,
                                   product_type=types.at[pair[0]])
                 for pair in pairs}
     quality = served_quality(catalogue, shoppers, variants, generator.settings.image_size)
@@ -98,41 +100,64 @@ def bench_variants(catalogue: Catalogue, encoder, generator, segmenter, *, param
             "params": params.to_dict(), "config": asdict(config), "grid": str(grid_path) if grid_path else None}
 
 
-def simulate_shoppers(catalogue, encoder, segmenter, config: VariantBenchConfig, embeddings_path, log) -> Shoppers:
+def simulate_shoppers(catalogue, encoder, config: VariantBenchConfig, embeddings_path, log) -> Shoppers:
     sessions = max(config.days / 7 * config.visits_per_week, 1.0)
     simulation = simulate(catalogue, SimulatorConfig(n_users=config.shoppers, days=config.days, sessions_mean=sessions,
                                                      seed=config.seed))
     log("embedding the catalogue (incremental)")
     store = embed_catalogue(catalogue, encoder, embeddings_path)
-    preferences = PreferenceStore(store.ids, store.vectors, lambda texts: encoder.encode_texts(texts, progress=False))
-    preferences.rebuild(simulation.events)
-    user_ids = np.asarray(preferences.user_ids)
-    segment = segmenter.fit(preferences.vectors(user_ids)).segments_of(preferences.vectors(user_ids))
+    products = catalogue.products
     events = simulation.events
     views = events[(events["type"] == "view") & (events["item_id"] != NO_ITEM)]
     start = pd.Timestamp(simulation.config.start).timestamp()
     cards = pd.DataFrame({"day": ((views["timestamp"] - start) // DAY).astype(int).to_numpy(),
                           "user_id": views["user_id"].to_numpy(), "product_id": views["item_id"].to_numpy()})
-    cards["segment"] = pd.Series(segment, index=user_ids).loc[cards["user_id"]].to_numpy()
+    # Each day's cards use the colours learned up to the day before (the service learns as events come).
+    cards["segment"] = learned_colours(ColourTaste(products.index, products["baseColour"]), events, cards, start)
+    cards.loc[~wants_variant(products, cards), "segment"] = None
     colours = dict(zip(simulation.tastes["user_id"], simulation.tastes["colours"].str.split("|")))
-    return Shoppers(cards, colours, np.asarray(segmenter.centroids), store)
+    return Shoppers(cards, colours, store)
 
 
-def pair_taste(catalogue: Catalogue, shoppers: Shoppers, product_id: int, segment: int, neighbours) -> np.ndarray:
-    """The segment's taste, narrowed to the product's article type (features.type_taste) unless neighbours is None."""
-    if neighbours is None:
-        return shoppers.tastes[segment]
-    types = catalogue.products["articleType"]
-    same_type = types.loc[shoppers.store.ids].to_numpy() == types.at[product_id]
-    return taste_within_type(shoppers.tastes[segment], shoppers.store.vectors[same_type], neighbours)
+def wants_variant(products: pd.DataFrame, cards: pd.DataFrame) -> np.ndarray:
+    """Whether each card's segment (its shopper's colour) is one to show its product in (colour_to_show)."""
+    shown = products.loc[cards["product_id"], ["articleType", "baseColour"]].astype(str).to_numpy()
+    offered = set(zip(products["articleType"].astype(str), products["baseColour"].astype(str)))
+    return np.array([colour_to_show(colour, kind, own, offered) is not None
+                     for colour, (kind, own) in zip(cards["segment"], shown)], dtype=bool)
+
+
+def learned_colours(colour_taste: ColourTaste, events: pd.DataFrame, cards: pd.DataFrame, start: float) -> np.ndarray:
+    """Each card's shopper's colour as learned from all events before the card's day (None: no lean yet)."""
+    colours = np.full(len(cards), None, dtype=object)
+    event_day = ((events["timestamp"] - start) // DAY).to_numpy()
+    for day in np.unique(cards["day"]):
+        before = event_day < day
+        if before.any():
+            on_day = (cards["day"] == day).to_numpy()
+            colours[on_day] = colour_taste.rebuild(events[before]).colours_of(cards["user_id"].to_numpy()[on_day])
+    return colours
+
+
+def pair_taste(catalogue: Catalogue, store: EmbeddingStore, product_id: int, colour: str, neighbours: int) -> np.ndarray:
+    """The product as it would look in the segment's colour (features.type_taste.taste_in_colour)."""
+    products = catalogue.products.loc[store.ids]
+    taste = taste_in_colour(store.vectors[store.ids == product_id][0], catalogue.products.at[product_id, "articleType"],
+                            colour, products["articleType"].to_numpy(), products["baseColour"].to_numpy(),
+                            store.vectors, neighbours)
+    if taste is None:
+        raise ValueError(f"no {colour} product of product {product_id}'s type; such a pair wants no variant")
+    return taste
 
 
 def steady_state_caching(cards: pd.DataFrame, key: str, min_demand: float, half_life_days: float | None = None) -> dict:
-    """Generator runs per 1,000 cards and cache hits over the last third of days, caching per (product, cards[key])."""
+    """Generator runs per 1,000 cards (all cards) and cache hits over the last third of days, caching per
+    (product, cards[key]); only cards with a segment (see wants_variant) ask for a variant."""
     queue, decided, made, hits = DemandQueue(min_demand, half_life_days), set(), {}, {}
     for day, shown in cards.groupby("day", sort=True):
-        cached = [pair in decided for pair in zip(shown["product_id"], shown[key])]
-        for pair, hit in zip(zip(shown["product_id"], shown[key]), cached):
+        wanted = shown[shown["segment"].notna()]  # cards that want no variant ask for nothing
+        cached = [pair in decided for pair in zip(wanted["product_id"], wanted[key])]
+        for pair, hit in zip(zip(wanted["product_id"], wanted[key]), cached):
             if not hit:
                 queue.request(*pair, at=day * DAY)
         made[day] = queue.take(len(queue), at=day * DAY)  # overnight: every pair in demand enough
@@ -145,14 +170,13 @@ def steady_state_caching(cards: pd.DataFrame, key: str, min_demand: float, half_
             "cache_hit_rate": round(sum(hits[d] for d in steady) / max(shown, 1), 4)}
 
 
-def quality_pairs(cards: pd.DataFrame, products: int, tastes: int) -> list[tuple[int, int]]:
-    """The most shown products, each with the segments that see it most (topped up with the largest)."""
-    by_segment = cards["segment"].value_counts().index.tolist()
+def quality_pairs(cards: pd.DataFrame, products: int, tastes: int) -> list[tuple[int, str]]:
+    """The products most shown as cards wanting a variant, each with the `tastes` segments that see it most."""
+    wanted = cards[cards["segment"].notna()]
     pairs = []
-    for product_id in cards["product_id"].value_counts().index[:products]:
-        seen_by = cards.loc[cards["product_id"] == product_id, "segment"].value_counts().index.tolist()
-        chosen = list(dict.fromkeys(seen_by + by_segment))[:tastes]
-        pairs += [(int(product_id), int(segment)) for segment in chosen]
+    for product_id in wanted["product_id"].value_counts().index[:products]:
+        seen_by = wanted.loc[wanted["product_id"] == product_id, "segment"].value_counts().index[:tastes]
+        pairs += [(int(product_id), str(segment)) for segment in seen_by]
     return pairs
 
 

@@ -52,9 +52,8 @@ class StoredVariant:
         return self.key.digest()
 
     @property
-    def segment(self) -> int | str:
-        """As the service numbers segments (an int) when the key's segment is a number."""
-        return int(self.key.segment) if self.key.segment.lstrip("-").isdigit() else self.key.segment
+    def segment(self) -> str:
+        return self.key.segment
 
     def to_dict(self) -> dict:
         return {"variant_id": self.variant_id, "product_id": self.product_id, "generated": self.generated,

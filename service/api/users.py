@@ -35,12 +35,13 @@ def cards(user_id: str):
     photos_only = bool(assigned) and assigned["image_policy"] == "original"
     cards = [{"rank": rank, "product": card["product"], "score": card["score"], "explanation": card["explanation"],
               **({"image_url": card["original_url"], "variant": None} if photos_only
-                 else card_image(card, ranking["segment"], rank, n))}
+                 else card_image(card, rank, n))}
              for rank, card in enumerate(ranking["cards"], start=1)]
     cards = arm_cards(cards, assigned)
     if assigned:
         experiments.log_exposures(user_id, assigned, cards)
-    return jsonify(user_id=user_id, segment=ranking["segment"], experiment=assigned, cards=cards)
+    return jsonify(user_id=user_id, segment=ranking["segment"], colour=ranking["colour"], experiment=assigned,
+                   cards=cards)
 
 
 def _ranking(user_id: str, n: int) -> dict:

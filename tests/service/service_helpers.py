@@ -65,3 +65,15 @@ def make_app(database_url: str, encoder, **overrides):
     config = {"TESTING": True, "DATABASE_URL": database_url, "ENCODER": encoder, "API_KEYS": API_KEYS,
               "JOB_QUEUE": "none", "VARIANT_STORE": FakeVariantStore(), "VARIANT_MIN_DEMAND": 1, **overrides}
     return create_app(config)
+
+
+def shopper_wanting_variants(app, n: int) -> tuple[str, int]:
+    """The seeded shopper with the most of their first n cards wanting a variant (a colour learned from
+    their simulated events that the products are not in, but their types come in), and that count."""
+    with app.app_context():
+        live = app.extensions["tailorcard.live"].get()
+        wanting = {user: sum(card["variant_segment"] is not None for card in live.rank(user, n)["cards"])
+                   for user in sorted(live.recommender.preferences.user_ids)}
+    best = max(wanting, key=wanting.get)
+    assert wanting[best] > 0, "no seeded shopper's cards want a variant; the seeded data changed"
+    return best, wanting[best]

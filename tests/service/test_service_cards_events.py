@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 import pytest
-from features.type_taste import taste_within_type
-from service_helpers import N_SHOPPERS, auth, make_app
+from features.type_taste import taste_in_colour
+from service_helpers import N_SHOPPERS, auth, make_app, shopper_wanting_variants
 
 STOREFRONT = auth("storefront")
 
@@ -53,35 +53,47 @@ def test_bad_user_id(client):
 def test_a_variant_is_queued_only_once_its_pair_is_in_demand(database_url, tiny_encoder):
     app = make_app(database_url, tiny_encoder, VARIANT_MIN_DEMAND=2)
     client, queue = app.test_client(), app.extensions["tailorcard.jobs"]
-    cards(client, "u1", n=3)
+    user, wanting = shopper_wanting_variants(app, 3)
+    cards(client, user, n=3)
     assert queue.depth() == 0  # each (product, segment) wanted once: originals, no generation yet
-    cards(client, "u1", n=3)
-    assert queue.depth() == 3
-    cards(client, "u1", n=3)
-    assert queue.depth() == 3  # queued once
+    cards(client, user, n=3)
+    assert queue.depth() == wanting
+    cards(client, user, n=3)
+    assert queue.depth() == wanting  # queued once
 
 
-def test_a_variant_is_drawn_toward_its_segment_taste_within_the_product_type(app, client):
-    cards(client, "u1", n=1)
+def test_cards_of_a_shopper_without_a_colour_want_no_variant(app, client):
+    body = cards(client, "someone-new", n=5)
+    assert body["colour"] is None and all(c["variant"] is None for c in body["cards"])
+    assert app.extensions["tailorcard.jobs"].depth() == 0
+
+
+def test_a_variant_is_drawn_toward_the_product_in_its_shoppers_colour(app, client):
+    user, _ = shopper_wanting_variants(app, 3)
+    body = cards(client, user, n=3)
     app.extensions["tailorcard.jobs"].run_pending()
     request = app.config["VARIANT_STORE"].requests[0]
+    assert request.segment == body["colour"]
     with app.app_context():
         live = app.extensions["tailorcard.live"].get()
-        centroid = live.segments.centroids[request.segment]
-        article_type = live.products[request.product_id]["attributes"]["articleType"]
-        same_type = [pid for pid, p in live.products.items() if p["attributes"]["articleType"] == article_type]
-        expected = taste_within_type(centroid, live.recommender.index.vectors_of(same_type))
-    assert np.allclose(request.taste, expected)
-    assert not np.allclose(request.taste, centroid)  # narrowed, not the whole segment's centroid
+        ids = sorted(live.products)
+        attributes = [live.products[i]["attributes"] for i in ids]
+        vectors = live.recommender.index.vectors_of(ids)
+        own = live.products[request.product_id]["attributes"]
+        expected = taste_in_colour(vectors[ids.index(request.product_id)], own["articleType"], request.segment,
+                                   [a["articleType"] for a in attributes], [a["baseColour"] for a in attributes],
+                                   vectors)
+    assert own["baseColour"] != request.segment and np.allclose(request.taste, expected)
 
 
 def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client):
-    body = cards(client, "u1", n=3)
+    user, wanting = shopper_wanting_variants(app, 3)
+    body = cards(client, user, n=3)
     assert all(c["variant"] is None for c in body["cards"])
     queue = app.extensions["tailorcard.jobs"]
-    assert queue.depth() == 3  # one generation job per card, queued, not run
-    assert queue.run_pending() == 3
-    ready = cards(client, "u1", n=3)["cards"][0]
+    assert queue.depth() == wanting  # one generation job per card that wants a variant, queued, not run
+    assert queue.run_pending() == wanting
+    ready = next(c for c in cards(client, user, n=3)["cards"] if c["variant"])
     assert ready["variant"]["ai_generated"] is True and ready["image_url"] == f"/v1/variants/{ready['variant']['id']}"
     image = client.get(ready["image_url"])
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")

@@ -5,7 +5,7 @@ import io
 import time
 
 import sqlalchemy as sa
-from service_helpers import FakeVariantStore, auth, make_app
+from service_helpers import FakeVariantStore, auth, make_app, shopper_wanting_variants
 from PIL import Image
 
 from service.db import jobs
@@ -22,7 +22,8 @@ def photo() -> bytes:
 def test_restart_keeps_events_vectors_products_and_jobs(database_url, tiny_encoder):
     first = make_app(database_url, tiny_encoder)
     client = first.test_client()
-    item = client.get("/v1/users/x/cards?n=1", headers=STOREFRONT).json["cards"][0]["product"]["id"]
+    user, _ = shopper_wanting_variants(first, 1)
+    item = client.get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT).json["cards"][0]["product"]["id"]
     client.post("/v1/events", headers=STOREFRONT, json=[
         {"event_id": f"r-{i}", "user_id": "returning", "item_id": item, "type": "like", "timestamp": 1.9e9 + i}
         for i in range(3)])
@@ -51,7 +52,8 @@ def test_restart_keeps_events_vectors_products_and_jobs(database_url, tiny_encod
 
 def test_a_job_interrupted_by_a_crash_runs_after_the_restart(database_url, tiny_encoder):
     app = make_app(database_url, tiny_encoder)
-    app.test_client().get("/v1/users/x/cards?n=1", headers=STOREFRONT)
+    user, _ = shopper_wanting_variants(app, 1)
+    app.test_client().get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT)
     queue = app.extensions["tailorcard.jobs"]
     job = queue.claim()  # the worker took it ... and the process died
     with app.extensions["tailorcard.db"].begin() as connection:

@@ -6,7 +6,7 @@ import struct
 import zlib
 
 import pytest
-from service_helpers import auth
+from service_helpers import auth, shopper_wanting_variants
 from PIL import Image
 
 ADMIN, STOREFRONT = auth("admin"), auth("storefront")
@@ -73,22 +73,34 @@ def test_bad_uploads_store_nothing(client, image, fields, field):
 
 
 def test_patch_re_embeds_makes_variants_stale_and_queues_regeneration(app, client):
-    item_id = card_ids(client, "u1", 1)[0]
+    user, _ = shopper_wanting_variants(app, 1)
+    item_id = card_ids(client, user, 1)[0]
     queue, store = app.extensions["tailorcard.jobs"], app.extensions["tailorcard.variants"]
     queue.run_pending()
     old_hash = client.get(f"/v1/items/{item_id}", headers=ADMIN).json["content_hash"]
     segments = [key[2] for key in store.records if key[0] == item_id]
     assert segments, "the card's variant should have been generated"
-    patched = client.patch(f"/v1/items/{item_id}", json={"baseColour": "Purple"}, headers=ADMIN)
-    assert patched.status_code == 200 and patched.json["attributes"]["baseColour"] == "Purple"
+    patched = client.patch(f"/v1/items/{item_id}", json={"title": "Renamed"}, headers=ADMIN)
+    assert patched.status_code == 200 and patched.json["title"] == "Renamed"
     new_hash = patched.json["content_hash"]
     assert new_hash != old_hash and not any(key[0] == item_id for key in store.records)
     assert queue.status(f"variant:{item_id}:{new_hash}:{segments[0]}")["status"] == "queued"
-    card = client.get("/v1/users/u1/cards?n=1", headers=STOREFRONT).json["cards"][0]
+    card = client.get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT).json["cards"][0]
     assert card["product"]["id"] == item_id and card["variant"] is None  # the original until regenerated
     queue.run_pending()
-    assert client.get("/v1/users/u1/cards?n=1", headers=STOREFRONT).json["cards"][0]["variant"]["provenance"][
+    assert client.get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT).json["cards"][0]["variant"]["provenance"][
         "source_product_hash"] == new_hash
+
+
+def test_a_product_recoloured_into_its_variants_colour_gets_no_new_variant(app, client):
+    user, _ = shopper_wanting_variants(app, 1)
+    item_id = card_ids(client, user, 1)[0]
+    queue, store = app.extensions["tailorcard.jobs"], app.extensions["tailorcard.variants"]
+    queue.run_pending()
+    colour = next(key[2] for key in store.records if key[0] == item_id)
+    assert client.patch(f"/v1/items/{item_id}", json={"baseColour": colour}, headers=ADMIN).status_code == 200
+    assert queue.run_pending() == 1  # the regeneration job ran ...
+    assert not any(key[0] == item_id for key in store.records)  # ... and drew nothing: it already is that colour
 
 
 def test_out_of_stock_and_deleted_products_leave_the_cards(client):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 import sqlalchemy as sa
-from service_helpers import FakeVariantStore, N_PRODUCTS, SHIPPED_CATALOGUE, auth, make_app
+from service_helpers import FakeVariantStore, N_PRODUCTS, SHIPPED_CATALOGUE, auth, make_app, shopper_wanting_variants
 
 from features.catalogue import load_catalogue
 from service.bootstrap import seed
@@ -58,14 +58,15 @@ def test_rq_workers_take_jobs_over_redis(postgres_url, tiny_encoder):
     app = make_app(postgres_url, tiny_encoder, JOB_QUEUE="rq", REDIS_URL=REDIS_URL, VARIANT_STORE=store)
     queue = app.extensions["tailorcard.jobs"].rq_queue
     queue.empty()
-    app.test_client().get("/v1/users/rq/cards?n=2", headers=STOREFRONT)
-    assert queue.count == 2
+    user, wanting = shopper_wanting_variants(app, 2)
+    app.test_client().get(f"/v1/users/{user}/cards?n=2", headers=STOREFRONT)
+    assert queue.count == wanting
     jobs.set_worker_app(app)  # what `rq worker tailorcard` does through create_app() from its environment
     try:
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
     finally:
         jobs.set_worker_app(None)
-    assert store.generated == 2 and queue.count == 0
+    assert store.generated == wanting and queue.count == 0
     with app.extensions["tailorcard.db"].connect() as connection:
         statuses = connection.execute(sa.select(jobs.jobs.c.status)).scalars().all()
-    assert statuses == ["done", "done"]
+    assert statuses == ["done"] * wanting

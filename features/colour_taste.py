@@ -1,0 +1,82 @@
+"""A shopper's colour: the catalogue colour their behaviour leans to, learned from events.
+
+CLIP-space taste vectors are dominated by what a shopper browses (shirts, shoes), not by colour,
+and k-means segments over them split shoppers by article type. A photo variant, though, is
+most visibly personal in its colour. So colour gets its own preference vector, built by the
+same machinery as the taste vector (features.preferences: event weights, half-life decay,
+negatives push away, incremental == batch), over one axis per catalogue colour.
+
+Each product contributes its colour's one-hot *minus the catalogue's colour shares*: browsing
+at random leans nowhere, and a shopper is not called a "Black" shopper only because much of the
+catalogue is black. Search queries say nothing about colour here (a zero vector).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.errors import TailorcardError
+from features.preferences import PreferenceConfig, PreferenceStore
+
+
+MIN_LEAN = 1.0  # in event weights: a view's worth more of the colour than browsing at random would give
+
+
+class ColourTaste:
+    """Per-shopper colour leanings over the colours of a catalogue (e.g. its `baseColour` attribute)."""
+
+    def __init__(self, product_ids, colours, config: PreferenceConfig | None = None, min_lean: float = MIN_LEAN):
+        product_ids = np.asarray(product_ids, dtype=np.int64)
+        colours = _colour_names(colours, len(product_ids))
+        named = colours[colours != ""]
+        if len(named) == 0:
+            raise TailorcardError("no product has a colour; a colour taste needs a colour attribute")
+        self.names, self.min_lean = sorted(set(named.tolist())), float(min_lean)
+        self.shares = pd.Series(named).value_counts(normalize=True).reindex(self.names).to_numpy(np.float32)
+        self.preferences = PreferenceStore(product_ids, self._axes(colours), encode_texts=self._no_colour,
+                                           config=config)
+
+    def _axes(self, colours: np.ndarray) -> np.ndarray:
+        """Centred one-hot per product; a product without a (known) colour leans nowhere."""
+        onehot = (colours[:, None] == np.array(self.names)[None, :]).astype(np.float32)
+        return np.where(onehot.any(axis=1, keepdims=True), onehot - self.shares, 0.0).astype(np.float32)
+
+    def _no_colour(self, texts) -> np.ndarray:
+        return np.zeros((len(texts), len(self.names)), dtype=np.float32)
+
+    def rebuild(self, events: pd.DataFrame) -> "ColourTaste":
+        self.preferences.rebuild(events)
+        return self
+
+    def observe(self, event: dict) -> bool:
+        return self.preferences.observe(event)
+
+    def set_items(self, product_ids, colours) -> None:
+        """Add or recolour products (a colour outside the fitted names leans nowhere)."""
+        self.preferences.set_items(product_ids, self._axes(_colour_names(colours, len(product_ids))))
+
+    def colours_of(self, user_ids) -> list[str | None]:
+        """Each shopper's colour: the one their behaviour leans to most, as of their latest event; None when
+        no colour leans by at least `min_lean` (or they have no events)."""
+        leans = self.preferences.decayed_sums(user_ids)
+        best = leans.argmax(axis=1)
+        return [self.names[b] if leans[row, b] >= self.min_lean else None for row, b in enumerate(best)]
+
+    def colour_of(self, user_id) -> str | None:
+        return self.colours_of([user_id])[0]
+
+
+def _colour_names(colours, n: int) -> np.ndarray:
+    names = pd.Series(colours, dtype=object).fillna("").astype(str).str.strip().to_numpy()
+    if len(names) != n:
+        raise TailorcardError(f"{len(names)} colour(s) for {n} product(s); expected one per product")
+    return names
+
+
+def colour_to_show(shopper_colour: str | None, product_type, product_colour, offered) -> str | None:
+    """The colour a product's variant should lean to for a shopper: theirs, unless they have none yet,
+    the product already is that colour, or no product of its type comes in it (`offered`: the
+    catalogue's (type, colour) pairs), when there is nothing to draw the product toward."""
+    if shopper_colour is None or shopper_colour == product_colour or (product_type, shopper_colour) not in offered:
+        return None
+    return shopper_colour
