@@ -90,6 +90,13 @@ def embed_catalogue(catalogue: Catalogue, encoder, store_path: str | Path | None
     return store
 
 
-def store_path_for(folder: str | Path, space_id: str) -> Path:
-    """`<folder>/<space id>.npz`, the id made safe as a file name: one store per encoder space."""
-    return Path(folder) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', space_id)}.npz"
+def store_path_for(folder: str | Path, space_id: str, catalogue_root: str | Path | None = None) -> Path:
+    """`<folder>[/<catalogue folder name>]/<space id>.npz`, names made safe for files: one store per encoder
+    space (and catalogue: a store follows its catalogue, so two catalogues sharing one would re-embed)."""
+    if catalogue_root is not None:
+        folder = Path(folder) / _safe(Path(catalogue_root).resolve().name)
+    return Path(folder) / f"{_safe(space_id)}.npz"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)

@@ -1,9 +1,10 @@
-"""A taste as it looks within one article type: what a shopper segment would pick among, say, shirts.
+"""A taste as it looks within one article type, and a product as it would look in another colour.
 
-A segment's centroid in CLIP space mixes everything its shoppers browse (shirts, shoes, watches), so
-redrawing a shirt toward it pulls the shirt toward shoes. The products of the shirt's own type that
-lie nearest the centroid carry what the segment prefers in shirts (colours, cut, usage) without the
-pull across types; their mean is the condition a variant of that shirt is drawn toward.
+A taste vector in CLIP space mixes everything a shopper browses (shirts, shoes, watches), so
+redrawing a shirt toward it pulls the shirt toward shoes. The products of the shirt's own type
+that lie nearest a vector carry what it says about shirts without the pull across types; their
+mean is a condition a variant of the shirt can be drawn toward. Variants use it with the
+product's own vector among its type's products of the shopper's colour (`taste_in_colour`).
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def simulate(catalogue_path, users, seed, days, out):
 @click.option("--vectors", "vectors_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Precomputed product vectors (.npz with ids, vectors) instead of encoding; disables queries.")
 @click.option("--store", "store_path", type=click.Path(), default=None,
-              help="Embedding store cache (default runs/embeddings/<space>.npz).")
+              help="Embedding store cache (default runs/embeddings/<catalogue>/<space>.npz).")
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object with MAP@12.")
 def bench_recsys(users, seed, catalogue_path, encoder_spec, vectors_path, store_path, as_json):
     """Recall/NDCG/MAP@12 and coverage of tailorcard and baselines on SIMULATED behaviour."""
@@ -65,7 +65,7 @@ def _encoder_vectors(catalogue, spec, store_path):
     from features.embedding_store import embed_catalogue, store_path_for
     from features.encoder import load_encoder
     encoder = load_encoder(spec)
-    path = Path(store_path) if store_path else store_path_for(RUNS / "embeddings", encoder.space_id)
+    path = Path(store_path) if store_path else store_path_for(RUNS / "embeddings", encoder.space_id, catalogue.root)
     store = embed_catalogue(catalogue, encoder, path)
     vectors = store.get(catalogue.products.index.to_numpy())
     return vectors, encoder.encode_texts, f"encoder {spec} (space {encoder.space_id}), store {path}"

@@ -55,8 +55,9 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
         demand["demand_half_life_days"] = None  # 0 on the command line: views never fade
     config = VariantBenchConfig(shoppers=shoppers, days=days, visits_per_week=visits_per_week,
                                 products=products, tastes=tastes, seed=seed, **demand)
-    embeddings = store_path_for(RUNS / "embeddings", encoder.space_id)
-    result = bench_variants(load_catalogue(catalogue_dir), encoder, generator,
+    catalogue = load_catalogue(catalogue_dir)
+    embeddings = store_path_for(RUNS / "embeddings", encoder.space_id, catalogue.root)
+    result = bench_variants(catalogue, encoder, generator,
                             params=params, config=config, embeddings_path=embeddings, grid_path=grid_path,
                             log=lambda line: click.echo(line, err=True))
     if as_json:
@@ -64,7 +65,9 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
         return
     click.echo(f"SIMULATED shoppers: {shoppers}, colour segments; {result['cards_measured']} cards measured, "
                f"{result['cards_with_variant']} with a variant")
-    for name in ("colour_moved_toward_taste", "type_kept", "fallback_rate", "type_kept_original_photos",
+    for name in ("colour_moved_toward_taste", "colour_moved_toward_random_shopper", "colour_moved_toward_segment",
+                 "type_kept", "fallback_rate",
+                 "type_kept_original_photos",
                  "generated_per_1000_cards", "cache_hit_rate", "generated_per_1000_cards_per_shopper",
                  "cache_hit_rate_per_shopper", "generated_per_1000_cards_without_decay", "cache_hit_rate_without_decay"):
         click.echo(f"{name}: {result[name]}")

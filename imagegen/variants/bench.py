@@ -8,6 +8,12 @@ from events, never read from the simulator's ground truth. Measured:
     colour_moved_toward_taste  share of cards served a generated variant whose dominant foreground colour
                                (pixel statistics, imagegen.colour) is closer in Lab to one of the shopper's
                                preferred colours (the simulator's ground truth) than the original photo's is
+    colour_moved_toward_random_shopper
+                               the same, for the same variants, toward the colours of a shopper drawn at random:
+                               what the metric gives when the colour segment knows nothing of the shopper
+    colour_moved_toward_segment
+                               share of the same cards whose variant is closer to the segment's colour (the one
+                               it was drawn toward) than the original photo is: what the generator achieves
     type_kept                  share of the same cards whose variant's zero-shot articleType is the product's
     fallback_rate              share of cards answered with the original photo (no candidate passed the gate)
     generated_per_1000_cards   generator runs per 1,000 cards at steady state (the last third of the
@@ -183,26 +189,39 @@ def quality_pairs(cards: pd.DataFrame, products: int, tastes: int) -> list[tuple
 def served_quality(catalogue, shoppers: Shoppers, variants: dict, size: int) -> dict:
     """Card-level shares over the cards of the personalised pairs."""
     served = shoppers.cards[[pair in variants for pair in zip(shoppers.cards["product_id"], shoppers.cards["segment"])]]
-    labs = named_colour_labs(catalogue, {c for user in served["user_id"] for c in shoppers.colours[user]}, size)
+    everyone = sorted(shoppers.colours)
+    strangers = np.random.default_rng(0).choice(len(everyone), len(served))  # the control: anybody's colours
+    labs = named_colour_labs(catalogue, {c for colours in shoppers.colours.values() for c in colours}
+                             | set(served["segment"]), size)
     originals = {pid: dominant_colour(np.asarray(pad_to_square(catalogue.load_image(pid), size)))
                  for pid in served["product_id"].unique()}
-    moved, kept, generated, original_right = [], [], [], []
-    for user, product_id, segment in zip(served["user_id"], served["product_id"], served["segment"]):
+    moved, moved_for_anybody, moved_to_segment, kept, generated, original_right = [], [], [], [], [], []
+    for user, product_id, segment, stranger in zip(served["user_id"], served["product_id"], served["segment"],
+                                                   strangers):
         variant = variants[(product_id, segment)]
         product_type = catalogue.products.at[product_id, "articleType"]
         generated.append(variant.generated)
         original_right.append(variant.original_type == product_type)
         if variant.generated:
-            preferred = np.stack([labs[c] for c in shoppers.colours[user]])
-            now, before = (delta_e(colour, preferred).min() for colour in (dominant_colour(variant.image),
-                                                                             originals[product_id]))
-            moved.append(now < before)
+            now = dominant_colour(variant.image)
+            moved.append(_closer(now, originals[product_id], [labs[c] for c in shoppers.colours[user]]))
+            moved_for_anybody.append(_closer(now, originals[product_id],
+                                             [labs[c] for c in shoppers.colours[everyone[stranger]]]))
+            moved_to_segment.append(_closer(now, originals[product_id], [labs[segment]]))
             kept.append(variant.chosen.article_type == product_type)
-    return {"colour_moved_toward_taste": _share(moved), "type_kept": _share(kept),
+    return {"colour_moved_toward_taste": _share(moved), "colour_moved_toward_random_shopper": _share(moved_for_anybody),
+            "colour_moved_toward_segment": _share(moved_to_segment),
+            "type_kept": _share(kept),
             "fallback_rate": round(1 - float(np.mean(generated)), 4) if generated else None,
             "type_kept_original_photos": _share(original_right),
             "cards_measured": len(served), "cards_with_variant": len(moved),
             "pairs_personalised": len(variants), "pairs_generated": sum(v.generated for v in variants.values())}
+
+
+def _closer(colour, original, preferred) -> bool:
+    """Whether `colour` is nearer (Lab) to the nearest preferred colour than the original photo's is."""
+    preferred = np.stack(preferred)
+    return bool(delta_e(colour, preferred).min() < delta_e(original, preferred).min())
 
 
 def named_colour_labs(catalogue: Catalogue, names, size: int) -> dict:
