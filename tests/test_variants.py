@@ -1,4 +1,6 @@
 """Personalised variants: slerp, the fidelity gate (stub judge and tiny models), candidate ranking, fallback."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -96,6 +98,10 @@ def test_residual_candidates_are_the_photo_plus_what_the_taste_changed(generator
     assert not np.array_equal(candidates[0], pixels)  # the taste did change something
     unchanged = draw_candidates(generator, photo, original, original, params)  # no taste: nothing to add
     assert all(np.array_equal(candidate, pixels) for candidate in unchanged)
+    doubled = draw_candidates(generator, photo, original, condition, replace(params, edit_scale=2.0))
+    changed = candidates[0].astype(np.int16) - pixels
+    unclipped = (pixels + 2 * changed >= 0) & (pixels + 2 * changed <= 255) & (candidates[0] > 0) & (candidates[0] < 255)
+    assert np.array_equal((doubled[0].astype(np.int16) - pixels)[unclipped], 2 * changed[unclipped])
 
 
 def test_personalize_refuses_a_strength_that_leaves_no_sampler_step(generator, photo):
@@ -115,6 +121,8 @@ def test_params_are_checked_and_hashed():
         VariantParams(strength=1.5)
     with pytest.raises(VariantError, match="candidates"):
         VariantParams(strength=0.5, candidates=0)
+    with pytest.raises(VariantError, match=r"edit_scale must be in \(0, 4\]; got 0"):
+        VariantParams(edit_scale=0)
     assert VariantParams().digest() == VariantParams().digest() != VariantParams(tau=0.9).digest()
 
 

@@ -17,6 +17,7 @@ class VariantParams:
     # "residual": the photo plus what the taste changed (redraw toward the taste minus the same-seed redraw
     # toward the product itself), so the autoencoder's blur and the sampler's drift cancel; "redraw": the redraw
     mode: str = "residual"
+    edit_scale: float = 1.0  # residual mode: the photo plus this many times what the taste changed
     # slerp weight from the product's embedding (0) to the taste (1). On simulation seed 1, weights 0.6 / 0.75
     # moved the colour of 0.65 / 0.74 of served variants, at fallback rates 0.48 / 0.58
     taste_weight: float = 0.75
@@ -37,6 +38,8 @@ class VariantParams:
                 raise VariantError(f"{name} must be in [0, 1]; got {value}")
         if not -1.0 <= self.tau <= 1.0:
             raise VariantError(f"tau is a cosine similarity in [-1, 1]; got {self.tau}")
+        if not 0.0 < self.edit_scale <= 4.0:
+            raise VariantError(f"edit_scale must be in (0, 4]; got {self.edit_scale}")
         if self.mode not in EDIT_MODES:
             raise VariantError(f"mode must be one of {list(EDIT_MODES)}; got {self.mode!r}")
         if self.candidates < 1:

@@ -63,9 +63,9 @@ def draw_candidates(generator, photo: Image.Image, original: np.ndarray, conditi
                     params: VariantParams) -> np.ndarray:
     """One candidate per seed (seed, seed + 1, ...), each reproducible on its own from its seed.
 
-    "redraw": img2img of the photo toward `condition`. "residual": the photo plus (that redraw minus
-    the same-seed redraw toward `original`, the photo's own embedding): both redraws share the
-    autoencoder's and the sampler's losses, so what is left is what the taste changed.
+    "redraw": img2img of the photo toward `condition`. "residual": the photo plus `edit_scale` times
+    (that redraw minus the same-seed redraw toward `original`, the photo's own embedding): both redraws
+    share the autoencoder's and the sampler's losses, so what is left is what the taste changed.
     """
     steps = params.num_inference_steps or generator.settings.num_inference_steps
     if int(steps * params.strength) < 1:  # img2img runs int(steps * strength) of the steps
@@ -81,4 +81,5 @@ def draw_candidates(generator, photo: Image.Image, original: np.ndarray, conditi
         return redraws
     toward_taste, toward_self = np.split(redraws.astype(np.int16), 2)
     photo_pixels = np.asarray(pad_to_square(photo, generator.settings.image_size), dtype=np.int16)
-    return np.clip(photo_pixels + toward_taste - toward_self, 0, 255).astype(np.uint8)
+    change = (toward_taste - toward_self).astype(np.float32) * params.edit_scale
+    return np.clip(photo_pixels + np.rint(change), 0, 255).astype(np.uint8)
