@@ -20,6 +20,7 @@ from features.preferences import PreferenceConfig, PreferenceStore
 
 
 MIN_LEAN = 1.0  # in event weights: a view's worth more of the colour than browsing at random would give
+COLOUR_EXAMPLES = 30  # catalogue photos that show what a colour looks like (a median over them)
 
 
 class ColourTaste:

@@ -49,3 +49,12 @@ def dominant_colour(image: np.ndarray) -> np.ndarray:
 def delta_e(lab_a: np.ndarray, lab_b: np.ndarray) -> np.ndarray:
     """CIE76 colour difference: Euclidean distance in Lab (about 2.3 is just noticeable)."""
     return np.linalg.norm(np.asarray(lab_a) - np.asarray(lab_b), axis=-1)
+
+
+def reference_colour(photos) -> np.ndarray:
+    """The Lab a colour name stands for in a catalogue: the median dominant colour of (uint8 [h, w, 3])
+    photos of products in that colour."""
+    photos = list(photos)
+    if not photos:
+        raise ValueError("no photo to take a reference colour from; give at least one")
+    return np.median([dominant_colour(photo) for photo in photos], axis=0)

@@ -29,6 +29,8 @@ RUNS = Path("runs")
 @click.option("--strength", type=float, default=None, help="img2img strength [default: VariantParams'].")
 @click.option("--taste-weight", type=float, default=None, help="slerp weight toward the taste [default: VariantParams'].")
 @click.option("--tau", type=float, default=None, help="Fidelity gate similarity [default: VariantParams'].")
+@click.option("--colour-gate/--no-colour-gate", default=None,
+              help="A variant must come closer to its segment's colour [default: VariantParams'].")
 @click.option("--edit-scale", type=float, default=None,
               help="Residual mode: times what the taste changed added to the photo [default: VariantParams'].")
 @click.option("--mode", type=click.Choice(["residual", "redraw"]), default=None,
@@ -39,7 +41,7 @@ RUNS = Path("runs")
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
 def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers, days, visits_per_week,
                            min_demand, demand_half_life_days, products, tastes, steps, candidates, strength,
-                           taste_weight, tau, edit_scale, mode, seed, grid_path, as_json):
+                           taste_weight, tau, colour_gate, edit_scale, mode, seed, grid_path, as_json):
     """Personalised variants for SIMULATED shoppers: colour toward taste, type kept, fallbacks, generations."""
     from features.catalogue import load_catalogue
     from features.embedding_store import store_path_for
@@ -51,7 +53,7 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
     encoder = load_encoder(encoder_spec, device="cpu")
     generator = load_generator(generator_spec, device="cpu")
     params = VariantParams(seed=seed, num_inference_steps=steps, **_given(
-        strength=strength, taste_weight=taste_weight, candidates=candidates, tau=tau, edit_scale=edit_scale, mode=mode))
+        strength=strength, taste_weight=taste_weight, candidates=candidates, tau=tau, colour_gate=colour_gate, edit_scale=edit_scale, mode=mode))
     demand = _given(min_demand=min_demand, demand_half_life_days=demand_half_life_days)
     if demand.get("demand_half_life_days") == 0:
         demand["demand_half_life_days"] = None  # 0 on the command line: views never fade

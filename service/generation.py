@@ -84,9 +84,14 @@ def generate_variant(payload: dict) -> None:
     if product is None or product["content_hash"] != payload["content_hash"]:
         return
     segment = str(payload["segment"])
-    taste = current_app.extensions["tailorcard.live"].get().colour_taste(product["product_id"], segment)
+    live = current_app.extensions["tailorcard.live"].get()
+    taste = live.colour_taste(product["product_id"], segment)
     if taste is None:
         return
+    with current_app.extensions["tailorcard.db"].connect() as connection:
+        examples = [repository.get_product(connection, example, with_image=True)
+                    for example in live.colour_examples(product["product_id"], segment)]
     request = GenerationRequest(product["product_id"], product["content_hash"], segment,
-                                open_image(product["image"]), taste, product["title"], product["attributes"])
+                                open_image(product["image"]), taste, product["title"], product["attributes"],
+                                [open_image(example["image"]) for example in examples if example is not None])
     current_app.extensions["tailorcard.variants"].generate(request)

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import sqlalchemy as sa
 
-from features.colour_taste import ColourTaste, colour_to_show
+from features.colour_taste import COLOUR_EXAMPLES, ColourTaste, colour_to_show
 from features.errors import TailorcardError
 from features.type_taste import taste_in_colour
 from recsys.recommender import Recommender, RecommenderConfig
@@ -98,6 +98,15 @@ class LiveModel:
             return taste_in_colour(own, _attribute(self.products[product_id]["attributes"], TYPE), colour,
                                    [_attribute(a, TYPE) for a in attributes], [_attribute(a, COLOUR) for a in attributes],
                                    vectors)
+
+    def colour_examples(self, product_id: int, colour: str) -> list[int]:
+        """Live products of the product's type in `colour` (up to COLOUR_EXAMPLES): what the colour looks like
+        on such a product, for the variant's colour gate."""
+        with self.lock:
+            kind = _attribute(self.products[product_id]["attributes"], TYPE) if product_id in self.products else None
+            same = [i for i, p in sorted(self.products.items())
+                    if _attribute(p["attributes"], TYPE) == kind and _attribute(p["attributes"], COLOUR) == colour]
+        return same[:COLOUR_EXAMPLES]
 
     # ---- keeping up --------------------------------------------------------------------------
 

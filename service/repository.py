@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from features.events import NO_ITEM
 from service.db import card_cache, events, insert_ignoring_duplicates, model_state, product_changes, products, upsert
 
-CARDS_FORMAT = 2  # bump when the cached ranking's shape changes: older entries then simply miss
+CARDS_FORMAT = 3  # bump when the cached ranking's shape changes: older entries then simply miss
 EVENT_COLUMNS = ("event_id", "user_id", "item_id", "type", "timestamp", "session_id", "query", "value")
 
 

@@ -162,3 +162,23 @@ def test_the_bench_draws_a_pair_toward_the_product_in_its_segments_colour(sample
     assert np.allclose(drawn, candidates[np.argmax(candidates @ store.vectors[0])], atol=1e-6)
     cards = pd.DataFrame({"product_id": [product_id] * 4, "segment": [other, own, None, "NoSuchColour"]})
     assert wants_variant(products, cards).tolist() == [True, False, False, False]
+
+
+def test_the_variants_bench_runs_end_to_end_with_tiny_models(tmp_path, tiny_encoder, sample_catalogue):
+    from imagegen.variants.bench import VariantBenchConfig, bench_variants
+    config = VariantBenchConfig(shoppers=60, days=21, visits_per_week=4, min_demand=1, products=2, tastes=2)
+    params = VariantParams(strength=0.5, candidates=1, min_gain=-2.0, tau=-1.0)  # let candidates pass
+    result = bench_variants(sample_catalogue, tiny_encoder, tiny_generator(space_id=tiny_encoder.space_id),
+                            params=params, config=config, embeddings_path=tmp_path / "store.npz",
+                            grid_path=tmp_path / "grid.png", log=lambda line: None)
+    assert result["simulated"] is True and 1 <= result["pairs_personalised"] <= 4
+    assert result["cards_measured"] > 0  # learned colours asked for variants of the most shown products
+    # the tiny random judge rarely reads a redraw as the catalogue's type: shares over served variants
+    # exist exactly when one was served
+    served = result["cards_with_variant"] > 0
+    for share in ("colour_moved_toward_taste", "colour_moved_toward_random_shopper", "colour_moved_toward_segment",
+                  "type_kept"):
+        assert (result[share] is not None) == served and (not served or 0.0 <= result[share] <= 1.0), share
+    assert result["fallback_rate"] == pytest.approx(1 - result["cards_with_variant"] / result["cards_measured"],
+                                                    abs=1e-4)
+    assert result["generated_per_1000_cards"] > 0 and Image.open(tmp_path / "grid.png").size[0] == 96 * 3

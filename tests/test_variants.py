@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from features.images import pad_to_square
+from imagegen.colour import dominant_colour
 from imagegen.variants import (ClipJudge, VariantError, VariantParams, best_candidate, personalize, score_candidates,
                                slerp)
 from imagegen.variants.personalize import draw_candidates
@@ -74,6 +75,20 @@ def test_personalize_keeps_the_photo_when_the_judge_does_not_see_the_catalogue_t
     # the judge sees shoes everywhere, the photo included: unchanged, but not what the catalogue sells
     assert not personalize(generator, StubJudge("Shoes"), photo, taste, params, product_type="Shirts").generated
     assert personalize(generator, StubJudge("Shoes"), photo, taste, params, product_type="Shoes").generated
+
+
+def test_the_colour_gate_serves_only_a_redraw_that_came_closer_to_the_wanted_colour(generator, photo):
+    params = VariantParams(strength=0.5, candidates=2, min_gain=-2.0)
+    taste = unit_embeddings(1, seed=5)[0]
+    own = dominant_colour(np.asarray(pad_to_square(photo, generator.settings.image_size)))
+    # the photo already is the wanted colour: no redraw can come closer, so the original stays
+    kept = personalize(generator, StubJudge("Shirts"), photo, taste, params, colour=own)
+    assert not kept.generated and all(score.colour_gain <= 0 and not score.passed for score in kept.scores)
+    assert personalize(generator, StubJudge("Shirts"), photo, taste, replace(params, colour_gate=False),
+                       colour=own).generated
+    scores = score_candidates(np.eye(3)[:2], np.eye(3)[0], np.eye(3)[1], ["Shirts"] * 2, "Shirts", tau=-1,
+                              min_gain=-2, colour_gains=[3.0, -1.0])
+    assert [score.passed for score in scores] == [True, False] and scores[0].colour_gain == 3.0
 
 
 def test_personalize_serves_a_redraw_that_keeps_the_type(generator, photo):

@@ -13,7 +13,9 @@ from events, never read from the simulator's ground truth. Measured:
                                what the metric gives when the colour segment knows nothing of the shopper
     colour_moved_toward_segment
                                share of the same cards whose variant is closer to the segment's colour (the one
-                               it was drawn toward) than the original photo is: what the generator achieves
+                               it was drawn toward) than the original photo is: what the generator achieves;
+                               with the colour gate on (VariantParams.colour_gate) nearly 1 by construction, the
+                               gate measuring the colour on photos of the product's type, this on all photos
     type_kept                  share of the same cards whose variant's zero-shot articleType is the product's
     fallback_rate              share of cards answered with the original photo (no candidate passed the gate)
     generated_per_1000_cards   generator runs per 1,000 cards at steady state (the last third of the
@@ -37,24 +39,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from features.catalogue import Catalogue
 from features.embedding_store import EmbeddingStore, embed_catalogue
 from features.events import NO_ITEM
 from features.images import pad_to_square
-from features.colour_taste import ColourTaste, colour_to_show
+from features.colour_taste import COLOUR_EXAMPLES, ColourTaste, colour_to_show
 from features.simulator import DAY, SimulatorConfig, simulate
 from features.type_taste import TYPE_NEIGHBOURS, taste_in_colour
 from imagegen.colour import delta_e, dominant_colour
 from imagegen.variants.judge import ClipJudge
 from imagegen.variants.params import VariantParams
-from imagegen.variants.personalize import Variant, personalize
+from imagegen.variants.personalize import Variant, personalize, wanted_colour
 from imagegen.variants.queue import DEMAND_HALF_LIFE_DAYS, MIN_DEMAND, DemandQueue
 
 GRID_TILE = 96
 STEADY_SHARE = 1 / 3  # the last third of the simulated days is steady state
-COLOUR_REFERENCE_PHOTOS = 30
 
 
 @dataclass
@@ -93,9 +94,11 @@ def bench_variants(catalogue: Catalogue, encoder, generator, *, params: VariantP
     pairs = quality_pairs(shoppers.cards, config.products, config.tastes)
     log(f"personalising {len(pairs)} (product, segment) pairs, {params.candidates} candidates each")
     types = catalogue.products["articleType"].astype(str)
+    size = generator.settings.image_size
     variants = {pair: personalize(generator, judge, catalogue.load_image(pair[0]),
                                   pair_taste(catalogue, shoppers.store, *pair, config.type_neighbours), params,
-                                  product_type=types.at[pair[0]])
+                                  product_type=types.at[pair[0]],
+                                  colour=wanted_colour(colour_photos(catalogue, *pair), size))
                 for pair in pairs}
     quality = served_quality(catalogue, shoppers, variants, generator.settings.image_size)
     if grid_path:
@@ -154,6 +157,13 @@ def pair_taste(catalogue: Catalogue, store: EmbeddingStore, product_id: int, col
     if taste is None:
         raise ValueError(f"no {colour} product of product {product_id}'s type; such a pair wants no variant")
     return taste
+
+
+def colour_photos(catalogue: Catalogue, product_id: int, colour: str) -> list:
+    """Photos of (up to 30) products of the product's type in `colour`: what the colour looks like on it."""
+    products = catalogue.products
+    same = (products["articleType"] == products.at[product_id, "articleType"]) & (products["baseColour"] == colour)
+    return [catalogue.load_image(pid) for pid in products.index[same][:COLOUR_EXAMPLES]]
 
 
 def steady_state_caching(cards: pd.DataFrame, key: str, min_demand: float, half_life_days: float | None = None) -> dict:
@@ -229,23 +239,24 @@ def named_colour_labs(catalogue: Catalogue, names, size: int) -> dict:
     products = catalogue.products
     labs = {}
     for name in sorted(names):
-        ids = products.index[products["baseColour"] == name][:COLOUR_REFERENCE_PHOTOS]
-        photos = [np.asarray(pad_to_square(catalogue.load_image(pid), size)) for pid in ids]
-        labs[name] = np.median([dominant_colour(photo) for photo in photos], axis=0)
+        ids = products.index[products["baseColour"] == name][:COLOUR_EXAMPLES]
+        labs[name] = wanted_colour([catalogue.load_image(pid) for pid in ids], size)
     return labs
 
 
 def save_variant_grid(catalogue, variants: dict[tuple, Variant], tastes: int, size: int, path) -> None:
-    """Rows: products. Columns: the original | its variant for each taste; originals served as fallback framed grey."""
+    """Rows: products. Columns: the original | its variant for each colour segment, named at the bottom;
+    originals served as fallback framed grey."""
     products = list(dict.fromkeys(product_id for product_id, _ in variants))
     grid = Image.new("RGB", (GRID_TILE * (tastes + 1), GRID_TILE * len(products)), "white")
     for row, product_id in enumerate(products):
-        tiles = [(np.asarray(pad_to_square(catalogue.load_image(product_id), size)), False)]
-        tiles += [(v.image, not v.generated) for (p, _), v in variants.items() if p == product_id]
-        for column, (image, fallback) in enumerate(tiles):
+        tiles = [(np.asarray(pad_to_square(catalogue.load_image(product_id), size)), False, "")]
+        tiles += [(v.image, not v.generated, str(segment)) for (p, segment), v in variants.items() if p == product_id]
+        for column, (image, fallback, label) in enumerate(tiles):
             tile = Image.fromarray(image).resize((GRID_TILE, GRID_TILE), Image.Resampling.NEAREST)
             if fallback:
                 tile = ImageOps.expand(tile.crop((3, 3, GRID_TILE - 3, GRID_TILE - 3)), border=3, fill="grey")
+            ImageDraw.Draw(tile).text((5, GRID_TILE - 14), label, fill="black")
             grid.paste(tile, (column * GRID_TILE, row * GRID_TILE))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     grid.save(path)

@@ -6,9 +6,10 @@
     maker.invalidate(product_id)                       # the product changed: delete its variants
     maker.get(variant_id); maker.read_bytes(variant_id)
 
-`request` needs product_id, content_hash, segment, image (PIL), taste (the segment's unit
-centroid narrowed to the product's type) and attributes (its articleType is what every candidate
-must be judged to be): service.variants.GenerationRequest has them. Returned
+`request` needs product_id, content_hash, segment, image (PIL), taste (a unit vector: the product
+as it would look in the segment's colour) and attributes (its articleType is what every candidate
+must be judged to be), and may carry colour_photos (PIL photos of products in the segment's colour:
+a variant must then come closer to that colour): service.variants.GenerationRequest has them. Returned
 records have variant_id, product_id, segment, media_type and provenance (a dict), as
 service.variants.VariantRecord.
 """
@@ -18,7 +19,7 @@ from imagegen.provenance import Provenance, generator_version
 from imagegen.variants.errors import VariantNotFound
 from imagegen.variants.judge import Judge
 from imagegen.variants.params import VariantParams
-from imagegen.variants.personalize import personalize
+from imagegen.variants.personalize import personalize, wanted_colour
 from imagegen.variants.store import StoredVariant, VariantKey, VariantStore
 
 
@@ -67,8 +68,10 @@ class VariantMaker:
         return self.store.read_bytes(variant_id)
 
     def _make(self, key: VariantKey, request) -> StoredVariant:
+        photos = getattr(request, "colour_photos", None)
+        colour = wanted_colour(photos, self.generator.settings.image_size) if photos else None
         variant = personalize(self.generator, self.judge, request.image, request.taste, self.params,
-                              product_type=(request.attributes or {}).get("articleType"))
+                              product_type=(request.attributes or {}).get("articleType"), colour=colour)
         if not variant.generated:
             return self.store.put(key, request.product_id, None)
         record = Provenance(ai_generated=True, generator_version=self.generator_version,

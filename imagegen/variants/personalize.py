@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from features.images import pad_to_square
+from imagegen.colour import delta_e, dominant_colour, reference_colour
 from imagegen.variants.errors import VariantError
 from imagegen.variants.gate import CandidateScore, best_candidate, score_candidates
 from imagegen.variants.judge import Judge
@@ -37,12 +38,15 @@ class Variant:
 
 
 def personalize(generator, judge: Judge, photo: Image.Image, taste: np.ndarray,
-                params: VariantParams = VariantParams(), product_type: str | None = None) -> Variant:
+                params: VariantParams = VariantParams(), product_type: str | None = None,
+                colour: np.ndarray | None = None) -> Variant:
     """The best gated redraw of `photo` toward `taste` (a unit vector in the judge's space).
 
     Every candidate must be judged of `product_type` (the catalogue's article type) when it is given:
     a judge that misreads the photo itself cannot vouch that a redraw kept the product, so such a
     photo keeps its original. Without it, the photo's own zero-shot type is the reference.
+    `colour` (Lab, see wanted_colour): with `params.colour_gate`, a variant meant to lean to it must
+    have come closer to it than the photo, or it is not the variant meant.
     """
     generator.check_encoder(judge)
     original = judge.embed([photo])[0]
@@ -50,13 +54,26 @@ def personalize(generator, judge: Judge, photo: Image.Image, taste: np.ndarray,
     candidates = draw_candidates(generator, photo, original, slerp(original, taste, params.taste_weight), params)
     embeddings = judge.embed([Image.fromarray(image) for image in candidates])
     types = judge.article_types(np.vstack([embeddings, original[None]]))
+    photo_pixels = np.asarray(pad_to_square(photo, generator.settings.image_size))
     scores = score_candidates(embeddings, original, taste, types[:-1], product_type or str(types[-1]),
-                              tau=params.tau, min_gain=params.min_gain)
+                              tau=params.tau, min_gain=params.min_gain,
+                              colour_gains=colour_gains(candidates, photo_pixels, colour)
+                              if colour is not None and params.colour_gate else None)
     best = best_candidate(scores)
     if best is None:
-        size = generator.settings.image_size
-        return Variant(np.asarray(pad_to_square(photo, size)), False, None, scores, str(types[-1]), params)
+        return Variant(photo_pixels, False, None, scores, str(types[-1]), params)
     return Variant(candidates[best], True, params.seed + best, scores, str(types[-1]), params)
+
+
+def wanted_colour(photos, size: int) -> np.ndarray:
+    """The Lab of a wanted colour from catalogue photos in it (PIL images), at the generator's size."""
+    return reference_colour(np.asarray(pad_to_square(photo, size)) for photo in photos)
+
+
+def colour_gains(candidates: np.ndarray, photo_pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Per candidate: how much nearer (delta E) its dominant colour is to `colour` than the photo's."""
+    before = delta_e(dominant_colour(photo_pixels), colour)
+    return np.array([before - delta_e(dominant_colour(candidate), colour) for candidate in candidates])
 
 
 def draw_candidates(generator, photo: Image.Image, original: np.ndarray, condition: np.ndarray,

@@ -84,6 +84,8 @@ def test_a_variant_is_drawn_toward_the_product_in_its_shoppers_colour(app, clien
                                    [a["articleType"] for a in attributes], [a["baseColour"] for a in attributes],
                                    vectors)
     assert own["baseColour"] != request.segment and np.allclose(request.taste, expected)
+    in_colour = [a for a in attributes if (a["articleType"], a["baseColour"]) == (own["articleType"], request.segment)]
+    assert len(request.colour_photos) == len(in_colour) > 0  # what the colour looks like, for the colour gate
 
 
 def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client):
@@ -155,6 +157,17 @@ def test_events_move_the_shoppers_next_cards(client):
     after = cards(client, "fresh-shopper", n=5)["cards"]
     assert [c["score"] for c in after] != [c["score"] for c in before]
     assert [r["item_id"] for r in after[0]["explanation"] if "item_id" in r] == [liked]
+
+
+def test_a_shoppers_colour_is_learned_from_their_events(app, client):
+    with app.app_context():
+        products = app.extensions["tailorcard.live"].get().products
+        purple = [pid for pid, p in products.items() if p["attributes"]["baseColour"] == "Purple"]
+    assert cards(client, "purple-fan", n=3)["colour"] is None
+    now = time.time()
+    events = [event(f"p-{i}", "purple-fan", pid, "click", now + i) for i, pid in enumerate(purple)]
+    assert client.post("/v1/events", json=events, headers=STOREFRONT).status_code == 202
+    assert len(purple) >= 2 and cards(client, "purple-fan", n=3)["colour"] == "Purple"
 
 
 def test_shoppers_in_a_photo_arm_see_photos_and_create_no_variant_demand(app, client):
