@@ -10,6 +10,7 @@ from imagegen.provenance import read_provenance
 from imagegen.variants import (DemandQueue, VariantError, VariantKey, VariantMaker, VariantNotFound, VariantParams,
                                VariantStore, most_demanded)
 from imagegen.variants.bench import pair_taste, steady_state_caching, wants_variant
+from imagegen.variants.queue import FADED_DEMAND, PRUNE_FROM_PAIRS
 from imagegen_helpers import tiny_generator, unit_embeddings
 from variant_helpers import StubJudge, provenance_record as record
 
@@ -95,6 +96,20 @@ def test_a_known_variant_is_looked_up_without_reading_the_store(tmp_path, sample
     assert maker.lookup(product_id, content_hash, "Red") is None and len(reads) == 1  # unknown pairs still ask
 
 
+def test_a_decided_fallback_is_looked_up_without_reading_the_store(tmp_path, sample_catalogue, monkeypatch):
+    product_id = sample_catalogue.ids[2]
+    maker = VariantMaker(tiny_generator(), StubJudge("Shoes"), VariantStore(tmp_path),
+                         params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0))
+    assert maker.generate(request_for(sample_catalogue, product_id, segment="Red")) is None  # the original stays
+    content_hash = sample_catalogue.content_hash(product_id)
+    assert maker.lookup(product_id, content_hash, "Red") is None  # reads the decision once
+    reads = []
+    monkeypatch.setattr(maker.store, "get", lambda key: reads.append(key))
+    assert maker.lookup(product_id, content_hash, "Red") is None and reads == []
+    maker.invalidate(product_id)
+    assert maker.lookup(product_id, content_hash, "Red") is None and len(reads) == 1  # forgotten: asks again
+
+
 def test_generate_caches_the_fallback_decision_and_returns_none(tmp_path, sample_catalogue):
     product_id = sample_catalogue.ids[2]
     maker = VariantMaker(tiny_generator(), StubJudge("Shoes"), VariantStore(tmp_path),
@@ -132,6 +147,34 @@ def test_queue_with_a_half_life_forgets_old_demand():
     assert len(queue) == 0
     with pytest.raises(ValueError, match="half_life_days"):
         DemandQueue(min_demand=2, half_life_days=0)
+
+
+WEEK_LATER = 7 * 86_400.0  # seven half-lives of a day
+
+
+def ask_old_then_new(queue: DemandQueue) -> None:
+    """A popular and a once-seen pair a week ago, then enough new pairs to fill the queue."""
+    queue.request("popular", "a", demand=64, at=0)  # 64 / 2**7 = 1/2 a week later: still counts
+    queue.request("once", "a", at=0)  # 1 / 2**7 a week later: below FADED_DEMAND
+    for product_id in range(PRUNE_FROM_PAIRS):
+        queue.request(product_id, "a", at=WEEK_LATER)
+
+
+def test_queue_drops_pairs_whose_demand_faded_and_keeps_the_rest():
+    queue = DemandQueue(min_demand=2, half_life_days=1)
+    ask_old_then_new(queue)
+    demand = queue.demand(at=WEEK_LATER)
+    assert ("once", "a") not in demand and len(queue) == PRUNE_FROM_PAIRS + 1
+    assert demand[("popular", "a")] == pytest.approx(0.5) and demand[(0, "a")] == demand[(1023, "a")] == 1
+    assert queue.request("once", "a", at=WEEK_LATER) is False  # asked again: from 0, not from 1/128
+    assert queue.demand(at=WEEK_LATER)[("once", "a")] == 1 and 1 / 128 < FADED_DEMAND
+    assert queue.request(5, "a", at=WEEK_LATER) is True and queue.take(5, at=WEEK_LATER) == [(5, "a")]
+
+
+def test_queue_without_decay_drops_nothing():
+    queue = DemandQueue(min_demand=2, half_life_days=None)
+    ask_old_then_new(queue)
+    assert len(queue) == PRUNE_FROM_PAIRS + 2 and queue.demand()[("once", "a")] == 1
 
 
 def test_caching_per_segment_serves_new_shoppers_from_the_cache():

@@ -29,21 +29,24 @@ class VariantMaker:
         self.generator, self.judge, self.store, self.params = generator, judge, store, params
         self.generator_version = generator_version(generator)
         self._params_digest = params.digest()
-        # Made variants seen by this process. Keys are content-addressed, so an entry never goes stale:
-        # a changed product asks under a new content hash. Cards then read no file for a known variant.
-        self._ready: dict[VariantKey, StoredVariant] = {}
+        # Decisions seen by this process: made variants and "the original stays". Keys are content-addressed,
+        # so an entry never goes stale: a changed product asks under a new content hash. Cards then read no
+        # file for a pair already decided either way.
+        self._decided: dict[VariantKey, StoredVariant] = {}
 
     def key(self, content_hash: str, segment) -> VariantKey:
         return VariantKey(content_hash, str(segment), self.generator_version, self._params_digest)
 
     def lookup(self, product_id: int, content_hash: str, segment) -> StoredVariant | None:
+        """The made variant, or None: not decided yet, or decided that the original photo stays."""
         key = self.key(content_hash, segment)
-        if key not in self._ready:
+        if key not in self._decided:
             stored = self.store.get(key)
-            if stored is None or not stored.generated:
+            if stored is None:
                 return None
-            self._ready[key] = stored
-        return self._ready[key]
+            self._decided[key] = stored
+        stored = self._decided[key]
+        return stored if stored.generated else None
 
     def generate(self, request) -> StoredVariant | None:
         key = self.key(request.content_hash, request.segment)
@@ -55,7 +58,8 @@ class VariantMaker:
         mine = [stored for stored in self.store.records() if stored.product_id == int(product_id)]
         for stored in mine:
             self.store.remove(stored.variant_id)
-        self._ready = {key: stored for key, stored in self._ready.items() if stored.product_id != int(product_id)}
+        self._decided = {key: stored for key, stored in self._decided.items()
+                         if stored.product_id != int(product_id)}
         return sorted({stored.segment for stored in mine if stored.generated})
 
     def get(self, variant_id: str) -> StoredVariant:

@@ -17,12 +17,18 @@ from __future__ import annotations
 
 from typing import Hashable, Mapping
 
+import numpy as np
+
 from features.preferences import half_life_decay
 
 Pair = tuple[Hashable, Hashable]  # (product_id, segment)
 MIN_DEMAND = 6.0  # cards of recent demand ...
 DEMAND_HALF_LIFE_DAYS = 7.0  # ... where a card a week old counts half
 SAME_CARD = 1e-3  # demand this close to the bar is at it: two cards a few seconds apart count as two
+# A pair whose demand decayed below this (one card six half-lives ago) is dropped: it is far below a
+# min_demand of a card or more, and forgetting it changes what later requests count by less than this.
+FADED_DEMAND = 1 / 64
+PRUNE_FROM_PAIRS = 1024  # fewer pairs are never worth a scan; then a scan waits until the queue has doubled
 
 
 def most_demanded(counts: Mapping[Pair, float], n: int, min_demand: float = 1) -> list[Pair]:
@@ -33,7 +39,14 @@ def most_demanded(counts: Mapping[Pair, float], n: int, min_demand: float = 1) -
 
 
 class DemandQueue:
-    """Decayed demand per pair. `at` is a time in seconds (event time in a simulation, time.time() live)."""
+    """Decayed demand per pair. `at` is a time in seconds (event time in a simulation, time.time() live).
+
+    A long-running server is asked for ever more pairs, so pairs whose decayed demand fell below
+    FADED_DEMAND are dropped, in one scan each time the queue has doubled (amortised O(1) a request);
+    without decay nothing fades and nothing is dropped. A dropped pair asked for again starts from 0
+    plus its new demand, short of what it would have counted by less than FADED_DEMAND (decayed further
+    since): only a pair landing that close under min_demand could tell the difference.
+    """
 
     def __init__(self, min_demand: float = MIN_DEMAND, half_life_days: float | None = DEMAND_HALF_LIFE_DAYS):
         if min_demand <= 0 or (half_life_days is not None and half_life_days <= 0):
@@ -41,6 +54,7 @@ class DemandQueue:
                              f"no decay); got min_demand={min_demand}, half_life_days={half_life_days}")
         self.min_demand, self.half_life_days = float(min_demand), half_life_days
         self._counts: dict[Pair, tuple[float, float]] = {}  # pair -> (demand, time it was counted at)
+        self._prune_above = PRUNE_FROM_PAIRS
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -55,6 +69,8 @@ class DemandQueue:
         count, since = self._counts.get(pair, (0.0, at))
         count = self._decayed(count, since, at) + demand
         self._counts[pair] = (count, at)
+        if len(self._counts) > self._prune_above:
+            self._drop_faded(at)
         return count >= self.min_demand - SAME_CARD
 
     def forget(self, product_id, segment) -> None:
@@ -74,6 +90,15 @@ class DemandQueue:
         for pair in stale:
             del self._counts[pair]
         return len(stale)
+
+    def _drop_faded(self, at: float) -> None:
+        """Forget pairs whose demand as of `at` is below FADED_DEMAND (one vectorised scan, kept order)."""
+        if self.half_life_days is not None:
+            counts, since = np.array(list(self._counts.values())).T
+            demand = counts * half_life_decay(np.maximum(at - since, 0.0), self.half_life_days)
+            self._counts = {pair: entry for (pair, entry), alive in zip(self._counts.items(), demand >= FADED_DEMAND)
+                            if alive}
+        self._prune_above = max(2 * len(self._counts), PRUNE_FROM_PAIRS)
 
     def _decayed(self, count: float, since: float, at: float) -> float:
         if self.half_life_days is None:

@@ -88,7 +88,11 @@ def test_a_variant_is_drawn_toward_the_product_in_its_shoppers_colour(app, clien
     assert len(request.colour_photos) == len(in_colour) > 0  # what the colour looks like, for the colour gate
 
 
-def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client):
+def unread(variant_id):
+    raise AssertionError(f"variant {variant_id} was read: a cached copy needs no bytes")
+
+
+def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client, monkeypatch):
     user, wanting = shopper_wanting_variants(app, 3)
     body = cards(client, user, n=3)
     assert all(c["variant"] is None for c in body["cards"])
@@ -100,6 +104,7 @@ def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client):
     image = client.get(ready["image_url"])
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
     assert image.headers["X-AI-Generated"] == "true" and "immutable" in image.headers["Cache-Control"]
+    monkeypatch.setattr(app.extensions["tailorcard.variants"], "read_bytes", unread)
     assert client.get(ready["image_url"], headers={"If-None-Match": image.headers["ETag"]}).status_code == 304
     provenance = client.get(ready["variant"]["provenance_url"]).json
     assert provenance["provenance"]["source_product_hash"] and provenance["product_id"] == ready["product"]["id"]

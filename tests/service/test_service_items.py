@@ -9,6 +9,8 @@ import pytest
 from service_helpers import auth, shopper_wanting_variants
 from PIL import Image
 
+from service import repository
+
 ADMIN, STOREFRONT = auth("admin"), auth("storefront")
 
 
@@ -42,6 +44,23 @@ def test_get_item_and_its_photo(client):
     assert photo.status_code == 200 and photo.mimetype == "image/jpeg" and photo.headers["ETag"].strip('"') == item["content_hash"]
     assert client.get(f"/v1/items/{item_id}/image", headers={"If-None-Match": photo.headers["ETag"]}).status_code == 304
     assert client.get("/v1/items/123456789/image").status_code == 404
+
+
+def test_a_cached_photo_is_answered_without_reading_it(client, monkeypatch):
+    item_id = card_ids(client, "u1", 1)[0]
+    etag = client.get(f"/v1/items/{item_id}/image").headers["ETag"]
+    reads, get_product = [], repository.get_product  # with_image of each product read
+
+    def recorded(connection, product_id, with_image=False):
+        reads.append(with_image)
+        return get_product(connection, product_id, with_image)
+
+    monkeypatch.setattr(repository, "get_product", recorded)
+    assert client.get(f"/v1/items/{item_id}/image", headers={"If-None-Match": etag}).status_code == 304
+    assert reads == [False]  # its content hash only
+    changed = client.get(f"/v1/items/{item_id}/image", headers={"If-None-Match": '"older-photo"'})
+    assert changed.status_code == 200 and changed.headers["ETag"] == etag and reads[-1] is True
+    assert client.get("/v1/items/123456789/image", headers={"If-None-Match": etag}).status_code == 404
 
 
 def test_a_new_product_reaches_the_next_cards(client):
