@@ -22,7 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features.errors import EmbeddingSpaceMismatch, TailorcardError
-from features.events import NO_ITEM, EventError, validate_events
+from features.events import EVENT_TYPES, NO_ITEM, EventError, validate_events
 from features.sparse_rows import SparseRows
 
 DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 4.0, "purchase": 6.0, "like": 5.0,
@@ -50,6 +50,21 @@ class PreferenceConfig:
 
     def decay(self, age_seconds) -> np.ndarray:
         return half_life_decay(age_seconds, self.half_life_days)
+
+
+def event_type_weights(types, weights: dict) -> np.ndarray:
+    """float64 weight of each event type (an array or Series).
+
+    A valid type (EVENT_TYPES) that `weights` leaves out weighs 0: it counts for nothing, as it always
+    did in the models that keep only positive weights. Any other type is an error, never a silent NaN.
+    """
+    types = np.asarray(types, dtype=object)
+    table = {**dict.fromkeys(EVENT_TYPES, 0.0), **weights}
+    names = list(table)
+    codes = pd.Index(names).get_indexer(types)
+    if (codes < 0).any():
+        raise PreferenceError(f"unknown event type(s) {sorted(set(map(str, types[codes < 0])))}; expected {names}")
+    return np.array([table[n] for n in names], dtype=np.float64)[codes]
 
 
 def half_life_decay(age_seconds, half_life_days: float) -> np.ndarray:
@@ -185,7 +200,7 @@ class PreferenceStore:
 
     def _contributions(self, events: dict, users: np.ndarray):
         """(user row, source row, weight, event index) per contribution: one per product, one per query."""
-        weights = self._type_weights(events["type"])
+        weights = event_type_weights(events["type"], self.config.event_weights)
         item_ids, queries = events["item_id"], events["query"]
         has_item, has_query = item_ids != NO_ITEM, queries != ""
         rows = np.concatenate([users[has_item], users[has_query]])
@@ -193,13 +208,6 @@ class PreferenceStore:
                                self.sources.query_rows(queries[has_query], self.encode_texts)])
         values = np.concatenate([weights[has_item], np.full(int(has_query.sum()), self.config.query_weight)])
         return rows, cols, values, np.concatenate([np.flatnonzero(has_item), np.flatnonzero(has_query)])
-
-    def _type_weights(self, types: np.ndarray) -> np.ndarray:
-        names = list(self.config.event_weights)
-        codes = pd.Index(names).get_indexer(types)
-        if (codes < 0).any():
-            raise PreferenceError(f"unknown event type(s) {sorted(set(types[codes < 0]))}; expected {names}")
-        return np.array([self.config.event_weights[n] for n in names], dtype=np.float64)[codes]
 
     def observe(self, event: dict) -> bool:
         """Fold one event (a dict in the events schema) into its user's vector.

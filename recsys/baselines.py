@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from features.events import NO_ITEM
-from features.preferences import DEFAULT_WEIGHTS
+from features.preferences import DEFAULT_WEIGHTS, event_type_weights
 from recsys.contract import BaseRecommender, Recommendations, as_recommendations, top_n
 
 TIE_BREAK = 1e-6  # equal scores (e.g. zero co-occurrence) are ordered by popularity
@@ -31,7 +31,7 @@ class InteractionModel(BaseRecommender):
         users, user_ids = pd.factorize(events["user_id"].astype(str))
         self._users = pd.Index(user_ids)
         items = self._items.get_indexer(events["item_id"].to_numpy())
-        weights = events["type"].map(self.event_weights).to_numpy(dtype=float)
+        weights = event_type_weights(events["type"], self.event_weights)
         positive = (weights > 0) & (items >= 0)
         shape = (len(user_ids), len(self.item_ids))
         self.interactions = sp.csr_matrix((weights[positive], (users[positive], items[positive])), shape=shape)

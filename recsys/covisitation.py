@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from features.errors import TailorcardError
 from features.events import NO_ITEM
+from features.preferences import event_type_weights
 
 SCOPES = ("session", "user")
 
@@ -60,7 +61,7 @@ class CoVisitation:
 
     def _baskets(self, events: pd.DataFrame, event_weights: dict, scope: str, max_basket: int) -> sp.csr_matrix:
         """(baskets, products) strongest positive event weight of each product in each basket."""
-        weight = events["type"].map(event_weights).to_numpy(dtype=float)
+        weight = event_type_weights(events["type"], event_weights)
         columns = self._index.get_indexer(events["item_id"].to_numpy(dtype=np.int64))
         keep = (events["item_id"].to_numpy() != NO_ITEM) & (weight > 0) & (columns >= 0)
         user = events["user_id"].astype(str).to_numpy()[keep]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from features.errors import TailorcardError
 from features.events import NO_ITEM
-from features.preferences import half_life_decay
+from features.preferences import event_type_weights, half_life_decay
 
 
 class ItemsError(TailorcardError):
@@ -67,7 +67,7 @@ class Items:
 
     def set_popularity_from_events(self, events: pd.DataFrame, weights: dict, half_life_days: float) -> None:
         """Decayed sum of positive event weights per product, relative to the latest event."""
-        type_weight = events["type"].map(weights).to_numpy(dtype=float)
+        type_weight = event_type_weights(events["type"], weights)
         positive = (events["item_id"] != NO_ITEM).to_numpy() & (type_weight > 0)
         rows = self.rows(events["item_id"].to_numpy()[positive])
         age = events["timestamp"].max() - events["timestamp"].to_numpy()[positive]

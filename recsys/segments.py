@@ -12,6 +12,7 @@ import faiss
 import numpy as np
 
 from features.errors import TailorcardError
+from features.vectors import unit_rows
 
 
 class SegmentError(TailorcardError):
@@ -72,5 +73,5 @@ class TasteSegments:
 
 
 def _unit_rows(vectors) -> np.ndarray:
-    vectors = np.ascontiguousarray(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    """Contiguous float32 for faiss; a zero taste stays zero rather than failing the whole fit."""
+    return unit_rows(vectors, dtype=np.float32, allow_zero=True)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from features.preferences import DEFAULT_WEIGHTS
+from features.preferences import DEFAULT_WEIGHTS, PreferenceError
 from recsys.covisitation import CoVisitation, CoVisitationError
 from recsys_helpers import events_frame
 
@@ -77,6 +77,14 @@ def test_save_and_load_keep_the_table(tmp_path):
     assert loaded.item_ids.tolist() == IDS.tolist() and probability(loaded, 10, 20) == 1.0
 
 
-def test_unknown_scope_is_a_clear_error():
+def test_unknown_scope_or_event_type_is_a_clear_error():
     with pytest.raises(CoVisitationError, match="scope must be one of"):
         fitted(with_sessions([("u1", 10, "view", 0)], ["a"]), scope="week")
+    with pytest.raises(PreferenceError, match=r"unknown event type\(s\) \['wishlist'\]; expected \['view', 'click'"):
+        fitted(with_sessions([("u1", 10, "view", 0), ("u1", 20, "wishlist", 1)], ["a", "a"]))
+
+
+def test_valid_event_types_the_weights_leave_out_count_for_nothing():
+    events = with_sessions([("u1", 10, "view", 0), ("u1", 20, "purchase", 1), ("u1", 30, "purchase", 2)], ["a"] * 3)
+    covisitation = CoVisitation.from_events(IDS, events, {"purchase": 1.0})
+    assert probability(covisitation, 20, 30) == 1.0 and probability(covisitation, 10, 20) == 0.0

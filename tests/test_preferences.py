@@ -104,9 +104,11 @@ def test_text_vectors_of_another_size_are_refused():
         store.rebuild(events_frame([("u", -1, "view", 0, "red shoes")]))
 
 
-def test_unknown_product_is_an_error_naming_it():
+def test_unknown_product_or_event_type_is_an_error_naming_it():
     with pytest.raises(PreferenceError, match="424242"):
         PreferenceStore(IDS, VECTORS).rebuild(events_frame([("u", 424242, "view", 0)]))
+    with pytest.raises(PreferenceError, match=r"unknown event type\(s\) \['share'\]; expected \['view', .*'return'\]"):
+        PreferenceStore(IDS, VECTORS).rebuild(events_frame([("u", int(IDS[0]), "share", 0)]))
 
 
 def test_cold_start_users_get_the_fallback_and_session_users_work():

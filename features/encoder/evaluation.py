@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from features.prompts import article_prompts, colour_prompts
+from features.vectors import unit_rows
 
 TextEncoder = Callable[[list[str]], np.ndarray]
 
@@ -16,7 +17,7 @@ def prompt_classifier(labels: list[str], prompts_for: Callable[[str], list[str]]
     prompts = [prompts_for(label) for label in labels]
     flat = encode_texts([p for group in prompts for p in group])
     per_label = flat.reshape(len(labels), len(prompts[0]), -1).mean(axis=1)
-    return per_label / np.linalg.norm(per_label, axis=1, keepdims=True)
+    return unit_rows(per_label, dtype=per_label.dtype)
 
 
 def zero_shot_article(image_vectors: np.ndarray, labels: list[str], encode_texts: TextEncoder) -> np.ndarray:

@@ -7,16 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.vectors import unit_rows  # float64, zero rows refused; also imported from here by callers
+
 PARALLEL = 1e-6  # below this angle (radians) slerp and a normalised lerp agree
-
-
-def unit_rows(vectors) -> np.ndarray:
-    """float32 rows scaled to unit length; a zero row is an error, since it has no direction."""
-    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    if np.any(norms < 1e-12):
-        raise ValueError(f"cannot normalise a zero vector (rows {np.flatnonzero(norms[:, 0] < 1e-12).tolist()})")
-    return vectors / norms
 
 
 def slerp(start, end, weight) -> np.ndarray:
