@@ -34,7 +34,8 @@ def train_dcgan(pack: ImagePack, out_dir: str | Path, minutes: float, device: st
                   "optimizer_d": torch.optim.Adam(discriminator.parameters(), **ADAM)}
     run = TrainingRun(out_dir / STAGE, {"generator": generator, "discriminator": discriminator}, optimizers,
                       minutes, resume=resume, max_steps=max_steps, checkpoint_every_s=checkpoint_every_s,
-                      log_every=log_every, progress=progress, log_file=out_dir / "train.log")
+                      log_every=log_every, progress=progress, log_file=out_dir / "train.log",
+                      hyperparameters={"batch_size": batch_size, "config": config, "seed": seed})
     for step in run:
         real = random_batch(images, batch_size)
         z = torch.randn(batch_size, config.latent_dim, device=device)

@@ -1,10 +1,10 @@
-"""The training loop of the embedded CLIP: time budget, checkpoints, resume, export."""
+"""Training the embedded CLIP on the shared TrainingLoop: contrastive steps, evaluation, its checkpoint layout, export."""
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from features.encoder.training import (EncoderTrainingConfig, PairBatches, contr
                                        make_optimizer, standardise, tokenise_texts)
 from features.errors import TailorcardError
 from features.image_pack import ImagePack
+from features.training_loop import TrainingLoop, autocast
 
 log = logging.getLogger("tailorcard.train_encoder")
 
@@ -33,13 +34,27 @@ class EncoderTrainer:
         self.model.to(self.device)
         self.tokenizer = open_clip.get_tokenizer(config.model)
         self.optimizer = make_optimizer(self.model, config)
-        self.step, self.elapsed = 0, 0.0
         heldout = pack.heldout
         if heldout.all():
             raise TailorcardError(f"all {len(heldout)} products of the pack are held out; nothing to train on")
         self.train_pack, self.eval_pack = pack.select(~heldout), pack.select(heldout)
         self.eval_products = products.loc[self.eval_pack.ids[: config.eval_products]]
         self.batches = self._batches(products.loc[self.train_pack.ids])
+        checkpoints = EncoderCheckpoint(self.out_dir, self.model, self.optimizer, config, self.device)
+        # The budget spans resumed sessions: the learning-rate schedule runs on training time.
+        self.run = TrainingLoop("encoder", checkpoints, config.minutes, logger=log, max_steps=config.max_steps,
+                                checkpoint_every_s=config.checkpoint_every_s, budget_spans_sessions=True,
+                                hyperparameters=asdict(config))
+        self.run.every(config.eval_every_s, self.evaluate)
+
+    @property
+    def step(self) -> int:
+        return self.run.step
+
+    @property
+    def elapsed(self) -> float:
+        """Training seconds so far, resumed sessions included."""
+        return self.run.seconds
 
     def _batches(self, train_products: pd.DataFrame) -> PairBatches:
         tokens = tokenise_texts(train_products, self.tokenizer, self.config.texts_per_product, self.config.seed)
@@ -55,32 +70,22 @@ class EncoderTrainer:
 
     def train(self) -> dict:
         """Run until the time budget or max_steps is spent; checkpoint and evaluate on the way."""
-        budget = self.config.minutes * 60
-        last_checkpoint = last_eval = started = time.monotonic() - self.elapsed
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else torch.autocast("cpu", enabled=False)
-        while self.elapsed < budget and self.step < self.config.max_steps:
-            progress = max(self.elapsed / budget, self.step / self.config.max_steps)
-            for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate(self.config, progress)
-            loss = self._step(autocast)
-            self.step += 1
-            now = time.monotonic()
-            self.elapsed = now - started
-            if self.step % 50 == 0 or self.step == 1:
-                log.info("step %d  %.0fs  loss %.4f  lr %.2e  scale %.1f", self.step, self.elapsed, loss,
+        for step in self.run:
+            self._set_learning_rate()
+            loss = self._step()
+            if step == 0 or (step + 1) % 50 == 0:
+                log.info("step %d  %.0fs  loss %.4f  lr %.2e  scale %.1f", step + 1, self.elapsed, loss,
                          self.optimizer.param_groups[0]["lr"], self.model.logit_scale.exp().item())
-            if now - last_checkpoint >= self.config.checkpoint_every_s:
-                self.save_checkpoint()
-                last_checkpoint = now
-            if now - last_eval >= self.config.eval_every_s:
-                self.evaluate()
-                last_eval = now
-        self.save_checkpoint()
         return self.evaluate()
 
-    def _step(self, autocast) -> float:
+    def _set_learning_rate(self) -> None:
+        progress = max(self.elapsed / self.run.budget_s, self.step / self.config.max_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.config, progress)
+
+    def _step(self) -> float:
         images, tokens = self.batches.sample(self.config.batch_size)
-        with autocast:
+        with autocast(self.device):
             image_features = torch.nn.functional.normalize(self.model.encode_image(images).float(), dim=-1)
             text_features = torch.nn.functional.normalize(self.model.encode_text(tokens).float(), dim=-1)
             loss = contrastive_loss(image_features, text_features, tokens, self.model.logit_scale.exp().clamp(max=100))
@@ -106,26 +111,8 @@ class EncoderTrainer:
         log.info("eval step %d on %d held-out products: %s", self.step, len(vectors), json.dumps(scores))
         return scores
 
-    def save_checkpoint(self) -> None:
-        """Model, optimiser and progress, written beside the old ones then swapped in."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        save_file(self.model.state_dict(), self.out_dir / "checkpoint.safetensors.tmp")
-        torch.save(self.optimizer.state_dict(), self.out_dir / "optimizer.pt.tmp")
-        (self.out_dir / "checkpoint.safetensors.tmp").replace(self.out_dir / "checkpoint.safetensors")
-        (self.out_dir / "optimizer.pt.tmp").replace(self.out_dir / "optimizer.pt")
-        state = {"step": self.step, "elapsed": self.elapsed, "config": asdict(self.config)}
-        (self.out_dir / "state.json").write_text(json.dumps(state, indent=2))
-        log.info("checkpoint at step %d (%.0fs)", self.step, self.elapsed)
-
     def resume(self) -> bool:
-        if not (self.out_dir / "state.json").exists():
-            return False
-        state = json.loads((self.out_dir / "state.json").read_text())
-        self.model.load_state_dict(load_file(self.out_dir / "checkpoint.safetensors", device=str(self.device)))
-        self.optimizer.load_state_dict(torch.load(self.out_dir / "optimizer.pt", map_location=self.device))
-        self.step, self.elapsed = state["step"], state["elapsed"]
-        log.info("resumed at step %d (%.0fs)", self.step, self.elapsed)
-        return True
+        return self.run.resume()
 
     def export(self, folder, extra: dict | None = None) -> Path:
         """Write an open_clip local-dir folder (config + fp16 safetensors) that `local-dir:` loads."""
@@ -144,3 +131,33 @@ class EncoderTrainer:
         }
         (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2))
         return folder
+
+
+class EncoderCheckpoint:
+    """The encoder's checkpoint in the run folder, in the layout earlier runs wrote (so they still resume):
+    weights as safetensors, the optimiser with torch.save, step, time and config in state.json."""
+
+    def __init__(self, location: Path, model, optimizer, config: EncoderTrainingConfig, device: torch.device):
+        self.location, self.model, self.optimizer, self.config, self.device = location, model, optimizer, config, device
+
+    def save(self, progress: dict) -> None:
+        self.location.mkdir(parents=True, exist_ok=True)
+        state = {"step": progress["step"], "elapsed": progress["seconds"], "config": asdict(self.config)}
+        _write_then_swap(self.location / "checkpoint.safetensors", lambda path: save_file(self.model.state_dict(), path))
+        _write_then_swap(self.location / "optimizer.pt", lambda path: torch.save(self.optimizer.state_dict(), path))
+        _write_then_swap(self.location / "state.json", lambda path: path.write_text(json.dumps(state, indent=2)))
+
+    def load(self) -> dict | None:
+        if not (self.location / "state.json").exists():
+            return None
+        state = json.loads((self.location / "state.json").read_text())
+        self.model.load_state_dict(load_file(self.location / "checkpoint.safetensors", device=str(self.device)))
+        self.optimizer.load_state_dict(torch.load(self.location / "optimizer.pt", map_location=self.device))
+        return {"step": state["step"], "seconds": state["elapsed"]}
+
+
+def _write_then_swap(path: Path, write: Callable[[Path], object]) -> None:
+    """Write beside `path`, then rename over it: a run killed meanwhile leaves the old file whole."""
+    staging = path.with_name(path.name + ".tmp")
+    write(staging)
+    staging.replace(path)

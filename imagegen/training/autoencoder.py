@@ -15,11 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from features.image_pack import ImagePack
+from features.training_loop import autocast
 from imagegen.components import build_movq
 from imagegen.errors import TrainingError
 from imagegen.training.checkpoint import find_checkpoint, load_module_state, read_state
 from imagegen.training.data import random_batch, to_model_range, training_images
-from imagegen.training.run import TrainingRun, autocast, prepare_device, training_logger
+from imagegen.training.run import TrainingRun, prepare_device, training_logger
 
 STAGE = "autoencoder"
 FINAL_DIR = "movq"  # the finished autoencoder, in diffusers' save_pretrained layout
@@ -39,7 +40,8 @@ def train_autoencoder(pack: ImagePack, out_dir: str | Path, minutes: float, devi
     optimizer = torch.optim.AdamW(movq.parameters(), lr=learning_rate, weight_decay=0.0)
     run = TrainingRun(out_dir / STAGE, {"movq": movq}, {"optimizer": optimizer}, minutes, resume=resume,
                       max_steps=max_steps, checkpoint_every_s=checkpoint_every_s, log_every=log_every,
-                      progress=progress, log_file=out_dir / "train.log")
+                      progress=progress, log_file=out_dir / "train.log",
+                      hyperparameters={"batch_size": batch_size, "config": config, "seed": seed})
     run.extra_state["config"] = dict(movq.config)
     for step in run:
         batch = random_batch(images, batch_size)

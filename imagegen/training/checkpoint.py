@@ -15,6 +15,21 @@ from safetensors.torch import load_file, save_file
 STATE_FILE = "state.json"
 
 
+class CheckpointFolder:
+    """A stage's checkpoints in this format, for features.training_loop.TrainingLoop to save and resume."""
+
+    def __init__(self, location: Path, modules: dict, optimizers: dict):
+        self.location, self.modules, self.optimizers = Path(location), modules, optimizers
+
+    def save(self, progress: dict) -> None:
+        save_checkpoint(self.location, self.modules, self.optimizers,
+                        {**progress, "seconds": round(progress["seconds"], 1)})
+
+    def load(self) -> dict | None:
+        found = find_checkpoint(self.location)
+        return None if found is None else load_checkpoint(found, self.modules, self.optimizers)
+
+
 def save_checkpoint(folder: Path, modules: dict, optimizers: dict, state: dict) -> None:
     staging, previous = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
     shutil.rmtree(staging, ignore_errors=True)

@@ -14,12 +14,13 @@ import torch
 import torch.nn.functional as F
 
 from features.image_pack import ImagePack
+from features.training_loop import autocast
 from imagegen.components import build_training_scheduler, build_unet
 from imagegen.errors import TrainingError
 from imagegen.training.autoencoder import encode_images, load_trained_movq
 from imagegen.training.data import training_images
 from imagegen.training.ema import EMA
-from imagegen.training.run import TrainingRun, autocast, prepare_device
+from imagegen.training.run import TrainingRun, prepare_device
 
 STAGE = "unet"
 NULL_CONDITION_PROBABILITY = 0.1
@@ -53,7 +54,11 @@ def train_unet(pack: ImagePack, conditions: np.ndarray, out_dir: str | Path, min
     optimizer = torch.optim.AdamW(unet.parameters(), lr=learning_rate, weight_decay=1e-2)
     run = TrainingRun(out_dir / STAGE, {"unet": unet, "ema_unet": ema.model}, {"optimizer": optimizer}, minutes,
                       resume=resume, max_steps=max_steps, checkpoint_every_s=checkpoint_every_s,
-                      log_every=log_every, progress=progress, log_file=out_dir / "train.log")
+                      log_every=log_every, progress=progress, log_file=out_dir / "train.log",
+                      hyperparameters={"batch_size": batch_size, "config": config, "seed": seed, "ema_decay": ema_decay,
+                                       "condition_scale": condition_scale, "warmup_steps": WARMUP_STEPS,
+                                       "null_condition_probability": NULL_CONDITION_PROBABILITY,
+                                       "min_snr_gamma": MIN_SNR_GAMMA})
     run.extra_state.update(config=dict(unet.config), condition_scale=condition_scale)
     snr = snr_per_timestep(scheduler).to(device)
     for step in run:
