@@ -24,6 +24,8 @@ RUNS = Path("runs")
               help="Days over which a view's weight in the demand halves; 0 = views never fade [default: the queue's].")
 @click.option("--products", default=8, show_default=True, help="Most shown products to personalise and measure.")
 @click.option("--tastes", default=3, show_default=True, help="Colour segments per product (grid columns).")
+@click.option("--type-neighbours", type=int, default=None,
+              help="Neighbours averaged for the product in a colour [default: features.type_taste's].")
 @click.option("--steps", default=None, type=int, help="Sampler steps (default: the generator's).")
 @click.option("--candidates", type=int, default=None, help="Seeds per (product, segment) [default: VariantParams'].")
 @click.option("--strength", type=float, default=None, help="img2img strength [default: VariantParams'].")
@@ -40,7 +42,7 @@ RUNS = Path("runs")
               type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
 def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers, days, visits_per_week,
-                           min_demand, demand_half_life_days, products, tastes, steps, candidates, strength,
+                           min_demand, demand_half_life_days, products, tastes, type_neighbours, steps, candidates, strength,
                            taste_weight, tau, colour_gate, edit_scale, mode, seed, grid_path, as_json):
     """Personalised variants for SIMULATED shoppers: colour toward taste, type kept, fallbacks, generations."""
     from features.catalogue import load_catalogue
@@ -53,12 +55,13 @@ def bench_variants_command(catalogue_dir, generator_spec, encoder_spec, shoppers
     encoder = load_encoder(encoder_spec, device="cpu")
     generator = load_generator(generator_spec, device="cpu")
     params = VariantParams(seed=seed, num_inference_steps=steps, **_given(
-        strength=strength, taste_weight=taste_weight, candidates=candidates, tau=tau, colour_gate=colour_gate, edit_scale=edit_scale, mode=mode))
-    demand = _given(min_demand=min_demand, demand_half_life_days=demand_half_life_days)
-    if demand.get("demand_half_life_days") == 0:
-        demand["demand_half_life_days"] = None  # 0 on the command line: views never fade
+        strength=strength, taste_weight=taste_weight, candidates=candidates, tau=tau, colour_gate=colour_gate,
+        edit_scale=edit_scale, mode=mode))
+    given = _given(min_demand=min_demand, demand_half_life_days=demand_half_life_days, type_neighbours=type_neighbours)
+    if given.get("demand_half_life_days") == 0:
+        given["demand_half_life_days"] = None  # 0 on the command line: views never fade
     config = VariantBenchConfig(shoppers=shoppers, days=days, visits_per_week=visits_per_week,
-                                products=products, tastes=tastes, seed=seed, **demand)
+                                products=products, tastes=tastes, seed=seed, **given)
     catalogue = load_catalogue(catalogue_dir)
     embeddings = store_path_for(RUNS / "embeddings", encoder.space_id, catalogue.root)
     result = bench_variants(catalogue, encoder, generator,
