@@ -1,4 +1,6 @@
 """The variant store (content-addressed; a product change makes old variants unreachable) and the demand queue."""
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -55,6 +57,77 @@ def test_prune_deletes_variants_of_products_that_changed(tmp_path):
     assert store.prune(live_product_hashes=["b" * 64]) == 1
     assert store.get(key()) is None and store.get(key(product_hash="b" * 64)) is not None
     assert not list(tmp_path.glob("*/*.png"))
+
+
+def put_products(store, product_ids, segments=("1", "2")) -> None:
+    """Each product's variants: a generated one for the first segment, the original-photo decision for the rest."""
+    for product_id in product_ids:
+        for segment in segments:
+            generated = segment == segments[0]
+            store.put(key(product_hash=f"{product_id:064x}", segment=segment), product_id,
+                      np.zeros((2, 2, 3), np.uint8) if generated else None, record() if generated else None)
+
+
+def markers(root, product_id) -> list:
+    return sorted(marker.name for marker in (root / "by-product" / str(product_id)).glob("*"))
+
+
+def test_invalidate_reads_only_the_changed_products_records(tmp_path, monkeypatch):
+    store = VariantStore(tmp_path)
+    put_products(store, [1, 2, 3])
+    maker = VariantMaker(tiny_generator(), StubJudge("Shirts"), store)
+    own = {stored.variant_id for stored in store.records() if stored.product_id == 2}
+    read_text, reads = Path.read_text, []
+    monkeypatch.setattr(Path, "read_text", lambda path, *args, **kwargs: reads.append(path) or
+                        read_text(path, *args, **kwargs))
+    monkeypatch.setattr(VariantStore, "records", lambda self: pytest.fail("invalidate scanned every record"))
+    assert maker.invalidate(2) == ["1"]
+    assert len(own) == 2 and {path.stem for path in reads} == own and {path.suffix for path in reads} == {".json"}
+    monkeypatch.undo()
+    assert sorted(stored.product_id for stored in store.records()) == [1, 1, 3, 3] and markers(tmp_path, 2) == []
+    assert not list(tmp_path.glob(f"*/{min(own)}.*"))
+
+
+def test_a_store_written_before_the_index_is_indexed_once(tmp_path, monkeypatch):
+    put_products(VariantStore(tmp_path), [1, 2])
+    expected = {product_id: [stored.variant_id for stored in VariantStore(tmp_path).records_of(product_id)]
+                for product_id in (1, 2)}
+    shutil.rmtree(tmp_path / "by-product")  # as a store written before the index existed
+    assert [stored.product_id for stored in VariantStore(tmp_path).records_of(1)] == [1, 1]
+    assert {product_id: markers(tmp_path, product_id) for product_id in (1, 2)} == expected
+    assert sorted(path.name for path in tmp_path.iterdir() if not path.name.isalnum()) == ["by-product"]
+    monkeypatch.setattr(VariantStore, "records", lambda self: pytest.fail("the index was built again"))
+    assert [stored.variant_id for stored in VariantStore(tmp_path).records_of(2)] == expected[2]
+
+
+def test_a_put_into_a_store_without_index_indexes_its_older_records_first(tmp_path):
+    put_products(VariantStore(tmp_path), [1])
+    shutil.rmtree(tmp_path / "by-product")
+    store = VariantStore(tmp_path)
+    put_products(store, [2])  # creates by-product: without the migration, product 1 would have no markers
+    assert [stored.product_id for stored in store.records_of(1)] == [1, 1] and len(markers(tmp_path, 2)) == 2
+
+
+def test_index_markers_without_a_current_record_are_ignored(tmp_path):
+    store = VariantStore(tmp_path)
+    put_products(store, [1])
+    (tmp_path / "by-product" / "1" / ("e" * 64)).touch()  # a crash in put between the marker and the record
+    (tmp_path / "by-product" / "1" / "not-a-variant-id").touch()
+    store.put(key(product_hash=f"{1:064x}", segment="2"), 2, None)  # product 2 stored the same content since
+    assert [stored.segment for stored in store.records_of(1)] == ["1"]
+    assert [stored.segment for stored in store.records_of(2)] == ["2"]
+
+
+def test_remove_and_prune_keep_the_index_consistent(tmp_path):
+    store = VariantStore(tmp_path)
+    put_products(store, [1, 2])
+    first, second = store.records_of(1)
+    store.remove(first.variant_id)
+    assert markers(tmp_path, 1) == [second.variant_id] and store.find(first.variant_id) is None
+    assert store.prune(live_product_hashes=[f"{2:064x}"]) == 1
+    assert markers(tmp_path, 1) == [] and store.records_of(1) == []
+    assert markers(tmp_path, 2) == sorted(stored.variant_id for stored in store.records_of(2))
+    assert len(markers(tmp_path, 2)) == 2 and not list(tmp_path.glob(f"*/{second.variant_id}.*"))
 
 
 def request_for(catalogue, product_id, segment="Blue", article_type="Shirts"):

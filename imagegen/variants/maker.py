@@ -55,7 +55,7 @@ class VariantMaker:
 
     def invalidate(self, product_id: int) -> list:
         """Delete the product's variants and decisions; returns the segments that had a variant."""
-        mine = [stored for stored in self.store.records() if stored.product_id == int(product_id)]
+        mine = self.store.records_of(product_id)
         for stored in mine:
             self.store.remove(stored.variant_id)
         self._decided = {key: stored for key, stored in self._decided.items()

@@ -5,10 +5,14 @@
     store.put(key, product_id, None)                # the decision to serve the original (no candidate passed)
     store.get(key)                                  # StoredVariant, or None: not decided yet, generation is due
     store.find(variant_id); store.read_bytes(variant_id)
+    store.records_of(product_id)                    # one product's variants, from its folder in the index
 
 The key hashes the product's *content*, so a changed photo or text gives a new key: its old variants
-are never found again (`prune` and `remove_product` delete them). A stored original-photo decision is
+are never found again (`prune` and `VariantMaker.invalidate` delete them). A stored original-photo decision is
 cached like a variant, so a product whose redraws all fail the gate is not regenerated on every view.
+
+Layout: `<root>/<id[:2]>/<id>.png` and `<id>.json` (the record), and an index of empty markers
+`<root>/by-product/<product_id>/<id>` so that one product's variants are listed without reading the others'.
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +31,7 @@ from imagegen.provenance import Provenance, png_bytes
 from imagegen.variants.errors import VariantError, VariantNotFound
 
 VARIANT_ID = re.compile(r"^[0-9a-f]{64}$")  # a key's sha256: nothing else can name a file here
+INDEX = "by-product"  # <root>/by-product/<product_id>/<variant_id>: an empty marker per stored variant
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class StoredVariant:
 class VariantStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._indexed = False  # the by-product index is known to exist (checked once per instance)
 
     def get(self, key: VariantKey) -> StoredVariant | None:
         return self.find(key.digest())
@@ -79,11 +87,15 @@ class VariantStore:
         if (image is None) != (provenance is None):
             raise VariantError("a stored variant needs both its image and its provenance record "
                                f"(got image={'None' if image is None else 'an array'}, provenance={provenance!r})")
+        self._ensure_index()  # first, or this put would create the index of an old store without its records
         image_path = self._path(key.digest(), ".png") if image is not None else None
         if image is not None:
             _write_atomically(image_path, png_bytes(image, provenance))
         stored = StoredVariant(key, int(product_id), image is not None, provenance.to_dict() if provenance else None,
                                image_path)
+        # the marker before the record: every record is in the index, a crash leaves at most a marker
+        # without a record, which records_of ignores
+        _touch_marker(self.root / INDEX, stored.product_id, stored.variant_id)
         # the record is written last: its presence means the variant is complete
         _write_atomically(self._path(key.digest(), ".json"), json.dumps(stored.to_dict(), indent=1).encode())
         return stored
@@ -99,9 +111,28 @@ class VariantStore:
         for record_path in sorted(self.root.glob("*/*.json")):
             yield _from_record(record_path, json.loads(record_path.read_text()))
 
+    def records_of(self, product_id: int) -> list[StoredVariant]:
+        """The product's variants and original-photo decisions, read from its folder in the index (the other
+        products' records are not read).
+
+        A store written before the index existed has no `by-product` folder: the first call (or `put`) scans
+        every record once and writes their markers (a one-time migration; see `_ensure_index`).
+        """
+        self._ensure_index()
+        product_id = int(product_id)
+        markers = sorted((self.root / INDEX / str(product_id)).glob("*"))
+        found = (self.find(marker.name) for marker in markers)
+        # a marker may outlive its variant (a crash in put before the record, or in remove after it) or name a
+        # variant another product with the same content stored since; the record decides, so skipping is safe
+        return [stored for stored in found if stored is not None and stored.product_id == product_id]
+
     def remove(self, variant_id: str) -> None:
-        self._path(variant_id, ".png").unlink(missing_ok=True)
+        """Delete a variant: the record first (from then on it is gone), then its image and its index marker."""
+        stored = self.find(variant_id)
         self._path(variant_id, ".json").unlink(missing_ok=True)
+        self._path(variant_id, ".png").unlink(missing_ok=True)
+        if stored is not None:
+            _marker(self.root / INDEX, stored.product_id, variant_id).unlink(missing_ok=True)
 
     def prune(self, live_product_hashes) -> int:
         """Delete every variant whose product content is no longer current; returns how many."""
@@ -114,11 +145,41 @@ class VariantStore:
     def _path(self, variant_id: str, suffix: str) -> Path:
         return self.root / variant_id[:2] / f"{variant_id}{suffix}"
 
+    def _ensure_index(self) -> None:
+        """Build the by-product index of a store that has none (written before it existed), once.
+
+        The markers are written to a temporary folder renamed into place, so the index appears whole or not
+        at all: a crash mid-way leaves no index and the next call scans again.
+        """
+        if self._indexed or (self.root / INDEX).is_dir():
+            self._indexed = True
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{INDEX}-", dir=self.root))
+        for stored in self.records():
+            _touch_marker(building, stored.product_id, stored.variant_id)
+        try:
+            os.rename(building, self.root / INDEX)
+        except OSError:  # another store object indexed it first; its index is as complete as this one
+            shutil.rmtree(building, ignore_errors=True)
+        self._indexed = True
+
 
 def _from_record(record_path: Path, record: dict) -> StoredVariant:
     key = VariantKey(*(record[name] for name in ("product_hash", "segment", "generator_version", "params_digest")))
     image_path = record_path.with_suffix(".png") if record["generated"] else None
     return StoredVariant(key, record["product_id"], record["generated"], record["provenance"], image_path)
+
+
+def _marker(index: Path, product_id: int, variant_id: str) -> Path:
+    return index / str(int(product_id)) / variant_id
+
+
+def _touch_marker(index: Path, product_id: int, variant_id: str) -> None:
+    """An empty file: its creation is atomic, so it needs no temporary file."""
+    marker = _marker(index, product_id, variant_id)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
