@@ -6,10 +6,12 @@ from typing import Protocol
 
 class Experiments(Protocol):
     def assign(self, user_id: str, segment: int | None = None) -> dict | None:
-        """The arm this shopper is in ({"experiment", "arm", "image_policy", ...}), or None when none applies."""
+        """The arm this shopper is in ({"experiment", "arm", "image_policy", ...}), or None when none applies.
+        Stores nothing: `log_exposures` stores it with the cards served in it."""
 
     def log_exposures(self, user_id: str, assigned: dict, cards: list[dict]) -> int:
-        """One exposure per card served to a shopper in an arm; returns how many were logged."""
+        """Stores the shopper's assignment (sticky: one already stored is kept) and one exposure per card
+        served in it, in one transaction: both or neither. Returns how many exposures were logged."""
 
     def list(self) -> list[dict]:
         """Every experiment with its arms and status, for analysts."""

@@ -1,7 +1,8 @@
 """Experiments in the service: the cards endpoint's assignment and exposure log, and the analysts' actions.
 
 `DatabaseExperiments` follows service.experiments.Experiments (assign, log_exposures, list) and adds
-what the experiments blueprint needs. It finds the engine through current_app,
+what the experiments blueprint needs. A shopper's assignment is stored in the transaction that logs the
+cards served in it, so no assignment is left without its exposures. It finds the engine through current_app,
 so one instance can be handed to create_app in config before the engine exists.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask import current_app, url_for
 from recsys.experiments import (Experiment, ExperimentError, analyze, attribute, change_weights, start_experiment,
                                 sticky_arm)
 from service import experiments_db as store
+from service.db import insert_ignoring_duplicates
 
 PRE_PERIOD_S = 28 * 86_400.0  # CUPED's covariate: clicks in the four weeks before the start
 CARDS_SLOT = "cards"
@@ -44,27 +46,34 @@ class DatabaseExperiments:
     # ---- what the cards endpoint calls --------------------------------------------------------
 
     def assign(self, user_id: str, segment: int | None = None) -> dict | None:
-        """The first experiment arm on the cards slot for this shopper (see `assign_all`)."""
-        assigned = self.assign_all({user_id: segment}).get(user_id, [])
-        return assigned[0] if assigned else None
+        """The first experiment arm on the cards slot for this shopper: the one stored for them, else the
+        one the hashes give. Stores nothing; `log_exposures` stores it with the cards served in it."""
+        running = self._running_on(CARDS_SLOT)
+        if not running:  # the common case costs no database round trip
+            return None
+        with self._engine().connect() as connection:
+            arms = self._sticky_arms(connection, running, {user_id: segment}, store_new=False)[user_id]
+        return arms[0] if arms else None
 
-    def assign_all(self, users: dict[str, int | None], slot: str = CARDS_SLOT) -> dict[str, list[dict]]:
-        """user_id -> the arms they are in, one per running experiment on the slot (one per layer at most).
-        `users` maps each user to their taste segment (None when unknown) for segment-targeted experiments."""
+    def _sticky_arms(self, connection, running: list[Experiment], users: dict[str, int | None], *,
+                     store_new: bool) -> dict[str, list[dict]]:
+        """user_id -> the arms they are in, one per experiment in `running` (one per layer at most).
+        `users` maps each user to their taste segment (None when unknown) for segment-targeted experiments;
+        `store_new` writes newcomers' arms on `connection` (a concurrent worker's first row is kept)."""
         now = time.time()
         found = {user: [] for user in users}
-        running = [e for e in self._running_experiments() if e.slot == slot]
-        if not running:  # the common case costs no database round trip
-            return found
-        with self._engine().begin() as connection:
-            for experiment in running:
-                table = store.AssignmentTable(connection, experiment.name, list(users))
-                for user, segment in users.items():
-                    arm = sticky_arm(experiment, user, table, now, segment)
-                    if arm is not None:
-                        found[user].append(arm_description(experiment, arm))
+        for experiment in running:
+            table = store.AssignmentTable(connection, experiment.name, list(users))
+            for user, segment in users.items():
+                arm = sticky_arm(experiment, user, table, now, segment)
+                if arm is not None:
+                    found[user].append(arm_description(experiment, arm))
+            if store_new:
                 table.flush()
         return found
+
+    def _running_on(self, slot: str) -> list[Experiment]:
+        return [e for e in self._running_experiments() if e.slot == slot]
 
     def _running_experiments(self) -> list[Experiment]:
         read_at, running = self._running
@@ -75,22 +84,30 @@ class DatabaseExperiments:
         return running
 
     def log_exposures(self, user_id: str, assigned: dict, cards: list[dict], slot: str = CARDS_SLOT) -> int:
-        """One exposure per card served in the arm `assign` gave; `cards` as the cards endpoint returns them."""
+        """Stores the assignment `assign` gave and one exposure per card served in it, in one transaction;
+        `cards` as the cards endpoint returns them. An assignment already stored stays (the first wins)."""
         at = time.time()
+        assignment = {"experiment": assigned["experiment"], "user_id": user_id, "arm": assigned["arm"],
+                      "assigned_at": at}
         rows = [{"experiment": assigned["experiment"], "arm": assigned["arm"], "user_id": user_id,
                  "item_id": card["product"]["id"], "slot": slot, "position": card["rank"],
                  "image": "variant" if card.get("variant") else "original", "timestamp": at} for card in cards]
         with self._engine().begin() as connection:
+            insert_ignoring_duplicates(connection, store.assignments, [assignment])
             return store.add_exposures(connection, rows)
 
     def record_exposures(self, shown: list[dict], slot: str = CARDS_SLOT) -> dict[str, list[dict]]:
-        """For cards a storefront rendered itself: assign each user, log what they saw, return their arms.
+        """For cards a storefront rendered itself: assign each user and log what they saw, in one transaction;
+        returns user_id -> their arms, one per running experiment on the slot.
         `shown` rows have user_id, item_id, position, image and timestamp (checked by the caller)."""
-        assigned = self.assign_all({row["user_id"]: row.get("segment") for row in shown}, slot)
-        rows = [{"experiment": a["experiment"], "arm": a["arm"], "user_id": row["user_id"], "item_id": row["item_id"],
-                 "slot": slot, "position": row["position"], "image": row["image"], "timestamp": row["timestamp"]}
-                for row in shown for a in assigned[row["user_id"]]]
+        running = self._running_on(slot)
+        users = {row["user_id"]: row.get("segment") for row in shown}
         with self._engine().begin() as connection:
+            assigned = self._sticky_arms(connection, running, users, store_new=True)
+            rows = [{"experiment": a["experiment"], "arm": a["arm"], "user_id": row["user_id"],
+                     "item_id": row["item_id"], "slot": slot, "position": row["position"], "image": row["image"],
+                     "timestamp": row["timestamp"]}
+                    for row in shown for a in assigned[row["user_id"]]]
             store.add_exposures(connection, rows)
         return assigned
 

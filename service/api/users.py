@@ -38,7 +38,7 @@ def cards(user_id: str):
                  else card_image(card, rank, n))}
              for rank, card in enumerate(ranking["cards"], start=1)]
     cards = arm_cards(cards, assigned)
-    if assigned:
+    if assigned:  # the assignment is stored here, in one transaction with what was served in it
         experiments.log_exposures(user_id, assigned, cards)
     return jsonify(user_id=user_id, segment=ranking["segment"], colour=ranking["colour"], experiment=assigned,
                    cards=cards)

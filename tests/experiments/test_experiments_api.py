@@ -5,7 +5,9 @@ import io
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
+from service import experiments_db
 from service.ab_simulation import ApiClient, StudyConfig, run_experiment, seed_products
 from service.app import create_app
 from service.experiments_store import DatabaseExperiments, arm_cards
@@ -160,6 +162,43 @@ def test_cards_hooks_mark_each_card_and_log_one_exposure_per_card(app, client):
     assert [c["image_url"] for c in served["variant"]] == [c["image_url"] for c in cards]
     assert [(a["arm"], a["users"], a["exposures"]) for a in results["arms"]] == [("photo", 1, 3), ("variant", 1, 3)]
     assert set(results["breakdowns"]["image"]) == {"original", "variant"}
+
+
+def stored_assignments(app) -> dict[str, str]:
+    with app.extensions["tailorcard.db"].connect() as connection:
+        query = sa.select(experiments_db.assignments.c.user_id, experiments_db.assignments.c.arm)
+        return dict(connection.execute(query).all())
+
+
+def test_a_concurrent_workers_first_assignment_wins_over_the_one_being_logged(app, client):
+    started(client)
+    experiments = app.extensions["tailorcard.experiments"]
+    card = {"rank": 1, "product": {"id": 7}, "variant": None}
+    with app.test_request_context():
+        assigned = experiments.assign("shopper-1")
+        assert stored_assignments(app) == {}  # assigning stores nothing until cards are logged in the arm
+        other = next(arm for arm in ("photo", "variant") if arm != assigned["arm"])
+        with app.extensions["tailorcard.db"].begin() as connection:  # another worker's row, committed first
+            connection.execute(experiments_db.assignments.insert().values(
+                experiment="photos-vs-variants", user_id="shopper-1", arm=other, assigned_at=0.0))
+        assert experiments.log_exposures("shopper-1", assigned, [card]) == 1
+        assert stored_assignments(app) == {"shopper-1": other}
+        assert experiments.assign("shopper-1")["arm"] == other
+
+
+def test_reported_exposures_that_fail_to_store_leave_no_assignments_behind(app, client, monkeypatch):
+    started(client)
+
+    def failing(connection, rows):
+        raise sa.exc.OperationalError("INSERT INTO experiment_exposures", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(experiments_db, "add_exposures", failing)
+    rows = [{"user_id": "u1", "item_id": 1, "position": 1}]
+    assert client.post("/v1/exposures", json={"exposures": rows}, headers=SHOP).status_code == 500
+    assert stored_assignments(app) == {}
+    monkeypatch.undo()
+    arms = show(client, ["u1"])
+    assert stored_assignments(app) == arms  # stored with the exposures once they can be
 
 
 def test_simulated_experiment_end_to_end_with_results_as_json_and_csv(app, client):

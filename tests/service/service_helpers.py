@@ -1,10 +1,13 @@
-"""Helpers of the service tests: API keys, a fake variant store, an app on a given database."""
+"""Helpers of the service tests: API keys, a fake variant store, an app on a given database, experiments."""
 from __future__ import annotations
 
 import hashlib
 import io
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from service import experiments_db
 from service.app import create_app
 from service.variants import VariantNotFound, VariantRecord
 
@@ -14,6 +17,8 @@ KEYS = {"storefront": "sk-storefront-test", "admin": "sk-admin-test", "analyst":
 API_KEYS = [{"name": "storefront", "key": KEYS["storefront"], "scopes": ["cards", "events"]},
             {"name": "admin", "key": KEYS["admin"], "scopes": ["items"]},
             {"name": "analyst", "key": KEYS["analyst"], "scopes": ["experiments"]}]
+ORIGINALS_ONLY = [{"name": "plain", "weight": 1, "image_policy": "original"},
+                  {"name": "framed", "weight": 1, "image_policy": "original"}]  # no card looks a variant up
 
 
 def auth(role: str) -> dict:
@@ -77,3 +82,19 @@ def shopper_wanting_variants(app, n: int) -> tuple[str, int]:
     best = max(wanting, key=wanting.get)
     assert wanting[best] > 0, "no seeded shopper's cards want a variant; the seeded data changed"
     return best, wanting[best]
+
+
+def start_experiment(client, name: str, arms: list[dict]) -> None:
+    experiment = {"name": name, "hypothesis": "variants lift clicks", "primary_metric": "ctr", "arms": arms}
+    assert client.post("/v1/experiments", json=experiment, headers=auth("analyst")).status_code == 201
+    assert client.post(f"/v1/experiments/{name}/start", headers=auth("analyst")).status_code == 200
+
+
+def stored_experiment_rows(app, user_id: str) -> tuple[list[str], list[tuple[str, int]]]:
+    """The shopper's stored assignments (arms) and exposures (arm, position)."""
+    assignments, exposures = experiments_db.assignments, experiments_db.exposures
+    with app.extensions["tailorcard.db"].connect() as connection:
+        arms = connection.execute(sa.select(assignments.c.arm).where(assignments.c.user_id == user_id)).scalars()
+        shown = connection.execute(sa.select(exposures.c.arm, exposures.c.position).where(
+            exposures.c.user_id == user_id).order_by(exposures.c.seq))
+        return list(arms), [tuple(row) for row in shown]

@@ -5,10 +5,16 @@ import time
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from features.type_taste import taste_in_colour
-from service_helpers import N_SHOPPERS, auth, make_app, shopper_wanting_variants
+from service_helpers import (N_SHOPPERS, ORIGINALS_ONLY, auth, make_app, shopper_wanting_variants, start_experiment,
+                             stored_experiment_rows)
+
+from service import experiments_db
 
 STOREFRONT = auth("storefront")
+PHOTO_ARMS = [{"name": "photo", "weight": 1, "image_policy": "original"},
+              {"name": "variant", "weight": 1, "image_policy": "variant"}]
 
 
 def cards(client, user_id, n=12):
@@ -176,11 +182,7 @@ def test_a_shoppers_colour_is_learned_from_their_events(app, client):
 
 
 def test_shoppers_in_a_photo_arm_see_photos_and_create_no_variant_demand(app, client):
-    experiment = {"name": "photos-or-variants", "hypothesis": "variants lift clicks", "primary_metric": "ctr",
-                  "arms": [{"name": "photo", "weight": 1, "image_policy": "original"},
-                           {"name": "variant", "weight": 1, "image_policy": "variant"}]}
-    assert client.post("/v1/experiments", json=experiment, headers=auth("analyst")).status_code == 201
-    assert client.post("/v1/experiments/photos-or-variants/start", headers=auth("analyst")).status_code == 200
+    start_experiment(client, "photos-or-variants", PHOTO_ARMS)
     jobs, asked = app.extensions["tailorcard.jobs"], {}
     for user in (f"u{i}" for i in range(N_SHOPPERS)):
         before = jobs.depth()
@@ -190,3 +192,28 @@ def test_shoppers_in_a_photo_arm_see_photos_and_create_no_variant_demand(app, cl
         if arm == "photo":
             assert all(c["variant"] is None and c["image_url"].endswith("/image") for c in body["cards"])
     assert asked["photo"] == 0 and asked["variant"] > 0  # generation is asked for the variant arm only
+
+
+def test_a_cards_request_stores_its_assignment_and_exposures_in_one_transaction(app, client):
+    cards(client, "newcomer", n=3)  # ranked and cached before the start: the request below only serves
+    start_experiment(client, "frames", ORIGINALS_ONLY)
+    commits = []
+    sa.event.listen(app.extensions["tailorcard.db"], "commit", commits.append)
+    arm = cards(client, "newcomer", n=3)["experiment"]["arm"]
+    assert len(commits) == 1
+    assert stored_experiment_rows(app, "newcomer") == ([arm], [(arm, 1), (arm, 2), (arm, 3)])
+
+
+def test_exposures_that_fail_to_store_leave_no_assignment_behind(app, client, monkeypatch):
+    start_experiment(client, "frames", ORIGINALS_ONLY)
+
+    def failing(connection, rows):
+        raise sa.exc.OperationalError("INSERT INTO experiment_exposures", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(experiments_db, "add_exposures", failing)
+    assert client.get("/v1/users/newcomer/cards?n=2", headers=STOREFRONT).status_code == 500
+    assert stored_experiment_rows(app, "newcomer") == ([], [])
+    monkeypatch.undo()
+    arm = cards(client, "newcomer", n=2)["experiment"]["arm"]
+    assert cards(client, "newcomer", n=2)["experiment"]["arm"] == arm  # sticky: one assignment, both visits
+    assert stored_experiment_rows(app, "newcomer") == ([arm], [(arm, 1), (arm, 2)] * 2)

@@ -6,7 +6,8 @@ import os
 
 import pytest
 import sqlalchemy as sa
-from service_helpers import FakeVariantStore, N_PRODUCTS, SHIPPED_CATALOGUE, auth, make_app, shopper_wanting_variants
+from service_helpers import (FakeVariantStore, N_PRODUCTS, ORIGINALS_ONLY, SHIPPED_CATALOGUE, auth, make_app,
+                             shopper_wanting_variants, start_experiment, stored_experiment_rows)
 
 from features.catalogue import load_catalogue
 from service.bootstrap import seed
@@ -46,6 +47,16 @@ def test_postgres_events_idempotency_and_restart(postgres_url, tiny_encoder):
     after = restarted.get("/v1/users/pg/cards?n=5", headers=STOREFRONT).json["cards"]
     assert [c["product"]["id"] for c in after] == [c["product"]["id"] for c in before]
     assert [r.get("item_id") for r in after[0]["explanation"] if "item_id" in r] == [item]
+
+
+@needs_postgres
+def test_postgres_cards_store_a_sticky_assignment_with_its_exposures(postgres_url, tiny_encoder):
+    app = make_app(postgres_url, tiny_encoder)
+    client = app.test_client()
+    start_experiment(client, "frames", ORIGINALS_ONLY)
+    arms = [client.get("/v1/users/pg/cards?n=2", headers=STOREFRONT).json["experiment"]["arm"] for _ in range(2)]
+    assert arms[0] == arms[1]
+    assert stored_experiment_rows(app, "pg") == (arms[:1], [(arms[0], 1), (arms[0], 2)] * 2)
 
 
 @needs_postgres
