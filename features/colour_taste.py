@@ -49,6 +49,11 @@ class ColourTaste:
         self.preferences.rebuild(events)
         return self
 
+    def rebuild_users(self, events: pd.DataFrame) -> "ColourTaste":
+        """Rebuild only the shoppers in `events`, given all their events (PreferenceStore.rebuild_users)."""
+        self.preferences.rebuild_users(events)
+        return self
+
     def observe(self, event: dict) -> bool:
         return self.preferences.observe(event)
 

@@ -8,7 +8,9 @@ where the source is the product (its CLIP image vector) or the search query (its
 vector), and negative weights (dislike, return) push the vector away. Per user we keep the
 *un-normalised* sum at a reference time t_ref (the user's latest event): a new event rescales
 the sum once and adds, so the online update equals the batch rebuild up to float error.
-Batch builds are one sparse (users x sources) matrix product; there is no loop per event.
+Batch builds are one sparse (users x sources) matrix product; there is no loop per event. The
+same build over some users' events alone (`rebuild_users`) refreshes just those users, for a
+cost that grows with their events, not with the whole log.
 """
 from __future__ import annotations
 
@@ -139,6 +141,18 @@ def _check_vectors(vectors, dim: int, what: str) -> np.ndarray:
     return vectors
 
 
+@dataclass
+class _BuiltUsers:
+    """Some users' state built in bulk from their events (rows in `user_ids` order)."""
+    user_ids: list[str]
+    sums: np.ndarray
+    ref_time: np.ndarray
+    n_events: np.ndarray
+    history: sp.csr_matrix
+    bought: sp.csr_matrix
+    event_ids: set[str]
+
+
 class PreferenceStore:
     """Per-user decayed sums in the embedding space, their history, and what they bought."""
 
@@ -176,27 +190,47 @@ class PreferenceStore:
 
     def rebuild(self, events: pd.DataFrame) -> "PreferenceStore":
         """Forget all users and build them from validated events (see features.events) in bulk."""
-        self._reset_users()
+        built = self._build_users(events)
+        self.user_ids, self._row_of_user = built.user_ids, {u: i for i, u in enumerate(built.user_ids)}
+        self.sums, self.ref_time, self.n_events = built.sums, built.ref_time, built.n_events
+        self.history, self.bought = SparseRows(built.history), SparseRows(built.bought)
+        self.seen_event_ids = built.event_ids
+        return self
+
+    def rebuild_users(self, events: pd.DataFrame) -> "PreferenceStore":
+        """Rebuild only the users in `events`, which must hold *all* their events (any order): each gets
+        exactly what `rebuild` over the whole log would give them; other users are untouched. Work grows
+        with these users' events, not with the log. Event ids are assumed unique across users (as the
+        database keeps them), so the users' earlier event ids stay a subset of the new ones."""
+        built = self._build_users(events)  # first, so an invalid event changes nothing
+        rows = [self._user_row(u) for u in built.user_ids]
+        self.sums[rows], self.ref_time[rows], self.n_events[rows] = built.sums, built.ref_time, built.n_events
+        for built_row, row in enumerate(rows):
+            _replace_row(self.history, row, built.history, built_row)
+            _replace_row(self.bought, row, built.bought, built_row)
+        self.seen_event_ids |= built.event_ids
+        return self
+
+    def _build_users(self, events: pd.DataFrame) -> "_BuiltUsers":
+        """The users in `events` built from those events alone, vectorised: one sparse matrix product."""
         events = _plain_columns(events)
         first = ~pd.Series(events["event_id"]).duplicated().to_numpy()
         events = {name: column[first] for name, column in events.items()}
         users, user_ids = pd.factorize(events["user_id"])
-        self.user_ids = user_ids.tolist()
-        self._row_of_user = {u: i for i, u in enumerate(self.user_ids)}
         times = events["timestamp"]
-        self.ref_time = np.full(len(user_ids), -np.inf)
-        np.maximum.at(self.ref_time, users, times)
+        ref_time = np.full(len(user_ids), -np.inf)
+        np.maximum.at(ref_time, users, times)
         rows, cols, weights, event_index = self._contributions(events, users)
-        decayed = weights * self.config.decay(self.ref_time[rows] - times[event_index])
+        decayed = weights * self.config.decay(ref_time[rows] - times[event_index])
         shape = (len(user_ids), len(self.sources))
-        self.history = SparseRows.from_entries(rows, cols, decayed, shape)
-        self.sums = np.asarray(self.history.to_csr(shape[1]) @ self.sources.vectors.astype(np.float64))
-        self.n_events = np.bincount(users, minlength=len(user_ids)).astype(np.int64)
+        history = SparseRows.from_entries(rows, cols, decayed, shape).to_csr(shape[1])
         purchase = (events["type"] == "purchase") & (events["item_id"] != NO_ITEM)
-        self.bought = SparseRows.from_entries(users[purchase], self.sources.item_rows(events["item_id"][purchase]),
-                                              np.ones(int(purchase.sum())), shape)
-        self.seen_event_ids = set(events["event_id"].tolist())
-        return self
+        bought = SparseRows.from_entries(users[purchase], self.sources.item_rows(events["item_id"][purchase]),
+                                         np.ones(int(purchase.sum())), shape).to_csr(shape[1])
+        return _BuiltUsers(user_ids=user_ids.tolist(), ref_time=ref_time,
+                           sums=np.asarray(history @ self.sources.vectors.astype(np.float64)),
+                           n_events=np.bincount(users, minlength=len(user_ids)).astype(np.int64),
+                           history=history, bought=bought, event_ids=set(events["event_id"].tolist()))
 
     def _contributions(self, events: dict, users: np.ndarray):
         """(user row, source row, weight, event index) per contribution: one per product, one per query."""
@@ -319,6 +353,12 @@ class PreferenceStore:
             store.bought = SparseRows(_csr_from("bought", saved, len(store.sources)))
             store.seen_event_ids = set(saved["seen"].tolist())
         return store
+
+
+def _replace_row(rows: SparseRows, row: int, built: sp.csr_matrix, built_row: int) -> None:
+    """Make `row` hold exactly `built`'s row: an edit in the overlay (features.sparse_rows), O(row)."""
+    start, end = built.indptr[built_row], built.indptr[built_row + 1]
+    rows.replace(row, built.indices[start:end], built.data[start:end])
 
 
 def _plain_columns(events: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -49,6 +49,10 @@ class SparseRows:
         entries = self._editable(r)
         entries[col] = entries.get(col, 0.0) + value
 
+    def replace(self, r: int, cols, values) -> None:
+        """Row r holds exactly these entries from now on (what it held before is dropped unread)."""
+        self._edited[r] = dict(zip(np.asarray(cols).tolist(), np.asarray(values, dtype=np.float64).tolist()))
+
     def to_csr(self, n_cols: int) -> sp.csr_matrix:
         """All rows, edits folded in; the overlay is emptied."""
         n_rows = self.n_rows

@@ -20,9 +20,6 @@ from service import repository
 
 SEGMENTS = "segment_centroids"
 POPULARITY_SEQ = "popularity_seq"  # the last event the popularity prior counts
-# Catching up event by event costs a pandas round trip each; past this many pending events a
-# batch rebuild from the log is faster (and gives the same vectors: incremental == batch).
-REBUILD_AFTER_EVENTS = 200
 COLOUR = "baseColour"  # the product attribute a shopper's colour is learned over (features.colour_taste)
 TYPE = "articleType"  # a variant keeps its product's type
 
@@ -116,17 +113,16 @@ class LiveModel:
             for change in repository.changes_after(connection, self.change_seq):
                 self._apply_change(connection, change)
             pending = repository.events_after(connection, self.event_seq)
-            if len(pending) > REBUILD_AFTER_EVENTS:
-                everything = repository.events_after(connection).drop(columns="seq")
-                for preferences in self._preference_stores():
-                    preferences.rebuild(everything)
-            else:
-                for event in pending.drop(columns="seq").to_dict("records"):
-                    self.recommender.observe(event)
-                    if self.colours is not None:
-                        self.colours.observe(event)
             if len(pending):
+                self._rebuild_users(connection, pending["user_id"].unique())
                 self.event_seq = int(pending["seq"].max())
+
+    def _rebuild_users(self, connection, user_ids) -> None:
+        """Rebuild these shoppers' tastes from all their events: the vectors a restart would give them
+        (incremental == batch), for work that grows with their events, not with the whole log."""
+        their_events = repository.events_of_users(connection, user_ids).drop(columns="seq")
+        for preferences in self._preference_stores():
+            preferences.rebuild_users(their_events)
 
     def _preference_stores(self) -> list:
         return [self.recommender.preferences] + ([self.colours] if self.colours is not None else [])

@@ -48,6 +48,19 @@ def test_online_updates_learn_the_same_colours_as_a_rebuild():
     assert any(colour is not None for colour in batch.colours_of(users))
 
 
+def test_rebuilding_some_shoppers_learns_their_colours_as_a_full_rebuild_does():
+    rng = np.random.default_rng(2)
+    rows = [(f"u{rng.integers(5)}", int(rng.integers(10)), str(rng.choice(["view", "click", "dislike", "purchase"])),
+             float(rng.random() * 500)) for _ in range(120)]
+    events = events_frame(rows)
+    partial, earlier = taste(rows[:60]), taste(rows[:60])
+    partial.rebuild_users(events[events["user_id"].isin(["u1", "u2"])])
+    rebuilt, others = ["u1", "u2"], ["u0", "u3", "u4"]
+    np.testing.assert_allclose(partial.preferences.decayed_sums(rebuilt), taste(rows).preferences.decayed_sums(rebuilt),
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(partial.preferences.decayed_sums(others), earlier.preferences.decayed_sums(others))
+
+
 def test_colours_must_exist_and_match_the_products():
     with pytest.raises(TailorcardError, match="no product has a colour"):
         ColourTaste(IDS, [""] * 10)

@@ -34,13 +34,58 @@ def test_incremental_updates_equal_the_batch_rebuild_in_any_order(tiny_encoder):
     online = PreferenceStore(IDS, vectors, tiny_encoder.encode_texts)
     for event in events.sample(frac=1.0, random_state=3).to_dict("records"):  # late events included
         assert online.observe(event)
-    users = sorted(set(events["user_id"]))
-    np.testing.assert_allclose(online.vectors(users), batch.vectors(users), atol=1e-6)
+    assert_same_tastes(online, batch, sorted(set(events["user_id"])))
+
+
+def assert_same_tastes(store: PreferenceStore, expected: PreferenceStore, users) -> None:
+    np.testing.assert_allclose(store.vectors(users), expected.vectors(users), atol=1e-6)
     for user in users:
-        by_source = [store.contributions(user).sort_values(["item_id", "query"])["weight"] for store in (online, batch)]
+        by_source = [s.contributions(user).sort_values(["item_id", "query"])["weight"] for s in (store, expected)]
         np.testing.assert_allclose(*by_source, rtol=1e-9)
-        assert sorted(online.bought_items(user)) == sorted(batch.bought_items(user))
-        assert online.event_count(user) == batch.event_count(user)
+        assert sorted(store.bought_items(user)) == sorted(expected.bought_items(user))
+        assert store.event_count(user) == expected.event_count(user)
+
+
+def test_rebuilding_some_users_gives_them_the_full_rebuild_and_leaves_the_others(tiny_encoder):
+    log = random_events(tiny_encoder_texts=True, n=240)
+    earlier, later = log[:160], log[160:]
+    newcomer = later.iloc[:3].assign(user_id="u9", event_id=["n0", "n1", "n2"])  # a query-only event among them
+    later = pd.concat([later[later["user_id"].isin(["u1", "u2"])], newcomer])
+    log = pd.concat([earlier, later])
+    store = PreferenceStore(IDS, VECTORS, tiny_encoder.encode_texts).rebuild(earlier)
+    untouched = PreferenceStore(IDS, VECTORS, tiny_encoder.encode_texts).rebuild(earlier)
+    late = later[later["user_id"] == "u1"]
+    assert (late["timestamp"] < store.ref_time[store.user_ids.index("u1")]).any()  # late events are among them
+    assert set(later["type"]) >= {"purchase", "dislike"} and (newcomer["item_id"] == -1).any()
+    store.observe(late.iloc[0].to_dict())  # a worker may have folded some in online already
+
+    theirs = log[log["user_id"].isin(["u1", "u2", "u9"])].sample(frac=1.0, random_state=0)
+    repeated = theirs.iloc[[0]].assign(item_id=IDS[7], type="purchase")  # an event id seen before counts once
+    store.rebuild_users(pd.concat([theirs, repeated]))
+
+    batch = PreferenceStore(IDS, VECTORS, tiny_encoder.encode_texts).rebuild(log)
+    for event_id, user, hours in [("x0", "u1", -100), ("x1", "u9", 5000)]:  # online folds keep agreeing afterwards
+        event = {"event_id": event_id, "user_id": user, "item_id": int(IDS[3]), "type": "click",
+                 "timestamp": 1.7e9 + hours * 3600}
+        assert store.observe(event) and batch.observe(event)
+    assert_same_tastes(store, batch, ["u1", "u2", "u9"])
+    np.testing.assert_allclose(store.decayed_sums(["u1", "u2", "u9"]), batch.decayed_sums(["u1", "u2", "u9"]),
+                               rtol=1e-9, atol=1e-12)
+    for user in ["u0", "u3"]:
+        np.testing.assert_array_equal(store.decayed_sums([user]), untouched.decayed_sums([user]))
+        pd.testing.assert_frame_equal(store.contributions(user), untouched.contributions(user))
+        assert store.event_count(user) == untouched.event_count(user)
+    assert sorted(store.user_ids) == sorted(batch.user_ids) and store.seen_event_ids == batch.seen_event_ids
+
+
+def test_rebuilding_users_with_an_unknown_product_changes_nothing():
+    store = PreferenceStore(IDS, VECTORS).rebuild(events_frame([("u", IDS[0], "view", 0)]))
+    before = store.contributions("u")
+    with pytest.raises(PreferenceError, match="424242"):
+        store.rebuild_users(events_frame([("u", IDS[0], "view", 0), ("u", IDS[1], "view", 1),
+                                          ("new", 424242, "view", 2)]))
+    pd.testing.assert_frame_equal(store.contributions("u"), before)
+    assert "new" not in store and store.event_count("u") == 1
 
 
 def test_a_repeated_event_id_counts_once():
@@ -136,3 +181,16 @@ def test_save_and_load_keep_everything(tmp_path):
     np.testing.assert_array_equal(loaded.vectors(users), store.vectors(users))
     assert loaded.bought_items("u9").tolist() == [IDS[1]]
     assert loaded.observe({"event_id": "new", "user_id": "u9", "item_id": IDS[1], "type": "view", "timestamp": 0}) is False
+
+
+def test_rebuilt_users_survive_save_and_load(tmp_path):
+    events = random_events(tiny_encoder_texts=False)
+    store = PreferenceStore(IDS, VECTORS).rebuild(events[:100])
+    newcomer = events.iloc[:2].assign(user_id="u9", event_id=["n0", "n1"])
+    store.rebuild_users(pd.concat([events[events["user_id"] == "u1"], newcomer]))  # rows replaced and appended
+    store.save(tmp_path / "prefs.npz")
+    loaded = PreferenceStore.load(tmp_path / "prefs.npz")
+    assert sorted(loaded.user_ids) == sorted(store.user_ids)
+    for user in store.user_ids:
+        pd.testing.assert_frame_equal(loaded.contributions(user), store.contributions(user))
+    np.testing.assert_array_equal(loaded.vectors(store.user_ids), store.vectors(store.user_ids))
