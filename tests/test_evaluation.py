@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from features.simulator import SimulatorConfig, simulate
 from recsys.baselines import PopularityRecommender
 from recsys.evaluation import average_precision, evaluate, ndcg, recall, summarise, time_split
 from recsys.recsys_bench import map_summary, run_recsys_bench
