@@ -49,7 +49,8 @@ async function loadCards() {
     render(body.cards);
     lastRendered = signature;
   }
-  statusLine.textContent = `segment ${body.segment}`;
+  statusLine.textContent = `taste segment ${body.segment}` +
+    (body.colour ? ` · variants lean to ${body.colour}` : " · no colour learned yet: original photos");
   grid.dataset.user = shopper.value;
 }
 

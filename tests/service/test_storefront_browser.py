@@ -7,7 +7,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from service_helpers import FakeVariantStore, make_app
+from service_helpers import FakeVariantStore, auth, make_app
 from werkzeug.serving import make_server
 
 from service.db import events
@@ -52,6 +52,8 @@ def test_storefront_in_chromium(live_server, tmp_path):
         assert sorted(stored) == ["click", "view"]
         page.wait_for_selector("#grid .card .badge", timeout=20_000)  # variants appear as they are generated
         assert page.locator("#grid .card .badge").first.inner_text() == "AI-generated"
+        colour = app.test_client().get(f"/v1/users/{shopper}/cards?n=12", headers=auth("storefront")).json["colour"]
+        assert colour and page.locator("#status").inner_text().endswith(f"variants lean to {colour}")
         page.screenshot(path=str(tmp_path / "storefront.png"))
         browser.close()
     assert (tmp_path / "storefront.png").stat().st_size > 1000
