@@ -101,14 +101,23 @@ class AssignmentTable:
 
     def add(self, experiment: str, user_id: str, arm: str, at: float) -> None:
         self.known[user_id] = arm
-        self.pending.append({"experiment": experiment, "user_id": user_id, "arm": arm, "assigned_at": at})
+        self.pending.append(assignment_row(experiment, user_id, arm, at))
 
     def flush(self) -> None:
-        # One compiled statement for all rows (executemany). A concurrent request that assigned the
-        # same new user first wrote the same arm (both hash alike), so its row is kept.
-        if self.pending:
-            self.connection.execute(dialect_insert(self.connection, assignments).on_conflict_do_nothing(), self.pending)
+        add_assignments(self.connection, self.pending)
         self.pending = []
+
+
+def assignment_row(experiment: str, user_id: str, arm: str, at: float) -> dict:
+    return {"experiment": experiment, "user_id": user_id, "arm": arm, "assigned_at": at}
+
+
+def add_assignments(connection, rows: list[dict]) -> None:
+    """Store assignments; a user's first stored arm is kept. One compiled statement for all rows
+    (executemany). A concurrent request that assigned the same new user first wrote the same arm
+    (both hash alike), or an arm that cards were already served in: either way its row stays."""
+    if rows:
+        connection.execute(dialect_insert(connection, assignments).on_conflict_do_nothing(), rows)
 
 
 # ---- exposures and outcomes -----------------------------------------------------------------

@@ -14,7 +14,6 @@ from flask import current_app, url_for
 from recsys.experiments import (Experiment, ExperimentError, analyze, attribute, change_weights, start_experiment,
                                 sticky_arm)
 from service import experiments_db as store
-from service.db import insert_ignoring_duplicates
 
 PRE_PERIOD_S = 28 * 86_400.0  # CUPED's covariate: clicks in the four weeks before the start
 CARDS_SLOT = "cards"
@@ -87,13 +86,11 @@ class DatabaseExperiments:
         """Stores the assignment `assign` gave and one exposure per card served in it, in one transaction;
         `cards` as the cards endpoint returns them. An assignment already stored stays (the first wins)."""
         at = time.time()
-        assignment = {"experiment": assigned["experiment"], "user_id": user_id, "arm": assigned["arm"],
-                      "assigned_at": at}
         rows = [{"experiment": assigned["experiment"], "arm": assigned["arm"], "user_id": user_id,
                  "item_id": card["product"]["id"], "slot": slot, "position": card["rank"],
                  "image": "variant" if card.get("variant") else "original", "timestamp": at} for card in cards]
         with self._engine().begin() as connection:
-            insert_ignoring_duplicates(connection, store.assignments, [assignment])
+            store.add_assignments(connection, [store.assignment_row(assigned["experiment"], user_id, assigned["arm"], at)])
             return store.add_exposures(connection, rows)
 
     def record_exposures(self, shown: list[dict], slot: str = CARDS_SLOT) -> dict[str, list[dict]]:
