@@ -86,11 +86,12 @@ class DatabaseExperiments:
         """Stores the assignment `assign` gave and one exposure per card served in it, in one transaction;
         `cards` as the cards endpoint returns them. An assignment already stored stays (the first wins)."""
         at = time.time()
+        assignment = store.assignment_row(assigned["experiment"], user_id, assigned["arm"], at)
         rows = [{"experiment": assigned["experiment"], "arm": assigned["arm"], "user_id": user_id,
                  "item_id": card["product"]["id"], "slot": slot, "position": card["rank"],
                  "image": "variant" if card.get("variant") else "original", "timestamp": at} for card in cards]
         with self._engine().begin() as connection:
-            store.add_assignments(connection, [store.assignment_row(assigned["experiment"], user_id, assigned["arm"], at)])
+            store.add_assignments(connection, [assignment])
             return store.add_exposures(connection, rows)
 
     def record_exposures(self, shown: list[dict], slot: str = CARDS_SLOT) -> dict[str, list[dict]]:
