@@ -12,8 +12,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from features.colour_taste import COLOUR_EXAMPLES, ColourTaste, colour_to_show
-from features.errors import TailorcardError
-from features.type_taste import taste_in_colour
+from features.type_taste import taste_within_type
 from recsys.recommender import Recommender, RecommenderConfig
 from recsys.segments import TasteSegments
 from service import repository
@@ -60,11 +59,9 @@ class LiveModel:
         self.recommender.fit(events[until].drop(columns="seq"))
         if not until.all():
             self.recommender.preferences.rebuild(events.drop(columns="seq"))
-        try:
-            self.colours = ColourTaste(catalogue["product_id"], [_attribute(a, COLOUR) for a in catalogue["attributes"]])
-            self.colours.rebuild(events.drop(columns="seq"))
-        except TailorcardError:
-            self.colours = None
+        colours = [_attribute(a, COLOUR) for a in catalogue["attributes"]]
+        self.colours = (ColourTaste(catalogue["product_id"], colours).rebuild(events.drop(columns="seq"))
+                        if any(colours) else None)
         for row in catalogue.itertuples():
             self._set_product_info(row._asdict())
         self.event_seq = int(events["seq"].max()) if len(events) else 0
@@ -82,28 +79,32 @@ class LiveModel:
         self.recommender.set_in_stock(product_id, bool(row["in_stock"]))
 
     def colour_taste(self, product_id: int, colour: str) -> np.ndarray | None:
-        """The product as it would look in `colour` (features.type_taste.taste_in_colour), from the live
-        catalogue; None when the product is gone, already is that colour, or its type does not come in it."""
+        """The product as it would look in `colour`: its own vector narrowed to the live products of its type
+        in that colour (features.type_taste); None when the product is gone, already is that colour, or its
+        type does not come in it."""
         with self.lock:
-            if product_id not in self.products or product_id not in self.recommender.index \
+            if product_id not in self.recommender.index \
                     or _attribute(self.products[product_id]["attributes"], COLOUR) == colour:
                 return None
-            ids = [i for i in self.products if i in self.recommender.index]
-            attributes = [self.products[i]["attributes"] for i in ids]
-            vectors = self.recommender.index.vectors_of(ids)
-            own = vectors[ids.index(product_id)]
-            return taste_in_colour(own, _attribute(self.products[product_id]["attributes"], TYPE), colour,
-                                   [_attribute(a, TYPE) for a in attributes], [_attribute(a, COLOUR) for a in attributes],
-                                   vectors)
+            same = self._in_colour(product_id, colour)
+            if not same:
+                return None
+            own, vectors = self.recommender.index.vectors_of([product_id]), self.recommender.index.vectors_of(same)
+        return taste_within_type(own[0], vectors)
 
     def colour_examples(self, product_id: int, colour: str) -> list[int]:
         """Live products of the product's type in `colour` (up to COLOUR_EXAMPLES): what the colour looks like
         on such a product, for the variant's colour gate."""
         with self.lock:
-            kind = _attribute(self.products[product_id]["attributes"], TYPE) if product_id in self.products else None
-            same = [i for i, p in sorted(self.products.items())
-                    if _attribute(p["attributes"], TYPE) == kind and _attribute(p["attributes"], COLOUR) == colour]
-        return same[:COLOUR_EXAMPLES]
+            return self._in_colour(product_id, colour)[:COLOUR_EXAMPLES]
+
+    def _in_colour(self, product_id: int, colour: str) -> list[int]:
+        """Live, indexed products of the product's article type in `colour`, by id."""
+        if product_id not in self.products:
+            return []
+        kind = _attribute(self.products[product_id]["attributes"], TYPE)
+        return [i for i, p in sorted(self.products.items()) if i in self.recommender.index
+                and _attribute(p["attributes"], TYPE) == kind and _attribute(p["attributes"], COLOUR) == colour]
 
     # ---- keeping up --------------------------------------------------------------------------
 
