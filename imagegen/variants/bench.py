@@ -98,11 +98,11 @@ def bench_variants(catalogue: Catalogue, encoder, generator, *, params: VariantP
     variants = {pair: personalize(generator, judge, catalogue.load_image(pair[0]),
                                   pair_taste(catalogue, shoppers.store, *pair, config.type_neighbours), params,
                                   product_type=types.at[pair[0]],
-                                  colour=wanted_colour(colour_photos(catalogue, *pair), size))
+                                  colour=wanted_colour(colour_photos(catalogue, pair[1], types.at[pair[0]]), size))
                 for pair in pairs}
-    quality = served_quality(catalogue, shoppers, variants, generator.settings.image_size)
+    quality = served_quality(catalogue, shoppers, variants, size)
     if grid_path:
-        save_variant_grid(catalogue, variants, config.tastes, generator.settings.image_size, grid_path)
+        save_variant_grid(catalogue, variants, config.tastes, size, grid_path)
     return {"simulated": True, **quality,
             **per_segment, **{f"{name}_per_shopper": value for name, value in per_shopper.items()},
             **{f"{name}_without_decay": value for name, value in no_decay.items()},
@@ -159,11 +159,14 @@ def pair_taste(catalogue: Catalogue, store: EmbeddingStore, product_id: int, col
     return taste
 
 
-def colour_photos(catalogue: Catalogue, product_id: int, colour: str) -> list:
-    """Photos of (up to 30) products of the product's type in `colour`: what the colour looks like on it."""
+def colour_photos(catalogue: Catalogue, colour: str, article_type: str | None = None) -> list:
+    """Photos of (up to COLOUR_EXAMPLES) products in `colour`, of `article_type` when given: what the colour
+    looks like (on such a product)."""
     products = catalogue.products
-    same = (products["articleType"] == products.at[product_id, "articleType"]) & (products["baseColour"] == colour)
-    return [catalogue.load_image(pid) for pid in products.index[same][:COLOUR_EXAMPLES]]
+    chosen = products["baseColour"] == colour
+    if article_type is not None:
+        chosen &= products["articleType"] == article_type
+    return [catalogue.load_image(pid) for pid in products.index[chosen][:COLOUR_EXAMPLES]]
 
 
 def steady_state_caching(cards: pd.DataFrame, key: str, min_demand: float, half_life_days: float | None = None) -> dict:
@@ -235,13 +238,9 @@ def _closer(colour, original, preferred) -> bool:
 
 
 def named_colour_labs(catalogue: Catalogue, names, size: int) -> dict:
-    """Lab of each colour name: median dominant colour of (up to 30) catalogue photos of that baseColour."""
-    products = catalogue.products
-    labs = {}
-    for name in sorted(names):
-        ids = products.index[products["baseColour"] == name][:COLOUR_EXAMPLES]
-        labs[name] = wanted_colour([catalogue.load_image(pid) for pid in ids], size)
-    return labs
+    """Lab of each colour name: median dominant colour of (up to COLOUR_EXAMPLES) catalogue photos of that
+    baseColour."""
+    return {name: wanted_colour(colour_photos(catalogue, name), size) for name in sorted(names)}
 
 
 def save_variant_grid(catalogue, variants: dict[tuple, Variant], tastes: int, size: int, path) -> None:
