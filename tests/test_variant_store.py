@@ -133,7 +133,7 @@ def test_remove_and_prune_keep_the_index_consistent(tmp_path):
 def request_for(catalogue, product_id, segment="Blue", article_type="Shirts"):
     return SimpleNamespace(product_id=product_id, content_hash=catalogue.content_hash(product_id), segment=segment,
                            image=catalogue.load_image(product_id), taste=unit_embeddings(1, seed=len(segment))[0],
-                           attributes={"articleType": article_type})
+                           attributes={"articleType": article_type}, colour_photos=[])
 
 
 def test_a_product_change_makes_its_variants_unreachable(tmp_path, sample_catalogue):
@@ -181,6 +181,17 @@ def test_a_decided_fallback_is_looked_up_without_reading_the_store(tmp_path, sam
     assert maker.lookup(product_id, content_hash, "Red") is None and reads == []
     maker.invalidate(product_id)
     assert maker.lookup(product_id, content_hash, "Red") is None and len(reads) == 1  # forgotten: asks again
+
+
+def test_the_maker_gates_on_the_colour_its_request_shows(tmp_path, sample_catalogue):
+    product_id = sample_catalogue.ids[0]
+    maker = VariantMaker(tiny_generator(), StubJudge("Shirts"), VariantStore(tmp_path),
+                         params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0))
+    request = request_for(sample_catalogue, product_id)
+    assert maker.generate(request) is not None  # no colour photos: no colour gate
+    # the wanted colour is the photo's own: no redraw comes closer to it, so the original stays
+    own = SimpleNamespace(**{**vars(request), "content_hash": "b" * 64, "colour_photos": [request.image]})
+    assert maker.generate(own) is None
 
 
 def test_generate_caches_the_fallback_decision_and_returns_none(tmp_path, sample_catalogue):

@@ -8,8 +8,8 @@
 
 `request` needs product_id, content_hash, segment, image (PIL), taste (a unit vector: the product
 as it would look in the segment's colour) and attributes (its articleType is what every candidate
-must be judged to be), and may carry colour_photos (PIL photos of products in the segment's colour:
-a variant must then come closer to that colour): service.variants.GenerationRequest has them. Returned
+must be judged to be) and colour_photos (PIL photos of products in the segment's colour: a variant
+must come closer to that colour; none: no colour gate): service.variants.GenerationRequest has them. Returned
 records have variant_id, product_id, segment, media_type and provenance (a dict), as
 service.variants.VariantRecord.
 """
@@ -72,7 +72,7 @@ class VariantMaker:
         return self.store.read_bytes(variant_id)
 
     def _make(self, key: VariantKey, request) -> StoredVariant:
-        photos = getattr(request, "colour_photos", None)
+        photos = request.colour_photos
         colour = wanted_colour(photos, self.generator.settings.image_size) if photos else None
         variant = personalize(self.generator, self.judge, request.image, request.taste, self.params,
                               product_type=(request.attributes or {}).get("articleType"), colour=colour)
