@@ -89,9 +89,8 @@ def generate_variant(payload: dict) -> None:
     if taste is None:
         return
     with current_app.extensions["tailorcard.db"].connect() as connection:
-        examples = [repository.get_product(connection, example, with_image=True)
-                    for example in live.colour_examples(product["product_id"], segment)]
+        examples = repository.product_images(connection, live.colour_examples(product["product_id"], segment))
     request = GenerationRequest(product["product_id"], product["content_hash"], segment,
                                 open_image(product["image"]), taste, product["title"], product["attributes"],
-                                [open_image(example["image"]) for example in examples if example is not None])
+                                [open_image(image) for image in examples])
     current_app.extensions["tailorcard.variants"].generate(request)
