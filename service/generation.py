@@ -23,12 +23,17 @@ def card_image(card: dict, rank: int, n: int) -> dict:
     """The image fields of one ranked card: the ready variant, else the original photo (and a request)."""
     product_id, content_hash, segment = card["product"]["id"], card["content_hash"], card["variant_segment"]
     if segment is None:
-        return {"image_url": card["original_url"], "variant": None}
+        return original_image(card)
     record = current_app.extensions["tailorcard.variants"].lookup(product_id, content_hash, segment)
     if record is None:
         request_variant(product_id, content_hash, segment, priority=n - rank)
-        return {"image_url": card["original_url"], "variant": None}
+        return original_image(card)
     return {"image_url": url_for("variants.image", variant_id=record.variant_id), "variant": describe(record)}
+
+
+def original_image(card: dict) -> dict:
+    """The image fields of a card that shows the product's own photo."""
+    return {"image_url": card["original_url"], "variant": None}
 
 
 def describe(record: VariantRecord) -> dict:

@@ -7,7 +7,7 @@ from service import repository
 from service.api.params import int_arg, user_id as checked_user_id
 from service.auth import require_scope
 from service.experiments_store import arm_cards
-from service.generation import card_image
+from service.generation import card_image, original_image
 from service.metrics import current as metrics
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
@@ -34,8 +34,7 @@ def cards(user_id: str):
     # an arm that shows original photos neither looks variants up nor counts as demand for them
     photos_only = bool(assigned) and assigned["image_policy"] == "original"
     cards = [{"rank": rank, "product": card["product"], "score": card["score"], "explanation": card["explanation"],
-              **({"image_url": card["original_url"], "variant": None} if photos_only
-                 else card_image(card, rank, n))}
+              **(original_image(card) if photos_only else card_image(card, rank, n))}
              for rank, card in enumerate(ranking["cards"], start=1)]
     cards = arm_cards(cards, assigned)
     if assigned:  # the assignment is stored here, in one transaction with what was served in it
