@@ -94,7 +94,7 @@ def generate_variant(payload: dict) -> None:
     if taste is None:
         return
     with current_app.extensions["tailorcard.db"].connect() as connection:
-        examples = repository.product_images(connection, live.colour_examples(product["product_id"], segment))
+        examples = repository.product_images(connection, live.colour_examples(segment))
     request = GenerationRequest(product["product_id"], product["content_hash"], segment,
                                 open_image(product["image"]), taste, product["title"], product["attributes"],
                                 [open_image(image) for image in examples])

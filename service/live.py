@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import sqlalchemy as sa
 
-from features.colour_taste import COLOUR_EXAMPLES, ColourTaste, colour_to_show
+from features.colour_taste import COLOUR_EXAMPLES, ColourTaste, colour_to_show, product_kinds
 from features.type_taste import taste_within_type
 from recsys.recommender import Recommender, RecommenderConfig
 from recsys.segments import TasteSegments
@@ -60,8 +60,8 @@ class LiveModel:
         if not until.all():
             self.recommender.preferences.rebuild(events.drop(columns="seq"))
         colours = [_attribute(a, COLOUR) for a in catalogue["attributes"]]
-        self.colours = (ColourTaste(catalogue["product_id"], colours).rebuild(events.drop(columns="seq"))
-                        if any(colours) else None)
+        self.colours = (ColourTaste(catalogue["product_id"], colours, kinds=_kinds(catalogue["attributes"]))
+                        .rebuild(events.drop(columns="seq")) if any(colours) else None)
         for row in catalogue.itertuples():
             self._set_product_info(row._asdict())
         self.event_seq = int(events["seq"].max()) if len(events) else 0
@@ -86,25 +86,23 @@ class LiveModel:
             if product_id not in self.recommender.index \
                     or _attribute(self.products[product_id]["attributes"], COLOUR) == colour:
                 return None
-            same = self._in_colour(product_id, colour)
+            same = self._live_in_colour(colour, _attribute(self.products[product_id]["attributes"], TYPE))
             if not same:
                 return None
             own, vectors = self.recommender.index.vectors_of([product_id]), self.recommender.index.vectors_of(same)
         return taste_within_type(own[0], vectors)
 
-    def colour_examples(self, product_id: int, colour: str) -> list[int]:
-        """Live products of the product's type in `colour` (up to COLOUR_EXAMPLES): what the colour looks like
-        on such a product, for the variant's colour gate."""
+    def colour_examples(self, colour: str) -> list[int]:
+        """Live products in `colour` (up to COLOUR_EXAMPLES, by id): what the colour looks like, for the
+        variant's colour gate (imagegen.variants.personalize.wanted_colour)."""
         with self.lock:
-            return self._in_colour(product_id, colour)[:COLOUR_EXAMPLES]
+            return self._live_in_colour(colour)[:COLOUR_EXAMPLES]
 
-    def _in_colour(self, product_id: int, colour: str) -> list[int]:
-        """Live, indexed products of the product's article type in `colour`, by id."""
-        if product_id not in self.products:
-            return []
-        kind = _attribute(self.products[product_id]["attributes"], TYPE)
+    def _live_in_colour(self, colour: str, article_type: str | None = None) -> list[int]:
+        """Live, indexed products in `colour` (and of `article_type` when given), by id."""
         return [i for i, p in sorted(self.products.items()) if i in self.recommender.index
-                and _attribute(p["attributes"], TYPE) == kind and _attribute(p["attributes"], COLOUR) == colour]
+                and _attribute(p["attributes"], COLOUR) == colour
+                and (article_type is None or _attribute(p["attributes"], TYPE) == article_type)]
 
     # ---- keeping up --------------------------------------------------------------------------
 
@@ -136,7 +134,8 @@ class LiveModel:
             self.recommender.upsert_item(product["product_id"], repository.vector_from(product["vector"]),
                                          in_stock=product["in_stock"])
             if self.colours is not None:
-                self.colours.set_items([product["product_id"]], [_attribute(product["attributes"], COLOUR)])
+                self.colours.set_items([product["product_id"]], [_attribute(product["attributes"], COLOUR)],
+                                       kinds=_kinds([product["attributes"]]))
             self._set_product_info({**product, "deleted": False})
         self.change_seq = change["seq"]
 
@@ -181,6 +180,11 @@ class LiveModel:
         if "item_id" in reason and reason["item_id"] in self.products:
             return {**reason, "title": self.products[reason["item_id"]]["title"]}
         return reason
+
+
+def _kinds(attributes) -> list[str]:
+    """Each product's kind (features.colour_taste.product_kinds), from its attributes dict (None: none)."""
+    return product_kinds(a or {} for a in attributes)
 
 
 def _attribute(attributes: dict | None, name: str) -> str | None:

@@ -43,7 +43,7 @@ class GenerationRequest:
     taste: np.ndarray  # the product as it would look in the segment's colour (LiveModel.colour_taste), unit
     title: str = ""
     attributes: dict = field(default_factory=dict)
-    colour_photos: list = field(default_factory=list)  # photos of its type in the segment's colour (PIL)
+    colour_photos: list = field(default_factory=list)  # photos of products in the segment's colour (PIL)
 
 
 class VariantStore(Protocol):

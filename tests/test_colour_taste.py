@@ -67,3 +67,38 @@ def test_colours_must_exist_and_match_the_products():
     with pytest.raises(TailorcardError, match="3 colour"):
         ColourTaste(IDS, ["Black", "Blue", "Red"])
     assert ColourTaste(IDS, pd.Series(COLOURS[:9] + [None])).names == ["Black", "Blue", "Red"]
+
+
+# Two kinds: watches (ids 0-3) are mostly black, shirts (ids 4-9) mostly blue or red.
+KINDS = ["Watches"] * 4 + ["Shirts"] * 6
+KIND_COLOURS = ["Black", "Black", "Black", "Red", "Black", "Blue", "Blue", "Red", "Red", "Red"]
+
+
+def test_a_lean_is_measured_against_the_products_kind():
+    rows = [("u", 0, "view", 0), ("u", 1, "view", 0), ("u", 2, "view", 0), ("u", 4, "view", 0)]  # at one time
+    by_catalogue = ColourTaste(IDS, KIND_COLOURS).rebuild(events_frame(rows))
+    by_kind = ColourTaste(IDS, KIND_COLOURS, kinds=KINDS).rebuild(events_frame(rows))
+    # Black watches say little (watches mostly are black); the black shirt says black.
+    sums = by_kind.preferences.decayed_sums(["u"])[0]
+    np.testing.assert_allclose(sums[by_kind.names.index("Black")], 3 * (1 - 0.75) + (1 - 1 / 6), rtol=1e-6)
+    assert by_catalogue.colour_of("u") == by_kind.colour_of("u") == "Black"
+    assert by_kind.preferences.decayed_sums(["u"])[0].max() < by_catalogue.preferences.decayed_sums(["u"])[0].max()
+
+
+def test_browsing_a_kind_in_its_own_proportions_leans_nowhere():
+    rows = [("u", i, "view", i) for i in range(4)]  # every watch once: 3 black, 1 red
+    assert ColourTaste(IDS, KIND_COLOURS, kinds=KINDS).rebuild(events_frame(rows)).colour_of("u") is None
+    assert ColourTaste(IDS, KIND_COLOURS).rebuild(events_frame(rows)).colour_of("u") == "Black"
+
+
+def test_new_products_are_centred_on_their_kind_or_on_the_catalogue_for_a_new_kind():
+    colours = ColourTaste(IDS, KIND_COLOURS, kinds=KINDS)
+    colours.set_items([10, 11], ["Black", "Black"], kinds=["Watches", "Hats"])
+    rows = [("w", 10, "view", 0), ("h", 11, "view", 0)]
+    sums = colours.rebuild(events_frame(rows)).preferences.decayed_sums(["w", "h"])[:, colours.names.index("Black")]
+    np.testing.assert_allclose(sums, [1 - 0.75, 1 - 0.4], rtol=1e-6)
+
+
+def test_kinds_must_match_the_products():
+    with pytest.raises(TailorcardError, match="3 kind"):
+        ColourTaste(IDS, KIND_COLOURS, kinds=["Watches"] * 3)

@@ -14,8 +14,9 @@ from events, never read from the simulator's ground truth. Measured:
     colour_moved_toward_segment
                                share of the same cards whose variant is closer to the segment's colour (the one
                                it was drawn toward) than the original photo is: what the generator achieves;
-                               with the colour gate on (VariantParams.colour_gate) nearly 1 by construction, the
-                               gate measuring the colour on photos of the product's type, this on all photos
+                               with the colour gate on (VariantParams.colour_gate) 1 by construction, the gate
+                               measuring against the same colour, so the bar then asks whether the learned
+                               colour is the shopper's
     type_kept                  share of the same cards whose variant's zero-shot articleType is the product's
     fallback_rate              share of cards answered with the original photo (no candidate passed the gate)
     generated_per_1000_cards   generator runs per 1,000 cards at steady state (the last third of the
@@ -30,7 +31,8 @@ A card wants no variant when its shopper has no colour lean yet or the product a
 colour. The quality numbers come from the most shown products and, for each, the colour segments
 that see it most; a pair's taste is the product as it would look in that colour (features.type_taste:
 the mean of the product's nearest neighbours among its article type's products of that colour);
-the colour a name stands for is the median dominant colour of catalogue photos of that baseColour.
+the colour a name stands for, for the gate and the metrics alike, is the median dominant colour of
+catalogue photos of that baseColour.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ from features.catalogue import Catalogue
 from features.embedding_store import EmbeddingStore, embed_catalogue
 from features.events import NO_ITEM
 from features.images import pad_to_square
-from features.colour_taste import COLOUR_EXAMPLES, ColourTaste, colour_to_show
+from features.colour_taste import COLOUR_EXAMPLES, ColourTaste, colour_to_show, product_kinds
 from features.simulator import DAY, SimulatorConfig, simulate
 from features.type_taste import TYPE_NEIGHBOURS, taste_in_colour
 from imagegen.colour import delta_e, dominant_colour
@@ -95,12 +97,13 @@ def bench_variants(catalogue: Catalogue, encoder, generator, *, params: VariantP
     log(f"personalising {len(pairs)} (product, segment) pairs, {params.candidates} candidates each")
     types = catalogue.products["articleType"].astype(str)
     size = generator.settings.image_size
+    labs = named_colour_labs(catalogue, {c for colours in shoppers.colours.values() for c in colours}
+                             | {segment for _, segment in pairs}, size)
     variants = {pair: personalize(generator, judge, catalogue.load_image(pair[0]),
                                   pair_taste(catalogue, shoppers.store, *pair, config.type_neighbours), params,
-                                  product_type=types.at[pair[0]],
-                                  colour=wanted_colour(colour_photos(catalogue, pair[1], types.at[pair[0]]), size))
+                                  product_type=types.at[pair[0]], colour=labs[pair[1]])
                 for pair in pairs}
-    quality = served_quality(catalogue, shoppers, variants, size)
+    quality = served_quality(catalogue, shoppers, variants, labs, size)
     if grid_path:
         save_variant_grid(catalogue, variants, config.tastes, size, grid_path)
     return {"simulated": True, **quality,
@@ -122,7 +125,8 @@ def simulate_shoppers(catalogue, encoder, config: VariantBenchConfig, embeddings
     cards = pd.DataFrame({"day": ((views["timestamp"] - start) // DAY).astype(int).to_numpy(),
                           "user_id": views["user_id"].to_numpy(), "product_id": views["item_id"].to_numpy()})
     # Each day's cards use the colours learned up to the day before (the service learns as events come).
-    cards["segment"] = learned_colours(ColourTaste(products.index, products["baseColour"]), events, cards, start)
+    colour_taste = ColourTaste(products.index, products["baseColour"], kinds=product_kinds(products.to_dict("records")))
+    cards["segment"] = learned_colours(colour_taste, events, cards, start)
     cards.loc[~wants_variant(products, cards), "segment"] = None
     colours = dict(zip(simulation.tastes["user_id"], simulation.tastes["colours"].str.split("|")))
     return Shoppers(cards, colours, store)
@@ -159,14 +163,10 @@ def pair_taste(catalogue: Catalogue, store: EmbeddingStore, product_id: int, col
     return taste
 
 
-def colour_photos(catalogue: Catalogue, colour: str, article_type: str | None = None) -> list:
-    """Photos of (up to COLOUR_EXAMPLES) products in `colour`, of `article_type` when given: what the colour
-    looks like (on such a product)."""
+def colour_photos(catalogue: Catalogue, colour: str) -> list:
+    """Photos of (up to COLOUR_EXAMPLES) products in `colour`: what the colour looks like."""
     products = catalogue.products
-    chosen = products["baseColour"] == colour
-    if article_type is not None:
-        chosen &= products["articleType"] == article_type
-    return [catalogue.load_image(pid) for pid in products.index[chosen][:COLOUR_EXAMPLES]]
+    return [catalogue.load_image(pid) for pid in products.index[products["baseColour"] == colour][:COLOUR_EXAMPLES]]
 
 
 def steady_state_caching(cards: pd.DataFrame, key: str, min_demand: float, half_life_days: float | None = None) -> dict:
@@ -199,13 +199,12 @@ def quality_pairs(cards: pd.DataFrame, products: int, tastes: int) -> list[tuple
     return pairs
 
 
-def served_quality(catalogue, shoppers: Shoppers, variants: dict, size: int) -> dict:
-    """Card-level shares over the cards of the personalised pairs."""
+def served_quality(catalogue, shoppers: Shoppers, variants: dict, labs: dict, size: int) -> dict:
+    """Card-level shares over the cards of the personalised pairs; `labs`: each colour name's Lab
+    (named_colour_labs)."""
     served = shoppers.cards[[pair in variants for pair in zip(shoppers.cards["product_id"], shoppers.cards["segment"])]]
     everyone = sorted(shoppers.colours)
     strangers = np.random.default_rng(0).choice(len(everyone), len(served))  # the control: anybody's colours
-    labs = named_colour_labs(catalogue, {c for colours in shoppers.colours.values() for c in colours}
-                             | set(served["segment"]), size)
     originals = {pid: dominant_colour(np.asarray(pad_to_square(catalogue.load_image(pid), size)))
                  for pid in served["product_id"].unique()}
     moved, moved_for_anybody, moved_to_segment, kept, generated, original_right = [], [], [], [], [], []

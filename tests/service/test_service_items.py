@@ -5,6 +5,7 @@ import io
 import struct
 import zlib
 
+import numpy as np
 import pytest
 from service_helpers import auth, shopper_wanting_variants
 from PIL import Image
@@ -131,3 +132,26 @@ def test_out_of_stock_and_deleted_products_leave_the_cards(client):
     assert client.get(f"/v1/items/{second}", headers=ADMIN).status_code == 404
     assert client.delete(f"/v1/items/{second}", headers=ADMIN).status_code == 404
     assert client.patch("/v1/items/31337", json={"title": "x"}, headers=ADMIN).status_code == 404
+
+
+def test_a_products_colour_counts_against_its_kind_and_a_change_of_kind_is_followed(app, client):
+    item_id = card_ids(client, "u1", 1)[0]
+    live = app.extensions["tailorcard.live"].get()
+
+    def colour_axis():
+        live.catch_up()
+        sources = live.colours.preferences.sources
+        return sources.vectors[sources.item_rows([item_id])[0]]
+
+    attributes = live.products[item_id]["attributes"]
+    kind = "|".join(str(attributes.get(name) or "") for name in ("articleType", "gender", "usage"))
+    own = live.colours.names.index(attributes["baseColour"])
+    first = live.colours.kind_shares[kind][own]
+    np.testing.assert_allclose(colour_axis()[own], 1 - first, rtol=1e-6)
+    other = next(k for k, shares in live.colours.kind_shares.items()  # a kind with another share of this colour
+                 if min(abs(shares[own] - first), abs(shares[own] - live.colours.shares[own])) > 0.01)
+    changed = dict(zip(("articleType", "gender", "usage"), other.split("|")))
+    assert client.patch(f"/v1/items/{item_id}", json=changed, headers=ADMIN).status_code == 200
+    np.testing.assert_allclose(colour_axis()[own], 1 - live.colours.kind_shares[other][own], rtol=1e-6)
+    assert client.patch(f"/v1/items/{item_id}", json={"articleType": "Hovercrafts"}, headers=ADMIN).status_code == 200
+    np.testing.assert_allclose(colour_axis()[own], 1 - live.colours.shares[own], rtol=1e-6)  # a new kind: the catalogue
