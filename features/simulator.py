@@ -73,19 +73,22 @@ class SimulatorConfig:
 
 @dataclass
 class Simulation:
-    """Output of one run: the event log and each user's ground-truth taste, both marked simulated."""
+    """Output of one run: the event log and the ground truth behind it (each user's taste and each
+    product's popularity weight, as drawn), all marked simulated."""
 
     events: pd.DataFrame
     tastes: pd.DataFrame
     config: SimulatorConfig
+    popularity: pd.Series  # Zipf weight per product id; items are drawn in proportion to it within a cell
 
     def save(self, folder: str | Path) -> dict[str, Path]:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = {"events": folder / "events.parquet", "tastes": folder / "tastes.parquet",
-                 "config": folder / "simulator_config.json"}
+                 "popularity": folder / "popularity.parquet", "config": folder / "simulator_config.json"}
         self.events.to_parquet(paths["events"], index=False)
         self.tastes.to_parquet(paths["tastes"], index=False)
+        self.popularity.to_frame().assign(simulated=True).to_parquet(paths["popularity"])
         paths["config"].write_text(json.dumps({"simulated": True, **asdict(self.config)}, indent=2))
         return paths
 
@@ -96,12 +99,14 @@ def simulate(catalogue: Catalogue, config: SimulatorConfig | None = None) -> Sim
     config.check_inputs()
     rng = np.random.default_rng(config.seed)
     space = _AttributeSpace(catalogue.products)
-    cells = _ItemCells(space, _zipf_popularity(len(space.item_ids), config.popularity_skew, rng))
+    popularity = _zipf_popularity(len(space.item_ids), config.popularity_skew, rng)
+    cells = _ItemCells(space, popularity)
     tastes = _draw_tastes(space, config, rng)
     sessions = _draw_sessions(tastes, config, rng)
     views = _draw_views(space, cells, tastes, sessions, config, rng)
     events = _funnel_events(views, sessions, space, config, rng)
-    return Simulation(events, _tastes_table(space, tastes, config), config)
+    popularity = pd.Series(popularity, index=pd.Index(space.item_ids, name="product_id"), name="popularity")
+    return Simulation(events, _tastes_table(space, tastes, config), config, popularity)
 
 
 class _AttributeSpace:
@@ -227,15 +232,21 @@ def _draw_views(space, cells, tastes, sessions, config, rng) -> dict:
     colour_pick = tastes["colours"][user, rng.integers(0, tastes["colours"].shape[1], n)]
     colour = np.where(rng.random(n) < config.colour_affinity, colour_pick, space.wildcard("baseColour"))
     usage = np.where(rng.random(n) < config.usage_affinity, tastes["usage"][user], space.wildcard("usage"))
-    gender, mission = tastes["gender"][user], sessions["mission"][session]
-    any_colour, any_usage = space.wildcard("baseColour"), space.wildcard("usage")
-    cell = np.full(n, -1)
-    for c, u in ((colour, usage), (colour, any_usage), (any_colour, usage), (any_colour, any_usage)):
-        cell = np.where(cell >= 0, cell, cells.find(space.key(gender, mission, c, u)))
+    cell = _taste_cell(space, cells, tastes["gender"][user], sessions["mission"][session], colour, usage)
     everything = cells.find(space.key(*(np.array([space.wildcard(a)]) for a in ATTRIBUTES)))[0]
     on_taste = (rng.random(n) < config.taste_strength) & (cell >= 0)
     item_row = cells.sample(np.where(on_taste, cell, everything), rng)
     return {"session": session, "step": step, "user": user, "item_row": item_row, "on_taste": on_taste}
+
+
+def _taste_cell(space: _AttributeSpace, cells: _ItemCells, gender, mission, colour, usage) -> np.ndarray:
+    """The cell an on-taste view draws from: the first that exists of (colour, usage), (colour, any),
+    (any, usage), (any, any) for the gender and mission; -1 where none does."""
+    any_colour, any_usage = space.wildcard("baseColour"), space.wildcard("usage")
+    cell = np.full(np.broadcast(gender, mission, colour, usage).shape, -1)
+    for c, u in ((colour, usage), (colour, any_usage), (any_colour, usage), (any_colour, any_usage)):
+        cell = np.where(cell >= 0, cell, cells.find(space.key(gender, mission, c, u)))
+    return cell
 
 
 def _funnel_events(views, sessions, space, config, rng) -> pd.DataFrame:

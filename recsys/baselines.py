@@ -48,15 +48,20 @@ class InteractionModel(BaseRecommender):
         """(len(user_rows), n_items) scores for known users."""
         raise NotImplementedError
 
+    def _user_scores(self, user_ids: list[str], rows: np.ndarray) -> np.ndarray:
+        """(len(user_ids), n_items) scores; users unseen in training (row -1) get the popularity ranking."""
+        known = rows >= 0
+        scores = np.tile(self.popularity.astype(float), (len(rows), 1))
+        if known.any():
+            scores[known] = self._scores(rows[known])
+        return scores + TIE_BREAK * self.popularity / max(self.popularity.max(), 1e-12)
+
     def recommend_many(self, user_ids, n: int = 12, filter_already_bought: bool = True,
                        filter_items=None, explain: bool = False) -> list[Recommendations]:
         user_ids = [str(u) for u in user_ids]
         rows = self._users.get_indexer(user_ids)
         known = rows >= 0
-        scores = np.tile(self.popularity.astype(float), (len(rows), 1))
-        if known.any():
-            scores[known] = self._scores(rows[known])
-        scores += TIE_BREAK * self.popularity / max(self.popularity.max(), 1e-12)
+        scores = self._user_scores(user_ids, rows)
         if filter_items is not None:
             excluded = self._items.get_indexer(np.asarray(list(filter_items), dtype=np.int64))
             scores[:, excluded[excluded >= 0]] = -np.inf

@@ -19,7 +19,8 @@ RUNS = Path("runs")
 @click.option("--users", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--days", type=float, default=90.0, show_default=True)
-@click.option("--out", type=click.Path(), required=True, help="Folder for events.parquet and tastes.parquet.")
+@click.option("--out", type=click.Path(), required=True,
+              help="Folder for events.parquet, tastes.parquet and popularity.parquet.")
 def simulate(catalogue_path, users, seed, days, out):
     """Write a SIMULATED event log and each simulated user's ground-truth taste."""
     from features.simulator import SimulatorConfig, simulate as run_simulation
@@ -42,9 +43,12 @@ def simulate(catalogue_path, users, seed, days, out):
               help="Precomputed product vectors (.npz with ids, vectors) instead of encoding; disables queries.")
 @click.option("--store", "store_path", type=click.Path(), default=None,
               help="Embedding store cache (default runs/embeddings/<catalogue>/<space>.npz).")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object with MAP@12.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Last stdout line: one JSON object with MAP@12 (and the two ceilings').")
 def bench_recsys(users, seed, catalogue_path, encoder_spec, vectors_path, store_path, as_json):
-    """Recall/NDCG/MAP@12 and coverage of tailorcard and baselines on SIMULATED behaviour."""
+    """Recall/NDCG/MAP@12 and coverage of tailorcard and baselines on SIMULATED behaviour, then two ceilings
+    that know the simulator: the best any model can do from each shopper's events (the Bayes posterior over
+    the simulator's tastes) and an oracle that reads each shopper's hidden taste."""
     from recsys.recsys_bench import format_table, load_vectors_file, map_summary, run_recsys_bench
     catalogue = load_catalogue(catalogue_path, check_images=vectors_path is None)
     item_ids = catalogue.products.index.to_numpy()

@@ -3,7 +3,7 @@ import pytest
 
 from recsys.baselines import PopularityRecommender
 from recsys.evaluation import average_precision, evaluate, ndcg, recall, summarise, time_split
-from recsys.recsys_bench import map_summary, run_recsys_bench
+from recsys.recsys_bench import CEILING_LABEL, EVENTS_CEILING_LABEL, format_table, map_summary, run_recsys_bench
 from recsys_helpers import attribute_vectors, events_frame, tiny_catalogue
 
 
@@ -45,3 +45,13 @@ def test_recsys_bench_runs_end_to_end_on_a_tiny_catalogue():
     assert summary["simulated"] is True
     assert set(summary["map_at_12"]) == {"tailorcard", "popularity", "itemknn", "als"}
     assert set(summary["by_history"]) == {"cold", "<=2", "3-10", ">10"}
+    assert set(summary["ceiling_map_at_12"]["by_history"]) == set(summary["by_history"])
+    assert summary["ceiling_map_at_12"]["overall"] > summary["map_at_12"]["popularity"]
+    table = format_table(report)
+    assert table.index(CEILING_LABEL) == len(table) - 6  # after the four models, then the oracle's five rows
+    assert all(line.startswith("oracle") for line in table[-5:])
+    assert table.index(EVENTS_CEILING_LABEL) == len(table) - 12  # the events ceiling's five rows come before
+    events_ceiling = summary["events_ceiling_map_at_12"]
+    assert events_ceiling["overall"] is None and events_ceiling["by_history"]["3-10"] is None
+    assert events_ceiling["by_history"]["<=2"] > summary["by_history"]["<=2"]["popularity"]
+    assert table[-8].split()[-4:] == ["n/a"] * 4  # the events ceiling's 3-10 row

@@ -17,6 +17,15 @@ def test_same_seed_same_behaviour_other_seed_other_behaviour():
     assert not first.events[["user_id", "item_id"]].equals(other.events[["user_id", "item_id"]])
 
 
+def test_the_drawn_popularity_is_kept_per_product_as_ground_truth(tmp_path):
+    simulation = run()
+    assert simulation.popularity.index.tolist() == tiny_catalogue().ids
+    assert (simulation.popularity > 0).all() and simulation.popularity.max() == 1.0  # Zipf rank 1 has weight 1
+    pd.testing.assert_series_equal(run().popularity, simulation.popularity)
+    saved = pd.read_parquet(simulation.save(tmp_path)["popularity"])
+    assert saved["simulated"].all() and saved["popularity"].tolist() == simulation.popularity.tolist()
+
+
 def test_output_is_labelled_simulated_and_valid_events():
     simulation = run()
     assert simulation.events["simulated"].all() and simulation.tastes["simulated"].all()
