@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.colour_taste import ColourTaste
+from features.colour_taste import KIND_PRIOR, ColourTaste
 from features.errors import TailorcardError
 from recsys_helpers import events_frame
 
@@ -69,9 +69,11 @@ def test_colours_must_exist_and_match_the_products():
     assert ColourTaste(IDS, pd.Series(COLOURS[:9] + [None])).names == ["Black", "Blue", "Red"]
 
 
-# Two kinds: watches (ids 0-3) are mostly black, shirts (ids 4-9) mostly blue or red.
+# Two kinds: watches (ids 0-3) are mostly black, shirts (ids 4-9) mostly blue or red; the catalogue is 40 % black.
 KINDS = ["Watches"] * 4 + ["Shirts"] * 6
 KIND_COLOURS = ["Black", "Black", "Black", "Red", "Black", "Blue", "Blue", "Red", "Red", "Red"]
+BLACK_WATCHES = (3 + KIND_PRIOR * 0.4) / (4 + KIND_PRIOR)  # the kind's black share, drawn toward the catalogue's
+BLACK_SHIRTS = (1 + KIND_PRIOR * 0.4) / (6 + KIND_PRIOR)
 
 
 def test_a_lean_is_measured_against_the_products_kind():
@@ -80,12 +82,13 @@ def test_a_lean_is_measured_against_the_products_kind():
     by_kind = ColourTaste(IDS, KIND_COLOURS, kinds=KINDS).rebuild(events_frame(rows))
     # Black watches say little (watches mostly are black); the black shirt says black.
     sums = by_kind.preferences.decayed_sums(["u"])[0]
-    np.testing.assert_allclose(sums[by_kind.names.index("Black")], 3 * (1 - 0.75) + (1 - 1 / 6), rtol=1e-6)
+    np.testing.assert_allclose(sums[by_kind.names.index("Black")], 3 * (1 - BLACK_WATCHES) + (1 - BLACK_SHIRTS),
+                               rtol=1e-6)
     assert by_catalogue.colour_of("u") == by_kind.colour_of("u") == "Black"
     assert by_kind.preferences.decayed_sums(["u"])[0].max() < by_catalogue.preferences.decayed_sums(["u"])[0].max()
 
 
-def test_browsing_a_kind_in_its_own_proportions_leans_nowhere():
+def test_browsing_a_kind_in_its_own_proportions_leans_little():
     rows = [("u", i, "view", i) for i in range(4)]  # every watch once: 3 black, 1 red
     assert ColourTaste(IDS, KIND_COLOURS, kinds=KINDS).rebuild(events_frame(rows)).colour_of("u") is None
     assert ColourTaste(IDS, KIND_COLOURS).rebuild(events_frame(rows)).colour_of("u") == "Black"
@@ -96,9 +99,19 @@ def test_new_products_are_centred_on_their_kind_or_on_the_catalogue_for_a_new_ki
     colours.set_items([10, 11], ["Black", "Black"], kinds=["Watches", "Hats"])
     rows = [("w", 10, "view", 0), ("h", 11, "view", 0)]
     sums = colours.rebuild(events_frame(rows)).preferences.decayed_sums(["w", "h"])[:, colours.names.index("Black")]
-    np.testing.assert_allclose(sums, [1 - 0.75, 1 - 0.4], rtol=1e-6)
+    np.testing.assert_allclose(sums, [1 - BLACK_WATCHES, 1 - 0.4], rtol=1e-6)
 
 
 def test_kinds_must_match_the_products():
     with pytest.raises(TailorcardError, match="3 kind"):
         ColourTaste(IDS, KIND_COLOURS, kinds=["Watches"] * 3)
+
+
+def test_the_only_product_of_its_kind_still_says_something_of_colour():
+    # In a small catalogue most kinds have one product; centred on itself alone, it would lean nowhere.
+    colours = ColourTaste(IDS, KIND_COLOURS, kinds=[f"kind{i}" for i in IDS])
+    rows = [("u", 5, "view", 0), ("u", 5, "click", 0)]  # weights 1 + 2
+    sums = colours.rebuild(events_frame(rows)).preferences.decayed_sums(["u"])[0]
+    blue = colours.names.index("Blue")
+    np.testing.assert_allclose(sums[blue], 3.0 * KIND_PRIOR / (1 + KIND_PRIOR) * (1 - 0.2), rtol=1e-6)
+    assert colours.colour_of("u") == "Blue"

@@ -85,7 +85,8 @@ def test_a_failing_job_is_retried_then_marked_failed(database_url, tiny_encoder)
             raise RuntimeError("generator crashed")
 
     app = make_app(database_url, tiny_encoder, VARIANT_STORE=Broken())
-    app.test_client().get("/v1/users/u3/cards?n=1", headers=STOREFRONT)
+    user, _ = shopper_wanting_variants(app, 1)
+    app.test_client().get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT)
     queue = app.extensions["tailorcard.jobs"]
     assert queue.run_pending() == 3  # MAX_ATTEMPTS
     with app.extensions["tailorcard.db"].connect() as connection:

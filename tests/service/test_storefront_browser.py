@@ -7,7 +7,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from service_helpers import FakeVariantStore, auth, make_app
+from service_helpers import FakeVariantStore, auth, make_app, shopper_wanting_variants
 from werkzeug.serving import make_server
 
 from service.db import events
@@ -41,7 +41,9 @@ def test_storefront_in_chromium(live_server, tmp_path):
         page.wait_for_selector("#grid .card")
         assert page.locator("#grid .card").count() == 12
         assert "simulated" in page.locator("#shopper option").first.inner_text()
-        shopper = page.locator("#shopper").input_value()
+        shopper, _ = shopper_wanting_variants(app, 12)  # one whose colour is known, so variants get made
+        page.select_option("#shopper", shopper)
+        page.wait_for_function(f"document.getElementById('grid').dataset.user === {shopper!r}")
         first = page.locator("#grid .card").first
         clicked = int(first.get_attribute("data-item-id"))
         first.click()
