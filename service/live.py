@@ -59,9 +59,7 @@ class LiveModel:
         self.recommender.fit(events[until].drop(columns="seq"))
         if not until.all():
             self.recommender.preferences.rebuild(events.drop(columns="seq"))
-        colours = [_attribute(a, COLOUR) for a in catalogue["attributes"]]
-        self.colours = (ColourTaste(catalogue["product_id"], colours, kinds=_kinds(catalogue["attributes"]))
-                        .rebuild(events.drop(columns="seq")) if any(colours) else None)
+        self.colours = _colour_taste(catalogue, events)
         for row in catalogue.itertuples():
             self._set_product_info(row._asdict())
         self.event_seq = int(events["seq"].max()) if len(events) else 0
@@ -133,9 +131,12 @@ class LiveModel:
         else:
             self.recommender.upsert_item(product["product_id"], repository.vector_from(product["vector"]),
                                          in_stock=product["in_stock"])
-            if self.colours is not None:
-                self.colours.set_items([product["product_id"]], [_attribute(product["attributes"], COLOUR)],
-                                       kinds=_kinds([product["attributes"]]))
+            colour = _attribute(product["attributes"], COLOUR)
+            if colour is not None and (self.colours is None or colour not in self.colours.names):
+                # a colour new to the catalogue gets an axis: rebuilt from the log (rare: a new colour name)
+                self.colours = _colour_taste(repository.all_products(connection), repository.events_after(connection))
+            elif self.colours is not None:
+                self.colours.set_items([product["product_id"]], [colour], kinds=_kinds([product["attributes"]]))
             self._set_product_info({**product, "deleted": False})
         self.change_seq = change["seq"]
 
@@ -180,6 +181,15 @@ class LiveModel:
         if "item_id" in reason and reason["item_id"] in self.products:
             return {**reason, "title": self.products[reason["item_id"]]["title"]}
         return reason
+
+
+def _colour_taste(catalogue, events) -> ColourTaste | None:
+    """Shoppers' colours over the catalogue's colours (None: no product has one), from every event."""
+    colours = [_attribute(a, COLOUR) for a in catalogue["attributes"]]
+    if not any(colours):
+        return None
+    return ColourTaste(catalogue["product_id"], colours, kinds=_kinds(catalogue["attributes"])).rebuild(
+        events.drop(columns="seq"))
 
 
 def _kinds(attributes) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zlib
 
 import numpy as np
@@ -155,3 +156,13 @@ def test_a_products_colour_counts_against_its_kind_and_a_change_of_kind_is_follo
     np.testing.assert_allclose(colour_axis()[own], 1 - live.colours.kind_shares[other][own], rtol=1e-6)
     assert client.patch(f"/v1/items/{item_id}", json={"articleType": "Hovercrafts"}, headers=ADMIN).status_code == 200
     np.testing.assert_allclose(colour_axis()[own], 1 - live.colours.shares[own], rtol=1e-6)  # a new kind: the catalogue
+
+
+def test_a_colour_new_to_the_catalogue_is_learned_without_a_restart(app, client):
+    item_id = card_ids(client, "u1", 1)[0]
+    assert client.patch(f"/v1/items/{item_id}", json={"baseColour": "Ultraviolet"}, headers=ADMIN).status_code == 200
+    now = time.time()
+    posted = [{"event_id": f"uv-{kind}", "user_id": "uv-fan", "item_id": item_id, "type": kind, "timestamp": now}
+              for kind in ("view", "click", "add_to_cart")]
+    assert client.post("/v1/events", json={"events": posted}, headers=STOREFRONT).json["accepted"] == 3
+    assert client.get("/v1/users/uv-fan/cards?n=3", headers=STOREFRONT).json["colour"] == "Ultraviolet"
