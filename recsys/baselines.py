@@ -111,8 +111,8 @@ class ALSRecommender(InteractionModel):
 
     def _fit_model(self) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
-        model = AlternatingLeastSquares(**self.params)
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads only slow it
+            model = AlternatingLeastSquares(**self.params)  # (it checks the BLAS threads when built)
             model.fit(self.interactions.astype(np.float32), show_progress=False)
         self.user_factors, self.item_factors = model.user_factors, model.item_factors
 
