@@ -7,6 +7,7 @@ every ranking, so a change made through any worker reaches every worker's next c
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import numpy as np
 import sqlalchemy as sa
@@ -31,7 +32,10 @@ class LiveModel:
         self.products: dict[int, dict] = {}
         self.segments: TasteSegments | None = None
         self.colours: ColourTaste | None = None  # None: no product has a colour, so no variants
-        self._offered: set | None = None  # the catalogue's (type, colour) pairs; None: to be recounted
+        # live products per (article type, colour), kept as products change: a ranking reads the pairs that
+        # have any (what a variant can be drawn toward) without recounting the catalogue
+        self._pair_counts: Counter = Counter()
+        self._offered: set = set()
         self.event_seq = self.change_seq = 0
 
     def load(self) -> "LiveModel":
@@ -66,15 +70,26 @@ class LiveModel:
 
     def _set_product_info(self, row: dict) -> None:
         product_id = int(row["product_id"])
-        self._offered = None
+        former = self.products.pop(product_id, None)
+        if former is not None:
+            self._count_pair(former["attributes"], -1)
         if row["deleted"]:
-            self.products.pop(product_id, None)
             if product_id in self.recommender.index:
                 self.recommender.remove_item(product_id)
             return
         self.products[product_id] = {"id": product_id, "title": row["title"], "attributes": row["attributes"],
                                      "in_stock": bool(row["in_stock"]), "content_hash": row["content_hash"]}
+        self._count_pair(row["attributes"], +1)
         self.recommender.set_in_stock(product_id, bool(row["in_stock"]))
+
+    def _count_pair(self, attributes: dict | None, step: int) -> None:
+        pair = (_attribute(attributes, TYPE), _attribute(attributes, COLOUR))
+        self._pair_counts[pair] += step
+        if self._pair_counts[pair] > 0:
+            self._offered.add(pair)
+        else:
+            del self._pair_counts[pair]
+            self._offered.discard(pair)
 
     def colour_taste(self, product_id: int, colour: str) -> np.ndarray | None:
         """The product as it would look in `colour`: its own vector narrowed to the live products of its type
@@ -163,12 +178,9 @@ class LiveModel:
         return {"user_id": user_id, "segment": segment, "colour": colour, "cards": cards}
 
     def offered_colours(self) -> set:
-        """The (article type, colour) pairs the live catalogue has products of."""
+        """The (article type, colour) pairs the live catalogue has products of (a copy)."""
         with self.lock:
-            if self._offered is None:
-                self._offered = {(_attribute(p["attributes"], TYPE), _attribute(p["attributes"], COLOUR))
-                                 for p in self.products.values()}
-            return self._offered
+            return set(self._offered)
 
     def segment_of(self, user_id: str) -> int:
         if self.segments is None:

@@ -166,3 +166,17 @@ def test_a_colour_new_to_the_catalogue_is_learned_without_a_restart(app, client)
               for kind in ("view", "click", "add_to_cart")]
     assert client.post("/v1/events", json={"events": posted}, headers=STOREFRONT).json["accepted"] == 3
     assert client.get("/v1/users/uv-fan/cards?n=3", headers=STOREFRONT).json["colour"] == "Ultraviolet"
+
+
+def test_the_offered_type_colour_pairs_follow_recolours_and_deletions(app, client):
+    live = app.extensions["tailorcard.live"].get()
+    first, second = card_ids(client, "u1", 2)
+
+    def recounted():
+        return {(p["attributes"].get("articleType"), p["attributes"].get("baseColour")) for p in live.products.values()}
+
+    assert client.patch(f"/v1/items/{first}", json={"baseColour": "Ultraviolet"}, headers=ADMIN).status_code == 200
+    assert client.delete(f"/v1/items/{second}", headers=ADMIN).status_code in (200, 204)
+    live.catch_up()
+    offered = live.offered_colours()
+    assert offered == recounted() and (live.products[first]["attributes"]["articleType"], "Ultraviolet") in offered
