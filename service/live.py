@@ -35,7 +35,6 @@ class LiveModel:
         # live products per (article type, colour), kept as products change: a ranking reads the pairs that
         # have any (what a variant can be drawn toward) without recounting the catalogue
         self._pair_counts: Counter = Counter()
-        self._offered: set = set()
         self.event_seq = self.change_seq = 0
 
     def load(self) -> "LiveModel":
@@ -85,11 +84,8 @@ class LiveModel:
     def _count_pair(self, attributes: dict | None, step: int) -> None:
         pair = (_attribute(attributes, TYPE), _attribute(attributes, COLOUR))
         self._pair_counts[pair] += step
-        if self._pair_counts[pair] > 0:
-            self._offered.add(pair)
-        else:
+        if self._pair_counts[pair] <= 0:
             del self._pair_counts[pair]
-            self._offered.discard(pair)
 
     def colour_taste(self, product_id: int, colour: str) -> np.ndarray | None:
         """The product as it would look in `colour`: its own vector narrowed to the live products of its type
@@ -122,8 +118,13 @@ class LiveModel:
     def catch_up(self) -> None:
         """Apply product changes, then events, committed since this worker last looked."""
         with self.lock, self.engine.connect() as connection:
+            new_colour = False
             for change in repository.changes_after(connection, self.change_seq):
-                self._apply_change(connection, change)
+                new_colour |= self._apply_change(connection, change)
+                self.change_seq = change["seq"]
+            if new_colour:
+                # a colour new to the catalogue gets an axis: rebuilt from the log, once (rare: a new colour name)
+                self.colours = _colour_taste(repository.all_products(connection), repository.events_after(connection))
             pending = repository.events_after(connection, self.event_seq)
             if len(pending):
                 self._rebuild_users(connection, pending["user_id"].unique())
@@ -139,21 +140,21 @@ class LiveModel:
     def _preference_stores(self) -> list:
         return [self.recommender.preferences] + ([self.colours] if self.colours is not None else [])
 
-    def _apply_change(self, connection, change: dict) -> None:
-        product = repository.get_product(connection, change["product_id"], with_image=True)
+    def _apply_change(self, connection, change: dict) -> bool:
+        """Apply one product change; True when it brings a colour the shoppers' colours have no axis for."""
+        product = repository.get_product(connection, change["product_id"], with_vector=True)  # not the photo
         if product is None:  # deleted (now or later); a later change will say so again
             self._set_product_info({"product_id": change["product_id"], "deleted": True})
-        else:
-            self.recommender.upsert_item(product["product_id"], repository.vector_from(product["vector"]),
-                                         in_stock=product["in_stock"])
-            colour = _attribute(product["attributes"], COLOUR)
-            if colour is not None and (self.colours is None or colour not in self.colours.names):
-                # a colour new to the catalogue gets an axis: rebuilt from the log (rare: a new colour name)
-                self.colours = _colour_taste(repository.all_products(connection), repository.events_after(connection))
-            elif self.colours is not None:
-                self.colours.set_items([product["product_id"]], [colour], kinds=_kinds([product["attributes"]]))
-            self._set_product_info({**product, "deleted": False})
-        self.change_seq = change["seq"]
+            return False
+        self.recommender.upsert_item(product["product_id"], repository.vector_from(product["vector"]),
+                                     in_stock=product["in_stock"])
+        self._set_product_info({**product, "deleted": False})
+        colour = _attribute(product["attributes"], COLOUR)
+        if colour is not None and (self.colours is None or colour not in self.colours.names):
+            return True
+        if self.colours is not None:
+            self.colours.set_items([product["product_id"]], [colour], kinds=_kinds([product["attributes"]]))
+        return False
 
     # ---- serving -----------------------------------------------------------------------------
 
@@ -180,7 +181,7 @@ class LiveModel:
     def offered_colours(self) -> set:
         """The (article type, colour) pairs the live catalogue has products of (a copy)."""
         with self.lock:
-            return set(self._offered)
+            return set(self._pair_counts)
 
     def segment_of(self, user_id: str) -> int:
         if self.segments is None:

@@ -14,7 +14,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from features.events import NO_ITEM
-from service.db import card_cache, events, insert_ignoring_duplicates, model_state, product_changes, products, upsert
+from service.db import (INSERT_CHUNK, card_cache, events, insert_ignoring_duplicates, model_state, product_changes,
+                        products, upsert)
 
 CARDS_FORMAT = 3  # bump when the cached ranking's shape changes: older entries then simply miss
 EVENT_COLUMNS = ("event_id", "user_id", "item_id", "type", "timestamp", "session_id", "query", "value")
@@ -45,8 +46,10 @@ def delete_product(connection, product_id: int) -> bool:
     return bool(done)
 
 
-def get_product(connection, product_id: int, with_image: bool = False) -> dict | None:
-    columns = [c for c in products.c if with_image or c.name not in ("image", "vector")]
+def get_product(connection, product_id: int, with_image: bool = False, with_vector: bool = False) -> dict | None:
+    """A live product's row; its photo and vector (blobs) only when asked for (with_image brings both)."""
+    left_out = set() if with_image else {"image"} if with_vector else {"image", "vector"}
+    columns = [c for c in products.c if c.name not in left_out]
     row = connection.execute(sa.select(*columns).where(products.c.product_id == product_id,
                                                        ~products.c.deleted)).mappings().first()
     return dict(row) if row else None
@@ -95,7 +98,6 @@ def insert_events(connection, frame: pd.DataFrame, simulated: bool = False) -> i
 
 
 _EVENTS = sa.select(events.c.seq, *[events.c[c] for c in EVENT_COLUMNS])
-USERS_PER_QUERY = 500  # SQLite caps the bound parameters of one statement
 
 
 def events_after(connection, seq: int = 0) -> pd.DataFrame:
@@ -106,8 +108,8 @@ def events_after(connection, seq: int = 0) -> pd.DataFrame:
 def events_of_users(connection, user_ids) -> pd.DataFrame:
     """Every event of these users, in arrival order, typed as events_after; read through the user index."""
     users = sorted({str(u) for u in user_ids})
-    rows = [row for start in range(0, len(users), USERS_PER_QUERY)
-            for row in connection.execute(_EVENTS.where(events.c.user_id.in_(users[start:start + USERS_PER_QUERY])))]
+    rows = [row for start in range(0, len(users), INSERT_CHUNK)  # SQLite caps bound parameters per statement
+            for row in connection.execute(_EVENTS.where(events.c.user_id.in_(users[start:start + INSERT_CHUNK])))]
     return _event_frame(rows).sort_values("seq", ignore_index=True)
 
 

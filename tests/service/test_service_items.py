@@ -11,6 +11,7 @@ import pytest
 from service_helpers import auth, shopper_wanting_variants
 from PIL import Image
 
+from features.colour_taste import KIND_ATTRIBUTES, product_kinds
 from service import repository
 
 ADMIN, STOREFRONT = auth("admin"), auth("storefront")
@@ -145,13 +146,13 @@ def test_a_products_colour_counts_against_its_kind_and_a_change_of_kind_is_follo
         return sources.vectors[sources.item_rows([item_id])[0]]
 
     attributes = live.products[item_id]["attributes"]
-    kind = "|".join(str(attributes.get(name) or "") for name in ("articleType", "gender", "usage"))
+    kind = product_kinds([attributes])[0]
     own = live.colours.names.index(attributes["baseColour"])
     first = live.colours.kind_shares[kind][own]
     np.testing.assert_allclose(colour_axis()[own], 1 - first, rtol=1e-6)
     other = next(k for k, shares in live.colours.kind_shares.items()  # a kind with another share of this colour
                  if min(abs(shares[own] - first), abs(shares[own] - live.colours.shares[own])) > 0.01)
-    changed = dict(zip(("articleType", "gender", "usage"), other.split("|")))
+    changed = dict(zip(KIND_ATTRIBUTES, other.split("|")))
     assert client.patch(f"/v1/items/{item_id}", json=changed, headers=ADMIN).status_code == 200
     np.testing.assert_allclose(colour_axis()[own], 1 - live.colours.kind_shares[other][own], rtol=1e-6)
     assert client.patch(f"/v1/items/{item_id}", json={"articleType": "Hovercrafts"}, headers=ADMIN).status_code == 200
