@@ -58,8 +58,12 @@ def event_type_weights(types, weights: dict) -> np.ndarray:
     """float64 weight of each event type (an array or Series).
 
     A valid type (EVENT_TYPES) that `weights` leaves out weighs 0: it counts for nothing, as it always
-    did in the models that keep only positive weights. Any other type is an error, never a silent NaN.
+    did in the models that keep only positive weights. Any other type, in `types` or as a key of
+    `weights` (a misspelt "add-to-cart" would silently weigh add_to_cart 0), is an error, never a NaN.
     """
+    misspelt = sorted(set(weights) - set(EVENT_TYPES))
+    if misspelt:
+        raise PreferenceError(f"event weights for unknown type(s) {misspelt}; expected keys among {list(EVENT_TYPES)}")
     types = np.asarray(types, dtype=object)
     table = {**dict.fromkeys(EVENT_TYPES, 0.0), **weights}
     names = list(table)

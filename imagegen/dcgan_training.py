@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from features.image_pack import ImagePack
+from features.training_loop import autocast
 from imagegen.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, init_weights, save_dcgan_generator
 from imagegen.errors import TrainingError
 from imagegen.training.data import random_batch, training_images
-from imagegen.training.run import TrainingRun, autocast, prepare_device
+from imagegen.training.run import TrainingRun, prepare_device
 
 STAGE = "dcgan"
 ADAM = {"lr": 2e-4, "betas": (0.5, 0.999)}

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from features.preferences import DEFAULT_WEIGHTS, PreferenceError
+from features.preferences import DEFAULT_WEIGHTS, PreferenceError, event_type_weights
 from recsys.covisitation import CoVisitation, CoVisitationError
 from recsys_helpers import events_frame
 
@@ -88,3 +88,10 @@ def test_valid_event_types_the_weights_leave_out_count_for_nothing():
     events = with_sessions([("u1", 10, "view", 0), ("u1", 20, "purchase", 1), ("u1", 30, "purchase", 2)], ["a"] * 3)
     covisitation = CoVisitation.from_events(IDS, events, {"purchase": 1.0})
     assert probability(covisitation, 20, 30) == 1.0 and probability(covisitation, 10, 20) == 0.0
+    # the line above would pass with a NaN weight too (NaN > 0 is False): the weight itself must be 0
+    np.testing.assert_array_equal(event_type_weights(["view", "purchase"], {"purchase": 1.0}), [0.0, 1.0])
+
+
+def test_a_misspelt_event_weight_is_an_error_not_a_silent_zero():
+    with pytest.raises(PreferenceError, match=r"unknown type\(s\) \['add-to-cart'\]"):
+        event_type_weights(["add_to_cart"], {"add-to-cart": 4.0})

@@ -17,10 +17,11 @@ from diffusers import KandinskyV22Img2ImgPipeline
 from PIL import Image
 
 from features.images import pad_to_square
+from features.vectors import unit_rows
 from imagegen.components import build_sampler
 from imagegen.editing.masks import background_mask, latent_mask
 from imagegen.pipeline import to_uint8
-from imagegen.variants.slerp import slerp, unit_rows
+from imagegen.variants.slerp import slerp
 
 
 def repair_background(generator, photo: Image.Image, product_embedding: np.ndarray, *, strength: float = 0.5,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from features.training_loop import TrainingLoop, autocast  # noqa: F401 (dcgan_training imports autocast from here)
+from features.training_loop import TrainingLoop
 from imagegen.training.checkpoint import CheckpointFolder
 
 LOGGER_NAME = "tailorcard.train"

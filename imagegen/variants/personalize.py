@@ -15,12 +15,13 @@ import numpy as np
 from PIL import Image
 
 from features.images import pad_to_square
+from features.vectors import unit_rows
 from imagegen.colour import delta_e, dominant_colour, reference_colour
 from imagegen.variants.errors import VariantError
 from imagegen.variants.gate import CandidateScore, best_candidate, score_candidates
 from imagegen.variants.judge import Judge
 from imagegen.variants.params import VariantParams
-from imagegen.variants.slerp import slerp, unit_rows
+from imagegen.variants.slerp import slerp
 
 
 @dataclass

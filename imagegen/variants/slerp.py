@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.vectors import unit_rows  # float64, zero rows refused; also imported from here by callers
+from features.vectors import unit_rows  # float64, zero rows refused
 
 PARALLEL = 1e-6  # below this angle (radians) slerp and a normalised lerp agree
 
