@@ -93,9 +93,10 @@ def generate_variant(payload: dict) -> None:
     taste = live.colour_taste(product["product_id"], segment)
     if taste is None:
         return
+    examples = live.colour_examples(segment)
     with current_app.extensions["tailorcard.db"].connect() as connection:
-        examples = repository.product_images(connection, live.colour_examples(segment))
+        photos = repository.product_images(connection, examples)
     request = GenerationRequest(product["product_id"], product["content_hash"], segment,
                                 open_image(product["image"]), taste, product["title"], product["attributes"],
-                                [open_image(image) for image in examples])
+                                [open_image(image) for image in photos], tuple(examples))
     current_app.extensions["tailorcard.variants"].generate(request)

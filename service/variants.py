@@ -44,6 +44,7 @@ class GenerationRequest:
     title: str = ""
     attributes: dict = field(default_factory=dict)
     colour_photos: list = field(default_factory=list)  # photos of products in the segment's colour (PIL)
+    colour_photo_ids: tuple = ()  # the products colour_photos show, in the same order
 
 
 class VariantStore(Protocol):

@@ -133,7 +133,7 @@ def test_remove_and_prune_keep_the_index_consistent(tmp_path):
 def request_for(catalogue, product_id, segment="Blue", article_type="Shirts"):
     return SimpleNamespace(product_id=product_id, content_hash=catalogue.content_hash(product_id), segment=segment,
                            image=catalogue.load_image(product_id), taste=unit_embeddings(1, seed=len(segment))[0],
-                           attributes={"articleType": article_type}, colour_photos=[])
+                           attributes={"articleType": article_type}, colour_photos=[], colour_photo_ids=())
 
 
 def test_a_product_change_makes_its_variants_unreachable(tmp_path, sample_catalogue):
@@ -309,3 +309,25 @@ def test_the_variants_bench_runs_end_to_end_with_tiny_models(tmp_path, tiny_enco
     assert result["fallback_rate"] == pytest.approx(1 - result["cards_with_variant"] / result["cards_measured"],
                                                     abs=1e-4)
     assert result["generated_per_1000_cards"] > 0 and Image.open(tmp_path / "grid.png").size[0] == 96 * 3
+
+
+def test_the_maker_measures_a_segments_colour_once_per_set_of_photos_and_not_without_the_gate(
+        tmp_path, sample_catalogue, monkeypatch):
+    import imagegen.variants.maker as maker_module
+    measured = []
+    monkeypatch.setattr(maker_module, "wanted_colour",
+                        lambda photos, size: measured.append(len(photos)) or np.array([50.0, 0.0, 0.0]))
+    first, second, third = sample_catalogue.ids[:3]
+    photos = {"colour_photos": [sample_catalogue.load_image(third)], "colour_photo_ids": (third,)}
+    maker = VariantMaker(tiny_generator(), StubJudge("Shirts"), VariantStore(tmp_path / "gated"),
+                         params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0))
+    for product_id in (first, second):
+        maker.generate(SimpleNamespace(**{**vars(request_for(sample_catalogue, product_id)), **photos}))
+    assert measured == [1]  # two products of one segment, the same photos: measured once
+    maker.generate(SimpleNamespace(**{**vars(request_for(sample_catalogue, third)), **photos,
+                                      "colour_photo_ids": (second,)}))
+    assert measured == [1, 1]  # other photos: measured again
+    ungated = VariantMaker(tiny_generator(), StubJudge("Shirts"), VariantStore(tmp_path / "ungated"),
+                           params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0, colour_gate=False))
+    ungated.generate(SimpleNamespace(**{**vars(request_for(sample_catalogue, first)), **photos}))
+    assert measured == [1, 1]

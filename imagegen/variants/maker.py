@@ -8,8 +8,10 @@
 
 `request` needs product_id, content_hash, segment, image (PIL), taste (a unit vector: the product
 as it would look in the segment's colour) and attributes (its articleType is what every candidate
-must be judged to be) and colour_photos (PIL photos of products in the segment's colour: a variant
-must come closer to that colour; none: no colour gate): service.variants.GenerationRequest has them. Returned
+must be judged to be), colour_photos (PIL photos of products in the segment's colour: a variant
+must come closer to that colour; none: no colour gate) and colour_photo_ids (which products those are:
+the colour they show is measured once per segment until they change): service.variants.GenerationRequest
+has them. Returned
 records have variant_id, product_id, segment, media_type and provenance (a dict), as
 service.variants.VariantRecord.
 """
@@ -33,6 +35,7 @@ class VariantMaker:
         # so an entry never goes stale: a changed product asks under a new content hash. Cards then read no
         # file for a pair already decided either way.
         self._decided: dict[VariantKey, StoredVariant] = {}
+        self._colours: dict[str, tuple] = {}  # segment -> (colour_photo_ids, the Lab they show)
 
     def key(self, content_hash: str, segment) -> VariantKey:
         return VariantKey(content_hash, str(segment), self.generator_version, self._params_digest)
@@ -72,8 +75,7 @@ class VariantMaker:
         return self.store.read_bytes(variant_id)
 
     def _make(self, key: VariantKey, request) -> StoredVariant:
-        photos = request.colour_photos
-        colour = wanted_colour(photos, self.generator.settings.image_size) if photos else None
+        colour = self._wanted_colour(request) if self.params.colour_gate else None
         variant = personalize(self.generator, self.judge, request.image, request.taste, self.params,
                               product_type=(request.attributes or {}).get("articleType"), colour=colour)
         if not variant.generated:
@@ -83,4 +85,17 @@ class VariantMaker:
                             source_product_hash=key.product_hash, segment=key.segment,
                             parameters=self.params.to_dict(), product_id=int(request.product_id))
         return self.store.put(key, request.product_id, variant.image, record)
+
+    def _wanted_colour(self, request):
+        """The Lab the request's colour photos show (None: no photos), measured once per segment and set of photos:
+        every product of a segment is drawn toward the same colour."""
+        if not request.colour_photos:
+            return None
+        ids = tuple(request.colour_photo_ids)
+        cached = self._colours.get(str(request.segment))
+        if ids and cached is not None and cached[0] == ids:
+            return cached[1]
+        colour = wanted_colour(request.colour_photos, self.generator.settings.image_size)
+        self._colours[str(request.segment)] = (ids, colour)
+        return colour
 
