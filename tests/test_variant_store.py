@@ -331,3 +331,34 @@ def test_the_maker_measures_a_segments_colour_once_per_set_of_photos_and_not_wit
                            params=VariantParams(strength=0.5, candidates=1, min_gain=-2.0, colour_gate=False))
     ungated.generate(SimpleNamespace(**{**vars(request_for(sample_catalogue, first)), **photos}))
     assert measured == [1, 1]
+
+
+def test_the_variants_bench_measures_served_variants_when_the_judge_keeps_the_type(
+        tmp_path, tiny_encoder, sample_catalogue, monkeypatch):
+    # The tiny random judge above seldom serves a variant; this one reads every image as the product's own
+    # type, so candidates pass on colour alone and the served-variant shares are computed.
+    import imagegen.variants.bench as bench
+    from imagegen.variants.judge import ClipJudge
+
+    class TypeKeepingJudge(ClipJudge):
+        product_type = None
+
+        def article_types(self, embeddings):
+            return np.full(len(embeddings), self.product_type, dtype=object)
+
+    judge = TypeKeepingJudge(tiny_encoder, sample_catalogue.products["articleType"].astype(str))
+    real_personalize = bench.personalize
+
+    def personalize_keeping_type(generator, _judge, *args, product_type=None, **kwargs):
+        judge.product_type = product_type
+        return real_personalize(generator, judge, *args, product_type=product_type, **kwargs)
+
+    monkeypatch.setattr(bench, "personalize", personalize_keeping_type)
+    config = bench.VariantBenchConfig(shoppers=60, days=21, visits_per_week=4, min_demand=1, products=2, tastes=2)
+    params = VariantParams(strength=0.5, candidates=4, min_gain=-2.0, tau=-1.0)
+    result = bench.bench_variants(sample_catalogue, tiny_encoder, tiny_generator(space_id=tiny_encoder.space_id),
+                                  params=params, config=config, embeddings_path=tmp_path / "store.npz",
+                                  log=lambda line: None)
+    assert result["cards_with_variant"] > 0
+    assert result["colour_moved_toward_segment"] == 1.0 and result["type_kept"] == 1.0  # the gates' own measures
+    assert 0.0 <= result["colour_moved_toward_taste"] <= 1.0
