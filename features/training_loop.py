@@ -27,7 +27,8 @@ class CheckpointStore(Protocol):
     location: Path
 
     def save(self, progress: dict) -> None:
-        """Write weights, optimiser state and `progress`; a run killed meanwhile keeps a complete checkpoint."""
+        """Write weights, optimiser state and `progress`; a run killed meanwhile can still resume (each store
+        says how whole its checkpoint stays)."""
 
     def load(self) -> dict | None:
         """Load the latest checkpoint's weights in place and return its progress; None when there is none."""

@@ -96,11 +96,13 @@ def test_training_resumes_and_exports_a_loadable_local_dir(sample_catalogue, tmp
     config = EncoderTrainingConfig(model="tailorcard-clip-test", batch_size=8, max_steps=2, minutes=5,
                                    texts_per_product=2, eval_products=20)
     trainer = EncoderTrainer(config, pack, products, tmp_path / "run", "cpu")
+    trainer.run.extra_state = {"note": "kept"}  # the loop's extra state survives the encoder's checkpoint
     trainer.train()
     assert trainer.step == 2
     again = EncoderTrainer(EncoderTrainingConfig(**{**config.__dict__, "max_steps": 3}), pack,
                            products, tmp_path / "run", "cpu")
     assert again.resume() and again.step == 2
+    assert again.run.extra_state == {"note": "kept"}
     again.train()
     assert again.step == 3
     folder = again.export(tmp_path / "export")

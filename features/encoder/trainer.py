@@ -135,14 +135,17 @@ class EncoderTrainer:
 
 class EncoderCheckpoint:
     """The encoder's checkpoint in the run folder, in the layout earlier runs wrote (so they still resume):
-    weights as safetensors, the optimiser with torch.save, step, time and config in state.json."""
+    weights as safetensors, the optimiser with torch.save, step, time, config and the loop's other progress
+    ("finished", "extra") in state.json. Each file is swapped in whole, but not the three together: a run
+    killed between two swaps resumes from new weights with the previous step count."""
 
     def __init__(self, location: Path, model, optimizer, config: EncoderTrainingConfig, device: torch.device):
         self.location, self.model, self.optimizer, self.config, self.device = location, model, optimizer, config, device
 
     def save(self, progress: dict) -> None:
         self.location.mkdir(parents=True, exist_ok=True)
-        state = {"step": progress["step"], "elapsed": progress["seconds"], "config": asdict(self.config)}
+        state = {"step": progress["step"], "elapsed": progress["seconds"], "config": asdict(self.config),
+                 "finished": progress.get("finished", False), "extra": progress.get("extra", {})}
         _write_then_swap(self.location / "checkpoint.safetensors", lambda path: save_file(self.model.state_dict(), path))
         _write_then_swap(self.location / "optimizer.pt", lambda path: torch.save(self.optimizer.state_dict(), path))
         _write_then_swap(self.location / "state.json", lambda path: path.write_text(json.dumps(state, indent=2)))
@@ -153,7 +156,8 @@ class EncoderCheckpoint:
         state = json.loads((self.location / "state.json").read_text())
         self.model.load_state_dict(load_file(self.location / "checkpoint.safetensors", device=str(self.device)))
         self.optimizer.load_state_dict(torch.load(self.location / "optimizer.pt", map_location=self.device))
-        return {"step": state["step"], "seconds": state["elapsed"]}
+        return {"step": state["step"], "seconds": state["elapsed"], "finished": state.get("finished", False),
+                "extra": state.get("extra", {})}  # runs saved before these keys had neither
 
 
 def _write_then_swap(path: Path, write: Callable[[Path], object]) -> None:
