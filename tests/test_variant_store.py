@@ -83,6 +83,7 @@ def test_invalidate_reads_only_the_changed_products_records(tmp_path, monkeypatc
     monkeypatch.setattr(VariantStore, "records", lambda self: pytest.fail("invalidate scanned every record"))
     assert maker.invalidate(2) == ["1"]
     assert len(own) == 2 and {path.stem for path in reads} == own and {path.suffix for path in reads} == {".json"}
+    assert len(reads) == len(own)  # each record read once: removing reuses what records_of read
     monkeypatch.undo()
     assert sorted(stored.product_id for stored in store.records()) == [1, 1, 3, 3] and markers(tmp_path, 2) == []
     assert not list(tmp_path.glob(f"*/{min(own)}.*"))
@@ -122,7 +123,7 @@ def test_remove_and_prune_keep_the_index_consistent(tmp_path):
     store = VariantStore(tmp_path)
     put_products(store, [1, 2])
     first, second = store.records_of(1)
-    store.remove(first.variant_id)
+    store.remove(first)
     assert markers(tmp_path, 1) == [second.variant_id] and store.find(first.variant_id) is None
     assert store.prune(live_product_hashes=[f"{2:064x}"]) == 1
     assert markers(tmp_path, 1) == [] and store.records_of(1) == []

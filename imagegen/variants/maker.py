@@ -60,7 +60,7 @@ class VariantMaker:
         """Delete the product's variants and decisions; returns the segments that had a variant."""
         mine = self.store.records_of(product_id)
         for stored in mine:
-            self.store.remove(stored.variant_id)
+            self.store.remove(stored)
         self._decided = {key: stored for key, stored in self._decided.items()
                          if stored.product_id != int(product_id)}
         return sorted({stored.segment for stored in mine if stored.generated})

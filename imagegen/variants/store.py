@@ -126,20 +126,19 @@ class VariantStore:
         # variant another product with the same content stored since; the record decides, so skipping is safe
         return [stored for stored in found if stored is not None and stored.product_id == product_id]
 
-    def remove(self, variant_id: str) -> None:
-        """Delete a variant: the record first (from then on it is gone), then its image and its index marker."""
-        stored = self.find(variant_id)
-        self._path(variant_id, ".json").unlink(missing_ok=True)
-        self._path(variant_id, ".png").unlink(missing_ok=True)
-        if stored is not None:
-            _marker(self.root / INDEX, stored.product_id, variant_id).unlink(missing_ok=True)
+    def remove(self, stored: StoredVariant) -> None:
+        """Delete a variant (its record, as find or records_of gave it): the record first (from then on it is
+        gone), then its image and its index marker."""
+        self._path(stored.variant_id, ".json").unlink(missing_ok=True)
+        self._path(stored.variant_id, ".png").unlink(missing_ok=True)
+        _marker(self.root / INDEX, stored.product_id, stored.variant_id).unlink(missing_ok=True)
 
     def prune(self, live_product_hashes) -> int:
         """Delete every variant whose product content is no longer current; returns how many."""
         live = set(live_product_hashes)
-        stale = [stored.variant_id for stored in self.records() if stored.key.product_hash not in live]
-        for variant_id in stale:
-            self.remove(variant_id)
+        stale = [stored for stored in self.records() if stored.key.product_hash not in live]
+        for stored in stale:
+            self.remove(stored)
         return len(stale)
 
     def _path(self, variant_id: str, suffix: str) -> Path:
