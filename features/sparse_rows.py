@@ -56,6 +56,8 @@ class SparseRows:
     def to_csr(self, n_cols: int) -> sp.csr_matrix:
         """All rows, edits folded in; the overlay is emptied."""
         n_rows = self.n_rows
+        if not self._edited and self._base.shape == (n_rows, n_cols):
+            return self._base  # nothing to fold in (a bulk build): no rebuild through COO
         base = self._base.tocoo()
         keep = ~np.isin(base.row, list(self._edited))
         rows = [base.row[keep]] + [np.full(len(e), r) for r, e in self._edited.items()]
