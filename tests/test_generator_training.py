@@ -147,3 +147,12 @@ def test_train_generator_needs_the_space_of_a_plain_array(tmp_path):
     result = CliRunner().invoke(main, ["train-generator", "--pack", str(tmp_path / "pack.npz"),
                                        "--conditions", str(tmp_path / "cond.npy")])
     assert result.exit_code == 2 and "does not say its embedding space" in result.output
+
+
+def test_generator_stages_log_batch_size_and_learning_rate(tmp_path):
+    rng = np.random.default_rng(0)
+    pack = ImagePack(np.arange(1, 9, dtype=np.int64), rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8))
+    train_autoencoder(pack, tmp_path, minutes=1, max_steps=1, config="movq-tiny", batch_size=3, learning_rate=2e-4,
+                      progress=False)
+    log = (tmp_path / "train.log").read_text()
+    assert 'autoencoder: hyperparameters {"batch_size": 3' in log and '"lr": 0.0002' in log

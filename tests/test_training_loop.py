@@ -1,13 +1,10 @@
 """The shared training loop on its own: a one-parameter model, budgets of a few steps, checkpoints, resume, log."""
 import logging
 
-import numpy as np
 import pytest
 import torch
 
-from features.image_pack import ImagePack
 from features.training_loop import TrainingLoop
-from imagegen.training import train_autoencoder
 
 LOGGER = "tests.training_loop"
 
@@ -123,12 +120,3 @@ def test_hyperparameters_are_logged_before_the_first_step(tmp_path, caplog):
         train(loop, model, optimizer)
     lines = [record.getMessage() for record in caplog.records]
     assert lines.index('toy: hyperparameters {"batch_size": 1, "lr": 0.1}') < lines.index("toy step 0: loss=9.0000")
-
-
-def test_generator_stages_log_batch_size_and_learning_rate(tmp_path):
-    rng = np.random.default_rng(0)
-    pack = ImagePack(np.arange(1, 9, dtype=np.int64), rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8))
-    train_autoencoder(pack, tmp_path, minutes=1, max_steps=1, config="movq-tiny", batch_size=3, learning_rate=2e-4,
-                      progress=False)
-    log = (tmp_path / "train.log").read_text()
-    assert 'autoencoder: hyperparameters {"batch_size": 3' in log and '"lr": 0.0002' in log
