@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from features.errors import ImageError
 
@@ -14,15 +15,28 @@ from features.errors import ImageError
 MAX_IMAGE_PIXELS = 25_000_000
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
 WHITE = (255, 255, 255)
+# PIL's messages quote the stream they read ("<_io.BytesIO object at 0x7f...>"): noise to a client, and a
+# memory address is not for the outside to see.
+_OBJECT_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 
 
-def open_image(source: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+def open_image(source: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS, name: str | None = None) -> Image.Image:
     """Open an image from a path or bytes, check its real type and size, return it as RGB.
 
     The type comes from the content, never from a file name. Size is checked from the header
-    before any pixel is decoded, so a decompression bomb costs nothing.
+    before any pixel is decoded, so a decompression bomb costs nothing. `name` is how messages
+    call the image (default: its path, or "<bytes>").
     """
-    name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    return _to_rgb(_read_image(source, max_pixels, name, decode=True))
+
+
+def check_image(source: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS, name: str | None = None) -> None:
+    """The checks of `open_image` from the header alone (no pixel decoded): cheap enough for a whole catalogue."""
+    _read_image(source, max_pixels, name, decode=False)
+
+
+def _read_image(source: str | Path | bytes, max_pixels: int, name: str | None, decode: bool) -> Image.Image:
+    name = name or ("<bytes>" if isinstance(source, (bytes, bytearray)) else str(source))
     try:
         stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
     except FileNotFoundError:
@@ -35,14 +49,19 @@ def open_image(source: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS) -
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image = Image.open(stream)
                 _check_header(image, name, max_pixels)
-                image.load()
+                if decode:
+                    image.load()
         except ImageError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageError(f"{name}: image too large (decompression bomb guard)") from None
+        except UnidentifiedImageError:
+            raise ImageError(f"{name}: not a readable image (cannot identify an image; expected a "
+                             f"{'/'.join(sorted(ALLOWED_FORMATS))} file)") from None
         except Exception as exc:  # PIL raises many types for corrupt files
-            raise ImageError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from None
-    return _to_rgb(image)
+            detail = _OBJECT_REPR.sub("the image data", str(exc))
+            raise ImageError(f"{name}: not a readable image ({type(exc).__name__}: {detail})") from None
+    return image
 
 
 def _check_header(image: Image.Image, name: str, max_pixels: int) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from features.checks import check_fields, from_fields, number
 from features.errors import EmbeddingSpaceMismatch, TailorcardError
 from features.events import EVENT_TYPES, NO_ITEM, EventError, validate_events
 from features.sparse_rows import SparseRows
@@ -44,11 +45,14 @@ class PreferenceConfig:
     query_weight: float = 2.0
 
     def check_inputs(self) -> None:
-        if self.half_life_days <= 0:
-            raise PreferenceError(f"half_life_days must be positive; got {self.half_life_days}")
-        unknown = set(DEFAULT_WEIGHTS) - set(self.event_weights)
-        if unknown:
-            raise PreferenceError(f"event_weights lacks type(s) {sorted(unknown)}; expected all of {list(DEFAULT_WEIGHTS)}")
+        weights = self.event_weights if isinstance(self.event_weights, dict) else {}
+        check_fields(self, PreferenceError, (
+            ("half_life_days", number(self.half_life_days, 0, above=True), "a number > 0"),
+            ("query_weight", number(self.query_weight), "a finite number"),
+            ("event_weights", isinstance(self.event_weights, dict) and set(weights) == set(DEFAULT_WEIGHTS)
+             and all(number(w) for w in weights.values()),
+             f"a finite number for each of {list(DEFAULT_WEIGHTS)}, and nothing else"),
+        ))
 
     def decay(self, age_seconds) -> np.ndarray:
         return half_life_decay(age_seconds, self.half_life_days)
@@ -251,7 +255,7 @@ class PreferenceStore:
         """Fold one event (a dict in the events schema) into its user's vector.
 
         Returns False, changing nothing, if its event_id was seen before; raises EventError if it is invalid."""
-        log = validate_events(pd.DataFrame([{"item_id": "", "query": "", "session_id": "", **event}]))
+        log = validate_events(pd.DataFrame([{"item_id": "", "query": "", "session_id": "", **event}], dtype=object))
         if len(log.rejects):
             raise EventError(f"event {event.get('event_id')!r} rejected: {log.rejects['problems'].iloc[0]}")
         event = log.events.iloc[0]
@@ -347,7 +351,7 @@ class PreferenceStore:
     @classmethod
     def load(cls, path: str | Path, encode_texts: TextEncoder | None = None) -> "PreferenceStore":
         with np.load(path, allow_pickle=False) as saved:
-            config = PreferenceConfig(**json.loads(str(saved["config"])))
+            config = from_fields(PreferenceConfig, json.loads(str(saved["config"])), f"{path} config", PreferenceError)
             store = cls(np.zeros(0, np.int64), np.zeros((0, saved["source_vectors"].shape[1])), encode_texts, config)
             store.sources._append(saved["source_items"], saved["source_queries"].astype(object), saved["source_vectors"])
             store.user_ids = saved["user_ids"].tolist()

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import Catalogue
+from features.checks import check_fields, number, whole
 from features.errors import TailorcardError
 
 ATTRIBUTES = ("gender", "articleType", "baseColour", "usage")
@@ -59,16 +60,27 @@ class SimulatorConfig:
     drift_rate: float = 0.2  # users whose taste changes once
 
     def check_inputs(self) -> None:
-        if not 1 <= self.n_users <= 10_000_000:
-            raise SimulatorError(f"n_users must be between 1 and 10,000,000; got {self.n_users}")
-        for name in ("taste_strength", "colour_affinity", "usage_affinity", "click_rate", "cart_rate",
-                     "purchase_rate", "like_rate", "dislike_rate", "return_rate", "query_rate", "drift_rate"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise SimulatorError(f"{name} is a probability; got {value}, expected 0..1")
-        for name in ("days", "sessions_mean", "views_mean"):
-            if getattr(self, name) < (1.0 if name != "days" else 1e-6):
-                raise SimulatorError(f"{name} must be positive (means at least 1); got {getattr(self, name)}")
+        probabilities = ("taste_strength", "colour_affinity", "usage_affinity", "click_rate", "cart_rate",
+                         "purchase_rate", "like_rate", "dislike_rate", "return_rate", "query_rate", "drift_rate")
+        check_fields(self, SimulatorError, (
+            ("n_users", whole(self.n_users, 1) and self.n_users <= 10_000_000, "an integer in 1..10,000,000"),
+            ("seed", whole(self.seed, 0), "an integer >= 0"),
+            ("start", _is_time(self.start), "an ISO 8601 time"),
+            ("days", number(self.days, 0, above=True), "a number > 0"),
+            ("sessions_mean", number(self.sessions_mean, 1), "a number >= 1"),
+            ("views_mean", number(self.views_mean, 1), "a number >= 1"),
+            ("types_per_user", whole(self.types_per_user, 1), "an integer >= 1"),
+            ("colours_per_user", whole(self.colours_per_user, 1), "an integer >= 1"),
+            ("popularity_skew", number(self.popularity_skew, 0), "a number >= 0"),
+            *((name, number(getattr(self, name), 0, 1), "a probability in 0..1") for name in probabilities),
+        ))
+
+
+def _is_time(text) -> bool:
+    try:
+        return isinstance(text, str) and pd.Timestamp(text) is not pd.NaT
+    except ValueError:
+        return False
 
 
 @dataclass

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from features.checks import check_fields, from_fields, whole
 from features.errors import ModelSpecError
 
 CONFIG_FILE = "dcgan_config.json"
@@ -29,6 +30,17 @@ class DCGANConfig:
     discriminator_width: int = 64  # ndf
     channels: int = 3
     image_size: int = 64
+
+    def __post_init__(self):
+        self.check_inputs()
+
+    def check_inputs(self) -> None:
+        check_fields(self, ModelSpecError, (
+            *((name, whole(getattr(self, name), 1), "an integer >= 1")
+              for name in ("latent_dim", "generator_width", "discriminator_width", "channels")),
+            ("image_size", whole(self.image_size, 64) and self.image_size == 64,
+             "64 (the layers are fixed: 1 -> 4 -> ... -> 64)"),
+        ))
 
 
 class DCGANGenerator(nn.Module):
@@ -102,7 +114,9 @@ def load_dcgan_generator(folder: str | Path, device: str | torch.device = "cpu")
     folder = Path(folder)
     if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
         raise ModelSpecError(f"{folder}: expected a DCGAN folder with {CONFIG_FILE} and {WEIGHTS_FILE}")
-    generator = DCGANGenerator(DCGANConfig(**json.loads((folder / CONFIG_FILE).read_text())))
+    config = from_fields(DCGANConfig, json.loads((folder / CONFIG_FILE).read_text()), str(folder / CONFIG_FILE),
+                           ModelSpecError)
+    generator = DCGANGenerator(config)
     state = {key: value.float() if value.is_floating_point() else value
              for key, value in load_file(folder / WEIGHTS_FILE).items()}
     generator.load_state_dict(state)

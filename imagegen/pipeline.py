@@ -11,7 +11,7 @@ On disk a generator is a `KandinskyV22Pipeline.save_pretrained` folder plus `tai
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -20,9 +20,10 @@ import torch
 from diffusers import DDPMScheduler, KandinskyV22Img2ImgPipeline, KandinskyV22Pipeline, UNet2DConditionModel, VQModel
 from PIL import Image
 
+from features.checks import check_fields, from_fields, number, whole
 from features.errors import ModelSpecError
 from features.images import pad_to_square
-from imagegen.components import build_sampler
+from imagegen.components import SAMPLERS, build_sampler
 from imagegen.spec import check_same_space, parse_generator_spec
 
 SETTINGS_FILE = "tailorcard_generator.json"
@@ -40,6 +41,20 @@ class GeneratorSettings:
     num_inference_steps: int = 20
     guidance_scale: float = 3.0
 
+    def __post_init__(self):
+        self.check_inputs()
+
+    def check_inputs(self) -> None:
+        check_fields(self, ModelSpecError, (
+            ("space_id", isinstance(self.space_id, str) and self.space_id != "", "a non-empty embedding space id"),
+            ("embed_dim", whole(self.embed_dim, 1), "an integer >= 1"),
+            ("condition_scale", number(self.condition_scale, 0, above=True), "a number > 0"),
+            ("image_size", whole(self.image_size, 8) and self.image_size % 8 == 0, "a multiple of 8, at least 8"),
+            ("sampler", self.sampler in tuple(SAMPLERS), f"one of {sorted(SAMPLERS)}"),
+            ("num_inference_steps", whole(self.num_inference_steps, 1), "an integer >= 1"),
+            ("guidance_scale", number(self.guidance_scale, 0), "a number >= 0"),
+        ))
+
     def save(self, folder: Path) -> None:
         (Path(folder) / SETTINGS_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
@@ -49,9 +64,7 @@ class GeneratorSettings:
         if not path.is_file():  # a third-party Kandinsky 2.2 decoder
             return cls(KANDINSKY_SPACE_ID, int(unet_config.encoder_hid_dim), image_size=512,
                        num_inference_steps=50, guidance_scale=4.0)
-        saved = json.loads(path.read_text())
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in saved.items() if key in known})
+        return from_fields(cls, json.loads(path.read_text()), str(path), ModelSpecError)
 
 
 class Generator:

@@ -2,6 +2,12 @@
 
 Domain errors (features/recsys/imagegen) map to 4xx by type; anything unexpected is a 500 that
 is logged with its traceback and tells the client nothing about the inside.
+
+A 413 that werkzeug raises (body over MAX_CONTENT_LENGTH, a form field or part over its limit) leaves
+the rest of the body unread on the socket, so the server closes the connection after it: the reply says
+`Connection: close`, so the client opens a new one rather than sending its next request into a closed
+socket (under gunicorn, service.gunicorn_config makes it honour the header). The app's own 413s
+(too_many_events, too_many_exposures) come after the whole body was read: the connection stays usable.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from features.errors import CatalogueError, ImageError
 from features.events import EventError
 from features.preferences import PreferenceError
 from recsys.recommender import RecommenderError
+from service.repository import KeyCollision
 from service.variants import VariantNotFound
 
 
@@ -31,6 +38,7 @@ DOMAIN_ERRORS = (
     (CatalogueError, 400, "invalid_product"),
     (RecommenderError, 400, "bad_request"),
     (VariantNotFound, 404, "not_found"),
+    (KeyCollision, 409, "conflict"),
 )
 
 
@@ -53,6 +61,8 @@ def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         headers = {k: v for k, v in exc.get_headers() if k in ("Allow", "Retry-After")}  # e.g. 405's Allow
+        if exc.code == 413:
+            headers["Connection"] = "close"
         return error_response(exc.code or 500, _http_code(exc), exc.description or exc.name, headers)
 
     @app.errorhandler(Exception)

@@ -1,7 +1,8 @@
 """Durable state of experiments: definitions, sticky assignments, exposures. SQL lives here only.
 
 The tables join service.db's metadata (so `flask init-db` creates them) and are also created
-on first use, so the app works whichever module was imported first.
+on first use, so the app works whichever module was imported first. Names of experiments, arms
+and slots are ids (features.ids), so their columns are as wide as the longest id.
 """
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ import time
 import pandas as pd
 import sqlalchemy as sa
 
+from features.ids import MAX_ID_LENGTH
 from recsys.experiments import Experiment
 from service.db import INSERT_CHUNK, dialect_insert, events, insert_ignoring_duplicates, metadata, upsert
 
 OUTCOME_TYPES = ("click", "add_to_cart", "purchase")
+NAME = sa.String(MAX_ID_LENGTH)  # experiment, arm and slot names (ids)
 
 experiments = sa.Table(
     "experiments", metadata,
-    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("name", NAME, primary_key=True),
     sa.Column("definition", sa.JSON, nullable=False),  # Experiment.to_dict(): arms, layer range, bucket map, ...
     sa.Column("status", sa.String(8), nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
@@ -26,20 +29,20 @@ experiments = sa.Table(
 
 assignments = sa.Table(
     "experiment_assignments", metadata,
-    sa.Column("experiment", sa.String(64), primary_key=True),
+    sa.Column("experiment", NAME, primary_key=True),
     sa.Column("user_id", sa.String(160), primary_key=True),
-    sa.Column("arm", sa.String(64), nullable=False),
+    sa.Column("arm", NAME, nullable=False),
     sa.Column("assigned_at", sa.Float, nullable=False),
 )
 
 exposures = sa.Table(
     "experiment_exposures", metadata,
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("experiment", sa.String(64), nullable=False),
-    sa.Column("arm", sa.String(64), nullable=False),
+    sa.Column("experiment", NAME, nullable=False),
+    sa.Column("arm", NAME, nullable=False),
     sa.Column("user_id", sa.String(160), nullable=False),
     sa.Column("item_id", sa.BigInteger, nullable=False),
-    sa.Column("slot", sa.String(64), nullable=False),
+    sa.Column("slot", NAME, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("image", sa.String(16), nullable=False),  # what the card showed: "original" or "variant"
     sa.Column("timestamp", sa.Float, nullable=False),
@@ -51,6 +54,30 @@ TABLES = (experiments, assignments, exposures)
 
 def ensure_tables(engine: sa.Engine) -> None:
     metadata.create_all(engine, tables=list(TABLES))
+    widen_columns(engine)
+
+
+def widen_columns(engine: sa.Engine) -> None:
+    """Tables made when names were at most 64 characters keep their VARCHAR(64) columns (create_all leaves
+    existing tables as they are) and PostgreSQL enforces the length: widen them in place, once. A wider
+    VARCHAR needs no table rewrite there. SQLite does not enforce lengths."""
+    if engine.dialect.name != "postgresql":
+        return
+    inspector = sa.inspect(engine)
+    narrow = []
+    for table in TABLES:
+        stored = {column["name"]: getattr(column["type"], "length", None)
+                  for column in inspector.get_columns(table.name)}
+        narrow += [(table.name, column.name, column.type.length) for column in table.columns
+                   if _narrower(stored.get(column.name), getattr(column.type, "length", None))]
+    if narrow:
+        with engine.begin() as connection:
+            for table, column, length in narrow:
+                connection.execute(sa.text(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE VARCHAR({length})'))
+
+
+def _narrower(stored: int | None, wanted: int | None) -> bool:
+    return stored is not None and wanted is not None and stored < wanted
 
 
 # ---- definitions ----------------------------------------------------------------------------

@@ -5,32 +5,41 @@ there would be circular).
 """
 from __future__ import annotations
 
-from service.openapi import _op, _path, _query
+from features.ids import ID_RULE
+from recsys.experiments.model import IMAGE_POLICIES
+from service.openapi import ID_TEXT, _op, _path, _query
 
-NAME = _path("name", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"})
-ARM = {"type": "object", "required": ["name", "weight"], "properties": {
-    "name": {"type": "string"}, "weight": {"type": "number", "minimum": 0},
-    "image_policy": {"enum": ["original", "variant", "variant_params"]},
-    "generator_params": {"type": "object", "description": "strength, taste_weight, guidance, steps, seed"}}}
-EXPERIMENT = {"type": "object", "required": ["name", "arms"], "properties": {
-    "name": {"type": "string"}, "hypothesis": {"type": "string"},
+ID = ID_TEXT | {"description": ID_RULE}
+ID_OR_EMPTY = {"anyOf": [ID, {"type": "string", "maxLength": 0}]}
+NAME = _path("name", ID)
+ARM = {"type": "object", "required": ["name", "weight"], "additionalProperties": False, "properties": {
+    "name": ID, "weight": {"type": "number", "minimum": 0, "maximum": 1000},
+    "image_policy": {"enum": list(IMAGE_POLICIES), "default": "original",
+                     "description": "original: the product photo; variant: the variant made for the shopper's taste "
+                                    "segment. 'variant_params' (variants drawn with the arm's own generator "
+                                    "parameters) is not supported yet and is refused"},
+    "generator_params": {"type": "object", "maxProperties": 0,
+                         "description": "reserved for 'variant_params' (not supported yet): leave it out"}}}
+EXPERIMENT = {"type": "object", "required": ["name", "arms"], "additionalProperties": False, "properties": {
+    "name": ID, "hypothesis": {"type": "string"},
     "arms": {"type": "array", "minItems": 2, "items": ARM, "description": "the first arm is the control"},
-    "slot": {"type": "string", "default": "cards"},
-    "layer": {"type": "string", "description": "experiments in one layer never share a user; default: the slot"},
+    "slot": ID | {"default": "cards"},
+    "layer": ID_OR_EMPTY | {"description": "experiments in one layer never share a user; empty: the slot"},
     "population": {"type": "object", "properties": {"traffic": {"type": "number"},
                                                     "segments": {"type": "array", "items": {"type": "integer"}}}},
     "primary_metric": {"enum": ["ctr", "add_to_cart_rate", "conversion_rate"]},
     "guardrails": {"type": "array", "items": {"enum": ["ctr", "add_to_cart_rate", "conversion_rate"]}},
-    "attribution_window_s": {"type": "number", "default": 86400}, "salt": {"type": "string"}}}
+    "attribution_window_s": {"type": "number", "default": 86400},
+    "salt": ID_OR_EMPTY | {"description": "assignment hashes salt + user id; empty: the name"}}}
 JSON_OBJECT = {"type": "object"}
-EXPOSURES = {"application/json": {"schema": {"type": "object", "properties": {"exposures": {
-    "type": "array", "maxItems": 10_000, "items": {"type": "object", "required": ["user_id", "item_id", "position"],
-                                                   "properties": {"user_id": {"type": "string"},
-                                                                  "item_id": {"type": "integer"},
-                                                                  "position": {"type": "integer", "minimum": 1},
-                                                                  "image": {"enum": ["original", "variant"]},
-                                                                  "timestamp": {"type": "number"},
-                                                                  "segment": {"type": "integer"}}}}}}}}
+EXPOSURE = {"type": "object", "required": ["user_id", "item_id", "position"], "additionalProperties": False,
+            "properties": {"user_id": ID, "item_id": {"anyOf": [ID, {"type": "integer", "minimum": 0}],
+                                                      "description": "a product id"},
+                           "position": {"type": "integer", "minimum": 1, "maximum": 10_000},
+                           "image": {"enum": ["original", "variant"]}, "timestamp": {"type": "number", "minimum": 0},
+                           "segment": {"type": "integer", "minimum": 0, "maximum": 10_000}}}
+EXPOSURES = {"application/json": {"schema": {"type": "object", "required": ["exposures"], "properties": {
+    "exposures": {"type": "array", "minItems": 1, "maxItems": 10_000, "items": EXPOSURE}}}}}
 
 EXPERIMENT_PATHS = {
     "/v1/experiments": {

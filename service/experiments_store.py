@@ -11,6 +11,7 @@ import time
 
 from flask import current_app, url_for
 
+from features.ids import product_key
 from recsys.experiments import (Experiment, ExperimentError, analyze, attribute, change_weights, start_experiment,
                                 sticky_arm)
 from service import experiments_db as store
@@ -88,7 +89,7 @@ class DatabaseExperiments:
         at = time.time()
         assignment = store.assignment_row(assigned["experiment"], user_id, assigned["arm"], at)
         rows = [{"experiment": assigned["experiment"], "arm": assigned["arm"], "user_id": user_id,
-                 "item_id": card["product"]["id"], "slot": slot, "position": card["rank"],
+                 "item_id": product_key(card["product"]["id"]), "slot": slot, "position": card["rank"],
                  "image": "variant" if card.get("variant") else "original", "timestamp": at} for card in cards]
         with self._engine().begin() as connection:
             store.add_assignments(connection, [assignment])
@@ -188,8 +189,8 @@ def public(experiment: Experiment) -> dict:
 
 
 def arm_cards(cards: list[dict], assigned: dict | None) -> list[dict]:
-    """Each card marked with the arm; an arm with image policy "original" shows the original photo.
-    ("variant_params" arms show the segment variant until the variant store keys variants by parameters.)"""
+    """Each card marked with the arm; an arm with image policy "original" shows the original photo, one with
+    "variant" the segment variant the card came with."""
     if not assigned:
         return cards
     marked = []

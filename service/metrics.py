@@ -35,7 +35,8 @@ def current() -> Metrics:
 
 @bp.get("/metrics")
 def metrics():
-    return Response(generate_latest(current().registry), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: CONTENT_TYPE_LATEST already names its charset (mimetype added a second)
+    return Response(generate_latest(current().registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def init_app(app, queue_depth) -> None:

@@ -1,4 +1,6 @@
-"""The OpenAPI 3 document of the v1 API. A test checks that it names every route the app serves.
+"""The OpenAPI 3.1 document of the v1 API. Tests check that it names every route the app serves and,
+by fuzzing the app from it (tests/service/test_api_fuzz.py), that it is exact: what it calls invalid the
+API refuses, and what the API answers matches the response schemas here.
 
 The core resources are described here; a blueprint module may describe its own routes in a
 module-level `OPENAPI_PATHS` dict (same shape as "paths"), merged in when the app registers it.
@@ -9,17 +11,34 @@ import sys
 
 from flask import current_app
 
+from features.events import EARLIEST, EVENT_TYPES, LATEST, MAX_QUERY_LENGTH, MAX_VALUE
+from features.ids import ID_PATTERN, ID_RULE, MAX_ID_LENGTH, MAX_SESSION_ID_LENGTH
+from service.api.items import (ATTRIBUTE_NAME, BOOLEAN_TEXT, MAX_ATTRIBUTES, MAX_DESCRIPTION_LENGTH,
+                               MAX_FIELD_LENGTH, RESERVED)
+
 ERROR = {"$ref": "#/components/schemas/Error"}
+JSON_OBJECT = {"type": "object"}
+# Text as features.events reads it (through pandas): a number ("1700000000": epoch seconds), an ISO 8601
+# date or time of any precision from the month down ("2024-05", "2024-05-01 10:00+02:00"), or blank.
+NUMBER_TEXT = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+ISO_TEXT = (r"^\s*[0-9]{4}-[0-9]{2}(-[0-9]{2}([T ][0-9]{2}(:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?"
+            r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?)?\s*$")
+BLANK_TEXT = r"^\s*$"
 
 
-def _op(summary: str, scope: str | None, ok: str, ok_schema=None, params=(), body=None, errors=(400,), **extra) -> dict:
-    responses = {ok: {"description": "success", **({"content": {"application/json": {"schema": ok_schema}}}
-                                                  if ok_schema else {})}}
-    for status in (*errors, *((401, 403, 429) if scope else ())):
+def _op(summary: str, scope: str | None, ok: str, ok_schema=None, params=(), body=None, errors=(400,),
+        ok_media: str = "application/json", **extra) -> dict:
+    """One operation. `scope`: "items" or "items or cards"; each becomes a role of the bearer scheme
+    (OpenAPI 3.1), so clients and the fuzz test read which key to send. A path parameter that no route
+    matches (a "/" in it, text for an integer) is a 404, so every operation with one documents 404."""
+    content = {ok_media: {"schema": ok_schema}} if ok_schema else {}
+    responses = {ok: {"description": "success", **({"content": content} if content else {})}}
+    path_errors = (404,) if any(p["in"] == "path" for p in params) else ()
+    for status in sorted({*errors, *path_errors, *((401, 403, 429) if scope else ())}):
         responses[str(status)] = {"description": "error", "content": {"application/json": {"schema": ERROR}}}
     operation = {"summary": summary, "parameters": list(params), "responses": responses, **extra}
     if scope:
-        operation["security"] = [{"apiKey": []}]
+        operation["security"] = [{"apiKey": [name]} for name in scope.split(" or ")]
         operation["description"] = f"Needs an API key with scope `{scope}`."
     if body:
         operation["requestBody"] = {"required": True, "content": body}
@@ -34,19 +53,85 @@ def _query(name: str, schema: dict, description: str) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-ITEM_ID = _path("item_id", {"type": "integer", "format": "int64", "minimum": 0})
+def _id(max_length: int = MAX_ID_LENGTH, blank: str | None = None) -> dict:
+    """An id by features.ids' rule; a whole number is read as its digits. `blank`: what "" or null mean."""
+    forms = [{"type": "string", "pattern": ID_PATTERN, "maxLength": max_length},
+             {"type": "integer", "minimum": 0, "maximum": 10**max_length - 1}]
+    if blank:
+        forms += [{"type": "string", "maxLength": 0}, {"type": "null"}]
+    return {"anyOf": forms, "description": f"{ID_RULE}; a whole number is read as its digits" +
+            (f"; {blank}" if blank else "")}
+
+
+ID_TEXT = {"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_LENGTH}
+PRODUCT_ID = ID_TEXT | {"description": f"the store's own product id (a SKU such as APL-001): {ID_RULE}"}
+ITEM_ID = _path("item_id", PRODUCT_ID)
 VARIANT_ID = _path("variant_id", {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,128}$"})
-PRODUCT_FORM = {"multipart/form-data": {"schema": {"type": "object", "required": ["title", "image"], "properties": {
-    "title": {"type": "string"}, "in_stock": {"type": "boolean"}, "image": {"type": "string", "format": "binary"},
-    "masterCategory": {"type": "string"}, "subCategory": {"type": "string"}, "articleType": {"type": "string"},
-    "baseColour": {"type": "string"}, "usage": {"type": "string"}, "gender": {"type": "string"},
-    "season": {"type": "string"}}}}}
-EVENT = {"type": "object", "required": ["event_id", "user_id", "item_id", "type", "timestamp"], "properties": {
-    "event_id": {"type": "string", "description": "idempotency key"}, "user_id": {"type": "string"},
-    "item_id": {"type": ["integer", "string"], "description": "empty for a search-only event"},
-    "type": {"enum": ["view", "click", "add_to_cart", "purchase", "like", "dislike", "return"]},
-    "timestamp": {"type": ["number", "string"], "description": "epoch seconds or ISO 8601"},
-    "session_id": {"type": "string"}, "query": {"type": "string"}, "value": {"type": "number"}}}
+IMAGE = {"type": "string", "format": "binary"}
+
+
+def _any_case(words) -> dict:
+    """Text that is one of `words` in any case, spaces around it ignored (as the API reads it)."""
+    spelt = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word) for word in words)
+    return {"type": "string", "pattern": r"^\s*(" + "|".join(spelt) + r")\s*$"}
+
+
+# in_stock as the API reads it: a boolean, 0 or 1, or text true/false, yes/no, 1/0 (any case)
+FLAG = {"anyOf": [{"type": "boolean"}, {"enum": [0, 1]}, _any_case(BOOLEAN_TEXT)]}
+TEXT = {"type": "string", "maxLength": MAX_FIELD_LENGTH}
+PRODUCT_FIELDS = {"title": TEXT | {"pattern": r"\S"}, "in_stock": FLAG,
+                  "description": {"type": "string", "maxLength": MAX_DESCRIPTION_LENGTH}}
+
+
+def _product_body(fields: dict, attribute: dict, required: list[str]) -> dict:
+    """title, description, in_stock (and a photo in a form); any other field is an attribute of that name."""
+    attribute_name = {"pattern": ATTRIBUTE_NAME.pattern, "not": {"enum": sorted(RESERVED)}}
+    names = {"anyOf": [{"enum": sorted(fields)}, attribute_name]}
+    return {"type": "object", "required": required, "minProperties": 1, "maxProperties": len(fields) + MAX_ATTRIBUTES,
+            "properties": fields, "additionalProperties": attribute, "propertyNames": names,
+            "description": f"at most {MAX_ATTRIBUTES} attributes; their names: a letter, then up to 63 letters, "
+                           f"digits, spaces and _.- (not {', '.join(sorted(RESERVED))})"}
+
+
+# Without a photo a product is text-only (embedded from its title and description).
+PRODUCT_FORM = _product_body(PRODUCT_FIELDS | {"image": IMAGE}, TEXT, ["title"])
+PRODUCT_PATCH = _product_body(PRODUCT_FIELDS, {"anyOf": [TEXT, {"type": "null", "description": "removes it"}]}, [])
+PRODUCT = {"type": "object", "additionalProperties": False,
+           "required": ["id", "title", "description", "attributes", "in_stock", "has_photo", "content_hash"],
+           "properties": {"id": PRODUCT_ID, "title": {"type": "string"}, "description": {"type": "string"},
+                          "attributes": {"type": "object", "additionalProperties": {"type": "string"}},
+                          "in_stock": {"type": "boolean"}, "has_photo": {"type": "boolean"},
+                          "content_hash": {"type": "string"}}}
+# user_id and item_id may be left out (as a blank CSV cell): then session_id names the shopper, or the
+# event is a search (query).
+EVENT = {"type": "object", "required": ["event_id", "type", "timestamp"],
+         "additionalProperties": False, "properties": {
+             "event_id": _id() | {"description": f"idempotency key: {ID_RULE}"},
+             "user_id": _id(blank="absent or empty: the anonymous shopper `session:<session_id>`"),
+             "item_id": _id(blank="absent or empty: a search-only event (then `query` is needed)"),
+             "type": {"anyOf": [{"enum": list(EVENT_TYPES)}, _any_case(EVENT_TYPES)],
+                      "description": f"one of {', '.join(EVENT_TYPES)} (any case)"},
+             "timestamp": {"anyOf": [
+                 {"type": "number", "minimum": EARLIEST, "exclusiveMaximum": LATEST},
+                 {"type": "string", "format": "date-time"}, {"type": "string", "pattern": ISO_TEXT},
+                 {"type": "string", "pattern": NUMBER_TEXT}],
+                 "description": "epoch seconds (a number, or text) or ISO 8601, from 1970-01-01 up to 2100-01-01"},
+             "session_id": _id(MAX_SESSION_ID_LENGTH, blank="empty: no session"),
+             "query": {"type": ["string", "null"], "maxLength": MAX_QUERY_LENGTH, "description": "search text"},
+             "value": {"anyOf": [{"type": "number", "minimum": -MAX_VALUE, "maximum": MAX_VALUE},
+                                 {"type": "string", "pattern": NUMBER_TEXT}, {"type": "string", "pattern": BLANK_TEXT},
+                                 {"type": "null"}],
+                       "description": f"a finite number, |value| <= {MAX_VALUE:g} (e.g. a price); blank: none"}}}
+CARD = {"type": "object", "required": ["rank", "product", "score", "explanation", "image_url", "variant"],
+        "properties": {
+            "rank": {"type": "integer", "minimum": 1},
+            "product": {"type": "object", "required": ["id", "title", "attributes"],
+                        "properties": {k: PRODUCT["properties"][k] for k in ("id", "title", "attributes")}},
+            "score": {"type": "number"}, "explanation": {"type": "array", "items": JSON_OBJECT},
+            "image_url": {"type": "string"},
+            "variant": {"type": ["object", "null"], "description": "set when the image is AI-generated: "
+                        "id, ai_generated, segment (the colour it leans to), provenance, provenance_url"},
+            "experiment": {"type": "object", "description": "the experiment and arm, when the shopper is in one"}}}
 
 
 def openapi_document() -> dict:
@@ -69,52 +154,69 @@ def _core_document() -> dict:
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Error": {"type": "object", "required": ["error", "message"],
+                "Error": {"type": "object", "required": ["error", "message"], "additionalProperties": False,
                           "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
-                "Event": EVENT,
-                "Card": {"type": "object", "properties": {
-                    "rank": {"type": "integer"}, "product": {"type": "object"}, "score": {"type": "number"},
-                    "explanation": {"type": "array", "items": {"type": "object"}}, "image_url": {"type": "string"},
-                    "variant": {"type": ["object", "null"], "description": "set when the image is AI-generated: "
-                                "id, ai_generated, segment (the colour it leans to), provenance, provenance_url"}}},
+                "Event": EVENT, "Card": CARD, "Product": PRODUCT,
             },
         },
-        "paths": {
-            "/v1/users": {"get": _op("Shoppers, most active first", "cards", "200", {"type": "object"},
-                                     [_query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "how many")])},
-            "/v1/users/{user_id}/cards": {"get": _op(
-                "Ranked personalized cards; never waits for image generation", "cards", "200",
-                {"type": "object", "properties": {"cards": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
-                                                  "segment": {"type": "integer", "description": "taste segment (experiments may target it)"},
-                                                  "colour": {"type": ["string", "null"], "description": "the colour the "
-                                                             "shopper's behaviour leans to; variants lean to it"},
-                                                  "experiment": {"type": ["object", "null"]}}},
-                [_path("user_id"), _query("n", {"type": "integer", "minimum": 1, "maximum": max_cards}, "number of cards")])},
-            "/v1/events": {"post": _op(
-                "Store one event or a batch (idempotent by event_id; all or nothing)", "events", "202",
-                {"type": "object", "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}},
-                body={"application/json": {"schema": {"oneOf": [
-                    {"$ref": "#/components/schemas/Event"},
-                    {"type": "array", "items": {"$ref": "#/components/schemas/Event"}, "maxItems": max_events},
-                    {"type": "object", "properties": {"events": {"type": "array", "maxItems": max_events}}}]}}},
-                errors=(400, 413, 415))},
-            "/v1/items/{item_id}": {
-                "get": _op("A product", "items or cards", "200", {"type": "object"}, [ITEM_ID], errors=(404,)),
-                "put": _op("Create or replace a product; re-embeds it and queues its variants", "items", "200",
-                           {"type": "object"}, [ITEM_ID], PRODUCT_FORM, errors=(400, 413)),
-                "patch": _op("Change some fields (JSON, or multipart to change the photo)", "items", "200",
-                             {"type": "object"}, [ITEM_ID], {"application/json": {"schema": {"type": "object"}},
-                                                             **PRODUCT_FORM}, errors=(400, 404, 413)),
-                "delete": _op("Delete a product", "items", "204", None, [ITEM_ID], errors=(404,)),
-            },
-            "/v1/items/{item_id}/image": {"get": _op("The original product photo", None, "200", None, [ITEM_ID],
-                                                      errors=(404,))},
-            "/v1/variants/{variant_id}": {"get": _op("A generated image (header X-AI-Generated: true)", None, "200",
-                                                     None, [VARIANT_ID], errors=(404,))},
-            "/v1/variants/{variant_id}/provenance": {"get": _op("A variant's provenance record", None, "200",
-                                                                {"type": "object"}, [VARIANT_ID], errors=(404,))},
-            "/healthz": {"get": _op("The process answers", None, "200", {"type": "object"}, errors=())},
-            "/readyz": {"get": _op("Database and model ready", None, "200", {"type": "object"}, errors=(503,))},
-            "/metrics": {"get": _op("Prometheus metrics", None, "200", None, errors=())},
+        "paths": _core_paths(max_events, max_cards),
+    }
+
+
+def _core_paths(max_events: int, max_cards: int) -> dict:
+    events = {"type": "array", "items": {"$ref": "#/components/schemas/Event"}, "minItems": 1, "maxItems": max_events}
+    product = {"$ref": "#/components/schemas/Product"}
+    return {
+        "/v1/users": {"get": _op("Shoppers, most active first", "cards", "200", {
+            "type": "object", "required": ["users"], "properties": {"users": {"type": "array", "items": {
+                "type": "object", "required": ["user_id", "events", "simulated"], "properties": {
+                    "user_id": {"type": "string"}, "events": {"type": "integer", "minimum": 1},
+                    "simulated": {"type": "boolean"}}}}}},
+            [_query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "how many")])},
+        "/v1/users/{user_id}/cards": {"get": _op(
+            "Ranked personalized cards; never waits for image generation", "cards", "200",
+            {"type": "object", "required": ["user_id", "segment", "colour", "experiment", "cards"], "properties": {
+                "user_id": ID_TEXT, "cards": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
+                "segment": {"type": "integer", "description": "taste segment (experiments may target it)"},
+                "colour": {"type": ["string", "null"], "description": "the colour the shopper's behaviour "
+                           "leans to; variants lean to it"},
+                "experiment": {"type": ["object", "null"]}}},
+            [_path("user_id", ID_TEXT | {"description": ID_RULE}),
+             _query("n", {"type": "integer", "minimum": 1, "maximum": max_cards}, "number of cards")])},
+        "/v1/events": {"post": _op(
+            "Store one event or a batch (idempotent by event_id; all or nothing; unknown fields are refused)",
+            "events", "202", {"type": "object", "required": ["accepted", "duplicates"], "additionalProperties": False,
+                              "properties": {"accepted": {"type": "integer", "minimum": 0},
+                                             "duplicates": {"type": "integer", "minimum": 0}}},
+            body={"application/json": {"schema": {"oneOf": [
+                {"$ref": "#/components/schemas/Event"}, events,
+                {"type": "object", "required": ["events"], "properties": {"events": events}}]}}},
+            errors=(400, 413, 415))},
+        "/v1/items/{item_id}": {
+            "get": _op("A product", "items or cards", "200", product, [ITEM_ID]),
+            "put": _op("Create or replace a product; re-embeds it and queues its variants", "items", "200",
+                       product, [ITEM_ID], {"multipart/form-data": {"schema": PRODUCT_FORM}}, errors=(400, 413, 415)),
+            "patch": _op("Change some fields (JSON, or multipart to change the photo)", "items", "200", product,
+                         [ITEM_ID], {"application/json": {"schema": PRODUCT_PATCH},
+                                     "multipart/form-data": {"schema": PRODUCT_FORM | {"required": []}}},
+                         errors=(400, 413, 415)),
+            "delete": _op("Delete a product", "items", "204", None, [ITEM_ID]),
         },
+        "/v1/items/{item_id}/image": {"get": _op(
+            "The product photo (public: an <img> sends no key); 404 for a text-only product", None, "200", IMAGE,
+            [ITEM_ID], ok_media="image/*")},
+        "/v1/variants/{variant_id}": {"get": _op("A generated image (header X-AI-Generated: true)", None, "200",
+                                                 IMAGE, [VARIANT_ID], errors=(), ok_media="image/*")},
+        "/v1/variants/{variant_id}/provenance": {"get": _op(
+            "A variant's provenance record", None, "200",
+            {"type": "object", "required": ["id", "product_id", "segment", "provenance"],
+             "properties": {"id": {"type": "string"}, "product_id": PRODUCT_ID,
+                            "provenance": JSON_OBJECT}}, [VARIANT_ID], errors=())},
+        "/healthz": {"get": _op("The process answers", None, "200", {
+            "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}, errors=())},
+        "/readyz": {"get": _op("Database and model ready", None, "200", {
+            "type": "object", "required": ["status", "products"], "properties": {
+                "status": {"const": "ready"}, "products": {"type": "integer", "minimum": 0}}}, errors=(503,))},
+        "/metrics": {"get": _op("Prometheus metrics", None, "200", {"type": "string"}, errors=(),
+                                ok_media="text/plain")},
     }

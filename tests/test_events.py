@@ -3,7 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from features.events import EventError, NO_ITEM, load_events, validate_events
+from features.events import EventError, NO_ITEM, load_events, split_usable, validate_events
+from features.ids import is_id, product_key
 
 GOOD = {"event_id": "e1", "user_id": "u1", "item_id": "100", "type": "view", "timestamp": "2024-01-01T10:00:00Z"}
 
@@ -24,7 +25,7 @@ def test_good_rows_are_typed_and_sorted_by_time():
     ({"user_id": ""}, "user_id"),
     ({"event_id": ""}, "event_id"),
     ({"item_id": ""}, "item_id"),
-    ({"item_id": "abc"}, "item_id"),
+    ({"item_id": "a/b"}, "item_id"),
     ({"timestamp": "yesterday"}, "timestamp"),
     ({"timestamp": "2024-13-45"}, "timestamp"),
     ({"value": "lots"}, "value"),
@@ -85,3 +86,69 @@ def test_unreadable_file_types_are_refused(tmp_path):
     (tmp_path / "events.xml").write_text("<x/>")
     with pytest.raises(EventError, match="unsupported"):
         load_events(tmp_path / "events.xml")
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"timestamp": "9999-12-31T00:00:00Z"}, "timestamp"),  # parsed (it overflowed pandas' nanoseconds), then refused
+    ({"timestamp": "0001-01-01T00:00:00Z"}, "timestamp"),
+    ({"timestamp": -1e12}, "timestamp"),
+    ({"timestamp": 1e308}, "timestamp"),
+    ({"timestamp": float("inf")}, "timestamp"),
+    ({"timestamp": "Infinity"}, "timestamp"),
+    ({"value": "-Infinity"}, "value"),
+    ({"value": 1e10}, "value"),
+    ({"value": "NaN"}, "value"),
+    ({"event_id": "e" * 10_000}, "event_id"),
+    ({"query": "q" * 1_000_001, "item_id": ""}, "query"),
+    ({"user_id": "../../etc/passwd"}, "user_id"),
+    ({"user_id": "u\x00"}, "user_id"),
+    ({"user_id": "\u202eu1"}, "user_id"),
+    ({"user_id": "<script>"}, "user_id"),
+    ({"user_id": "\U0001f600"}, "user_id"),
+    ({"user_id": "u" * 129}, "user_id"),
+    ({"user_id": True}, "user_id"),
+    ({"user_id": "", "session_id": "s" * 121}, "user_id"),
+    ({"item_id": True}, "item_id"),
+    ({"item_id": 1.5}, "item_id"),
+])
+def test_values_out_of_bounds_are_refused_not_stored(change, field):
+    log = validate_events(pd.DataFrame([{**GOOD, **change}], dtype=object))
+    assert log.events.empty
+    assert log.rejects["problems"].iloc[0].startswith(f"{field}:")
+
+
+def test_a_huge_value_is_quoted_cut_short():
+    log = validate_events(frame({"event_id": "e" * 10_000}))
+    assert len(log.rejects["problems"].iloc[0]) < 400
+
+
+def test_item_ids_are_product_ids_as_text_or_whole_numbers():
+    log = validate_events(pd.DataFrame([{**GOOD, "event_id": "a", "item_id": 100},
+                                        {**GOOD, "event_id": "b", "item_id": 100.0},
+                                        {**GOOD, "event_id": "c", "item_id": " 100 "},
+                                        {**GOOD, "event_id": "d", "item_id": "APL-001"}], dtype=object))
+    assert log.rejects["row"].tolist() == [3]  # " 100 " could not be asked for again as it was sent
+    assert log.events["item_id"].tolist() == [100, 100, product_key("APL-001")]
+    assert log.events["item_id"].dtype == "int64"
+
+
+def test_the_longest_session_makes_a_servable_anonymous_user():
+    log = validate_events(frame({"user_id": "", "session_id": "s" * 120}))
+    assert is_id(log.events["user_id"].iloc[0])
+
+
+def test_stored_events_that_would_break_a_vector_are_split_off_with_a_reason():
+    stored = pd.DataFrame({"seq": [1, 2, 3, 4], "timestamp": [1.7e9, float("inf"), 1.7e9, 1.7e9],
+                           "value": [None, None, float("-inf"), 2.0], "type": ["view", "view", "view", "lick"]})
+    usable, skipped = split_usable(stored)
+    assert usable["seq"].tolist() == [1]
+    assert skipped["seq"].tolist() == [2, 3, 4]
+    assert skipped["problem"].str.contains("timestamp|value|type").all()
+
+
+def test_text_ids_in_a_nullable_string_column_stay_ids():
+    """A log read as pandas' nullable strings: "85123A" is not a number, so it is not NO_ITEM either."""
+    table = frame({"item_id": "85123A"}, {"item_id": "-1", "query": "mug"}).astype({"item_id": "string"})
+    log = validate_events(table)
+    assert log.rejects.empty
+    assert log.events["item_id"].tolist() == [product_key("85123A"), NO_ITEM]

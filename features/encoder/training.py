@@ -14,6 +14,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from features.checks import check_fields, number, whole
+from features.errors import ModelSpecError
 from features.prompts import training_text
 
 
@@ -31,6 +33,22 @@ class EncoderTrainingConfig:
     eval_every_s: float = 120.0
     eval_products: int = 2000
     seed: int = 0
+
+    def __post_init__(self):
+        check_fields(self, ModelSpecError, (
+            ("model", isinstance(self.model, str) and bool(self.model), "a model config name"),
+            ("batch_size", whole(self.batch_size, 2), "an integer >= 2 (contrastive pairs)"),
+            ("lr", number(self.lr, 0, above=True), "a number > 0"),
+            ("weight_decay", number(self.weight_decay, 0), "a number >= 0"),
+            ("warmup_fraction", number(self.warmup_fraction, 0, 1), "a number in 0..1"),
+            ("minutes", number(self.minutes, 0, above=True), "a number > 0"),
+            ("max_steps", whole(self.max_steps, 1), "an integer >= 1"),
+            ("texts_per_product", whole(self.texts_per_product, 1), "an integer >= 1"),
+            ("checkpoint_every_s", number(self.checkpoint_every_s, 0, above=True), "a number > 0"),
+            ("eval_every_s", number(self.eval_every_s, 0, above=True), "a number > 0"),
+            ("eval_products", whole(self.eval_products, 1), "an integer >= 1"),
+            ("seed", whole(self.seed, 0), "an integer >= 0"),
+        ))
 
 
 class PairBatches:

@@ -5,6 +5,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+from features.checks import check_fields, number, whole
 from imagegen.variants.errors import VariantError
 
 
@@ -34,20 +35,21 @@ class VariantParams:
         self.check_inputs()
 
     def check_inputs(self) -> None:
-        for name in ("strength", "taste_weight"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise VariantError(f"{name} must be in [0, 1]; got {value}")
-        if not -1.0 <= self.tau <= 1.0:
-            raise VariantError(f"tau is a cosine similarity in [-1, 1]; got {self.tau}")
-        if not 0.0 < self.edit_scale <= 4.0:
-            raise VariantError(f"edit_scale must be in (0, 4]; got {self.edit_scale}")
-        if self.mode not in EDIT_MODES:
-            raise VariantError(f"mode must be one of {list(EDIT_MODES)}; got {self.mode!r}")
-        if self.candidates < 1:
-            raise VariantError(f"candidates must be at least 1; got {self.candidates}")
-        if self.num_inference_steps is not None and self.num_inference_steps < 1:
-            raise VariantError(f"num_inference_steps must be at least 1 (or None); got {self.num_inference_steps}")
+        check_fields(self, VariantError, (
+            ("strength", number(self.strength, 0, 1), "in [0, 1]"),
+            ("mode", self.mode in EDIT_MODES, f"one of {list(EDIT_MODES)}"),
+            ("edit_scale", number(self.edit_scale, 0, 4, above=True), "in (0, 4]"),
+            ("taste_weight", number(self.taste_weight, 0, 1), "in [0, 1]"),
+            ("candidates", whole(self.candidates, 1), "an integer >= 1"),
+            ("tau", number(self.tau, -1, 1), "a cosine similarity in [-1, 1]"),
+            ("min_gain", number(self.min_gain, -2, 2), "a difference of cosine similarities, in [-2, 2]"),
+            ("colour_gate", isinstance(self.colour_gate, bool), "true or false"),
+            ("seed", whole(self.seed, 0), "an integer >= 0"),
+            ("num_inference_steps", self.num_inference_steps is None or whole(self.num_inference_steps, 1),
+             "an integer >= 1, or None (the generator's default)"),
+            ("guidance_scale", self.guidance_scale is None or number(self.guidance_scale, 0),
+             "a number >= 0, or None (the generator's default)"),
+        ))
 
     def to_dict(self) -> dict:
         return asdict(self)

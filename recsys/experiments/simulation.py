@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.checks import check_fields, number, whole
 from recsys.experiments.assignment import hashed_arm
 from recsys.experiments.model import Experiment, ExperimentError
 
@@ -31,14 +32,15 @@ class ShopperModel:
     lifts: dict = field(default_factory=dict)  # arm name -> true relative CTR lift; absent arms 0
 
     def check_inputs(self) -> None:
-        for name in ("base_ctr", "cart_rate", "purchase_rate"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ExperimentError(f"{name} is a probability; got {getattr(self, name)}, expected 0..1")
-        if self.concentration <= 0 or self.pre_period_cards < 0:
-            raise ExperimentError(f"concentration > 0 and pre_period_cards >= 0 expected; got "
-                                  f"{self.concentration}, {self.pre_period_cards}")
-        if any(lift <= -1 for lift in self.lifts.values()):
-            raise ExperimentError(f"a relative lift must be above -1; got {self.lifts}")
+        check_fields(self, ExperimentError, (
+            ("base_ctr", number(self.base_ctr, 0, 1), "a probability in 0..1"),
+            ("concentration", number(self.concentration, 0, above=True), "a number > 0"),
+            ("cart_rate", number(self.cart_rate, 0, 1), "a probability in 0..1"),
+            ("purchase_rate", number(self.purchase_rate, 0, 1), "a probability in 0..1"),
+            ("pre_period_cards", whole(self.pre_period_cards, 0), "an integer >= 0"),
+            ("lifts", isinstance(self.lifts, dict) and all(number(v, -1, above=True) for v in self.lifts.values()),
+             "arm name -> true relative CTR lift, each above -1"),
+        ))
 
     def to_dict(self) -> dict:
         return {"simulated": True, **asdict(self)}

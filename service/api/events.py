@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 from flask import Blueprint, current_app, jsonify
 
-from features.events import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, rejects_summary, validate_events
+from features.events import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, item_keys, rejects_summary, validate_events
+from features.ids import echo
 from service import repository
 from service.api.params import json_body
 from service.auth import require_scope
@@ -20,10 +21,13 @@ FIELDS = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
 def ingest():
     """One event object, a list of them, or {"events": [...]}. All or nothing: one bad event rejects the batch."""
     batch = _as_batch(json_body())
-    frame = pd.DataFrame(batch)
-    mentioned = pd.to_numeric(frame.get("item_id", pd.Series(dtype=object)), errors="coerce").dropna()
+    frame = pd.DataFrame(batch, dtype=object)  # as sent: true stays a boolean, which is not an id
+    # a field left out is empty, whether or not another event of the batch has it (features.events says when
+    # that is fine: no user_id with a session_id, no item_id with a query)
+    frame = frame.reindex(columns=[*REQUIRED_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in frame)])
+    mentioned = item_keys(frame["item_id"]).dropna() if "item_id" in frame else []
     with current_app.extensions["tailorcard.db"].begin() as connection:
-        known = repository.live_product_ids(connection, mentioned[(mentioned % 1 == 0) & (mentioned.abs() < 2**63)])
+        known = repository.live_product_ids(connection, [int(key) for key in mentioned])
         log = validate_events(frame, known_items=known)
         if len(log.rejects):
             raise ApiError(400, "invalid_event", "; ".join(rejects_summary(log.rejects, limit=10)))
@@ -45,5 +49,6 @@ def _as_batch(body) -> list[dict]:
             raise ApiError(400, "invalid_event", f"row {row}: expected an object; got {type(event).__name__}")
         unknown = sorted(set(event) - FIELDS)
         if unknown:
-            raise ApiError(400, "invalid_event", f"row {row}: unknown field(s) {unknown}; expected {sorted(FIELDS)}")
+            raise ApiError(400, "invalid_event", f"row {row}: unknown field(s) {echo(unknown)}; "
+                                                 f"expected {sorted(FIELDS)}")
     return events

@@ -12,8 +12,9 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from features.ids import ID_RULE, echo, is_id
 from recsys.experiments import ExperimentError, results_table
-from service.api.params import INT64_MAX, bad_request, json_body, user_id
+from service.api.params import bad_request, json_body, product_id, user_id
 from service.auth import require_scope
 from service.errors import ApiError, error_response
 from service.experiments_openapi import EXPERIMENT_PATHS as OPENAPI_PATHS  # noqa: F401 (merged into /openapi.json)
@@ -103,6 +104,8 @@ def record_exposures():
 
 @bp.get("/experiments/<name>")
 def page(name: str):
+    if not is_id(name):  # the page asks the API for this name: one that can never exist is a 404 now
+        raise ApiError(404, "not_found", f"no experiment {echo(name)}; names are {ID_RULE}")
     return render_template("experiment_results.html", name=name)
 
 
@@ -123,7 +126,7 @@ def _exposure(row, number: int) -> dict:
     if unknown:
         raise bad_request(f"{where} field(s) {unknown}", "unknown", "user_id, item_id, position, image, timestamp, segment")
     return {"user_id": user_id(row.get("user_id"), f"{where}.user_id"),
-            "item_id": _integer(row.get("item_id"), f"{where}.item_id", 0, INT64_MAX),
+            "item_id": product_id(row.get("item_id"), f"{where}.item_id"),
             "position": _integer(row.get("position"), f"{where}.position", 1, 10_000),
             "image": _choice(row.get("image", "original"), f"{where}.image", IMAGES),
             "timestamp": _timestamp(row.get("timestamp", time.time()), f"{where}.timestamp"),

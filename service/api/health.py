@@ -24,4 +24,4 @@ def readyz():
     except Exception as exc:
         current_app.logger.warning("not ready: %s", exc)
         raise ApiError(503, "not_ready", "the database or the model is not available yet") from None
-    return jsonify(status="ready", products=len(live.products))
+    return jsonify(status="ready", products=len(live.products), skipped_events=len(live.skipped_events))

@@ -141,7 +141,7 @@ def test_experiments_and_assignments_survive_a_restart(database):
 def test_cards_hooks_mark_each_card_and_log_one_exposure_per_card(app, client):
     started(client)
     experiments = app.extensions["tailorcard.experiments"]
-    cards = [{"rank": r, "product": {"id": 10 + r}, "image_url": f"/v1/variants/v{r}", "variant": {"id": f"v{r}"}}
+    cards = [{"rank": r, "product": {"id": str(10 + r)}, "image_url": f"/v1/variants/v{r}", "variant": {"id": f"v{r}"}}
              for r in (1, 2, 3)]
     with app.test_request_context():
         first_in_arm = {}  # arm -> (the first shopper hashed into it, their assignment)
@@ -173,7 +173,7 @@ def stored_assignments(app) -> dict[str, str]:
 def test_a_concurrent_workers_first_assignment_wins_over_the_one_being_logged(app, client):
     started(client)
     experiments = app.extensions["tailorcard.experiments"]
-    card = {"rank": 1, "product": {"id": 7}, "variant": None}
+    card = {"rank": 1, "product": {"id": "7"}, "variant": None}
     with app.test_request_context():
         assigned = experiments.assign("shopper-1")
         assert stored_assignments(app) == {}  # assigning stores nothing until cards are logged in the arm

@@ -70,7 +70,7 @@ def test_request_size_limit(database_url, tiny_encoder):
 
 def test_health_readiness_and_metrics(client):
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ready", "products": 40}
+    assert client.get("/readyz").json == {"status": "ready", "products": 40, "skipped_events": 0}
     client.get("/v1/users/u1/cards", headers=auth("storefront"))
     client.get("/v1/users/u1/cards", headers=auth("storefront"))
     text = client.get("/metrics").get_data(as_text=True)
