@@ -1,33 +1,70 @@
-"""A store's catalogue: one row per product, attribute columns, and a photo per product.
+"""A store's catalogue: one row per product, with a photo or with text only, and any attributes.
 
-Format (as fashion-small's catalogue.csv): `product_id` (integer), `title`, any attribute
-columns, `image` (a path relative to the catalogue file's folder). CSV or Parquet.
-Loading validates everything and names every bad row; nothing is silently dropped.
+Format
+------
+A file `catalogue.csv`, `catalogue.parquet` or `catalogue.jsonl` (`.ndjson`) in a folder, or such a
+file given by path (`.csv`, `.tsv`, `.txt`, `.parquet`, `.jsonl`, `.ndjson`). Text is UTF-8 (a
+byte-order mark is fine). A CSV's delimiter is found from its head: comma, `;`, tab or `|`; a value
+holding the delimiter is quoted ("a; b"). JSON lines: one object per line, a missing key is an
+empty cell, a whole number is read as its digits.
+
+Columns, by name, in any order:
+
+- `product_id` (required): the store's own id, e.g. a SKU "APL-001" or "1163". It follows the one
+  id rule of features.ids (1-128 characters: a letter or digit, then letters, digits and
+  `_ . : @ -`), and is unique. Inside, a product is known by an int64 key derived from its id
+  (features.ids.product_key: "1163" is 1163, "APL-001" a hash); `Catalogue.product_id(key)` gives
+  the id back as the store wrote it.
+- `title` (required, never empty): the product's name, as a card shows it.
+- `description` (optional): free text about the product. It is text for the encoder, not an
+  attribute: a text-only product is embedded from its title and description.
+- `image` (optional column, optional per row): the product's photo, as a path relative to the
+  catalogue file's folder, an absolute path, a `file://` URL or an `http(s)://` URL (fetched once
+  with a 10 s timeout and a 20 MB limit, and kept in `.tailorcard/image-cache/` beside the
+  catalogue). A photo is JPEG, PNG, WebP, GIF or BMP of at most 25 Mpx, judged by its bytes. A
+  row with no image is a text-only product: embedded through the encoder's text tower.
+- Any other column is an attribute of that name (`brand`, `aisle`, `articleType`, ...), kept as
+  text; an empty cell is allowed. No attribute is required to load; a feature that needs one
+  (the fashion simulator's `articleType`, ...) says so itself.
+
+Loading validates everything and names every bad row by its line (Parquet: row) in the file;
+nothing is silently dropped, and a catalogue with no product is refused.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from PIL import Image
 
+from features.catalogue_table import CatalogueTable, find_catalogue_file, read_catalogue_table
 from features.errors import CatalogueError, ImageError
-from features.images import MAX_IMAGE_PIXELS, open_image
+from features.ids import ID_RULE, echo, product_keys, valid_ids
+from features.image_sources import ImageFetcher, is_web_url, local_image_path, url_scheme
+from features.images import check_image, open_image
 
-REQUIRED_COLUMNS = ("product_id", "title", "image")
-# Attribute columns the prompts and the simulator understand; others are kept as they are.
+REQUIRED_COLUMNS = ("product_id", "title")
+TEXT_COLUMNS = ("title", "description")  # what the text tower reads of a text-only product
+NOT_ATTRIBUTES = ("product_id", *TEXT_COLUMNS, "image")
+# Attribute columns the fashion prompts and the simulator understand; loading needs none of them.
 KNOWN_ATTRIBUTES = ("masterCategory", "subCategory", "articleType", "baseColour", "usage", "gender", "season")
-CATALOGUE_FILE_NAMES = ("catalogue.csv", "catalogue.parquet")
+IMAGE_CACHE = Path(".tailorcard") / "image-cache"  # beside the catalogue file: fetched photos, by URL hash
+FETCH_THREADS = 8
 
 
 @dataclass
 class Catalogue:
-    """Validated products (indexed by product_id) and the folder their image paths are relative to."""
+    """Validated products, indexed by int64 product key, with the store's id text in column `product_id`.
+
+    `root` is the folder image paths are relative to; `images` fetches photos named by URL."""
 
     products: pd.DataFrame
     root: Path
+    images: ImageFetcher = field(default_factory=ImageFetcher)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -38,28 +75,90 @@ class Catalogue:
 
     @property
     def attribute_columns(self) -> list[str]:
-        return [c for c in self.products.columns if c not in ("title", "image")]
+        return [c for c in self.products.columns if c not in NOT_ATTRIBUTES]
 
-    def image_path(self, product_id: int) -> Path:
-        return self.root / str(self.products.at[product_id, "image"])
+    def product_id(self, key: int) -> str:
+        """The product's id as the store wrote it."""
+        return self.product_ids([key])[0]
 
-    def load_image(self, product_id: int) -> Image.Image:
+    def product_ids(self, keys) -> list[str]:
+        keys = [int(k) for k in keys]
+        if "product_id" not in self.products.columns:  # a frame built in code, keyed by its ids
+            return [str(k) for k in keys]
+        return self.products.loc[keys, "product_id"].astype(str).tolist()
+
+    def has_image(self, key: int) -> bool:
+        return bool(self._image_cell(key))
+
+    @property
+    def photo_ids(self) -> list[int]:
+        """Keys of the products with a photo (what image-only features, such as training, can use)."""
+        return [int(key) for key in self.products.index[self._photo_mask()]]
+
+    @property
+    def text_only_ids(self) -> list[int]:
+        return [int(key) for key in self.products.index[~self._photo_mask()]]
+
+    def image_path(self, key: int) -> Path:
+        """The photo as a local file: its path, or the cached copy of its URL (fetched when needed)."""
+        location = self._photo_location(key)
         try:
-            return open_image(self.image_path(product_id))
+            return self.images.local_file(location) if is_web_url(location) else local_image_path(location, self.root)
         except ImageError as exc:
-            raise CatalogueError(f"product {product_id}: {exc}") from None
+            raise CatalogueError(f"product {self.product_id(key)}: {exc}") from None
 
-    def text(self, product_id: int) -> str:
-        return str(self.products.at[product_id, "title"])
+    def image_bytes(self, key: int) -> bytes:
+        location = self._photo_location(key)
+        try:
+            return self.images.fetch(location) if is_web_url(location) else \
+                _read_file(local_image_path(location, self.root))
+        except ImageError as exc:
+            raise CatalogueError(f"product {self.product_id(key)}: {exc}") from None
 
-    def content_hash(self, product_id: int) -> str:
-        """Hash of what the encoder sees of a product: its image bytes and its text."""
-        row = self.products.loc[product_id]
-        fields = {column: row[column] for column in ["title", *self.attribute_columns]}
-        return product_content_hash(self.image_path(product_id).read_bytes(), fields)
+    def load_image(self, key: int) -> Image.Image:
+        location = self._photo_location(key)
+        source = self.image_bytes(key) if is_web_url(location) else local_image_path(location, self.root)
+        try:
+            return open_image(source, name=location if is_web_url(location) else None)
+        except ImageError as exc:
+            raise CatalogueError(f"product {self.product_id(key)}: {exc}") from None
 
-    def subset(self, product_ids) -> "Catalogue":
-        return Catalogue(self.products.loc[list(product_ids)], self.root)
+    def text(self, key: int) -> str:
+        """The title, as a card shows it."""
+        return str(self.products.at[key, "title"])
+
+    def embedding_text(self, key: int) -> str:
+        """What the text tower reads of a text-only product: its title and description."""
+        return embedding_text(*(str(self.products.at[key, c]) for c in TEXT_COLUMNS if c in self.products.columns))
+
+    def content_hash(self, key: int) -> str:
+        """Hash of what the encoder sees of a product: its photo's bytes (none for a text-only product)
+        and its text and attributes. A catalogue without `description` hashes as before it existed."""
+        row = self.products.loc[key]
+        columns = [c for c in TEXT_COLUMNS if c in self.products.columns] + self.attribute_columns
+        image = self.image_bytes(key) if self.has_image(key) else b""
+        return product_content_hash(image, {column: row[column] for column in columns})
+
+    def subset(self, keys) -> "Catalogue":
+        return Catalogue(self.products.loc[list(keys)], self.root, self.images)
+
+    def _photo_mask(self) -> np.ndarray:
+        return (_image_cells(self.products).astype(str).str.strip() != "").to_numpy()
+
+    def _image_cell(self, key: int) -> str:
+        return str(self.products.at[key, "image"]).strip() if "image" in self.products.columns else ""
+
+    def _photo_location(self, key: int) -> str:
+        location = self._image_cell(key)
+        if not location:
+            raise CatalogueError(f"product {self.product_id(key)} has no photo (a text-only product); "
+                                 f"use Catalogue.photo_ids for the products that have one")
+        return location
+
+
+def embedding_text(title: str, description: str = "") -> str:
+    """What the text tower reads of a text-only product (a catalogue row or a product PUT through the API)."""
+    return ". ".join(part for part in (title.strip(), description.strip()) if part)
 
 
 def product_content_hash(image_bytes: bytes, fields: dict) -> str:
@@ -72,47 +171,74 @@ def product_content_hash(image_bytes: bytes, fields: dict) -> str:
     return digest.hexdigest()
 
 
-def find_catalogue_file(path: str | Path) -> Path:
-    """Accept a catalogue file, or a folder holding catalogue.csv / catalogue.parquet."""
-    path = Path(path)
-    if path.is_dir():
-        for name in CATALOGUE_FILE_NAMES:
-            if (path / name).exists():
-                return path / name
-        raise CatalogueError(f"{path}: no {' or '.join(CATALOGUE_FILE_NAMES)} in this folder")
-    if not path.exists():
-        raise CatalogueError(f"{path}: catalogue file not found")
-    return path
-
-
-def load_catalogue(path: str | Path, check_images: bool = True, image_root: str | Path | None = None) -> Catalogue:
-    """Load and validate a catalogue. Raises CatalogueError naming every bad row."""
-    file = find_catalogue_file(path)
-    frame = _read_table(file)
-    _check_columns(frame, file)
-    problems = _row_problems(frame)
-    root = Path(image_root) if image_root else file.parent
-    if check_images:
-        problems += _image_problems(frame, root)
-    if problems:
-        raise CatalogueError(f"{file}: {len(problems)} problem(s) in the catalogue", problems)
-    frame = frame.assign(product_id=frame["product_id"].astype("int64"), title=frame["title"].str.strip())
-    return Catalogue(frame.set_index("product_id", drop=True), root)
-
-
-def _read_table(file: Path) -> pd.DataFrame:
+def _read_file(path: Path) -> bytes:
     try:
-        if file.suffix.lower() == ".parquet":
-            frame = pd.read_parquet(file)
-        elif file.suffix.lower() == ".csv":
-            frame = pd.read_csv(file, dtype=str, keep_default_na=False)
-        else:
-            raise CatalogueError(f"{file}: unsupported catalogue type {file.suffix!r}; expected .csv or .parquet")
-    except CatalogueError:
-        raise
-    except Exception as exc:
-        raise CatalogueError(f"{file}: cannot parse catalogue ({type(exc).__name__}: {exc})") from None
-    return frame.fillna("").astype({c: str for c in frame.columns if c != "product_id"})
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: image file not found") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read image file ({exc.strerror})") from None
+
+
+# ---- loading ------------------------------------------------------------------------------------
+
+@dataclass
+class CatalogueCheck:
+    """A catalogue file read and checked: its rows, how it was read, and every problem found."""
+
+    file: Path
+    format: str
+    frame: pd.DataFrame  # text cells, one row per product in file order
+    keys: np.ndarray  # int64 key of each row's product_id
+    root: Path
+    images: ImageFetcher
+    problems: list[str]
+
+    @property
+    def attribute_columns(self) -> list[str]:
+        return [c for c in self.frame.columns if c not in NOT_ATTRIBUTES]
+
+    @property
+    def photos(self) -> int:
+        return int((_image_cells(self.frame) != "").sum())
+
+    @property
+    def photo_urls(self) -> int:
+        return int(_image_cells(self.frame).map(is_web_url).sum())
+
+    def catalogue(self) -> Catalogue:
+        if self.problems:
+            raise CatalogueError(f"{self.file}: {len(self.problems)} problem(s) in the catalogue", self.problems)
+        products = self.frame.set_index(pd.Index(self.keys, dtype=np.int64, name="product_key"))
+        return Catalogue(products, self.root, self.images)
+
+
+def load_catalogue(path: str | Path, check_images: bool = True, image_root: str | Path | None = None,
+                   images: ImageFetcher | None = None) -> Catalogue:
+    """Load and validate a catalogue. Raises CatalogueError naming every bad row.
+
+    `images` fetches URL photos (default: cached in IMAGE_CACHE beside the catalogue file)."""
+    return check_catalogue(path, check_images, image_root, images).catalogue()
+
+
+def check_catalogue(path: str | Path, check_images: bool = True, image_root: str | Path | None = None,
+                    images: ImageFetcher | None = None) -> CatalogueCheck:
+    """Read and check a catalogue, collecting every row's problem. A file that cannot be read as a
+    catalogue at all (type, encoding, columns, no product) raises CatalogueError at once."""
+    file = find_catalogue_file(path)
+    table = read_catalogue_table(file)
+    _check_columns(table.frame, file)
+    if table.frame.empty:
+        raise CatalogueError(f"{file}: the catalogue has no products; expected at least one product row"
+                             + (f" ({len(table.problems)} unreadable: {table.problems[0]})" if table.problems else ""))
+    frame = _stripped(table.frame)
+    keys = product_keys(frame["product_id"])
+    problems = table.problems + _row_problems(frame, keys, table)
+    root = Path(image_root) if image_root else file.parent
+    images = images or ImageFetcher(file.parent / IMAGE_CACHE)
+    if check_images:
+        problems += _image_problems(frame, table, root, images)
+    return CatalogueCheck(file, table.format, frame, keys, root, images, problems)
 
 
 def _check_columns(frame: pd.DataFrame, file: Path) -> None:
@@ -120,53 +246,76 @@ def _check_columns(frame: pd.DataFrame, file: Path) -> None:
     if missing:
         raise CatalogueError(
             f"{file}: missing required column(s) {missing}; found {list(frame.columns)}, "
-            f"expected at least {list(REQUIRED_COLUMNS)}"
+            f"expected at least {list(REQUIRED_COLUMNS)} (and optionally description, image and attributes)"
         )
 
 
-def _row_problems(frame: pd.DataFrame) -> list[str]:
-    """Rows are numbered as in the file: header is line 1, first product line 2."""
-    problems = []
-    ids = pd.to_numeric(frame["product_id"], errors="coerce")
-    for position in frame.index[ids.isna() | (ids != ids.round())]:
-        problems.append(f"line {position + 2}: product_id {frame.at[position, 'product_id']!r} is not an integer")
-    for product_id, group in frame[ids.notna()].groupby(ids[ids.notna()]).groups.items():
-        if len(group) > 1:
-            lines = ", ".join(str(p + 2) for p in group)
-            problems.append(f"lines {lines}: duplicate product_id {int(product_id)}")
-    for position in frame.index[frame["title"].astype(str).str.strip() == ""]:
-        problems.append(f"line {position + 2}: product {frame.at[position, 'product_id']}: empty title")
-    for position in frame.index[frame["image"].astype(str).str.strip() == ""]:
-        problems.append(f"line {position + 2}: product {frame.at[position, 'product_id']}: empty image path")
+def _stripped(frame: pd.DataFrame) -> pd.DataFrame:
+    """Ids, text and image locations without surrounding spaces; attributes as written."""
+    return frame.assign(**{c: frame[c].astype(str).str.strip() for c in NOT_ATTRIBUTES if c in frame.columns})
+
+
+def _image_cells(frame: pd.DataFrame) -> pd.Series:
+    return frame["image"] if "image" in frame.columns else pd.Series("", index=frame.index)
+
+
+def _row_problems(frame: pd.DataFrame, keys: np.ndarray, table: CatalogueTable) -> list[str]:
+    ids = frame["product_id"]
+    problems = [f"{table.where(p)}: empty product_id" for p in frame.index[ids == ""]]
+    problems += [f"{table.where(p)}: product_id {echo(ids[p])} is not an id ({ID_RULE})"
+                 for p in frame.index[(ids != "") & ~valid_ids(ids)]]
+    problems += _duplicate_problems(ids, table)
+    problems += _key_collisions(ids, keys, table)
+    problems += [f"{table.where(p)}: product {ids[p]}: empty title" for p in frame.index[frame["title"] == ""]]
+    problems += [f"{table.where(p)}: product {ids[p]}: {problem}"
+                 for p, problem in _image_cells(frame).map(_location_problem).dropna().items()]
     return problems
 
 
-def _image_problems(frame: pd.DataFrame, root: Path) -> list[str]:
-    """Check each image's header (type, size) without decoding its pixels."""
+def _location_problem(location: str) -> str | None:
+    scheme = url_scheme(location)
+    if scheme in (None, "file", "http", "https"):
+        return None
+    return f"image {echo(location)}: {scheme}:// is not supported; expected a file path, a file:// or an http(s) URL"
+
+
+def _duplicate_problems(ids: pd.Series, table: CatalogueTable) -> list[str]:
+    repeated = ids[(ids != "") & ids.duplicated(keep=False)]
+    return [f"{table.where_all(positions)}: duplicate product_id {echo(product_id)}"
+            for product_id, positions in repeated.groupby(repeated, sort=False).groups.items()]
+
+
+def _key_collisions(ids: pd.Series, keys: np.ndarray, table: CatalogueTable) -> list[str]:
+    """Two different ids with one key: a hash collision (about 1 in 2**62 per pair), refused, not merged."""
+    distinct = pd.Series(keys, index=ids.index)[valid_ids(ids) & ~ids.duplicated()]
+    clashing = distinct[distinct.duplicated(keep=False)]
+    return [f"{table.where_all(positions)}: product_ids {', '.join(echo(ids[p]) for p in positions)} share the "
+            f"int64 key {key} (a hash collision); rename one of them"
+            for key, positions in clashing.groupby(clashing, sort=False).groups.items()]
+
+
+def _image_problems(frame: pd.DataFrame, table: CatalogueTable, root: Path, images: ImageFetcher) -> list[str]:
+    """Check each photo's type and size from its header; URLs are fetched (in parallel, once each)."""
+    cells = _image_cells(frame)
+    urls = sorted({cell for cell in cells if is_web_url(cell)})
+    with ThreadPoolExecutor(FETCH_THREADS) as pool:
+        fetched = dict(zip(urls, pool.map(lambda url: _image_problem(url, root, images), urls)))
     problems = []
-    for position, product_id, relative in zip(frame.index, frame["product_id"], frame["image"]):
-        if not str(relative).strip():
-            continue
-        path = root / str(relative)
-        try:
-            _check_image_header(path)
-        except ImageError as exc:
-            problems.append(f"line {position + 2}: product {product_id}: {exc}")
+    for position, location in cells[cells != ""].items():
+        problem = fetched[location] if location in fetched else _image_problem(location, root, images)
+        if problem:
+            problems.append(f"{table.where(position)}: product {frame.at[position, 'product_id']}: {problem}")
     return problems
 
 
-def _check_image_header(path: Path) -> None:
-    if not path.is_file():
-        raise ImageError(f"{path}: image file not found")
+def _image_problem(location: str, root: Path, images: ImageFetcher) -> str | None:
+    if _location_problem(location):
+        return None  # reported with the row
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-            kind = image.format
-    except Image.DecompressionBombError:
-        raise ImageError(f"{path}: image too large (decompression bomb guard)") from None
-    except Exception as exc:
-        raise ImageError(f"{path}: not a readable image ({type(exc).__name__})") from None
-    if width * height > MAX_IMAGE_PIXELS:
-        raise ImageError(f"{path}: image is {width}x{height}; the limit is {MAX_IMAGE_PIXELS} pixels")
-    if kind is None:
-        raise ImageError(f"{path}: unknown image type")
+        if is_web_url(location):
+            images.fetch(location)
+        else:
+            check_image(local_image_path(location, root))
+    except ImageError as exc:
+        return str(exc)
+    return None

@@ -30,7 +30,11 @@ COLOUR_EXAMPLES = 30  # catalogue photos that show what a colour looks like (a m
 # seeds 1 / 2, an ad-hoc script replaying `bench variants`'s cards) the colour learned was one of the shopper's for
 # 69.6 % / 66.5 % of cards wanting a variant when centred on the catalogue, 78.7 % / 76.6 % on these kinds
 # (76.2 % / 72.1 % on article type alone), 78.1 % / 75.5 % with KIND_PRIOR 1 (77.7 % / 74.9 % with 2; 5: 77.2 / 74.0).
-KIND_ATTRIBUTES = ("articleType", "gender", "usage")
+# Optional catalogue attributes that refine variants when a catalogue has them (fashion-small does); a
+# catalogue without them simply has no colour variants. Nothing else depends on any attribute's name.
+COLOUR_ATTRIBUTE = "baseColour"  # a shopper's colour is learned over it
+TYPE_ATTRIBUTE = "articleType"  # a variant keeps its product's type
+KIND_ATTRIBUTES = (TYPE_ATTRIBUTE, "gender", "usage")
 KIND_PRIOR = 1.0  # a kind's colour shares start from the catalogue's, weighted as this many products
 
 

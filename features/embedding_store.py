@@ -65,14 +65,14 @@ class EmbeddingStore:
         return self.vectors[[position[int(p)] for p in product_ids]]
 
     def update(self, catalogue: Catalogue, encoder, batch_size: int = 256) -> EmbeddingUpdate:
-        """Encode only new or changed products; drop products gone from the catalogue."""
+        """Encode only new or changed products (content hash); drop products gone from the catalogue."""
         if encoder.space_id != self.space_id:
             raise EmbeddingSpaceMismatch(f"store is in space {self.space_id!r}, encoder in {encoder.space_id!r}")
         hashes = {pid: catalogue.content_hash(pid) for pid in catalogue.ids}
         known = dict(zip(self.ids.tolist(), self.hashes.tolist()))
         todo = [pid for pid, h in hashes.items() if known.get(pid) != h]
         removed = [pid for pid in known if pid not in hashes]
-        fresh = encoder.encode_images([catalogue.load_image(pid) for pid in todo], batch_size=batch_size)
+        fresh = encode_products(catalogue, todo, encoder, batch_size)
         todo_set = set(todo)
         keep = np.array([pid in hashes and pid not in todo_set for pid in self.ids.tolist()], dtype=bool)
         self.ids = np.concatenate([self.ids[keep], np.array(todo, dtype=np.int64)])
@@ -80,6 +80,17 @@ class EmbeddingStore:
         self.vectors = np.concatenate([self.vectors[keep], fresh]).astype(np.float32)
         self.save()
         return EmbeddingUpdate(encoded=todo, unchanged=int(keep.sum()), removed=removed)
+
+
+def encode_products(catalogue: Catalogue, keys: list[int], encoder, batch_size: int = 256) -> np.ndarray:
+    """One unit vector per product, in `keys` order: a photo through the image tower, a text-only
+    product's title and description through the text tower (CLIP's towers share one space)."""
+    photo = np.array([catalogue.has_image(key) for key in keys], dtype=bool)
+    keys = np.asarray(keys, dtype=np.int64)
+    vectors = np.zeros((len(keys), encoder.embed_dim), dtype=np.float32)
+    vectors[photo] = encoder.encode_images([catalogue.load_image(key) for key in keys[photo]], batch_size=batch_size)
+    vectors[~photo] = encoder.encode_texts([catalogue.embedding_text(key) for key in keys[~photo]])
+    return vectors
 
 
 def embed_catalogue(catalogue: Catalogue, encoder, store_path: str | Path | None = None) -> EmbeddingStore:

@@ -45,7 +45,10 @@ class ImagePack:
 
 
 def build_image_pack(catalogue: Catalogue, size: int = 64, progress: bool = True) -> ImagePack:
-    ids = np.array(catalogue.ids, dtype=np.int64)
+    """The photos of the products that have one (text-only products have nothing to pack)."""
+    ids = np.array(catalogue.photo_ids, dtype=np.int64)
+    if len(ids) == 0:
+        raise TailorcardError(f"none of the {len(catalogue)} products has a photo; an image pack needs photos")
     images = np.empty((len(ids), size, size, 3), dtype=np.uint8)
     for row, product_id in enumerate(tqdm(ids, disable=not progress, desc="packing images", unit="img")):
         images[row] = np.asarray(pad_to_square(catalogue.load_image(int(product_id)), size))

@@ -1,8 +1,9 @@
-"""Baselines behind the same contract: popularity, item-item co-occurrence, implicit ALS.
+"""Baselines behind the same contract: popularity, item-item co-occurrence, implicit ALS, buy-again.
 
-All three learn from the users x products matrix of positive event weights (negative events
+The first three learn from the users x products matrix of positive event weights (negative events
 are ignored: none of these models has a notion of 'away'). Users they never saw get the
-popularity ranking, as is usual for them.
+popularity ranking, as is usual for them. Buy-again ranks each shopper's own purchases (the
+personal top-frequency baseline of Li et al., "A Next Basket Recommendation Reality Check").
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from threadpoolctl import threadpool_limits
 
 from features.events import NO_ITEM
 from features.preferences import DEFAULT_WEIGHTS, event_type_weights
-from recsys.contract import BaseRecommender, Recommendations, as_recommendations, top_n
+from recsys.contract import BaseRecommender, Recommendations, as_recommendations, top_n, wants_filter
+from recsys.repurchase import purchase_orders
 
 TIE_BREAK = 1e-6  # equal scores (e.g. zero co-occurrence) are ordered by popularity
 
@@ -56,7 +58,7 @@ class InteractionModel(BaseRecommender):
             scores[known] = self._scores(rows[known])
         return scores + TIE_BREAK * self.popularity / max(self.popularity.max(), 1e-12)
 
-    def recommend_many(self, user_ids, n: int = 12, filter_already_bought: bool = True,
+    def recommend_many(self, user_ids, n: int = 12, filter_already_bought: bool | None = None,
                        filter_items=None, explain: bool = False) -> list[Recommendations]:
         user_ids = [str(u) for u in user_ids]
         rows = self._users.get_indexer(user_ids)
@@ -65,7 +67,7 @@ class InteractionModel(BaseRecommender):
         if filter_items is not None:
             excluded = self._items.get_indexer(np.asarray(list(filter_items), dtype=np.int64))
             scores[:, excluded[excluded >= 0]] = -np.inf
-        if filter_already_bought and known.any():
+        if wants_filter(filter_already_bought) and known.any():
             bought = self.bought[rows[known]].tocoo()
             scores[np.flatnonzero(known)[bought.row], bought.col] = -np.inf
         positions = top_n(scores, n)
@@ -120,4 +122,29 @@ class ALSRecommender(InteractionModel):
         return self.user_factors[user_rows] @ self.item_factors.T
 
 
+class BuyAgainRecommender(InteractionModel):
+    """Each shopper's own products by how many of their orders held them (the latest order breaks ties),
+    then the popular ones."""
+
+    name = "buy_again"
+
+    def fit(self, events: pd.DataFrame) -> "BuyAgainRecommender":
+        super().fit(events)
+        orders = purchase_orders(events)
+        pairs = orders.groupby(["user_id", "item_id"])["timestamp"].agg(["size", "max"])
+        rows = self._users.get_indexer(pairs.index.get_level_values(0))
+        columns = self._items.get_indexer(pairs.index.get_level_values(1))
+        known = columns >= 0
+        start, end = (events["timestamp"].min(), events["timestamp"].max()) if len(events) else (0.0, 1.0)
+        recency = 0.5 * (pairs["max"].to_numpy() - start) / max(end - start, 1.0)  # below 1: breaks ties only
+        self.own = sp.csr_matrix((1.0 + pairs["size"].to_numpy()[known] + recency[known],
+                                  (rows[known], columns[known])), shape=self.bought.shape)
+        return self
+
+    def _scores(self, user_rows):
+        popular = self.popularity / max(self.popularity.max(), 1e-12)  # at most 1: under every own product
+        return popular + self.own[user_rows].toarray()
+
+
 BASELINES = {m.name: m for m in (PopularityRecommender, ItemKNNRecommender, ALSRecommender)}
+REPEAT_BASELINES = {**BASELINES, BuyAgainRecommender.name: BuyAgainRecommender}  # for repeat-purchase logs

@@ -1,10 +1,12 @@
 """The one recommendation contract every model here follows (tailorcard and the baselines).
 
     model.fit(events)                       # validated events (features.events)
-    model.recommend(user_id, n=12, filter_already_bought=True, filter_items=None, explain=False)
+    model.recommend(user_id, n=12, filter_already_bought=None, filter_items=None, explain=False)
     model.recommend_many(user_ids, ...)     # the same for a batch; one result per user
 
 Results are implicit-style arrays: product ids best first and their scores.
+`filter_already_bought`: True hides what the user bought, False keeps it, None (the default) leaves
+it to the model's own policy: the baselines hide it; tailorcard learns per store whether to.
 """
 from __future__ import annotations
 
@@ -41,13 +43,18 @@ class BaseRecommender:
     def fit(self, events: pd.DataFrame) -> "BaseRecommender":
         raise NotImplementedError
 
-    def recommend_many(self, user_ids, n: int = 12, filter_already_bought: bool = True,
+    def recommend_many(self, user_ids, n: int = 12, filter_already_bought: bool | None = None,
                        filter_items=None, explain: bool = False) -> list[Recommendations]:
         raise NotImplementedError
 
-    def recommend(self, user_id, n: int = 12, filter_already_bought: bool = True,
+    def recommend(self, user_id, n: int = 12, filter_already_bought: bool | None = None,
                   filter_items=None, explain: bool = False) -> Recommendations:
         return self.recommend_many([user_id], n, filter_already_bought, filter_items, explain)[0]
+
+
+def wants_filter(filter_already_bought: bool | None, policy: bool = True) -> bool:
+    """Whether to hide already-bought products: as the call asks, or the model's policy when it leaves it (None)."""
+    return policy if filter_already_bought is None else bool(filter_already_bought)
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:

@@ -58,12 +58,14 @@ def recall(recommended: np.ndarray, relevant: np.ndarray, k: int) -> float:
     return float(np.isin(relevant, recommended[:k]).sum() / len(relevant))
 
 
-def evaluate(model: BaseRecommender, split: TimeSplit, k: int = 12, batch_size: int = 512) -> pd.DataFrame:
+def evaluate(model: BaseRecommender, split: TimeSplit, k: int = 12, batch_size: int = 512,
+             filter_already_bought: bool | None = True) -> pd.DataFrame:
     """One row per test user: history length, recall, ndcg, map, and the recommended ids."""
     users = list(split.truth)
     rows = []
     for start in range(0, len(users), batch_size):
-        for result in model.recommend_many(users[start:start + batch_size], n=k, filter_already_bought=True):
+        for result in model.recommend_many(users[start:start + batch_size], n=k,
+                                           filter_already_bought=filter_already_bought):
             relevant = split.truth[result.user_id]
             rows.append({"user_id": result.user_id, "recall": recall(result.item_ids, relevant, k),
                          "ndcg": ndcg(result.item_ids, relevant, k),

@@ -2,6 +2,9 @@
 
 A user's taste score for a product is a sum of pulls, one per past product or query
 (recsys.taste); each source's share of the positive pull is its part in the recommendation.
+A share is relative (a lone weak pull still has all of it), so each reason also says how alike
+the source and the product are (`similarity`, the cosine in CLIP space): a page should say
+"because you searched X" only when that is high, not because the share is.
 """
 from __future__ import annotations
 
@@ -21,14 +24,16 @@ def explain_items(history: pd.DataFrame, source_vectors: np.ndarray, item_vector
     if len(history) == 0:
         return [[{"cold_start": "no history yet; popular products"}] for _ in range(len(item_vectors))]
     pull = pull_matrix(history["weight"].to_numpy(), source_vectors, item_vectors, temperature)
+    similarity = source_vectors @ item_vectors.T
     total = np.maximum(pull, 0).sum(axis=0)
     reasons = []
     for column in range(pull.shape[1]):
         strongest = [s for s in np.argsort(-pull[:, column])[:MAX_REASONS] if pull[s, column] > 0]
-        reasons.append([_reason(history.iloc[s], pull[s, column] / total[column]) for s in strongest])
+        reasons.append([_reason(history.iloc[s], pull[s, column] / total[column], similarity[s, column])
+                        for s in strongest])
     return reasons
 
 
-def _reason(source: pd.Series, share: float) -> dict:
+def _reason(source: pd.Series, share: float, similarity: float) -> dict:
     what = {"query": source["query"]} if source["item_id"] < 0 else {"item_id": int(source["item_id"])}
-    return {**what, "share": round(float(share), 4)}
+    return {**what, "share": round(float(share), 4), "similarity": round(float(similarity), 4)}

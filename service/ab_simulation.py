@@ -41,7 +41,8 @@ def seed_products(app, n: int) -> list[int]:
     with app.extensions["tailorcard.db"].begin() as connection:
         for product_id in range(1, n + 1):
             repository.save_product(connection, {
-                "product_id": product_id, "title": f"simulated product {product_id}", "attributes": {},
+                "product_id": product_id, "sku": str(product_id), "title": f"simulated product {product_id}",
+                "attributes": {},
                 "in_stock": True, "image": pixel.getvalue(), "content_hash": hashlib.sha256(b"%d" % product_id).hexdigest(),
                 "vector": repository.vector_bytes(np.zeros(4)), "space_id": "simulated"})
     return list(range(1, n + 1))

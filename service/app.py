@@ -121,8 +121,8 @@ def _init_jobs(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from service.api import docs, events, experiments, health, items, storefront, users, variants
-    for module in (docs, events, experiments, health, items, storefront, users, variants):
+    from service.api import catalogue, docs, events, experiments, health, items, storefront, users, variants
+    for module in (catalogue, docs, events, experiments, health, items, storefront, users, variants):
         app.register_blueprint(module.bp)
 
 

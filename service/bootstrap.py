@@ -1,5 +1,6 @@
 """Prepare a database for serving: products from a catalogue (embedded with the encoder, via the
-embedding store), simulated shoppers, and taste segments. Does nothing to a database that has products."""
+embedding store), taste segments, and (for the demo only, when asked) simulated shoppers. Does nothing
+to a database that has products: `tailorcard catalogue sync` keeps those in step with the catalogue."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,6 @@ import sqlalchemy as sa
 from features.catalogue import Catalogue
 from features.embedding_store import embed_catalogue
 from features.preferences import PreferenceStore
-from features.simulator import SimulatorConfig, simulate
 from recsys.segments import TasteSegments
 from service import repository
 from service.auth import ROLES, new_key
@@ -31,36 +31,50 @@ class SeedReport:
 
 
 def seed(engine: sa.Engine, catalogue: Catalogue, encoder, store_path: str | Path | None = None,
-         simulated_users: int = 300, segments: int = 8, seed_value: int = 0) -> SeedReport:
+         simulated_users: int = 0, segments: int = 8, seed_value: int = 0) -> SeedReport:
+    """Products and segments; `simulated_users` SIMULATED shoppers too (the demo), never mixed in otherwise.
+    Segments are k-means over the shoppers' taste vectors, or, with no shoppers yet, over the products' own
+    vectors (the same CLIP space: a segment is a region of taste either way)."""
     with engine.connect() as connection:
         count = connection.execute(sa.select(sa.func.count()).select_from(products)).scalar()
     if count:
         return SeedReport(count, 0, 0, 0, already_prepared=True)
-    store = embed_catalogue(catalogue, encoder, store_path)
-    ids = catalogue.products.index.to_numpy()
-    vectors = store.get(ids)
-    simulation = simulate(catalogue, SimulatorConfig(n_users=simulated_users, seed=seed_value))
-    users = PreferenceStore(ids, vectors, encoder.encode_texts).rebuild(simulation.events)
-    k = min(segments, len(users))
-    taste = TasteSegments(k=k, seed=seed_value).fit(users.vectors(users.user_ids)) if k else None
+    keys = catalogue.products.index.to_numpy()
+    vectors = embed_catalogue(catalogue, encoder, store_path).get(keys)
+    events, tastes = _simulated_shoppers(catalogue, keys, vectors, encoder, simulated_users, seed_value)
+    k = min(segments, len(tastes))
+    taste = TasteSegments(k=k, seed=seed_value).fit(tastes) if k else None
     with engine.begin() as connection:
-        insert_ignoring_duplicates(connection, products, _product_rows(catalogue, ids, vectors, encoder.space_id))
-        repository.insert_events(connection, simulation.events, simulated=True)
+        insert_ignoring_duplicates(connection, products, catalogue_rows(catalogue, keys, vectors, encoder.space_id))
+        if events is not None:
+            repository.insert_events(connection, events, simulated=True)
         repository.save_array(connection, POPULARITY_SEQ, np.array(repository.last_event_seq(connection)))
         if taste is not None:
             repository.save_array(connection, SEGMENTS, taste.centroids)
-    return SeedReport(len(ids), len(simulation.events), len(users), k)
+    return SeedReport(len(keys), 0 if events is None else len(events), len(tastes) if events is not None else 0, k)
 
 
-def _product_rows(catalogue: Catalogue, ids, vectors, space_id: str) -> list[dict]:
-    now = time.time()
-    attribute_columns = catalogue.attribute_columns
-    return [{"product_id": int(pid), "title": catalogue.text(pid),
-             "attributes": {c: str(catalogue.products.at[pid, c]) for c in attribute_columns},
-             "in_stock": True, "image": catalogue.image_path(pid).read_bytes(),
-             "content_hash": catalogue.content_hash(pid), "vector": repository.vector_bytes(vector),
+def _simulated_shoppers(catalogue, keys, vectors, encoder, n: int, seed_value: int):
+    """(SIMULATED events, their shoppers' taste vectors), or (None, the product vectors) when n is 0."""
+    if not n:
+        return None, vectors
+    from features.simulator import SimulatorConfig, simulate  # the lab's simulator: only for the demo
+    simulation = simulate(catalogue, SimulatorConfig(n_users=n, seed=seed_value))
+    users = PreferenceStore(keys, vectors, encoder.encode_texts).rebuild(simulation.events)
+    return simulation.events, users.vectors(users.user_ids)
+
+
+def catalogue_rows(catalogue: Catalogue, keys, vectors, space_id: str) -> list[dict]:
+    """`products` rows for catalogue products and their vectors (a text-only product stores no photo bytes)."""
+    now, attribute_columns = time.time(), catalogue.attribute_columns
+    descriptions = catalogue.products["description"] if "description" in catalogue.products else None
+    return [{"product_id": int(key), "sku": catalogue.product_id(key), "title": catalogue.text(key),
+             "description": (str(descriptions[key]).strip() or None) if descriptions is not None else None,
+             "attributes": {c: str(catalogue.products.at[key, c]) for c in attribute_columns},
+             "in_stock": True, "image": catalogue.image_bytes(key) if catalogue.has_image(key) else b"",
+             "content_hash": catalogue.content_hash(key), "vector": repository.vector_bytes(vector),
              "space_id": space_id, "deleted": False, "updated_at": now}
-            for pid, vector in zip(ids.tolist(), vectors)]
+            for key, vector in zip(np.asarray(keys).tolist(), vectors)]
 
 
 def ensure_key_file(path: Path) -> list[dict]:

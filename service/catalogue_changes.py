@@ -4,26 +4,33 @@ from __future__ import annotations
 
 from flask import current_app
 
-from features.catalogue import product_content_hash
+from features.catalogue import embedding_text, product_content_hash
+from features.ids import product_key
 from features.images import open_image
 from service import repository
 from service.generation import regenerate
 
 
-def save_product(product_id: int, title: str, attributes: dict, image_bytes: bytes, in_stock: bool) -> dict:
-    """Create or replace a product. The image is checked by content before anything is stored."""
-    image = open_image(image_bytes)  # type sniffing, pixel limit, decompression-bomb guard
+def save_product(sku: str, title: str, description: str, attributes: dict, image_bytes: bytes | None,
+                 in_stock: bool) -> dict:
+    """Create or replace the product `sku` (a checked id). A photo is checked by content before anything is
+    stored and embedded through the image tower; without one the product is text-only, embedded from its
+    title and description through the text tower (the same space)."""
     encoder = current_app.extensions["tailorcard.encoder"].get()
-    vector = encoder.encode_images([image])[0]
-    content_hash = product_content_hash(image_bytes, {"title": title, **attributes})
-    row = {"product_id": product_id, "title": title, "attributes": attributes, "in_stock": in_stock,
-           "image": image_bytes, "content_hash": content_hash, "vector": repository.vector_bytes(vector),
-           "space_id": encoder.space_id}
+    if image_bytes:
+        vector = encoder.encode_images([open_image(image_bytes)])[0]  # sniffing, pixel limit, bomb guard
+    else:
+        vector = encoder.encode_texts([embedding_text(title, description)])[0]
+    text = {"title": title, **({"description": description} if description else {})}
+    row = {"product_id": product_key(sku), "sku": sku, "title": title, "description": description or None,
+           "attributes": attributes, "in_stock": in_stock, "image": image_bytes or b"",
+           "content_hash": product_content_hash(image_bytes or b"", {**text, **attributes}),
+           "vector": repository.vector_bytes(vector), "space_id": encoder.space_id}
     with current_app.extensions["tailorcard.db"].begin() as connection:
         repository.save_product(connection, row)
-    _after_change(product_id, content_hash)
-    return {"id": product_id, "title": title, "attributes": attributes, "in_stock": in_stock,
-            "content_hash": content_hash}
+    _after_change(row["product_id"], row["content_hash"] if image_bytes else None)
+    return {"id": sku, "title": title, "description": description, "attributes": attributes, "in_stock": in_stock,
+            "has_photo": bool(image_bytes), "content_hash": row["content_hash"]}
 
 
 def delete_product(product_id: int) -> bool:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,37 +12,61 @@ from features.encoder.spec import data_dir
 from service.cli import bench, main
 
 DEFAULT_CATALOGUE = data_dir() / "catalogue"
+DEMO_SHOPPERS = 400
 
 
 def prepare(instance: Path, catalogue_path: str, encoder_spec: str, users: int, segments: int,
             variants: str | None = None) -> dict:
-    """Keys, products, simulated shoppers and segments in `instance`; returns the app config to serve it."""
+    """Keys, products and segments in `instance` (and `users` SIMULATED shoppers, for the demo); a database
+    prepared before is brought in step with the catalogue. Returns the app config to serve it."""
     from features.catalogue import load_catalogue
     from features.encoder import load_encoder
     from service.bootstrap import ensure_key_file, seed
-    from service.db import make_engine, metadata
+    from service.db import create_or_upgrade, make_engine
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'tailorcard.sqlite'}"
     keys = ensure_key_file(instance / "api_keys.json")
     engine = make_engine(database_url)
-    metadata.create_all(engine)
+    create_or_upgrade(engine)
     encoder = load_encoder(encoder_spec)
     catalogue = load_catalogue(catalogue_path)
     click.echo(f"preparing {database_url}: catalogue {catalogue_path}, encoder {encoder_spec} (space {encoder.space_id})")
     report = seed(engine, catalogue, encoder, instance / "embeddings" / "store.npz", users, segments)
     if report.already_prepared:
-        click.echo(f"database already holds {report.products} products; kept as it is")
-    else:
+        sync_database(engine, catalogue, encoder)
+    elif report.users:
         click.echo(f"{report.products} products, {report.events} SIMULATED events of {report.users} simulated "
                    f"shoppers, {report.segments} taste segments")
+    else:
+        click.echo(f"{report.products} products, no shoppers yet, {report.segments} taste segments (from the products)")
     engine.dispose()
     return {"DATABASE_URL": database_url, "ENCODER": encoder_spec, "API_KEYS": keys, "VARIANTS": variants}
 
 
-def gunicorn_command(bind: str, workers: int) -> list[str]:
+def sync_database(engine, catalogue, encoder, dry_run: bool = False) -> dict:
+    """Bring the database's products in step with the catalogue (service.catalogue_sync); prints what it did."""
+    from service.catalogue_sync import apply_sync, plan_sync, stored_state
+    with engine.connect() as connection:
+        stored = stored_state(connection)
+    plan = plan_sync(catalogue, stored)
+    summary = plan.summary(catalogue, {key: sku for key, (sku, _) in stored.items()})
+    verbs = ("would add", "change", "delete") if dry_run else ("added", "changed", "deleted")
+    click.echo(f"catalogue sync: {verbs[0]} {summary['adds']}, {verbs[1]} {summary['changes']}, {verbs[2]} "
+               f"{summary['deletes']}; {summary['unchanged']} unchanged" + (" (dry run: nothing written)" if dry_run else ""))
+    for named, count in (("added", "adds"), ("changed", "changes"), ("deleted", "deletes")):
+        if summary[named]:
+            click.echo(f"  {named}: {', '.join(summary[named])}{' ...' if summary[count] > len(summary[named]) else ''}")
+    if not dry_run:
+        summary["embedded"] = apply_sync(engine, catalogue, encoder, plan)
+    return summary
+
+
+def gunicorn_command(bind: str, workers: int, app: str = "service.app:create_app()") -> list[str]:
     # gthread workers keep connections alive (a storefront's backend reuses them; a new TCP connection per
     # request costs both ends) and serve a slow request's neighbours meanwhile.
-    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
-            "--keep-alive", "30", "--bind", bind, "--access-logfile", "-", "--timeout", "120", "service.app:create_app()"]
+    # The config module makes gunicorn honour the app's `Connection: close` (gunicorn drops it as hop-by-hop).
+    return [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_config", "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", "4", "--keep-alive", "30", "--bind", bind,
+            "--access-logfile", "-", "--timeout", "120", app]
 
 
 def serving_environment(config: dict, instance: Path) -> dict:
@@ -61,14 +84,19 @@ def serving_environment(config: dict, instance: Path) -> dict:
 @click.option("--instance", type=click.Path(file_okay=False), default="instance", show_default=True)
 @click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(DEFAULT_CATALOGUE), show_default=True)
 @click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
-@click.option("--users", type=int, default=400, show_default=True, help="SIMULATED shoppers to seed.")
+@click.option("--users", type=click.IntRange(min=0), default=None,
+              help="SIMULATED shoppers to seed a new database with [default: 400 for the bundled demo catalogue, "
+                   "0 for any other: a real store's statistics never mix with simulated ones].")
 @click.option("--segments", type=int, default=8, show_default=True, help="Taste segments (k-means over shoppers).")
 @click.option("--generator", "generator_spec", default="embedded", show_default=True,
               help="Generator spec for personalised variants; 'none' serves original photos only.")
 def serve(host, port, workers, instance, catalogue_path, encoder_spec, users, segments, generator_spec):
-    """Prepare the embedded default (sample catalogue, shipped encoder, SIMULATED shoppers) and serve it."""
+    """Serve a store: its catalogue (default: the bundled demo with SIMULATED shoppers), synced into the database
+    at every start, with the shipped encoder; any other catalogue starts with no shoppers until events arrive."""
     instance = Path(instance).resolve()
     variants = None if generator_spec == "none" else generator_spec
+    if users is None:
+        users = DEMO_SHOPPERS if Path(catalogue_path).resolve() == DEFAULT_CATALOGUE.resolve() else 0
     config = prepare(instance, catalogue_path, encoder_spec, users, segments, variants)
     storefront = next(k["key"] for k in config["API_KEYS"] if k["name"] == "storefront")
     click.echo(f"storefront: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
@@ -77,7 +105,15 @@ def serve(host, port, workers, instance, catalogue_path, encoder_spec, users, se
         from service.app import create_app
         create_app(config).run(host=host, port=port, threaded=True)
         return
-    subprocess.run(gunicorn_command(f"{host}:{port}", workers), env=serving_environment(config, instance), check=False)
+    become(gunicorn_command(f"{host}:{port}", workers), serving_environment(config, instance))
+
+
+def become(command: list[str], env: dict) -> None:
+    """Replace this process by `command` (never returns): the PID the user started is then gunicorn's master,
+    so SIGTERM / SIGINT / Ctrl-C to it stop the server. A child process would outlive a signalled parent."""
+    sys.stdout.flush()  # exec discards what Python still buffers (the URLs and keys printed above)
+    sys.stderr.flush()
+    os.execvpe(command[0], command, env)
 
 
 @bench.command("service")

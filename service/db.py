@@ -12,20 +12,24 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 metadata = sa.MetaData()
-INSERT_CHUNK = 500  # rows per INSERT statement (SQLite caps bound parameters per statement)
+INSERT_CHUNK = 500  # values per IN (...) list or rows per plain INSERT (SQLite caps bound parameters per statement)
 
 products = sa.Table(
     "products", metadata,
-    sa.Column("product_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("product_id", sa.BigInteger, primary_key=True, autoincrement=False),  # features.ids.product_key(sku)
+    sa.Column("sku", sa.String(128), nullable=True),  # the store's own id; NULL in rows older than SKUs: the key's digits
     sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),  # text the encoder reads of a text-only product
     sa.Column("attributes", sa.JSON, nullable=False),
     sa.Column("in_stock", sa.Boolean, nullable=False, default=True),
-    sa.Column("image", sa.LargeBinary, nullable=False),
+    sa.Column("image", sa.LargeBinary, nullable=False),  # empty for a text-only product
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float32 unit row in the encoder's space
     sa.Column("space_id", sa.Text, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),  # kept: past events still point at it
     sa.Column("updated_at", sa.Float, nullable=False),
+    # when it joined a running store (a new arrival: recsys.freshness); NULL for the catalogue it was set up with
+    sa.Column("created_at", sa.Float, nullable=True),
 )
 
 product_changes = sa.Table(
@@ -102,23 +106,37 @@ def get_engine() -> sa.Engine:
     return current_app.extensions["tailorcard.db"]
 
 
+def create_or_upgrade(engine: sa.Engine) -> None:
+    """Create the missing tables, then add the missing nullable columns of existing ones: the only kind of
+    schema change made so far, so a database written by an older version keeps working as it is."""
+    metadata.create_all(engine)  # idempotent: creates only the missing tables
+    inspector = sa.inspect(engine)
+    with engine.begin() as connection:
+        for table in metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}'))
+
+
 def init_app(app) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
-    metadata.create_all(engine)  # idempotent: creates only the missing tables
+    create_or_upgrade(engine)
     app.extensions["tailorcard.db"] = engine
     app.cli.add_command(init_db_command)
 
 
 def insert_ignoring_duplicates(connection, table: sa.Table, rows: list[dict]) -> int:
-    """Insert rows, skipping those whose unique key is taken (idempotency); returns how many went in."""
+    """Insert rows, skipping those whose unique key is taken (idempotency); returns how many went in.
+
+    One executemany with RETURNING: SQLAlchemy batches it into multi-row statements ("insertmanyvalues", sized
+    to the dialect's parameter limits), and the returned rows count exactly the rows that were new."""
     if not rows:
         return 0
-    inserted = 0
-    for start in range(0, len(rows), INSERT_CHUNK):  # one multi-row statement per chunk: a true rowcount
-        chunk = rows[start:start + INSERT_CHUNK]
-        statement = dialect_insert(connection, table).values(chunk).on_conflict_do_nothing()
-        inserted += connection.execute(statement).rowcount
-    return inserted
+    key = next(iter(table.primary_key.columns))
+    statement = dialect_insert(connection, table).on_conflict_do_nothing().returning(key)
+    return len(connection.execute(statement, rows).all())
 
 
 def dialect_insert(connection, table: sa.Table):
@@ -134,7 +152,7 @@ def dialect_insert(connection, table: sa.Table):
 @with_appcontext
 def init_db_command():
     """Create the tables (existing data is kept)."""
-    metadata.create_all(get_engine())
+    create_or_upgrade(get_engine())
     click.echo("database ready")
 
 

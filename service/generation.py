@@ -21,7 +21,7 @@ GENERATE_VARIANT = "generate_variant"
 
 def card_image(card: dict, rank: int, n: int) -> dict:
     """The image fields of one ranked card: the ready variant, else the original photo (and a request)."""
-    product_id, content_hash, segment = card["product"]["id"], card["content_hash"], card["variant_segment"]
+    product_id, content_hash, segment = card["key"], card["content_hash"], card["variant_segment"]
     if segment is None:
         return original_image(card)
     record = current_app.extensions["tailorcard.variants"].lookup(product_id, content_hash, segment)

@@ -6,13 +6,18 @@ every ranking, so a change made through any worker reaches every worker's next c
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import Counter
 
 import numpy as np
 import sqlalchemy as sa
 
-from features.colour_taste import COLOUR_EXAMPLES, ColourTaste, colour_to_show, product_kinds
+from features.colour_taste import (COLOUR_ATTRIBUTE as COLOUR, COLOUR_EXAMPLES, TYPE_ATTRIBUTE as TYPE, ColourTaste,
+                                   colour_to_show, product_kinds)
+from features.events import split_usable
+from features.preferences import DAY
 from features.type_taste import taste_within_type
 from recsys.recommender import Recommender, RecommenderConfig
 from recsys.segments import TasteSegments
@@ -20,8 +25,11 @@ from service import repository
 
 SEGMENTS = "segment_centroids"
 POPULARITY_SEQ = "popularity_seq"  # the last event the popularity prior counts
-COLOUR = "baseColour"  # the product attribute a shopper's colour is learned over (features.colour_taste)
-TYPE = "articleType"  # a variant keeps its product's type
+# The prior is refreshed (every worker rebuilds its model from the log, so all agree) once the events since the
+# last refresh reach REFRESH_EVENTS or REFRESH_SHARE of those it counts; workers look every POPULARITY_CHECK_S.
+REFRESH_EVENTS, REFRESH_SHARE, POPULARITY_CHECK_S = 200, 0.10, 30.0
+NEW_ARRIVAL_DAYS = 90  # older products' newness has faded to nothing (recsys.freshness halves it every week)
+log = logging.getLogger(__name__)
 
 
 class LiveModel:
@@ -36,6 +44,8 @@ class LiveModel:
         # have any (what a variant can be drawn toward) without recounting the catalogue
         self._pair_counts: Counter = Counter()
         self.event_seq = self.change_seq = 0
+        self.skipped_events: set[int] = set()  # seqs of stored events no model can use (see _usable)
+        self.popularity_seq, self._popularity_checked = 0, time.monotonic()
 
     def load(self) -> "LiveModel":
         with self.lock, self.engine.connect() as connection:
@@ -43,9 +53,11 @@ class LiveModel:
             if catalogue.empty:
                 raise RuntimeError("the database holds no products; run `tailorcard serve` (which prepares "
                                    "the default catalogue) or PUT products first")
-            events = repository.events_after(connection)
+            stored = repository.events_after(connection)
             popularity_seq = repository.load_array(connection, POPULARITY_SEQ)
-            self._build(catalogue, events, int(popularity_seq) if popularity_seq is not None else None)
+            self._build(catalogue, self._usable(stored), int(popularity_seq) if popularity_seq is not None else None)
+            self.event_seq = int(stored["seq"].max()) if len(stored) else 0  # skipped events count as read
+            self.popularity_seq = int(popularity_seq) if popularity_seq is not None else self.event_seq
             self.change_seq = repository.last_change_seq(connection)
             centroids = repository.load_array(connection, SEGMENTS)
         if centroids is not None:
@@ -65,7 +77,17 @@ class LiveModel:
         self.colours = _colour_taste(catalogue, events)
         for row in catalogue.itertuples():
             self._set_product_info(row._asdict())
-        self.event_seq = int(events["seq"].max()) if len(events) else 0
+        self._mark_new_arrivals(catalogue, vectors)
+
+    def _mark_new_arrivals(self, catalogue, vectors) -> None:
+        """Products that joined the running store recently are new arrivals again after a restart, as they were
+        when their change was caught up (recsys.freshness): the same added_at, so the same newness."""
+        recent = catalogue["created_at"].notna() & ~catalogue["deleted"].astype(bool) & \
+            (catalogue["created_at"] > time.time() - NEW_ARRIVAL_DAYS * DAY)
+        for position in np.flatnonzero(recent.to_numpy()):
+            row = catalogue.iloc[position]
+            self.recommender.upsert_item(int(row["product_id"]), vectors[position], in_stock=bool(row["in_stock"]),
+                                         added_at=float(row["created_at"]))
 
     def _set_product_info(self, row: dict) -> None:
         product_id = int(row["product_id"])
@@ -76,7 +98,8 @@ class LiveModel:
             if product_id in self.recommender.index:
                 self.recommender.remove_item(product_id)
             return
-        self.products[product_id] = {"id": product_id, "title": row["title"], "attributes": row["attributes"],
+        self.products[product_id] = {"id": row["sku"], "key": product_id, "title": row["title"],
+                                     "attributes": row["attributes"], "has_photo": bool(row["has_photo"]),
                                      "in_stock": bool(row["in_stock"]), "content_hash": row["content_hash"]}
         self._count_pair(row["attributes"], +1)
         self.recommender.set_in_stock(product_id, bool(row["in_stock"]))
@@ -124,18 +147,52 @@ class LiveModel:
                 self.change_seq = change["seq"]
             if new_colour:
                 # a colour new to the catalogue gets an axis: rebuilt from the log, once (rare: a new colour name)
-                self.colours = _colour_taste(repository.all_products(connection), repository.events_after(connection))
+                self.colours = _colour_taste(repository.all_products(connection),
+                                             self._usable(repository.events_after(connection)))
             pending = repository.events_after(connection, self.event_seq)
             if len(pending):
                 self._rebuild_users(connection, pending["user_id"].unique())
                 self.event_seq = int(pending["seq"].max())
+        if time.monotonic() - self._popularity_checked >= POPULARITY_CHECK_S:
+            self.refresh_popularity()
+
+    def refresh_popularity(self) -> bool:
+        """Rebuild from the log when the popularity prior is due (or another worker refreshed it): a new store's
+        first events become its popularity without a restart. True when it rebuilt."""
+        with self.lock:
+            self._popularity_checked = time.monotonic()
+            with self.engine.connect() as connection:
+                stored = repository.load_array(connection, POPULARITY_SEQ)
+            stored = int(stored) if stored is not None else 0
+            due = self.event_seq - stored >= max(REFRESH_EVENTS, REFRESH_SHARE * stored)
+            if stored == self.popularity_seq and due:
+                with self.engine.begin() as connection:
+                    repository.save_array(connection, POPULARITY_SEQ, np.array(self.event_seq))
+                stored = self.event_seq
+            if stored == self.popularity_seq:
+                return False
+            self.load()
+            return True
 
     def _rebuild_users(self, connection, user_ids) -> None:
         """Rebuild these shoppers' tastes from all their events: the vectors a restart would give them
         (incremental == batch), for work that grows with their events, not with the whole log."""
-        their_events = repository.events_of_users(connection, user_ids).drop(columns="seq")
+        their_events = self._usable(repository.events_of_users(connection, user_ids)).drop(columns="seq")
         for preferences in self._preference_stores():
             preferences.rebuild_users(their_events)
+
+    def _usable(self, events):
+        """Stored events minus those that would break a shopper's vector (stored before the API refused
+        them, or written by hand): skipped, counted, and logged once each, so one bad row never takes its
+        shopper down."""
+        usable, skipped = split_usable(events)
+        new = skipped[~skipped["seq"].isin(self.skipped_events)]
+        if len(new):
+            self.skipped_events.update(new["seq"].tolist())
+            first = new.iloc[0]
+            log.warning("skipped %d stored event(s) no model can use (%d in all); e.g. seq %d of user %r: %s",
+                        len(new), len(self.skipped_events), first["seq"], first["user_id"], first["problem"])
+        return usable
 
     def _preference_stores(self) -> list:
         return [self.recommender.preferences] + ([self.colours] if self.colours is not None else [])
@@ -147,7 +204,7 @@ class LiveModel:
             self._set_product_info({"product_id": change["product_id"], "deleted": True})
             return False
         self.recommender.upsert_item(product["product_id"], repository.vector_from(product["vector"]),
-                                     in_stock=product["in_stock"])
+                                     in_stock=product["in_stock"], added_at=product["created_at"])
         self._set_product_info({**product, "deleted": False})
         colour = _attribute(product["attributes"], COLOUR)
         if colour is not None and (self.colours is None or colour not in self.colours.names):
@@ -170,12 +227,14 @@ class LiveModel:
         for record in recommendations.to_records():
             product = self.products[record["item_id"]]
             attributes = product["attributes"]
-            cards.append({"product": {k: product[k] for k in ("id", "title", "attributes")},
+            cards.append({"product": {k: product[k] for k in ("id", "title", "attributes")}, "key": product["key"],
                           "content_hash": product["content_hash"], "score": round(record["score"], 4),
                           "explanation": [self._titled(reason) for reason in record.get("because", [])],
-                          # variants are made per (product, colour segment): None wants none
+                          "has_photo": product["has_photo"],
+                          # variants are made per (product, colour segment) of a photo: None wants none
                           "variant_segment": colour_to_show(colour, _attribute(attributes, TYPE),
-                                                            _attribute(attributes, COLOUR), offered)})
+                                                            _attribute(attributes, COLOUR), offered)
+                          if product["has_photo"] else None})
         return {"user_id": user_id, "segment": segment, "colour": colour, "cards": cards}
 
     def offered_colours(self) -> set:
@@ -192,7 +251,8 @@ class LiveModel:
     def _titled(self, reason: dict) -> dict:
         """Name a past product in an explanation, so a page can say 'because you viewed <title>'."""
         if "item_id" in reason and reason["item_id"] in self.products:
-            return {**reason, "title": self.products[reason["item_id"]]["title"]}
+            product = self.products[reason["item_id"]]
+            return {**reason, "item_id": product["id"], "title": product["title"]}
         return reason
 
 

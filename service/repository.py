@@ -17,7 +17,7 @@ from features.events import NO_ITEM
 from service.db import (INSERT_CHUNK, card_cache, events, insert_ignoring_duplicates, model_state, product_changes,
                         products, upsert)
 
-CARDS_FORMAT = 3  # bump when the cached ranking's shape changes: older entries then simply miss
+CARDS_FORMAT = 4  # bump when the cached ranking's shape changes: older entries then simply miss
 EVENT_COLUMNS = ("event_id", "user_id", "item_id", "type", "timestamp", "session_id", "query", "value")
 
 
@@ -32,9 +32,28 @@ def vector_from(blob: bytes) -> np.ndarray:
 # ---- products --------------------------------------------------------------------------------
 
 def save_product(connection, product: dict) -> None:
-    """Insert or replace a product (all columns of `products`) and log the change."""
-    upsert(connection, products, {**product, "deleted": False, "updated_at": time.time()}, ["product_id"])
+    """Insert or replace a product (all columns of `products`; `sku` is its id text) and log the change. A
+    product new to the database is stamped `created_at` (a new arrival, recsys.freshness); a replaced one keeps
+    its stamp."""
+    now = time.time()
+    stored = connection.execute(sa.select(SKU, products.c.created_at).where(
+        products.c.product_id == product["product_id"])).first()
+    if stored is not None and stored.sku != product["sku"]:
+        raise KeyCollision(f"product ids {product['sku']!r} and {stored.sku!r} share the key {product['product_id']}; "
+                           f"rename one of them")
+    created_at = now if stored is None else stored.created_at
+    upsert(connection, products, {**product, "deleted": False, "updated_at": now, "created_at": created_at},
+           ["product_id"])
     connection.execute(product_changes.insert().values(product_id=product["product_id"], kind="upsert"))
+
+
+class KeyCollision(ValueError):
+    """Two product ids share a key (features.ids.product_key): practically never, and refused when it happens."""
+
+
+# a product's id text: its sku, or (rows written before SKUs) its key's digits, which was its id then
+SKU = sa.func.coalesce(products.c.sku, sa.cast(products.c.product_id, sa.String)).label("sku")
+HAS_PHOTO = (sa.func.length(products.c.image) > 0).label("has_photo")  # a text-only product stores no bytes
 
 
 def delete_product(connection, product_id: int) -> bool:
@@ -49,10 +68,15 @@ def delete_product(connection, product_id: int) -> bool:
 def get_product(connection, product_id: int, with_image: bool = False, with_vector: bool = False) -> dict | None:
     """A live product's row; its photo and vector (blobs) only when asked for (with_image brings both)."""
     left_out = set() if with_image else {"image"} if with_vector else {"image", "vector"}
-    columns = [c for c in products.c if c.name not in left_out]
+    columns = [SKU, HAS_PHOTO, *(c for c in products.c if c.name not in left_out and c.name != "sku")]
     row = connection.execute(sa.select(*columns).where(products.c.product_id == product_id,
                                                        ~products.c.deleted)).mappings().first()
     return dict(row) if row else None
+
+
+def sku_of(connection, product_id: int) -> str:
+    """The store's id of a product (deleted ones too: a variant's provenance outlives its product)."""
+    return connection.execute(sa.select(SKU).where(products.c.product_id == product_id)).scalar() or str(product_id)
 
 
 def product_images(connection, product_ids) -> list[bytes]:
@@ -64,8 +88,9 @@ def product_images(connection, product_ids) -> list[bytes]:
 
 def all_products(connection) -> pd.DataFrame:
     """Every product, deleted ones included (their vectors are needed to replay old events)."""
-    query = sa.select(products.c.product_id, products.c.title, products.c.attributes, products.c.in_stock,
-                      products.c.content_hash, products.c.vector, products.c.deleted)
+    query = sa.select(products.c.product_id, SKU, HAS_PHOTO, products.c.title, products.c.attributes,
+                      products.c.in_stock, products.c.content_hash, products.c.vector, products.c.deleted,
+                      products.c.created_at)
     return pd.DataFrame(connection.execute(query.order_by(products.c.product_id)).mappings().all(),
                         columns=[c.name for c in query.selected_columns])
 
@@ -115,7 +140,8 @@ def events_of_users(connection, user_ids) -> pd.DataFrame:
 
 def _event_frame(rows) -> pd.DataFrame:
     # plain tuples: pandas probes each SQLAlchemy Row for attributes, about three times slower
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=["seq", *EVENT_COLUMNS])
+    # object columns first: ints mixed with NULLs would become float64, which rounds keys above 2**53
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=["seq", *EVENT_COLUMNS], dtype=object)
     return frame.astype({"seq": "int64", "timestamp": "float64", "value": "float64"}).assign(
         item_id=frame["item_id"].fillna(NO_ITEM).astype("int64"))
 

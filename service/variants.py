@@ -92,7 +92,8 @@ def build_variant_store(generator_spec: str, encoder, root, connection) -> "Vari
     against the article types of the products in the database."""
     from imagegen.pipeline import load_generator
     from imagegen.variants import ClipJudge, VariantMaker, VariantStore as FileVariantStore
+    from features.colour_taste import TYPE_ATTRIBUTE
     from service.repository import all_products
-    types = {str(a.get("articleType")) for a in all_products(connection)["attributes"] if a.get("articleType")}
+    types = {str(a.get(TYPE_ATTRIBUTE)) for a in all_products(connection)["attributes"] if a.get(TYPE_ATTRIBUTE)}
     judge = ClipJudge(encoder, sorted(types) or ["product"])
     return VariantMaker(load_generator(generator_spec, device="cpu"), judge, FileVariantStore(root))

@@ -46,10 +46,16 @@ def test_duplicate_ids_and_empty_titles_name_their_lines(sample_catalogue_dir):
     assert len(error.value.problems) == 2
 
 
-def test_non_integer_id_is_refused(sample_catalogue_dir):
-    _edit(sample_catalogue_dir, lambda f: f.__setitem__("product_id", f["product_id"].where(f.index != 0, "abc")))
-    with pytest.raises(CatalogueError, match="line 2: product_id 'abc' is not an integer"):
+def test_ids_breaking_the_id_rule_are_named(sample_catalogue_dir):
+    bad = {0: "a b", 1: "", 2: "x" * 129, 3: "-leading-dash"}
+    _edit(sample_catalogue_dir, lambda f: f.__setitem__("product_id", [bad.get(i, v) for i, v in f["product_id"].items()]))
+    with pytest.raises(CatalogueError) as error:
         load_catalogue(sample_catalogue_dir)
+    problems = error.value.problems
+    assert len(problems) == 4 and problems[0] == "line 3: empty product_id"
+    assert "line 2: product_id 'a b' is not an id (1-128 characters" in problems[1]
+    assert problems[2].startswith("line 4: product_id 'xxx") and "(131 characters)" in problems[2]
+    assert problems[3].startswith("line 5: product_id '-leading-dash' is not an id")
 
 
 def test_missing_unreadable_and_bomb_images_are_named(sample_catalogue_dir):

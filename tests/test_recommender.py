@@ -4,7 +4,7 @@ import pytest
 
 from recsys.items import Items
 from recsys.mmr import mmr_order
-from recsys.baselines import ALSRecommender, ItemKNNRecommender, PopularityRecommender
+from recsys.baselines import ALSRecommender, BuyAgainRecommender, ItemKNNRecommender, PopularityRecommender
 from recsys.recommender import Recommender, RecommenderConfig, RecommenderError
 from recsys_helpers import attribute_vectors, events_frame, tiny_products
 
@@ -198,6 +198,18 @@ class TestItemKNN(ContractTests):
 class TestALS(ContractTests):
     def make(self):
         return ALSRecommender(IDS, factors=4, iterations=5)
+
+
+class TestBuyAgain(ContractTests):
+    def make(self):
+        return BuyAgainRecommender(IDS)
+
+    def test_own_purchases_first_by_orders_then_the_latest(self):
+        model = self.make().fit(events_frame([("u", SHOES[0], "purchase", 0), ("u", SHOES[1], "purchase", 1),
+                                              ("u", SHOES[1], "purchase", 2), ("u", SHOES[2], "purchase", 3),
+                                              ("v", WATCHES[0], "purchase", 4), ("w", WATCHES[0], "purchase", 5)]))
+        top = model.recommend("u", n=4, filter_already_bought=False).item_ids.tolist()
+        assert top == [SHOES[1], SHOES[2], SHOES[0], WATCHES[0]]  # then the most popular
 
 
 def test_items_keep_their_popularity_ranking_until_popularity_changes():

@@ -8,6 +8,7 @@ import torch
 from features.catalogue import Catalogue
 from features.encoder.clip_encoder import ClipEncoder
 from features.encoder.evaluation import encoder_quality
+from features.errors import TailorcardError
 from features.image_pack import is_heldout
 
 
@@ -16,8 +17,12 @@ def heldout_products(catalogue: Catalogue) -> Catalogue:
 
 
 def bench_encoder(encoder: ClipEncoder, catalogue: Catalogue) -> dict:
-    """Scores over every product of `catalogue`, plus images/s of the full encode path
-    (decode, pad to square, preprocess, forward) on this machine."""
+    """Scores over every product of `catalogue` that has a photo, plus images/s of the full encode path
+    (decode, pad to square, preprocess, forward) on this machine. Zero-shot scores come only for the
+    attribute columns the catalogue has (see encoder_quality)."""
+    catalogue = catalogue.subset(catalogue.photo_ids)
+    if len(catalogue) == 0:
+        raise TailorcardError("no product of this catalogue has a photo; the encoder bench scores photos")
     images = [catalogue.load_image(pid) for pid in catalogue.ids]
     started = time.perf_counter()
     vectors = encoder.encode_images(images)

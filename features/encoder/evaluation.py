@@ -44,15 +44,36 @@ def text_to_image_recall(image_vectors: np.ndarray, text_vectors: np.ndarray, k:
 
 
 def encoder_quality(image_vectors: np.ndarray, products: pd.DataFrame, encode_texts: TextEncoder) -> dict:
-    """Zero-shot articleType / baseColour top-1 and title-to-image recall@10 over `products` rows."""
-    article_labels = sorted(products["articleType"].unique())
-    colour_labels = sorted(c for c in products["baseColour"].unique() if c)
-    articles = zero_shot_article(image_vectors, article_labels, encode_texts)
-    has_colour = (products["baseColour"] != "").to_numpy()
-    colours = zero_shot_colour(image_vectors[has_colour], articles[has_colour], colour_labels, encode_texts)
+    """Title-to-image recall@10 over `products` rows, and zero-shot top-1 of the attributes the products
+    have: `articletype_top1` with an articleType column, `basecolour_top1` with a baseColour column
+    (prompted with the predicted article type, or "product" without one). Empty labels are not scored."""
+    scores = {}
+    articles = np.full(len(products), "product", dtype=object)
+    if _labelled(products, "articleType").any():
+        articles = zero_shot_article(image_vectors, _labels(products, "articleType"), encode_texts)
+        scores["articletype_top1"] = _top1(articles, products, "articleType")
+    has_colour = _labelled(products, "baseColour")
+    if has_colour.any():
+        colours = np.empty(len(products), dtype=object)
+        colours[has_colour] = zero_shot_colour(image_vectors[has_colour], articles[has_colour],
+                                               _labels(products, "baseColour"), encode_texts)
+        scores["basecolour_top1"] = _top1(colours, products, "baseColour")
     titles = encode_texts(products["title"].tolist())
-    return {
-        "articletype_top1": float((articles == products["articleType"].to_numpy()).mean()),
-        "basecolour_top1": float((colours == products["baseColour"].to_numpy()[has_colour]).mean()),
-        "text_to_image_recall_at_10": text_to_image_recall(image_vectors, titles, 10),
-    }
+    scores["text_to_image_recall_at_10"] = text_to_image_recall(image_vectors, titles, 10)
+    return scores
+
+
+def _labelled(products: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in products.columns:
+        return np.zeros(len(products), dtype=bool)
+    return (products[column].astype(str) != "").to_numpy()
+
+
+def _labels(products: pd.DataFrame, column: str) -> list[str]:
+    return sorted(label for label in products[column].astype(str).unique() if label)
+
+
+def _top1(predicted: np.ndarray, products: pd.DataFrame, column: str) -> float:
+    """Share of the labelled rows whose prediction is their label."""
+    labelled = _labelled(products, column)
+    return float((predicted[labelled] == products[column].astype(str).to_numpy()[labelled]).mean())

@@ -1,35 +1,44 @@
-"""Products: read, create or replace (attributes plus an uploaded photo), patch, delete, and the photo."""
+"""Products: read, create or replace (text, any attributes, an optional photo), patch, delete, and the photo."""
 from __future__ import annotations
 
 import io
+import re
 
 from PIL import Image
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from features.catalogue import KNOWN_ATTRIBUTES
+from features.ids import echo
 from features.images import open_image
 from service import catalogue_changes, repository
-from service.api.params import bad_request, item_id as checked_item_id
+from service.api.params import bad_request, json_body, product_id, product_sku
 from service.auth import require_scope
 from service.errors import ApiError
 
 bp = Blueprint("items", __name__, url_prefix="/v1/items")
-MAX_FIELD_LENGTH = 300
+MAX_FIELD_LENGTH = 300  # a title or an attribute value
+MAX_DESCRIPTION_LENGTH = 5000
+MAX_ATTRIBUTES = 50
+FIELDS = ("title", "description", "in_stock")  # every other field is an attribute of that name
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ .-]{0,63}$")
+RESERVED = {"product_id", "image", "id", *FIELDS}
 BOOLEAN_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif", "BMP": "image/bmp"}
 
 
-@bp.get("/<int:item_id>")
+@bp.get("/<item_id>")
 @require_scope("items", "cards")
-def get(item_id: int):
+def get(item_id: str):
     product = _existing(item_id)
     return jsonify(_public(product))
 
 
-@bp.get("/<int:item_id>/image")
-def image(item_id: int):
+@bp.get("/<item_id>/image")
+def image(item_id: str):
     """The original photo. Public (an <img> cannot send a key); cached by content hash."""
-    if request.if_none_match and request.if_none_match.contains(_existing(item_id)["content_hash"]):
+    product = _existing(item_id)
+    if not product["has_photo"]:
+        raise ApiError(404, "not_found", f"product {echo(item_id)} has no photo (a text-only product)")
+    if request.if_none_match and request.if_none_match.contains(product["content_hash"]):
         return Response(status=304)  # the browser has it: the photo is not read
     product = _existing(item_id, with_image=True)  # the ETag comes from the same row as the photo
     response = Response(product["image"], mimetype=_media_type(product["image"]))
@@ -38,93 +47,96 @@ def image(item_id: int):
     return response
 
 
-@bp.put("/<int:item_id>")
+@bp.put("/<item_id>")
 @require_scope("items")
-def put(item_id: int):
-    """multipart/form-data: `title`, attribute fields, optional `in_stock`, and the photo as `image`."""
-    item_id = checked_item_id(item_id)
+def put(item_id: str):
+    """multipart/form-data: `title`, optional `description`, `in_stock`, any attribute fields, and the photo as
+    `image` (without one the product is text-only: embedded from its title and description)."""
+    sku = product_sku(item_id)
     fields = _form_fields(partial=False)
-    photo = _uploaded_image(required=True)
-    return jsonify(catalogue_changes.save_product(item_id, fields["title"], _attributes(fields, {}), photo,
-                                                  fields.get("in_stock", True)))
+    return jsonify(catalogue_changes.save_product(
+        sku, fields["title"], fields.get("description") or "", _attributes(fields, {}), _uploaded_image(),
+        fields.get("in_stock", True)))
 
 
-@bp.patch("/<int:item_id>")
+@bp.patch("/<item_id>")
 @require_scope("items")
-def patch(item_id: int):
-    """JSON (or multipart, to change the photo too) with any of `title`, attribute fields, `in_stock`."""
+def patch(item_id: str):
+    """JSON (or multipart, to change the photo too) with any of the fields; an attribute set to null is removed."""
     current = _existing(item_id, with_image=True)
     fields = _json_fields() if request.is_json else _form_fields(partial=True)
-    photo = _uploaded_image(required=False) or current["image"]
-    return jsonify(catalogue_changes.save_product(item_id, fields.get("title", current["title"]),
-                                                  _attributes(fields, current["attributes"]), photo,
-                                                  fields.get("in_stock", current["in_stock"])))
+    photo = _uploaded_image() or current["image"]
+    return jsonify(catalogue_changes.save_product(
+        current["sku"], fields.get("title", current["title"]), fields.get("description", current["description"] or ""),
+        _attributes(fields, current["attributes"]), photo, fields.get("in_stock", current["in_stock"])))
 
 
-@bp.delete("/<int:item_id>")
+@bp.delete("/<item_id>")
 @require_scope("items")
-def delete(item_id: int):
-    if not catalogue_changes.delete_product(checked_item_id(item_id)):
-        raise ApiError(404, "not_found", f"no product {item_id}")
+def delete(item_id: str):
+    if not catalogue_changes.delete_product(product_id(item_id)):
+        raise ApiError(404, "not_found", f"no product {echo(item_id)}")
     return "", 204
 
 
-def _existing(item_id: int, with_image: bool = False) -> dict:
+def _existing(item_id: str, with_image: bool = False) -> dict:
     with current_app.extensions["tailorcard.db"].connect() as connection:
-        product = repository.get_product(connection, checked_item_id(item_id), with_image=with_image)
+        product = repository.get_product(connection, product_id(item_id), with_image=with_image)
     if product is None:
-        raise ApiError(404, "not_found", f"no product {item_id}")
+        raise ApiError(404, "not_found", f"no product {echo(item_id)}")
     return product
 
 
 def _public(product: dict) -> dict:
-    return {"id": product["product_id"], "title": product["title"], "attributes": product["attributes"],
-            "in_stock": product["in_stock"], "content_hash": product["content_hash"]}
+    return {"id": product["sku"], "title": product["title"], "description": product["description"] or "",
+            "attributes": product["attributes"], "in_stock": product["in_stock"], "has_photo": product["has_photo"],
+            "content_hash": product["content_hash"]}
 
 
 def _form_fields(partial: bool) -> dict:
-    fields = {}
-    for name, value in request.form.items():
-        fields[name] = _checked_field(name, value)
+    fields = {name: _checked_field(name, value) for name, value in request.form.items()}
     if not partial and not fields.get("title"):
         raise bad_request("title", fields.get("title"), "a non-empty product title")
     return fields
 
 
 def _json_fields() -> dict:
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or not body:
         raise ApiError(400, "bad_request", "expected a JSON object with fields to change")
-    return {name: _checked_field(name, value) for name, value in body.items()}
+    return {name: _checked_field(name, value, nullable=name not in FIELDS) for name, value in body.items()}
 
 
-def _checked_field(name: str, value):
-    """Known fields only; text within limits; in_stock a boolean. Unknown fields are an error, not ignored."""
-    allowed = ("title", "in_stock", *KNOWN_ATTRIBUTES)
-    if name not in allowed:
-        raise bad_request(name, value, f"one of the fields {list(allowed)}")
+def _checked_field(name: str, value, nullable: bool = False):
+    """title, description, in_stock, or an attribute of any name (letters first; not a reserved name)."""
     if name == "in_stock":
         flag = value if isinstance(value, bool) else BOOLEAN_TEXT.get(str(value).strip().lower())
         if flag is None:
             raise bad_request(name, value, "true or false")
         return flag
-    if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH or (name == "title" and not value.strip()):
-        raise bad_request(name, value, f"text of at most {MAX_FIELD_LENGTH} characters" +
-                          (", not empty" if name == "title" else ""))
+    if name not in FIELDS and (name in RESERVED or not ATTRIBUTE_NAME.fullmatch(name)):
+        raise bad_request("field name", name, "title, description, in_stock or an attribute name: a letter, then "
+                          "up to 63 letters, digits, spaces and _.- (not product_id, id or image)")
+    if value is None and nullable:
+        return None  # removes the attribute
+    limit = MAX_DESCRIPTION_LENGTH if name == "description" else MAX_FIELD_LENGTH
+    if not isinstance(value, str) or len(value) > limit or (name == "title" and not value.strip()):
+        raise bad_request(name, value, f"text of at most {limit} characters" + (", not empty" if name == "title" else ""))
     return value.strip()
 
 
 def _attributes(fields: dict, current: dict) -> dict:
-    """Attributes in catalogue order (the content hash depends on the order)."""
-    merged = {**current, **{k: v for k, v in fields.items() if k in KNOWN_ATTRIBUTES}}
-    return {k: merged[k] for k in (*KNOWN_ATTRIBUTES, *sorted(set(merged) - set(KNOWN_ATTRIBUTES))) if k in merged}
+    """The current attributes (in their order: the content hash depends on it), changed and extended by `fields`."""
+    merged = {**current, **{k: v for k, v in fields.items() if k not in FIELDS}}
+    attributes = {k: v for k, v in merged.items() if v is not None}
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise bad_request("attributes", len(attributes), f"at most {MAX_ATTRIBUTES} attributes per product")
+    return attributes
 
 
-def _uploaded_image(required: bool) -> bytes | None:
+def _uploaded_image() -> bytes | None:
     upload = request.files.get("image")
     if upload is None:
-        if required:
-            raise bad_request("image", None, "a product photo uploaded as the multipart field 'image'")
         return None
     data = upload.read()
     open_image(data)  # checked by content now, so a bad photo stores nothing

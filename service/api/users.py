@@ -54,8 +54,8 @@ def _ranking(user_id: str, n: int) -> dict:
         memory.put(user_id, n, stamp, cached)
         return cached
     ranking = current_app.extensions["tailorcard.live"].get().rank(user_id, n)
-    for card in ranking["cards"]:  # built once here, not on every hit
-        card["original_url"] = url_for("items.image", item_id=card["product"]["id"])
+    for card in ranking["cards"]:  # built once here, not on every hit; a text-only product has no photo
+        card["original_url"] = url_for("items.image", item_id=card["product"]["id"]) if card["has_photo"] else None
     with engine.begin() as connection:
         repository.store_cards(connection, user_id, n, stamp, ranking)
     memory.put(user_id, n, stamp, ranking)

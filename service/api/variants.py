@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from service import repository
 from service.errors import ApiError
 from service.variants import VARIANT_ID_PATTERN
 
@@ -34,7 +35,8 @@ def image(variant_id: str):
 @bp.get("/<variant_id>/provenance")
 def provenance(variant_id: str):
     record = current_app.extensions["tailorcard.variants"].get(_checked(variant_id))
-    return jsonify(id=record.variant_id, product_id=record.product_id, segment=record.segment,
-                   provenance=record.provenance)
+    with current_app.extensions["tailorcard.db"].connect() as connection:
+        product_id = repository.sku_of(connection, record.product_id)
+    return jsonify(id=record.variant_id, product_id=product_id, segment=record.segment, provenance=record.provenance)
 
 

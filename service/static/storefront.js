@@ -34,7 +34,8 @@ function render(cards) {
     element.className = "card";
     element.dataset.itemId = card.product.id;
     element.innerHTML = `${card.variant && card.variant.ai_generated ? '<span class="badge">AI-generated</span>' : ""}
-      <img alt="" src="${card.image_url}"><div class="title"></div><div class="why"></div>`;
+      ${card.image_url ? `<img alt="" src="${card.image_url}">` : '<div class="text-only">no photo</div>'}
+      <div class="title"></div><div class="why"></div>`;
     element.querySelector(".title").textContent = card.product.title;
     element.querySelector(".why").textContent = reason(card);
     element.addEventListener("click", () => clicked(card.product.id));

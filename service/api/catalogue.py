@@ -1,0 +1,79 @@
+"""A catalogue sync through the admin API, in batches: `tailorcard catalogue sync` for stores that push.
+
+POST /v1/catalogue/batches {"products": [rows in the catalogue format], "delete": [product ids], "dry_run": bool}
+upserts the rows (a new product is added, a changed one replaced and re-embedded only if its photo or text
+changed, an unchanged one left as it is) and deletes the ids; the reply says which. Photos are http(s) URLs
+(fetched with the catalogue's limits) or absent (a text-only product). Idempotent: sending a batch twice
+changes nothing the second time.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify
+
+from features.catalogue import check_catalogue
+from features.errors import CatalogueError
+from features.image_sources import ImageFetcher, is_web_url
+from service.api.params import bad_request, json_body, product_id
+from service.auth import require_scope
+from service.catalogue_sync import SyncPlan, apply_sync, plan_sync, stored_state
+from service.openapi import PRODUCT_ID, _op
+
+bp = Blueprint("catalogue", __name__, url_prefix="/v1/catalogue")
+MAX_BATCH = 500
+BATCH = {"type": "object", "additionalProperties": False, "properties": {
+    "products": {"type": "array", "maxItems": MAX_BATCH, "items": {"type": "object", "required": ["product_id", "title"]},
+                 "description": "catalogue rows: product_id, title, optional description and image (an http(s) "
+                                "URL), any attributes"},
+    "delete": {"type": "array", "maxItems": MAX_BATCH, "items": PRODUCT_ID},
+    "dry_run": {"type": "boolean", "default": False}}}
+OPENAPI_PATHS = {"/v1/catalogue/batches": {"post": _op(
+    "Upsert and delete products in one batch (a catalogue sync in steps)", "items", "200", {"type": "object"},
+    body={"application/json": {"schema": BATCH}}, errors=(400, 413, 415))}}
+
+
+@bp.post("/batches")
+@require_scope("items")
+def batch():
+    body = json_body()
+    if not isinstance(body, dict) or set(body) - {"products", "delete", "dry_run"}:
+        raise bad_request("body", body, 'an object with "products", "delete" and "dry_run"')
+    rows, deletes, dry_run = body.get("products", []), body.get("delete", []), body.get("dry_run", False)
+    if not isinstance(rows, list) or not isinstance(deletes, list) or not isinstance(dry_run, bool):
+        raise bad_request("body", body, '"products" and "delete" lists, "dry_run" true or false')
+    if len(rows) > MAX_BATCH or len(deletes) > MAX_BATCH:
+        raise bad_request("batch", f"{len(rows)} products, {len(deletes)} deletes", f"at most {MAX_BATCH} of each")
+    catalogue = _catalogue(rows) if rows else None
+    engine = current_app.extensions["tailorcard.db"]
+    with engine.connect() as connection:
+        stored = stored_state(connection)
+    plan = plan_sync(catalogue, stored, delete_missing=False) if catalogue else SyncPlan()
+    plan.deletes = sorted({product_id(raw, "delete[]") for raw in deletes} & set(stored))
+    summary = plan.summary(catalogue, {key: sku for key, (sku, _) in stored.items()})
+    if not dry_run:
+        summary["embedded"] = apply_sync(engine, catalogue, current_app.extensions["tailorcard.encoder"].get(), plan)
+        live = current_app.extensions["tailorcard.live"]
+        if live.ready:
+            live.get().catch_up()  # this worker at once; the others on their next ranking
+    return jsonify(dry_run=dry_run, **summary)
+
+
+def _catalogue(rows: list):
+    """The rows checked exactly as a catalogue file is (features.catalogue), from a JSON-lines file of them."""
+    for number, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise bad_request(f"products[{number}]", row, "a catalogue row object")
+        image = row.get("image")
+        if image not in (None, "") and not (isinstance(image, str) and is_web_url(image)):
+            raise bad_request(f"products[{number}].image", image, "an http(s) URL, or none for a text-only product")
+    images = ImageFetcher(Path(current_app.instance_path) / "image-cache")  # fetched once, kept for the rows
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "catalogue.jsonl"
+        file.write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
+        check = check_catalogue(file, images=images)
+    if check.problems:
+        raise CatalogueError(f"{len(check.problems)} problem(s) in the batch", check.problems)
+    return check.catalogue()

@@ -1,0 +1,86 @@
+"""`tailorcard catalogue ...`: check a store's catalogue before using it, make one from photo folders."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from service.cli import main
+
+
+@main.group("catalogue")
+def catalogue_group():
+    """A store's catalogue: check one, or make one from folders of photos."""
+
+
+@catalogue_group.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--no-images", is_flag=True, help="Skip the photos (no file opened, no URL fetched).")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a photo URL's server.")
+def check_command(path, no_images, timeout):
+    """Validate a catalogue file or folder; writes nothing. Prints a summary, then every problem
+    (exit status 2 when there is any)."""
+    from features.catalogue import IMAGE_CACHE, check_catalogue
+    from features.catalogue_table import find_catalogue_file
+    from features.image_sources import ImageFetcher
+    file = find_catalogue_file(path)
+    images = ImageFetcher(file.parent / IMAGE_CACHE, write_cache=False, timeout_s=timeout)  # reads a cache, never fills it
+    check = check_catalogue(file, check_images=not no_images, images=images)
+    for line in _summary(check, no_images):
+        click.echo(line)
+    if check.problems:
+        click.echo(f"error: {check.file}: {len(check.problems)} problem(s):", err=True)
+        for problem in check.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(2)
+    click.echo("ok: no problems")
+
+
+def _summary(check, no_images: bool) -> list[str]:
+    total, photos, urls = len(check.frame), check.photos, check.photo_urls
+    photo_note = " (not opened: --no-images)" if no_images else ""
+    text = ", ".join(c for c in ("title", "description") if c in check.frame.columns)
+    return [f"catalogue   {check.file}",
+            f"format      {check.format}",
+            f"products    {total}: {photos} with a photo ({photos - urls} file(s), {urls} URL(s)){photo_note}, "
+            f"{total - photos} text-only",
+            f"text        {text}",
+            f"attributes  {', '.join(check.attribute_columns) or '(none)'}"]
+
+
+@catalogue_group.command("from-folders")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="The catalogue .csv to write, or a folder to write catalogue.csv in.")
+def from_folders_command(folder, out):
+    """Make a catalogue from photos sorted into class folders: one product per photo, ids such as
+    tshirt-0001, the folder's name as attribute `category`."""
+    from features.catalogue_folders import write_catalogue_from_folders
+    file, frame = write_catalogue_from_folders(folder, out)
+    counts = frame["category"].value_counts().sort_index()
+    click.echo(f"wrote {file}: {len(frame)} products in {len(counts)} categories "
+               f"({', '.join(f'{name} {n}' for name, n in counts.items())})")
+    click.echo(f"check it with: tailorcard catalogue check {file}")
+
+
+@catalogue_group.command("sync")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Report what would be added, changed and deleted; write nothing.")
+@click.option("--instance", type=click.Path(file_okay=False, path_type=Path), default="instance", show_default=True,
+              help="The served instance (its SQLite file), unless DATABASE_URL is set.")
+@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+def sync_command(path, dry_run, instance, encoder_spec):
+    """Bring a running store's products in step with its catalogue: add new ones, replace changed ones (re-embedded
+    only when the photo or text changed), delete those no longer in it. Idempotent; safe while serving."""
+    import os
+
+    from features.catalogue import load_catalogue
+    from features.encoder import load_encoder
+    from service.cli_service import sync_database
+    from service.db import create_or_upgrade, make_engine
+    catalogue = load_catalogue(path)
+    engine = make_engine(os.environ.get("DATABASE_URL") or f"sqlite:///{instance.resolve() / 'tailorcard.sqlite'}")
+    create_or_upgrade(engine)
+    sync_database(engine, catalogue, None if dry_run else load_encoder(encoder_spec), dry_run=dry_run)
+    engine.dispose()
