@@ -68,13 +68,12 @@ def event_type_weights(types, weights: dict) -> np.ndarray:
     misspelt = sorted(set(weights) - set(EVENT_TYPES))
     if misspelt:
         raise PreferenceError(f"event weights for unknown type(s) {misspelt}; expected keys among {list(EVENT_TYPES)}")
-    types = np.asarray(types, dtype=object)
     table = {**dict.fromkeys(EVENT_TYPES, 0.0), **weights}
-    names = list(table)
-    codes = pd.Index(names).get_indexer(types)
-    if (codes < 0).any():
-        raise PreferenceError(f"unknown event type(s) {sorted(set(map(str, types[codes < 0])))}; expected {names}")
-    return np.array([table[n] for n in names], dtype=np.float64)[codes]
+    codes, seen = pd.factorize(np.asarray(types, dtype=object))  # a handful of distinct types: look each up once
+    unknown = sorted(str(t) for t in seen if t not in table)
+    if unknown:
+        raise PreferenceError(f"unknown event type(s) {unknown}; expected {list(table)}")
+    return np.array([table[t] for t in seen], dtype=np.float64)[codes] if len(seen) else np.zeros(0)
 
 
 def half_life_decay(age_seconds, half_life_days: float) -> np.ndarray:
@@ -222,7 +221,7 @@ class PreferenceStore:
     def _build_users(self, events: pd.DataFrame) -> "_BuiltUsers":
         """The users in `events` built from those events alone, vectorised: one sparse matrix product."""
         events = _plain_columns(events)
-        first = ~pd.Series(events["event_id"]).duplicated().to_numpy()
+        first = ~pd.Series(events["event_id"], dtype=object).duplicated().to_numpy()  # object: no Arrow round trip
         events = {name: column[first] for name, column in events.items()}
         users, user_ids = pd.factorize(events["user_id"])
         times = events["timestamp"]

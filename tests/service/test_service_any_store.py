@@ -109,3 +109,28 @@ def test_the_admin_api_syncs_in_batches_idempotently(grocery, tiny_encoder):
     local = client.post("/v1/catalogue/batches", json={"products": [{"product_id": "X1", "title": "x",
                                                                       "image": "/etc/passwd"}]}, headers=ADMIN)
     assert local.status_code == 400 and "http(s) URL" in local.json["message"]
+
+
+def test_a_catalogue_of_only_product_id_title_and_image_serves_takes_events_and_syncs(tmp_path, tiny_encoder):
+    folder = write_grocery_catalogue(tmp_path / "plain")
+    (folder / "catalogue.csv").write_text("product_id,title,image\nAPL-001,Gala apples,images/apples.png\n"
+                                          "BAN-002,Bananas,images/bananas.jpg\n")
+    url = f"sqlite:///{tmp_path / 'plain.sqlite'}"
+    engine = make_engine(url)
+    create_or_upgrade(engine)
+    assert seed(engine, load_catalogue(folder), tiny_encoder, segments=2).users == 0
+    client = make_app(url, tiny_encoder).test_client()
+    event = {"event_id": "p1", "user_id": "plain-shopper", "item_id": "BAN-002", "type": "click", "timestamp": time.time()}
+    assert client.post("/v1/events", json=event, headers=STOREFRONT).status_code == 202
+    assert {c["product"]["id"] for c in client.get("/v1/users/plain-shopper/cards?n=5", headers=STOREFRONT).json["cards"]} \
+        == {"APL-001", "BAN-002"}
+    (folder / "catalogue.csv").write_text("product_id,title,image\nAPL-001,Gala apples,images/apples.png\n"
+                                          "MLK-010,Whole milk,images/milk.png\n")
+    catalogue = load_catalogue(folder)
+    with engine.connect() as connection:
+        plan = plan_sync(catalogue, stored_state(connection))
+    apply_sync(engine, catalogue, tiny_encoder, plan)
+    assert {c["product"]["id"] for c in client.get("/v1/users/plain-shopper/cards?n=5", headers=STOREFRONT).json["cards"]} \
+        == {"APL-001", "MLK-010"}
+    assert client.get("/v1/users", headers=STOREFRONT).json["users"] == [
+        {"user_id": "plain-shopper", "events": 1, "simulated": False}]
