@@ -32,7 +32,8 @@ def bench():
 def _register_commands():
     # Imported for their side effect of adding commands to `main` and `bench`.
     from service import cli_catalogue, cli_features  # noqa: F401
-    for optional in ("cli_recsys", "cli_imagegen", "cli_variants", "cli_service", "cli_experiments", "cli_events", "cli_matte"):
+    for optional in ("cli_recsys", "cli_imagegen", "cli_variants", "cli_service", "cli_experiments", "cli_events",
+                     "cli_matte"):
         try:
             __import__(f"service.{optional}")
         except ModuleNotFoundError as exc:

@@ -1,0 +1,195 @@
+"""Training and bench data for the matte: catalogue products with pseudo-masks, pasted over real photos.
+
+Products are decoded once into 80x64 canvases (the photo, its decontaminated colours, its pseudo-mask alpha);
+backgrounds are square crops of clothing-photos resized to 128 px. `random_batch` then builds a batch with
+torch on the fly: each sample is one of
+  photo  the catalogue photo itself, scaled and moved, its backdrop extended (the service's own photos),
+  busy   the product pasted over a random crop of a real amateur photo (the known paste alpha is exact),
+  plain  the product pasted over a random plain colour with a gradient (studio backdrops other than white),
+  empty  a background with no product (so that a photo without one gets no confident matte),
+with independent colour jitter of product and background, and a little noise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from features.image_pack import is_heldout
+from imagegen.errors import TrainingError
+from imagegen.matte.foreground import decontaminate
+from imagegen.matte.pseudo_mask import pseudo_mask
+
+PRODUCT_SHAPE = (80, 64)  # (height, width) of a product canvas: fashion-small's 80x60 plus 2 px each side
+BACKGROUND_SIZE = 128
+KINDS = ("photo", "busy", "plain", "empty")
+TRAINING_MIX = (0.35, 0.45, 0.15, 0.05)  # share of each kind in a training batch
+BENCH_MIX = (0.0, 1.0, 0.0, 0.0)  # held-out composites: busy backgrounds only
+
+
+@dataclass
+class ProductSet:
+    ids: np.ndarray  # int64 [n]
+    photos: torch.Tensor  # uint8 [n, 3, 80, 64], the photo with its backdrop extended at the sides
+    colours: torch.Tensor  # uint8 [n, 3, 80, 64], decontaminated foreground colours
+    alpha: torch.Tensor  # uint8 [n, 1, 80, 64], the pseudo-mask (0..255)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def save(self, path: Path) -> None:
+        np.savez(path, ids=self.ids, **{name: getattr(self, name).numpy() for name in ("photos", "colours", "alpha")})
+
+    @classmethod
+    def load(cls, path: Path) -> ProductSet:
+        with np.load(path) as stored:
+            return cls(stored["ids"], *(torch.from_numpy(stored[name]) for name in ("photos", "colours", "alpha")))
+
+
+def catalogue_products(catalogue_dir: str | Path, heldout: bool, limit: int | None = None,
+                       seed: int = 0) -> list[tuple[int, Path]]:
+    """(product id, photo path) of the training or held-out split (features.image_pack.is_heldout), shuffled."""
+    catalogue_dir = Path(catalogue_dir)
+    if not (catalogue_dir / "catalogue.csv").is_file():
+        raise TrainingError(f"{catalogue_dir}: expected a catalogue folder with catalogue.csv and images/")
+    frame = pd.read_csv(catalogue_dir / "catalogue.csv", usecols=["product_id", "image"], dtype={"image": str})
+    rows = [(int(pid), catalogue_dir / image) for pid, image in zip(frame["product_id"], frame["image"])
+            if is_heldout(pid) == heldout]
+    order = np.random.default_rng(seed).permutation(len(rows))
+    return [rows[i] for i in order[:limit]]
+
+
+def read_photo(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def build_product_set(products: list[tuple[int, Path]], log=print) -> ProductSet:
+    """Decode, pseudo-mask and decontaminate each photo; products whose pseudo-mask is not trusted are left out."""
+    ids, canvases = [], []
+    for n, (product_id, path) in enumerate(products):
+        photo = read_photo(path)
+        mask = pseudo_mask(photo)
+        if mask.trusted:
+            colours = np.round(decontaminate(photo, mask.alpha)).astype(np.uint8)
+            canvases.append(_to_canvas(photo, colours, mask.alpha))
+            ids.append(product_id)
+        if (n + 1) % 2000 == 0:
+            log(f"pseudo-masks: {n + 1}/{len(products)} photos, {len(ids)} trusted")
+    if not ids:
+        raise TrainingError(f"none of the {len(products)} photos has a trusted pseudo-mask (plain backdrops needed)")
+    photos, colours, alpha = (torch.from_numpy(np.stack(part)) for part in zip(*canvases))
+    return ProductSet(np.array(ids, dtype=np.int64), photos, colours, alpha)
+
+
+def _to_canvas(photo: np.ndarray, colours: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Scale to the canvas height, then pad its width with the edge pixels (alpha with zeros) or crop it."""
+    height, width = PRODUCT_SHAPE
+    stacked = np.concatenate([photo, colours, np.round(alpha * 255)[..., None]], axis=-1).astype(np.uint8)
+    if stacked.shape[0] != height:
+        new_width = max(1, round(stacked.shape[1] * height / stacked.shape[0]))
+        stacked = np.stack([np.asarray(Image.fromarray(stacked[..., c]).resize((new_width, height), Image.BILINEAR))
+                            for c in range(7)], axis=-1)
+    scaled_width = stacked.shape[1]
+    left = (width - scaled_width) // 2
+    if left < 0:
+        stacked = stacked[:, -left:-left + width]
+    else:
+        stacked = np.pad(stacked, ((0, 0), (left, width - scaled_width - left), (0, 0)), mode="edge")
+        stacked[:, :left, 6] = 0  # alpha stays 0 on the padding, even where the product touches the photo's side
+        stacked[:, left + scaled_width:, 6] = 0
+    chw = stacked.transpose(2, 0, 1)
+    return chw[:3], chw[3:6], chw[6:]
+
+
+def load_backgrounds(folder: str | Path, split: str, limit: int | None = None, log=print) -> torch.Tensor:
+    """clothing-photos' `split` (train or validation) as uint8 [n, 3, 128, 128]: centre squares, resized."""
+    paths = sorted((Path(folder) / split).glob("*/*.jpg"))[:limit]
+    if not paths:
+        raise TrainingError(f"{Path(folder) / split}: expected class folders of .jpg photos (clothing-photos layout)")
+    squares = []
+    for path in paths:
+        with Image.open(path) as image:
+            image.draft("RGB", (BACKGROUND_SIZE * 2, BACKGROUND_SIZE * 2))  # JPEG decodes at a reduced scale
+            side = min(image.size)
+            left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
+            square = image.convert("RGB").crop((left, top, left + side, top + side))
+            squares.append(np.asarray(square.resize((BACKGROUND_SIZE, BACKGROUND_SIZE), Image.BILINEAR)))
+    log(f"backgrounds: {len(squares)} photos from {Path(folder) / split}")
+    return torch.from_numpy(np.stack(squares)).permute(0, 3, 1, 2).contiguous()
+
+
+def random_batch(products: ProductSet, backgrounds: torch.Tensor, count: int, size: int = 80,
+                 mix: tuple[float, ...] = TRAINING_MIX, generator: torch.Generator | None = None):
+    """`count` samples (kinds drawn with the shares of `mix`): images float [count, 3, size, size] in [0, 1]
+    and their true alpha [count, 1, size, size]."""
+    def uniform(low, high, n=count):
+        return low + (high - low) * torch.rand(n, generator=generator)
+
+    kind = torch.multinomial(torch.tensor(mix, dtype=torch.float), count, replacement=True, generator=generator)
+    is_photo, is_empty = (kind == KINDS.index("photo"))[:, None, None, None], kind == KINDS.index("empty")
+    chosen = torch.randint(len(products), (count,), generator=generator)
+    source = torch.where(is_photo, products.photos[chosen], products.colours[chosen]).float() / 255
+    source = _jitter(source, generator)
+    height = torch.where(is_photo.flatten(), uniform(0.75, 1.05), uniform(0.5, 1.0))  # share of the frame's height
+    theta = _placement(height, height * PRODUCT_SHAPE[1] / PRODUCT_SHAPE[0], generator)
+    grid = F.affine_grid(theta, [count, 1, size, size], align_corners=False)
+    placed = F.grid_sample(source, grid, padding_mode="border", align_corners=False)
+    alpha_source = products.alpha[chosen].float() / 255
+    alpha = torch.where(is_photo,  # a photo's product may run off its edge, as its pixels do; a pasted one may not
+                        F.grid_sample(alpha_source, grid, padding_mode="border", align_corners=False),
+                        F.grid_sample(alpha_source, grid, padding_mode="zeros", align_corners=False))
+    alpha[is_empty] = 0.0
+    plain, busy = _plain_backdrops(count, size, generator), _background_crops(backgrounds, count, size, generator)
+    backdrop = torch.where((kind == KINDS.index("plain"))[:, None, None, None], plain, busy)
+    images = torch.where(is_photo, placed, alpha * placed + (1 - alpha) * backdrop)
+    noise = torch.randn(images.shape, generator=generator) * uniform(0.0, 0.02)[:, None, None, None]
+    return (images + noise).clamp(0, 1), alpha
+
+
+def _placement(height: torch.Tensor, width: torch.Tensor, generator) -> torch.Tensor:
+    """Affine maps (for affine_grid) that put the product canvas at a random place, `height` and `width` being
+    its shares of the frame, flipped left-right half the time."""
+    count = len(height)
+    centre_x = (torch.rand(count, generator=generator) * 2 - 1) * (1 - width).clamp(min=0.05)
+    centre_y = (torch.rand(count, generator=generator) * 2 - 1) * (1 - height).clamp(min=0.05)
+    flip = torch.where(torch.rand(count, generator=generator) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(count, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2] = flip / width, -flip * centre_x / width
+    theta[:, 1, 1], theta[:, 1, 2] = 1 / height, -centre_y / height
+    return theta
+
+
+def _background_crops(backgrounds: torch.Tensor, count: int, size: int, generator) -> torch.Tensor:
+    chosen = torch.randint(len(backgrounds), (count,), generator=generator)
+    side = 0.3 + 0.7 * torch.rand(count, generator=generator)  # the crop's share of the background's side
+    theta = torch.zeros(count, 2, 3)
+    flip = torch.where(torch.rand(count, generator=generator) < 0.5, -1.0, 1.0)
+    theta[:, 0, 0], theta[:, 1, 1] = side * flip, side
+    theta[:, :, 2] = (torch.rand(count, 2, generator=generator) * 2 - 1) * (1 - side)[:, None]
+    grid = F.affine_grid(theta, [count, 3, size, size], align_corners=False)
+    crops = F.grid_sample(backgrounds[chosen].float() / 255, grid, align_corners=False)
+    return _jitter(crops, generator)
+
+
+def _plain_backdrops(count: int, size: int, generator) -> torch.Tensor:
+    colour = torch.rand(count, 3, 1, 1, generator=generator)
+    slope = (torch.rand(count, 3, 1, 1, generator=generator) - 0.5) * 0.2
+    ramp = torch.linspace(-1, 1, size)[None, None, :, None]
+    return (colour + slope * ramp).clamp(0, 1).expand(count, 3, size, size)
+
+
+def _jitter(images: torch.Tensor, generator) -> torch.Tensor:
+    """Random brightness, contrast and saturation per image."""
+    count = len(images)
+    factors = 0.7 + 0.6 * torch.rand(count, 3, 1, 1, 1, generator=generator)
+    brightness, contrast, saturation = factors.unbind(1)
+    images = images * brightness
+    images = (images - images.mean(dim=(1, 2, 3), keepdim=True)) * contrast + images.mean(dim=(1, 2, 3), keepdim=True)
+    grey = images.mean(dim=1, keepdim=True)
+    return ((images - grey) * saturation + grey).clamp(0, 1)

@@ -1,0 +1,128 @@
+"""`matte(image)`: a product photo's alpha and how far to trust it.
+
+The photo is scaled so its longer side is at most the model's working size and padded with its own edge to the
+network's multiple; the network runs on it and on its mirror image, and the two alphas are averaged (+1.4
+points of IoU on held-out composites, at twice the cost). The alpha is scaled back to the photo's size; when
+the photo was scaled down, a guided filter (He et al. 2010, the photo's grey levels as guide) puts the alpha's
+edges back on the photo's edges.
+
+A matte is unsure, and the photo keeps its original presentation, when any of these holds (judged at the
+working size, so the same photo judges the same at any resolution):
+  - confidence, the mean of |2 alpha - 1|, is below MIN_CONFIDENCE (too many pixels neither in nor out);
+  - the product covers less than MIN_PRODUCT_SHARE of the photo (nothing found) or more than MAX_PRODUCT_SHARE;
+  - the product touches all four borders (no backdrop around it: likely a texture, not a product).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from scipy import ndimage
+
+from features.encoder.spec import data_dir
+from imagegen.matte.model import MatteNet, load_matte_model
+
+EMBEDDED_MATTE_DIR = "embedded-matte"
+MIN_CONFIDENCE = 0.85
+UNSURE_BAND = (0.1, 0.9)  # alpha strictly between these is undecided
+MIN_PRODUCT_SHARE, MAX_PRODUCT_SHARE = 0.02, 0.95
+GUIDED_EPS = 1e-3  # the guided filter's regulariser, on [0, 1] grey levels
+
+
+@dataclass(frozen=True)
+class MatteConfidence:
+    score: float  # mean |2 alpha - 1| at the working size: 1 when every pixel is decided
+    unsure_share: float  # share of pixels with alpha strictly inside UNSURE_BAND
+    product_share: float  # share of pixels with alpha >= 0.5
+    reason: str | None = None  # why the matte is unsure; None when it can be used
+
+    @property
+    def sure(self) -> bool:
+        return self.reason is None
+
+
+@lru_cache(maxsize=1)
+def embedded_matte_model() -> MatteNet:
+    """The shipped model in data/models/embedded-matte (loaded once)."""
+    return load_matte_model(data_dir() / "models" / EMBEDDED_MATTE_DIR)
+
+
+@torch.no_grad()
+def matte(image, model: MatteNet | None = None) -> tuple[np.ndarray, MatteConfidence]:
+    """alpha float32 [h, w] in [0, 1] of a photo (uint8 [h, w, 3] array or PIL image), and its confidence."""
+    photo = _checked_photo(image)
+    model = model or embedded_matte_model()
+    height, width = photo.shape[:2]
+    scale = min(1.0, model.config.working_size / max(height, width))
+    small = photo if scale == 1.0 else np.asarray(Image.fromarray(photo).resize(
+        (max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR))
+    alpha_small = _predict(model, small)
+    alpha = alpha_small if scale == 1.0 else guided_upsample(alpha_small, photo)
+    return alpha, judge_matte(alpha_small)
+
+
+def _predict(model: MatteNet, photo: np.ndarray) -> np.ndarray:
+    multiple, (height, width) = model.config.multiple, photo.shape[:2]
+    pad_y, pad_x = -height % multiple, -width % multiple
+    padded = np.pad(photo, ((pad_y // 2, pad_y - pad_y // 2), (pad_x // 2, pad_x - pad_x // 2), (0, 0)), mode="edge")
+    device = next(model.parameters()).device
+    tensor = torch.from_numpy(padded).permute(2, 0, 1)[None].float().div(255).to(device)
+    both = torch.sigmoid(model(torch.cat([tensor, tensor.flip(-1)])))  # the photo and its mirror image, averaged
+    alpha = ((both[0, 0] + both[1, 0].flip(-1)) / 2)[pad_y // 2:pad_y // 2 + height, pad_x // 2:pad_x // 2 + width]
+    return alpha.float().cpu().numpy()
+
+
+def guided_upsample(alpha: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """`alpha` (a scaled-down photo's) at `photo`'s size, its edges snapped to the photo's by a guided filter."""
+    height, width = photo.shape[:2]
+    upsampled = F.interpolate(torch.from_numpy(alpha)[None, None], size=(height, width), mode="bilinear",
+                              align_corners=False)[0, 0].numpy()
+    radius = max(1, round(max(height, width) / max(alpha.shape)))
+    guide = photo.astype(np.float32).mean(axis=-1) / 255.0
+
+    def box(values):
+        return ndimage.uniform_filter(values, size=2 * radius + 1, mode="nearest")
+
+    mean_guide, mean_alpha = box(guide), box(upsampled)
+    slope = (box(guide * upsampled) - mean_guide * mean_alpha) / (box(guide * guide) - mean_guide ** 2 + GUIDED_EPS)
+    offset = mean_alpha - slope * mean_guide
+    return np.clip(box(slope) * guide + box(offset), 0.0, 1.0).astype(np.float32)
+
+
+def judge_matte(alpha: np.ndarray) -> MatteConfidence:
+    """Whether a matte can be used (see the module's docstring for the rules)."""
+    alpha = np.asarray(alpha, dtype=np.float32)
+    score = float(np.abs(2 * alpha - 1).mean())
+    unsure = float(((alpha > UNSURE_BAND[0]) & (alpha < UNSURE_BAND[1])).mean())
+    product = alpha >= 0.5
+    share = float(product.mean())
+    values = {"score": round(score, 4), "unsure_share": round(unsure, 4), "product_share": round(share, 4)}
+    return MatteConfidence(**values, reason=_unsure_reason(score, unsure, share, product))
+
+
+def _unsure_reason(score: float, unsure: float, share: float, product: np.ndarray) -> str | None:
+    low, high = UNSURE_BAND
+    if score < MIN_CONFIDENCE:
+        return (f"matte unsure: confidence {score:.2f} < {MIN_CONFIDENCE} "
+                f"({unsure:.0%} of pixels between {low} and {high})")
+    if share < MIN_PRODUCT_SHARE:
+        return f"no product found: {share:.1%} of the photo is foreground (at least {MIN_PRODUCT_SHARE:.0%} expected)"
+    if share > MAX_PRODUCT_SHARE:
+        return f"matte unsure: {share:.0%} of the photo is foreground (at most {MAX_PRODUCT_SHARE:.0%} expected)"
+    if product[0].any() and product[-1].any() and product[:, 0].any() and product[:, -1].any():
+        return "matte unsure: the foreground touches all four borders (no backdrop around it)"
+    return None
+
+
+def _checked_photo(image) -> np.ndarray:
+    if isinstance(image, Image.Image):
+        image = image.convert("RGB")
+    photo = np.asarray(image)
+    if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8 or min(photo.shape[:2]) < 1:
+        raise ValueError(f"expected a photo as a uint8 RGB array [h, w, 3] or a PIL image; "
+                         f"got {type(image).__name__} {getattr(photo, 'dtype', '')} {getattr(photo, 'shape', '')}")
+    return photo

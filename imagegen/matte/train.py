@@ -1,0 +1,109 @@
+"""Train the matte network on catalogue photos and hard composites (see imagegen/matte/data.py).
+
+Loss: binary cross-entropy against the (soft) true alpha plus a soft-IoU term, so small products count as much
+as large ones. AdamW with a short warm-up and a cosine decay over the run's training time, which spans resumed
+sessions. Checkpoints (atomic, imagegen/training/checkpoint.py) every minute; IoU on fixed held-out composites
+in the log every few minutes.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from imagegen.matte.bench import mask_iou
+from imagegen.matte.data import (BENCH_MIX, ProductSet, build_product_set, catalogue_products, load_backgrounds,
+                                 random_batch)
+from imagegen.matte.model import MatteConfig, MatteNet, save_matte_model
+from imagegen.training.run import TrainingRun, prepare_device, training_logger
+
+STAGE = "matte"
+WARMUP_STEPS = 50
+VALIDATION_SAMPLES = 256
+
+
+def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir: str | Path, minutes: float, *,
+                products: int = 16000, batch_size: int = 32, lr: float = 3e-3, config: MatteConfig | None = None,
+                resume: bool = False, max_steps: int | None = None, seed: int = 0, export_dir: str | Path | None = None,
+                checkpoint_every_s: float = 60.0, validate_every_s: float = 180.0, log_every: int = 50) -> MatteNet:
+    """Train for `minutes` of training time in all (resumed sessions included); write the model to `export_dir`
+    (default out_dir/model)."""
+    out_dir = Path(out_dir)
+    logger = training_logger(out_dir / "train.log")
+    device = prepare_device("cpu", seed)
+    training = _cached_products(out_dir / f"products-{products}-seed{seed}.npz", catalogue_dir, products, seed, logger)
+    backgrounds = load_backgrounds(backgrounds_dir, "train", log=logger.info)
+    validation = _validation_set(catalogue_dir, backgrounds_dir, seed, logger)
+    model = MatteNet(config or MatteConfig()).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    run = TrainingRun(out_dir / STAGE, {"model": model}, {"optimizer": optimizer}, minutes, resume=resume,
+                      max_steps=max_steps, checkpoint_every_s=checkpoint_every_s, log_every=log_every,
+                      budget_spans_sessions=True, progress=False, log_file=out_dir / "train.log",
+                      hyperparameters={"batch_size": batch_size, "config": model.config, "products": len(training),
+                                       "backgrounds": len(backgrounds), "seed": seed})
+    run.every(validate_every_s, lambda: logger.info(f"{STAGE} step {run.step}: held-out composite IoU "
+                                                    f"{validation_iou(model, *validation):.4f}"))
+    torch.manual_seed(seed + run.step)  # a resumed run does not replay the batches it has seen
+    for step in run:
+        _set_learning_rate(optimizer, lr, step, run.seconds / run.budget_s)
+        images, alpha = random_batch(training, backgrounds, batch_size, size=model.config.working_size)
+        loss = training_step(model, optimizer, images, alpha)
+        run.log(step, loss=loss)
+    logger.info(f"{STAGE}: final held-out composite IoU {validation_iou(model, *validation):.4f}")
+    save_matte_model(model.eval(), export_dir or out_dir / "model")
+    return model
+
+
+def training_step(model: MatteNet, optimizer, images: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    model.train()
+    logits = model(images)
+    loss = F.binary_cross_entropy_with_logits(logits, alpha) + soft_iou_loss(torch.sigmoid(logits), alpha)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def soft_iou_loss(predicted: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """1 - soft IoU per image, averaged; an image with no product scores by its false positives alone."""
+    intersection = (predicted * alpha).sum(dim=(1, 2, 3))
+    union = (predicted + alpha - predicted * alpha).sum(dim=(1, 2, 3))
+    return (1 - (intersection + 1) / (union + 1)).mean()
+
+
+@torch.no_grad()
+def validation_iou(model: MatteNet, images: torch.Tensor, alpha: torch.Tensor) -> float:
+    model.eval()
+    predicted = torch.cat([torch.sigmoid(model(chunk)) for chunk in images.split(64)])
+    return float(mask_iou(predicted.numpy()[:, 0], alpha.numpy()[:, 0]).mean())
+
+
+def _set_learning_rate(optimizer, peak: float, step: int, progress: float) -> None:
+    warmup = min(1.0, (step + 1) / WARMUP_STEPS)
+    for group in optimizer.param_groups:
+        group["lr"] = peak * warmup * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _cached_products(cache: Path, catalogue_dir, limit: int, seed: int, logger) -> ProductSet:
+    """Training products with trusted pseudo-masks, built once per run folder (resumed sessions reuse them)."""
+    if cache.is_file():
+        products = ProductSet.load(cache)
+        logger.info(f"products: {len(products)} from {cache}")
+        return products
+    chosen = catalogue_products(catalogue_dir, heldout=False, limit=limit, seed=seed)
+    products = build_product_set(chosen, log=logger.info)
+    logger.info(f"products: {len(products)} of {len(chosen)} training photos have a trusted pseudo-mask")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    products.save(cache)
+    return products
+
+
+def _validation_set(catalogue_dir, backgrounds_dir, seed: int, logger) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed composites of held-out products over validation backgrounds, for the log (the bench has its own)."""
+    products = build_product_set(catalogue_products(catalogue_dir, heldout=True, limit=400, seed=seed + 1),
+                                 log=logger.info)
+    backgrounds = load_backgrounds(backgrounds_dir, "validation", log=logger.info)
+    generator = torch.Generator().manual_seed(seed + 1)
+    return random_batch(products, backgrounds, VALIDATION_SAMPLES, mix=BENCH_MIX, generator=generator)
