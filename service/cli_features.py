@@ -79,19 +79,22 @@ def train_encoder(catalogue_path, pack_path, out_dir, export_dir, model, minutes
 @click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
 def bench_encoder_command(catalogue_path, encoder_spec, as_json):
-    """Zero-shot articleType / baseColour top-1 (when the catalogue has them), title-to-image recall@10, images/s."""
+    """Zero-shot top-1 of the attributes it knows (when the catalogue has them), title-to-image recall@10, images/s."""
     from features.catalogue import load_catalogue
     from features.encoder import load_encoder
     from features.encoder.bench import bench_encoder, heldout_products
+    from features.encoder.evaluation import ZERO_SHOT_COLUMNS
     if catalogue_path:
         catalogue = load_catalogue(catalogue_path)
     else:
         catalogue = heldout_products(load_catalogue("../shared/data/fashion-small"))
     result = bench_encoder(load_encoder(encoder_spec), catalogue)
     click.echo(f"encoder {result['encoder']} on {result['products']} products ({catalogue_path or 'fashion-small held-out'})")
-    for key, needs in (("articletype_top1", "an articleType column"), ("basecolour_top1", "a baseColour column"),
-                       ("text_to_image_recall_at_10", ""), ("images_per_s", "")):
-        click.echo(f"  {key:28s} {result.get(key, f'n/a (needs {needs})')}")
+    for key, column in ZERO_SHOT_COLUMNS.items():
+        article = "an" if column[0].lower() in "aeiou" else "a"
+        click.echo(f"  {key:28s} {result.get(key, f'n/a (needs {article} {column} column)')}")
+    for key in ("text_to_image_recall_at_10", "images_per_s"):
+        click.echo(f"  {key:28s} {result[key]}")
     if as_json:
         click.echo(json.dumps(result))
 

@@ -43,6 +43,10 @@ def text_to_image_recall(image_vectors: np.ndarray, text_vectors: np.ndarray, k:
     return float((rank < k).mean())
 
 
+# zero-shot score -> the attribute column it needs (a catalogue without it simply has no such score)
+ZERO_SHOT_COLUMNS = {"articletype_top1": "articleType", "basecolour_top1": "baseColour"}
+
+
 def encoder_quality(image_vectors: np.ndarray, products: pd.DataFrame, encode_texts: TextEncoder) -> dict:
     """Title-to-image recall@10 over `products` rows, and zero-shot top-1 of the attributes the products
     have: `articletype_top1` with an articleType column, `basecolour_top1` with a baseColour column
