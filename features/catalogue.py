@@ -131,13 +131,18 @@ class Catalogue:
         """What the text tower reads of a text-only product: its title and description."""
         return embedding_text(*(str(self.products.at[key, c]) for c in TEXT_COLUMNS if c in self.products.columns))
 
-    def content_hash(self, key: int) -> str:
+    def photo_bytes(self, key: int) -> bytes:
+        """The photo's bytes; none (b"") for a text-only product."""
+        return self.image_bytes(key) if self.has_image(key) else b""
+
+    def content_hash(self, key: int, photo: bytes | None = None) -> str:
         """Hash of what the encoder sees of a product: its photo's bytes (none for a text-only product)
-        and its text and attributes. A catalogue without `description` hashes as before it existed."""
+        and its text and attributes. A catalogue without `description` hashes as before it existed.
+        `photo`: the bytes of photo_bytes(key), when the caller has read them already."""
         row = self.products.loc[key]
         columns = [c for c in TEXT_COLUMNS if c in self.products.columns] + self.attribute_columns
-        image = self.image_bytes(key) if self.has_image(key) else b""
-        return product_content_hash(image, {column: row[column] for column in columns})
+        photo = self.photo_bytes(key) if photo is None else photo
+        return product_content_hash(photo, {column: row[column] for column in columns})
 
     def subset(self, keys) -> "Catalogue":
         return Catalogue(self.products.loc[list(keys)], self.root, self.images)

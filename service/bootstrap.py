@@ -66,15 +66,18 @@ def _simulated_shoppers(catalogue, keys, vectors, encoder, n: int, seed_value: i
 
 def catalogue_rows(catalogue: Catalogue, keys, vectors, space_id: str) -> list[dict]:
     """`products` rows for catalogue products and their vectors (a text-only product stores no photo bytes)."""
-    now, attribute_columns = time.time(), catalogue.attribute_columns
-    descriptions = catalogue.products["description"] if "description" in catalogue.products else None
-    return [{"product_id": int(key), "sku": catalogue.product_id(key), "title": catalogue.text(key),
-             "description": (str(descriptions[key]).strip() or None) if descriptions is not None else None,
-             "attributes": {c: str(catalogue.products.at[key, c]) for c in attribute_columns},
-             "in_stock": True, "image": catalogue.image_bytes(key) if catalogue.has_image(key) else b"",
-             "content_hash": catalogue.content_hash(key), "vector": repository.vector_bytes(vector),
-             "space_id": space_id, "deleted": False, "updated_at": now}
-            for key, vector in zip(np.asarray(keys).tolist(), vectors)]
+    now = time.time()
+    return [_catalogue_row(catalogue, key, vector, space_id, now) for key, vector in zip(np.asarray(keys).tolist(), vectors)]
+
+
+def _catalogue_row(catalogue: Catalogue, key: int, vector, space_id: str, now: float) -> dict:
+    photo = catalogue.photo_bytes(key)  # read once: stored, and hashed
+    description = str(catalogue.products.at[key, "description"]).strip() if "description" in catalogue.products else ""
+    return {"product_id": int(key), "sku": catalogue.product_id(key), "title": catalogue.text(key),
+            "description": description or None,
+            "attributes": {c: str(catalogue.products.at[key, c]) for c in catalogue.attribute_columns},
+            "in_stock": True, "image": photo, "content_hash": catalogue.content_hash(key, photo),
+            "vector": repository.vector_bytes(vector), "space_id": space_id, "deleted": False, "updated_at": now}
 
 
 def ensure_key_file(path: Path) -> list[dict]:

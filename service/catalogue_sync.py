@@ -91,9 +91,7 @@ def _unchanged_vectors(connection, catalogue: Catalogue, keys: list[int]) -> dic
 
 
 def _catalogue_input(catalogue: Catalogue, key: int) -> tuple[bytes, str]:
-    if catalogue.has_image(key):
-        return catalogue.image_bytes(key), ""
-    return b"", catalogue.embedding_text(key)
+    return (catalogue.image_bytes(key), "") if catalogue.has_image(key) else (b"", catalogue.embedding_text(key))
 
 
 def _embedded_input(image: bytes, title: str, description: str) -> tuple[bytes, str]:

@@ -35,12 +35,9 @@ def get(item_id: str):
 @bp.get("/<item_id>/image")
 def image(item_id: str):
     """The original photo. Public (an <img> cannot send a key); cached by content hash."""
-    product = _existing(item_id)
-    if not product["has_photo"]:
-        raise ApiError(404, "not_found", f"product {echo(item_id)} has no photo (a text-only product)")
-    if request.if_none_match and request.if_none_match.contains(product["content_hash"]):
+    if request.if_none_match and request.if_none_match.contains(_photographed(item_id)["content_hash"]):
         return Response(status=304)  # the browser has it: the photo is not read
-    product = _existing(item_id, with_image=True)  # the ETag comes from the same row as the photo
+    product = _photographed(item_id, with_image=True)  # the ETag comes from the same row as the photo
     response = Response(product["image"], mimetype=_media_type(product["image"]))
     response.set_etag(product["content_hash"])
     response.cache_control.public, response.cache_control.max_age = True, 3600
@@ -84,6 +81,13 @@ def _existing(item_id: str, with_image: bool = False) -> dict:
         product = repository.get_product(connection, product_id(item_id), with_image=with_image)
     if product is None:
         raise ApiError(404, "not_found", f"no product {echo(item_id)}")
+    return product
+
+
+def _photographed(item_id: str, with_image: bool = False) -> dict:
+    product = _existing(item_id, with_image)
+    if not product["has_photo"]:
+        raise ApiError(404, "not_found", f"product {echo(item_id)} has no photo (a text-only product)")
     return product
 
 
