@@ -27,7 +27,7 @@ import pandas as pd
 
 from features.catalogue import Catalogue
 from features.simulator import SimulatorConfig, simulate
-from recsys.evaluation import TimeSplit, average_precision, time_split
+from recsys.evaluation import average_precision, time_split
 from recsys.recommender import Recommender, RecommenderConfig
 
 RULE_OFF = {"fresh_weight": 0.0, "fresh_neighbours": 0}

@@ -16,13 +16,12 @@ import pandas as pd
 from features.errors import TailorcardError
 from features.events import NO_ITEM
 from recsys.baselines import REPEAT_BASELINES
-from recsys.evaluation import TimeSplit, evaluate, summarise
+from recsys.evaluation import HISTORY_BUCKETS, TimeSplit, evaluate, summarise
 from recsys.recommender import Recommender, RecommenderConfig
-from recsys.repurchase import repeat_share
+from recsys.repurchase import purchase_orders
 
 MODEL_ORDER = ("tailorcard", *REPEAT_BASELINES)
-WARM_BUCKETS = ("<=2", "3-10", ">10")  # past orders; recsys.evaluation.HISTORY_BUCKETS
-DAY = 86_400.0
+WARM_BUCKETS = tuple(bucket for bucket in HISTORY_BUCKETS if bucket != "cold")  # by past orders
 
 
 class PurchaseBenchError(TailorcardError):
@@ -69,10 +68,8 @@ def purchase_split(events: pd.DataFrame, train_until: float, test_from: float | 
 
 
 def past_orders(events: pd.DataFrame) -> pd.Series:
-    """Per user, distinct orders with a purchase (the session; the moment where a log has no sessions)."""
-    bought = events[events["type"] == "purchase"]
-    order = bought["session_id"].where(bought["session_id"] != "", bought["timestamp"].astype(str))
-    return order.groupby(bought["user_id"].astype(str)).nunique()
+    """Per user, distinct orders with a purchase (recsys.repurchase's orders)."""
+    return purchase_orders(events).groupby("user_id")["order"].nunique()
 
 
 def run_purchase_bench(events: pd.DataFrame, item_ids, vectors, split: PurchaseSplit, k: int = 12,
@@ -92,7 +89,7 @@ def run_purchase_bench(events: pd.DataFrame, item_ids, vectors, split: PurchaseS
         started = time.perf_counter()
     return {"behaviour": "real", "k": k, "train_until": split.split_time, "test_from": split.test_from,
             "test_until": split.test_until, "train_events": len(split.train), "test_users": len(warm),
-            "cold_users": len(split.truth) - len(warm), "repeat_share": repeat_share(split.train),
+            "cold_users": len(split.truth) - len(warm), "repeat_share": tailorcard.repurchase.repeat_share,
             "filter_already_bought": tailorcard.filters_bought, "models": results}
 
 

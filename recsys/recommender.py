@@ -168,9 +168,8 @@ class Recommender(BaseRecommender):
         self.freshness.refresh(self.index, self.items, self.config)
         self.covisitation = CoVisitation.from_events(self.items.ids, events, weights, self.config.covisit_scope) \
             if self.config.covisit_weight > 0 else CoVisitation()
-        self.repurchase = Repurchase.from_events(self.items.ids, events, self.config.repurchase, tables=False)
-        if self._repurchase_on():
-            self.repurchase = Repurchase.from_events(self.items.ids, events, self.config.repurchase)
+        self.repurchase = Repurchase.from_events(self.items.ids, events, self.config.repurchase,
+                                                 tables=self._repurchase_on)
         self.cold_start_vector = self.popularity_vector()
         return self
 
@@ -178,8 +177,11 @@ class Recommender(BaseRecommender):
     def filters_bought(self) -> bool:
         """This store's policy for already-bought products: as configured, or with "auto" hidden unless
         re-orders are common in the history learned from (at least repeat_share_to_keep_bought of purchases)."""
+        return self._filters_bought(self.repurchase.repeat_share)
+
+    def _filters_bought(self, repeat_share: float) -> bool:
         if self.config.filter_already_bought == "auto":
-            return self.repurchase.repeat_share < self.config.repeat_share_to_keep_bought
+            return repeat_share < self.config.repeat_share_to_keep_bought
         return bool(self.config.filter_already_bought)
 
     def observe(self, event: dict) -> bool:
@@ -269,9 +271,10 @@ class Recommender(BaseRecommender):
                               self._repurchase_candidates(user_ids)], axis=1)
         return _drop_repeats(ids)
 
-    def _repurchase_on(self) -> bool:
+    def _repurchase_on(self, repeat_share: float | None = None) -> bool:
         """The repurchase term serves stores that keep already-bought products: where shoppers re-order."""
-        return self.config.repurchase_weight > 0 and not self.filters_bought
+        share = self.repurchase.repeat_share if repeat_share is None else repeat_share
+        return self.config.repurchase_weight > 0 and not self._filters_bought(share)
 
     def _repurchase_candidates(self, user_ids) -> np.ndarray:
         """(users, repurchase_candidates) each user's likeliest re-orders; -1 pads, and stands for products

@@ -111,16 +111,19 @@ class Repurchase:
         self.novelty = np.zeros(0)
         self.demand = np.ones(n)  # demand(i) ** demand_exponent
         self.repeat_share = 0.0  # of the purchases learned from (see repeat_share)
+        self.mix = sp.csr_matrix((0, n))  # users x products: the score itself, derived once per fit (_mixed)
 
     @classmethod
     def from_events(cls, item_ids, events: pd.DataFrame, config: RepurchaseConfig | None = None,
-                    tables: bool = True) -> "Repurchase":
-        """Learn from validated events; with tables=False only the store's repeat share (cheap)."""
+                    tables=True) -> "Repurchase":
+        """Learn from validated events. `tables`: whether to learn the tables too, or a function of the
+        store's repeat share that says so (the share alone is cheap; the orders are read once either way)."""
         model = cls(item_ids, config)
         orders = purchase_orders(events)
         model.repeat_share = _repeat_share(orders)
         orders = orders[model._items.get_indexer(orders["item_id"].to_numpy()) >= 0]
-        if not tables or not len(orders):
+        wanted = tables(model.repeat_share) if callable(tables) else tables
+        if not wanted or not len(orders):
             return model
         now = float(events["timestamp"].max())
         model._users = pd.Index(pd.unique(orders["user_id"]))
@@ -131,6 +134,7 @@ class Repurchase:
         model.novelty = _novelty(orders, rows, len(model._users)) ** model.config.novelty_exponent
         model.demand = (_demand(orders, columns, now, model.config.demand_half_life_days, len(model.item_ids))
                         + DEMAND_FLOOR) ** model.config.demand_exponent
+        model.mix = model._mixed()
         return model
 
     def _own(self, orders: pd.DataFrame, rows, columns, now: float) -> sp.csr_matrix:
@@ -163,7 +167,7 @@ class Repurchase:
         for row, (user, cols) in enumerate(zip(rows, columns)):
             known = cols >= 0
             if user >= 0 and known.any():
-                out[row, known] = self._mix(user)[0, cols[known]].toarray().ravel() * self.demand[cols[known]]
+                out[row, known] = self.mix[user, cols[known]].toarray().ravel()
         return out
 
     def strongest(self, user_id, k: int) -> np.ndarray:
@@ -171,14 +175,14 @@ class Repurchase:
         user = self._users.get_indexer([str(user_id)])[0]
         if user < 0 or k <= 0:
             return np.zeros(0, dtype=np.int64)
-        mix = self._mix(user)
-        value = mix.data * self.demand[mix.indices]
-        return self.item_ids[mix.indices[np.argsort(-value, kind="stable")[:k]]]
+        start, end = self.mix.indptr[user], self.mix.indptr[user + 1]
+        order = np.argsort(-self.mix.data[start:end], kind="stable")[:k]
+        return self.item_ids[self.mix.indices[start:end][order]]
 
-    def _mix(self, user: int) -> sp.csr_matrix:
-        """(1, products) the user's own re-orders plus their neighbours' products, before demand."""
-        weight = self.config.neighbour_weight * self.novelty[user]
-        return (self.own[user] + weight * self.neighbours[user]).tocsr()
+    def _mixed(self) -> sp.csr_matrix:
+        """Each user's own re-orders plus their neighbours' products (by novelty), times each product's demand."""
+        weights = sp.diags(self.config.neighbour_weight * self.novelty)
+        return sp.csr_matrix((self.own + weights @ self.neighbours) @ sp.diags(self.demand))
 
     # ---- persistence ------------------------------------------------------------------------
 
@@ -196,6 +200,7 @@ class Repurchase:
             model.own, model.neighbours = _csr_from("own", saved, shape), _csr_from("neighbours", saved, shape)
             model.novelty, model.demand = saved["novelty"], saved["demand"]
             model.repeat_share = float(saved["repeat_share"])
+        model.mix = model._mixed()
         return model
 
 
