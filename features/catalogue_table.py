@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.errors import CatalogueError
-from features.events import id_text
+from features.events import id_column
 from features.ids import echo
 
 CATALOGUE_FILE_NAMES = ("catalogue.csv", "catalogue.parquet", "catalogue.jsonl", "catalogue.ndjson")
@@ -172,10 +172,10 @@ def _read_parquet(file: Path) -> CatalogueTable:
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Typed cells as text. A product id that is neither text nor a whole number (true, 1.5) becomes
-    "\\x00", which the id rule refuses, as it does an event's item_id."""
+    features.events.NOT_AN_ID, which the id rule refuses, as it does an event's item_id."""
     text = {column: frame[column].map(_cell_text) for column in frame.columns if column != ID_COLUMN}
     if ID_COLUMN in frame.columns:
-        text[ID_COLUMN] = id_text(frame[ID_COLUMN]).fillna("\x00").astype(object)
+        text[ID_COLUMN] = id_column(frame[ID_COLUMN]).astype(object)
     return pd.DataFrame(text, columns=list(frame.columns), index=frame.index)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.events import EVENT_TYPES, EventError, EventLog, read_event_table, validate_events
+from features.events import EVENT_TYPES, EventError, EventLog, read_event_table, text_column, validate_events
 from features.ids import product_keys, valid_ids
 
 ONLINE_RETAIL_ATTRIBUTION = "Online Retail, UCI Machine Learning Repository, https://doi.org/10.24432/C5BW33"
@@ -140,7 +140,7 @@ def map_log(raw: pd.DataFrame, mapping: EventMapping) -> MappedLog:
     if missing:
         raise EventError(f"log lacks column(s) {missing} named by the mapping; found {list(raw.columns)}")
     raw = raw.reset_index(drop=True)
-    text = {c: _text(raw[c]) for c in mapping.columns()}
+    text = {c: text_column(raw[c]) for c in mapping.columns()}
     reason = _mapping_rejects(text, mapping)
     kept = reason == ""
     mapped = _event_table(raw, text, mapping)
@@ -148,10 +148,6 @@ def map_log(raw: pd.DataFrame, mapping: EventMapping) -> MappedLog:
     rejects = _all_rejects(raw, reason, validated.rejects, np.flatnonzero(kept.to_numpy()))
     events = validated.events.assign(type=validated.events["type"].astype(str))
     return MappedLog(EventLog(events, rejects, validated.duplicates), products_from_log(raw, text, mapping))
-
-
-def _text(column: pd.Series) -> pd.Series:
-    return column.astype("string").fillna("").str.strip()
 
 
 def _mapping_rejects(text: dict, mapping: EventMapping) -> pd.Series:

@@ -89,23 +89,24 @@ def validate_events(frame: pd.DataFrame, known_items=None) -> EventLog:
     return EventLog(events, _rejects_table(raw, problems), duplicates=len(good) - len(deduplicated))
 
 
-def _text(column: pd.Series) -> pd.Series:
+def text_column(column: pd.Series) -> pd.Series:
+    """Cells as stripped text, "" where missing (a file's free-text column)."""
     return column.astype("string").fillna("").str.strip()
 
 
 def _typed_columns(raw: pd.DataFrame) -> pd.DataFrame:
     """Parse every column leniently; unparseable values become NaN and are reported by _row_problems."""
-    optional = {"session_id": _ids(raw["session_id"]) if "session_id" in raw else _blank(raw),
-                "query": _text(raw["query"]) if "query" in raw else _blank(raw)}
-    user = _ids(raw["user_id"])
+    optional = {"session_id": id_column(raw["session_id"]) if "session_id" in raw else _blank(raw),
+                "query": text_column(raw["query"]) if "query" in raw else _blank(raw)}
+    user = id_column(raw["user_id"])
     user = user.where(user != "", SESSION_USER_PREFIX + optional["session_id"])
     value = pd.to_numeric(raw["value"], errors="coerce") if "value" in raw else np.nan
-    item = _ids(raw["item_id"]).mask(_names_no_item(raw["item_id"]), "")
+    item = id_column(raw["item_id"]).mask(_names_no_item(raw["item_id"]), "")
     return pd.DataFrame({
-        "event_id": _ids(raw["event_id"]).astype(str),
+        "event_id": id_column(raw["event_id"]).astype(str),
         "user_id": user.astype(str),
         "item_id": item_keys(item).where(item != "", NO_ITEM),
-        "type": _text(raw["type"]).str.lower().astype(str),
+        "type": text_column(raw["type"]).str.lower().astype(str),
         "timestamp": parse_timestamps(raw["timestamp"]),
         "session_id": optional["session_id"].astype(str),
         "query": optional["query"].astype(str),
@@ -115,7 +116,7 @@ def _typed_columns(raw: pd.DataFrame) -> pd.DataFrame:
 
 def item_keys(item_ids: pd.Series) -> pd.Series:
     """Each product id's int64 key (features.ids.product_key); <NA> where it is not a product id."""
-    item = _ids(item_ids)
+    item = id_column(item_ids)
     keys = pd.Series(pd.NA, index=item.index, dtype="Int64")  # exact int64, never through float
     named = valid_ids(item)
     keys[named] = product_keys(item[named])
@@ -143,7 +144,7 @@ def _blank(raw: pd.DataFrame) -> pd.Series:
     return pd.Series("", index=raw.index, dtype="string")
 
 
-def _ids(column: pd.Series) -> pd.Series:
+def id_column(column: pd.Series) -> pd.Series:
     """id_text with NOT_AN_ID where the type is wrong, so the id rule's check reports it."""
     return id_text(column).fillna(NOT_AN_ID)
 
@@ -181,7 +182,7 @@ def _one_id_text(value):
 def parse_timestamps(column: pd.Series) -> pd.Series:
     """Epoch seconds (float) from epoch numbers or ISO 8601 strings; NaN where neither. Any year parses
     (microsecond units, so 9999 does not overflow); _row_problems checks the range."""
-    text = _text(column)
+    text = text_column(column)
     epoch = pd.to_numeric(text, errors="coerce")
     iso = pd.to_datetime(text.where(epoch.isna()), utc=True, errors="coerce", format="ISO8601")
     moments = iso.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
@@ -211,7 +212,7 @@ def _row_problems(raw: pd.DataFrame, clean: pd.DataFrame, known_items) -> pd.Dat
     if "query" in raw:
         checks.append(("query", _typed_as(raw["query"], (str,)), "query is not text"))
     if "value" in raw:
-        given = _text(raw["value"]) != ""
+        given = text_column(raw["value"]) != ""
         checks.append(("value", (given & clean["value"].isna()) | _typed_as(raw["value"], (str, int, float, np.number),
                                                                               refused=(bool, np.bool_)),
                        "value is not a number"))

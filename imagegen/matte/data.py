@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from features.catalogue import load_catalogue
 from features.image_pack import is_heldout
+from features.images import open_image
 from imagegen.errors import TrainingError
 from imagegen.matte.foreground import decontaminate
 from imagegen.matte.pseudo_mask import pseudo_mask
@@ -53,20 +54,16 @@ class ProductSet:
 
 def catalogue_products(catalogue_dir: str | Path, heldout: bool, limit: int | None = None,
                        seed: int = 0) -> list[tuple[int, Path]]:
-    """(product id, photo path) of the training or held-out split (features.image_pack.is_heldout), shuffled."""
-    catalogue_dir = Path(catalogue_dir)
-    if not (catalogue_dir / "catalogue.csv").is_file():
-        raise TrainingError(f"{catalogue_dir}: expected a catalogue folder with catalogue.csv and images/")
-    frame = pd.read_csv(catalogue_dir / "catalogue.csv", usecols=["product_id", "image"], dtype={"image": str})
-    rows = [(int(pid), catalogue_dir / image) for pid, image in zip(frame["product_id"], frame["image"])
-            if is_heldout(pid) == heldout]
+    """(product key, photo file) of the training or held-out split (features.image_pack.is_heldout), shuffled:
+    any catalogue features.catalogue reads (SKU ids, URL photos, text-only rows left out)."""
+    catalogue = load_catalogue(catalogue_dir, check_images=False)  # each photo is checked when it is read
+    rows = [(key, catalogue.image_path(key)) for key in catalogue.photo_ids if is_heldout(key) == heldout]
     order = np.random.default_rng(seed).permutation(len(rows))
     return [rows[i] for i in order[:limit]]
 
 
 def read_photo(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+    return np.asarray(open_image(path))  # type, pixel limit and decompression-bomb checks, as every photo gets
 
 
 def build_product_set(products: list[tuple[int, Path]], log=print) -> ProductSet:
