@@ -50,8 +50,6 @@ from features.images import check_image, open_image
 REQUIRED_COLUMNS = ("product_id", "title")
 TEXT_COLUMNS = ("title", "description")  # what the text tower reads of a text-only product
 NOT_ATTRIBUTES = ("product_id", *TEXT_COLUMNS, "image")
-# Attribute columns the fashion prompts and the simulator understand; loading needs none of them.
-KNOWN_ATTRIBUTES = ("masterCategory", "subCategory", "articleType", "baseColour", "usage", "gender", "season")
 IMAGE_CACHE = Path(".tailorcard") / "image-cache"  # beside the catalogue file: fetched photos, by URL hash
 FETCH_THREADS = 8
 
@@ -117,9 +115,10 @@ class Catalogue:
 
     def load_image(self, key: int) -> Image.Image:
         location = self._photo_location(key)
-        source = self.image_bytes(key) if is_web_url(location) else local_image_path(location, self.root)
+        web = is_web_url(location)
         try:
-            return open_image(source, name=location if is_web_url(location) else None)
+            source = self.images.fetch(location) if web else local_image_path(location, self.root)
+            return open_image(source, name=location if web else None)
         except ImageError as exc:
             raise CatalogueError(f"product {self.product_id(key)}: {exc}") from None
 

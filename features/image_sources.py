@@ -7,7 +7,6 @@ expires: a store that changes the photo behind a URL gives it a new URL (or clea
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import socket
 import urllib.error
@@ -18,6 +17,7 @@ from http.client import HTTPException
 from pathlib import Path
 
 from features.errors import ImageError
+from features.files import write_atomically
 from features.images import check_image
 
 FETCH_TIMEOUT_S = 10.0  # per connect and per read: a stalled server costs at most this long each time
@@ -70,9 +70,10 @@ class ImageFetcher:
         return data
 
     def local_file(self, url: str) -> Path:
-        """The cached copy of the photo (fetched first when needed)."""
-        self.fetch(url)
+        """The cached copy of the photo (fetched first when needed; a cached one is not read)."""
         cached = self.cached_file(url)
+        if cached is None or not cached.is_file():
+            self.fetch(url)
         if cached is None or not cached.is_file():
             raise ImageError(f"{url}: fetched photos are not kept on disk here (no writable image cache)")
         return cached
@@ -117,11 +118,8 @@ def _network_problem(reason, timeout_s: float) -> str:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write then rename, so a crash or a parallel fetch never leaves half a photo under the final name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    """Never half a photo under the final name (features.files); a folder that cannot be written is named."""
     try:
-        temporary.write_bytes(data)
-        temporary.replace(path)
+        write_atomically(path, data)
     except OSError as exc:
         raise ImageError(f"{path}: cannot write the image cache ({exc.strerror}); give another cache folder") from None

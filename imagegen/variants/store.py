@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from features.files import write_atomically
 from imagegen.provenance import Provenance, png_bytes
 from imagegen.variants.errors import VariantError, VariantNotFound
 
@@ -90,14 +91,14 @@ class VariantStore:
         self._ensure_index()  # first, or this put would create the index of an old store without its records
         image_path = self._path(key.digest(), ".png") if image is not None else None
         if image is not None:
-            _write_atomically(image_path, png_bytes(image, provenance))
+            write_atomically(image_path, png_bytes(image, provenance))
         stored = StoredVariant(key, int(product_id), image is not None, provenance.to_dict() if provenance else None,
                                image_path)
         # the marker before the record: every record is in the index, a crash leaves at most a marker
         # without a record, which records_of ignores
         _touch_marker(self.root / INDEX, stored.product_id, stored.variant_id)
         # the record is written last: its presence means the variant is complete
-        _write_atomically(self._path(key.digest(), ".json"), json.dumps(stored.to_dict(), indent=1).encode())
+        write_atomically(self._path(key.digest(), ".json"), json.dumps(stored.to_dict(), indent=1).encode())
         return stored
 
     def read_bytes(self, variant_id: str) -> bytes:
@@ -179,10 +180,3 @@ def _touch_marker(index: Path, product_id: int, variant_id: str) -> None:
     marker = _marker(index, product_id, variant_id)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
