@@ -5,6 +5,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 import features.encoder
+from features.catalogue import load_catalogue
+from features.encoder.bench import bench_encoder
 from service.cli import main
 from store_catalogues import GROCERY_CSV, write_grocery_catalogue
 
@@ -69,4 +71,6 @@ def test_bench_encoder_scores_only_the_attributes_a_catalogue_has(tmp_path, tiny
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["products"] == 4 and "articletype_top1" not in report and "basecolour_top1" not in report
     assert 0.0 <= report["text_to_image_recall_at_10"] <= 1.0
+    direct = bench_encoder(tiny_encoder, load_catalogue(folder))  # what the command printed is the bench's
+    assert report["text_to_image_recall_at_10"] == direct["text_to_image_recall_at_10"]
     assert "articletype_top1             n/a (needs an articleType column)" in result.stdout
