@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys.taste import pull_matrix
+from recsys.taste import pulls_of
 
 MAX_REASONS = 3
 
@@ -23,8 +23,8 @@ def explain_items(history: pd.DataFrame, source_vectors: np.ndarray, item_vector
     history: the user's sources (PreferenceStore.contributions); source_vectors: their vectors."""
     if len(history) == 0:
         return [[{"cold_start": "no history yet; popular products"}] for _ in range(len(item_vectors))]
-    pull = pull_matrix(history["weight"].to_numpy(), source_vectors, item_vectors, temperature)
     similarity = source_vectors @ item_vectors.T
+    pull = pulls_of(history["weight"].to_numpy(), similarity, temperature)
     total = np.maximum(pull, 0).sum(axis=0)
     reasons = []
     for column in range(pull.shape[1]):

@@ -235,9 +235,10 @@ class Recommender(BaseRecommender):
         vectors = self._vectors(ids)
         similarity = self._similarity(users, histories, vectors)
         events = np.array([self.preferences.event_count(u) for u in user_ids], dtype=float)
-        scores = self._taste_confidence(events)[:, None] * similarity + self.config.popularity_weight * self._prior(ids) \
+        confidence = self._taste_confidence(events)
+        scores = confidence[:, None] * similarity + self.config.popularity_weight * self._prior(ids) \
             + self._covisit(events, pulls, ids) + self._repurchase(user_ids, ids)
-        fresh = self.freshness.score(self.items, ids, self._taste_confidence(events), similarity, self.config)
+        fresh = self.freshness.score(self.items, ids, confidence, similarity, self.config)
         scores += fresh
         hide_bought = wants_filter(filter_already_bought, self.filters_bought)
         scores[self._excluded(ids, user_ids, hide_bought, filter_items)] = -np.inf

@@ -11,10 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def pull_matrix(weights: np.ndarray, source_vectors: np.ndarray, item_vectors: np.ndarray,
-                temperature: float | None) -> np.ndarray:
-    """(sources, items) pulls; temperature None = linear kernel."""
-    similarity = source_vectors @ item_vectors.T
+def pulls_of(weights: np.ndarray, similarity: np.ndarray, temperature: float | None) -> np.ndarray:
+    """(sources, items) pulls from the sources' cosines with the items; temperature None = linear kernel."""
     kernel = similarity if temperature is None else np.exp((similarity - 1.0) / temperature)
     return weights[:, None] * kernel
 
