@@ -73,7 +73,7 @@ class Catalogue:
 
     @property
     def attribute_columns(self) -> list[str]:
-        return [c for c in self.products.columns if c not in NOT_ATTRIBUTES]
+        return _attribute_columns(self.products)
 
     def product_id(self, key: int) -> str:
         """The product's id as the store wrote it."""
@@ -147,7 +147,7 @@ class Catalogue:
         return Catalogue(self.products.loc[list(keys)], self.root, self.images)
 
     def _photo_mask(self) -> np.ndarray:
-        return (_image_cells(self.products).astype(str).str.strip() != "").to_numpy()
+        return _photo_mask(self.products)
 
     def _image_cell(self, key: int) -> str:
         return str(self.products.at[key, "image"]).strip() if "image" in self.products.columns else ""
@@ -200,11 +200,11 @@ class CatalogueCheck:
 
     @property
     def attribute_columns(self) -> list[str]:
-        return [c for c in self.frame.columns if c not in NOT_ATTRIBUTES]
+        return _attribute_columns(self.frame)
 
     @property
     def photos(self) -> int:
-        return int((_image_cells(self.frame) != "").sum())
+        return int(_photo_mask(self.frame).sum())
 
     @property
     def photo_urls(self) -> int:
@@ -215,6 +215,14 @@ class CatalogueCheck:
             raise CatalogueError(f"{self.file}: {len(self.problems)} problem(s) in the catalogue", self.problems)
         products = self.frame.set_index(pd.Index(self.keys, dtype=np.int64, name="product_key"))
         return Catalogue(products, self.root, self.images)
+
+
+def _attribute_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in NOT_ATTRIBUTES]
+
+
+def _photo_mask(frame: pd.DataFrame) -> np.ndarray:
+    return (_image_cells(frame).astype(str).str.strip() != "").to_numpy()
 
 
 def load_catalogue(path: str | Path, check_images: bool = True, image_root: str | Path | None = None,
