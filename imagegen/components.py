@@ -50,7 +50,11 @@ def build_sampler(training_scheduler, sampler: str = "dpm++"):
     """A fast sampler with the training noise schedule. Learned variance is never used by our samplers."""
     if sampler not in SAMPLERS:
         raise ModelSpecError(f"unknown sampler {sampler!r}; expected one of {sorted(SAMPLERS)}")
-    overrides = {"variance_type": None} if sampler != "ddpm" else {}
+    # the spacing named explicitly: from_config would otherwise give a fresh scheduler the sampler's own default
+    # but a saved-and-loaded one the training scheduler's, so a model would sample differently after a round trip
+    overrides = {"timestep_spacing": training_scheduler.config.timestep_spacing}
+    if sampler != "ddpm":
+        overrides["variance_type"] = None
     if sampler == "dpm++":
         overrides["algorithm_type"] = "dpmsolver++"
     return SAMPLERS[sampler].from_config(training_scheduler.config, **overrides)

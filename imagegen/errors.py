@@ -8,3 +8,7 @@ class TrainingError(TailorcardError):
 
 class BenchError(TailorcardError):
     """A benchmark cannot run on what it was given (too few held-out products, ...)."""
+
+
+class PresentationError(TailorcardError):
+    """A presentation policy or request is malformed (an unknown kind, a setting out of range, ...)."""

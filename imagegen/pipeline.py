@@ -136,12 +136,7 @@ class Generator:
         return to_uint8([result], size)
 
     def embeds(self, embeddings: np.ndarray) -> torch.Tensor:
-        """Condition rows as the UNet takes them: checked [n, embed_dim], scaled as in training, on its device."""
-        embeddings = np.asarray(embeddings, dtype=np.float32)
-        if embeddings.ndim != 2 or embeddings.shape[1] != self.settings.embed_dim:
-            raise ValueError(f"{self.name} expects embeddings of shape [n, {self.settings.embed_dim}]; "
-                             f"got {embeddings.shape}")
-        return torch.from_numpy(embeddings * self.settings.condition_scale).to(self.device, self.unet.dtype)
+        return scaled_conditions(embeddings, self.settings, self.unet, self.name)
 
     def save(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
         """save_pretrained layout; weights stored in `dtype` (fp16 halves the files; loading casts back)."""
@@ -153,7 +148,14 @@ class Generator:
 
 def load_generator(spec: str = "embedded", device: str | torch.device | None = None) -> Generator:
     """Build the generator a spec string names. Raises ModelSpecError saying what is missing."""
-    parsed = parse_generator_spec(spec)
+    unet, movq, scheduler, settings, name = load_decoder_parts(spec)
+    return Generator(unet, movq, scheduler, settings, name=name, device=device)
+
+
+def load_decoder_parts(spec: str, kind: str = "generator"):
+    """(unet, movq, training scheduler, settings, name) of a Kandinsky 2.2 decoder folder a spec names;
+    `kind` ("generator" or "scene") decides which shipped folder the spec 'embedded' means."""
+    parsed = parse_generator_spec(spec, kind)
     folder = parsed.folder
     if not (folder / "model_index.json").is_file():
         raise ModelSpecError(f"generator spec {parsed.text!r}: {folder} has no model_index.json "
@@ -164,8 +166,15 @@ def load_generator(spec: str = "embedded", device: str | torch.device | None = N
         scheduler = DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
     except (OSError, ValueError, KeyError) as exc:
         raise ModelSpecError(f"generator spec {parsed.text!r}: cannot load {folder} ({type(exc).__name__}: {exc})") from None
-    return Generator(unet, movq, scheduler, GeneratorSettings.load(folder, unet.config), name=f"generator {parsed.text!r}",
-                     device=device)
+    return unet, movq, scheduler, GeneratorSettings.load(folder, unet.config), f"generator {parsed.text!r}"
+
+
+def scaled_conditions(embeddings: np.ndarray, settings: GeneratorSettings, unet, name: str) -> torch.Tensor:
+    """Condition rows as the UNet takes them: checked [n, embed_dim], scaled as in training, on its device."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if embeddings.ndim != 2 or embeddings.shape[1] != settings.embed_dim:
+        raise ValueError(f"{name} expects embeddings of shape [n, {settings.embed_dim}]; got {embeddings.shape}")
+    return torch.from_numpy(embeddings * settings.condition_scale).to(unet.device, unet.dtype)
 
 
 def _copy_as(model, dtype: torch.dtype):

@@ -1,6 +1,6 @@
-"""Generator spec strings, as the encoder's:
+"""Generator specs: the one model spec grammar (features.model_spec) for kinds "generator" and "scene".
 
-    embedded          our small Kandinsky-2.2-layout decoder, shipped in data/models/embedded-generator
+    embedded          our small Kandinsky-2.2-layout decoder (data/models/embedded-generator, or embedded-scene)
     local-dir:PATH    a diffusers Kandinsky 2.2 decoder folder (model_index.json, unet/, movq/, scheduler/)
 
 A generator draws images *from* an embedding space, so it only works with the encoder of that
@@ -8,32 +8,12 @@ space: `check_same_space` refuses any other pairing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-from features.encoder.spec import data_dir
-from features.errors import EmbeddingSpaceMismatch, ModelSpecError
-
-EMBEDDED_GENERATOR_DIR = "embedded-generator"
-EXPECTED = "expected 'embedded' or 'local-dir:PATH' (a diffusers Kandinsky 2.2 decoder folder)"
+from features.errors import EmbeddingSpaceMismatch
+from features.model_spec import ModelSpec as GeneratorSpec, parse_model_spec
 
 
-@dataclass(frozen=True)
-class GeneratorSpec:
-    folder: Path
-    text: str
-
-
-def parse_generator_spec(spec: str) -> GeneratorSpec:
-    spec = (spec or "").strip()
-    if spec == "embedded":
-        return GeneratorSpec(data_dir() / "models" / EMBEDDED_GENERATOR_DIR, spec)
-    if spec.startswith("local-dir:"):
-        folder = spec[len("local-dir:"):]
-        if not folder:
-            raise ModelSpecError(f"generator spec {spec!r} has no path; {EXPECTED}")
-        return GeneratorSpec(Path(folder), spec)
-    raise ModelSpecError(f"unknown generator spec {spec!r}; {EXPECTED}")
+def parse_generator_spec(spec: str, kind: str = "generator") -> GeneratorSpec:
+    return parse_model_spec(spec, kind)
 
 
 def check_same_space(encoder_space: str, generator_space: str, generator_name: str = "generator") -> None:

@@ -29,12 +29,14 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,  # request bodies, uploads included
     "MAX_EVENTS_PER_REQUEST": 500,
     "MAX_CARDS": 100,
-    "JOB_QUEUE": "thread",  # "thread" (in-process worker), "rq" (Redis, REDIS_URL), "none" (tests)
+    # "thread": an in-process worker thread (the dev server); "rq": also hand jobs to RQ (Redis, REDIS_URL);
+    # "none": only queue them (`tailorcard serve`'s web workers; `tailorcard worker` runs them)
+    "JOB_QUEUE": "thread",
     "REDIS_URL": None,
     "JOB_POLL_SECONDS": 1.0,
     "JOB_LEASE_SECONDS": 600.0,
     "VARIANT_STORE": None,  # an object following service.variants.VariantStore; None = see VARIANTS
-    "VARIANTS": None,  # a generator spec ("embedded") to make variants with; None = original photos only
+    "VARIANTS": None,  # a scene generator spec ("embedded") to make card images with; None = original photos only
     # a (product, segment) is generated once enough recent cards wanted it; None = imagegen.variants.queue's
     # defaults (6 cards, a card a week old counting half), measured by `tailorcard bench variants`
     "VARIANT_MIN_DEMAND": None,
@@ -91,13 +93,12 @@ def _init_domain(app: Flask) -> None:
 
 
 def _variant_store(app: Flask):
-    """Variants from a generator spec (built once per process), else none: original photos."""
+    """Card images from a scene generator spec (built once per process), else none: original photos."""
     if not app.config["VARIANTS"]:
         return NullVariantStore()
     from service.variants import build_variant_store
-    with app.extensions["tailorcard.db"].connect() as connection:
-        return build_variant_store(app.config["VARIANTS"], app.extensions["tailorcard.encoder"].get(),
-                                   Path(app.instance_path) / "variants", connection)
+    return build_variant_store(app.config["VARIANTS"], app.extensions["tailorcard.encoder"].get(),
+                               Path(app.instance_path) / "variants")
 
 
 def _init_jobs(app: Flask) -> None:
@@ -121,8 +122,10 @@ def _init_jobs(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from service.api import catalogue, docs, events, experiments, health, items, storefront, users, variants
-    for module in (catalogue, docs, events, experiments, health, items, storefront, users, variants):
+    from service.api import (catalogue, docs, events, experiments, health, items, presentation, scene_rounds,
+                             storefront, users, variants)
+    for module in (catalogue, docs, events, experiments, health, items, presentation, scene_rounds, storefront, users,
+                   variants):
         app.register_blueprint(module.bp)
 
 

@@ -42,10 +42,10 @@ def delete_product(product_id: int) -> bool:
 
 
 def _after_change(product_id: int, content_hash: str | None) -> None:
-    """Stale variants become unreachable; a live product gets new ones for the segments that had them."""
-    stale_segments = current_app.extensions["tailorcard.variants"].invalidate(product_id)
+    """Stale card images become unreachable; a live product gets new ones for the (segment, policy) pairs that had them."""
+    stale = current_app.extensions["tailorcard.variants"].invalidate(product_id)
     if content_hash is not None:
-        regenerate(product_id, content_hash, stale_segments)
+        regenerate(product_id, content_hash, stale)
     live = current_app.extensions["tailorcard.live"]
     if live.ready:
         live.get().catch_up()  # this worker's index now; the others on their next cards

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
 
 import click
 
@@ -32,13 +33,16 @@ def bench():
 def _register_commands():
     # Imported for their side effect of adding commands to `main` and `bench`.
     from service import cli_catalogue, cli_features  # noqa: F401
-    for optional in ("cli_recsys", "cli_imagegen", "cli_variants", "cli_service", "cli_experiments", "cli_events",
-                     "cli_matte"):
+    for optional in ("cli_recsys", "cli_imagegen", "cli_service", "cli_experiments", "cli_events",
+                     "cli_matte", "cli_upscale", "cli_scene"):
         try:
             __import__(f"service.{optional}")
         except ModuleNotFoundError as exc:
             if exc.name != f"service.{optional}":
                 raise
+    # other packages (the lab) add commands through this entry-point group; the product never imports them
+    for plugin in entry_points(group="tailorcard.commands"):
+        plugin.load()(main, bench)
 
 
 _register_commands()

@@ -5,11 +5,11 @@ import json
 
 import click
 
+from features.model_spec import parse_model_spec
 from service.cli import bench, main
 
 CATALOGUE = "../shared/data/fashion-small"
 BACKGROUNDS = "../shared/data/clothing-photos"
-EMBEDDED_MATTE = "data/models/embedded-matte"
 
 
 def _data_options(function):
@@ -48,17 +48,19 @@ def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, 
 
 @bench.command("matte")
 @_data_options
-@click.option("--model", "model_dir", default=EMBEDDED_MATTE, show_default=True, type=click.Path(file_okay=False))
+@click.option("--model", "model_spec", default="embedded", show_default=True,
+              help="Model spec: 'embedded' (the shipped one) or 'local-dir:PATH'.")
 @click.option("--composites", default=400, show_default=True, help="Held-out composites with known masks.")
 @click.option("--photos", default=400, show_default=True, help="Held-out catalogue photos.")
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
-def bench_matte_command(catalogue_dir, backgrounds_dir, seed, model_dir, composites, photos, as_json):
+def bench_matte_command(catalogue_dir, backgrounds_dir, seed, model_spec, composites, photos, as_json):
     """IoU of the matte on held-out composites and catalogue photos, fallback rates, CPU speed."""
     from imagegen.matte import load_matte_model
     from imagegen.matte.bench import bench_matte
 
-    result = bench_matte(load_matte_model(model_dir), catalogue_dir, backgrounds_dir, composites=composites,
-                         photos=photos, seed=seed, log=lambda line: click.echo(line, err=True))
+    model = load_matte_model(parse_model_spec(model_spec, "matte").folder)
+    result = bench_matte(model, catalogue_dir, backgrounds_dir, composites=composites, photos=photos, seed=seed,
+                         log=lambda line: click.echo(line, err=True))
     if as_json:
         click.echo(json.dumps(result))
         return

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from features.catalogue import load_catalogue
-from features.encoder.spec import data_dir
+from features.model_spec import data_dir
 from service.cli import bench, main
 
 DEFAULT_CATALOGUE = data_dir().parent.parent / "shared" / "data" / "fashion-small"

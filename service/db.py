@@ -82,6 +82,28 @@ jobs = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
+# A merchant's switch for AI-generated backgrounds (service.presentation_rules): per product (value: the store's
+# product id as written) or per category (value: the category text, normalized: trimmed, spaces collapsed, casefolded).
+presentation_rules = sa.Table(
+    "presentation_rules", metadata,
+    sa.Column("scope", sa.String(16), primary_key=True),  # "product" or "category"
+    sa.Column("value", sa.String(1000), primary_key=True),  # a category of up to 300 characters, normalized
+    sa.Column("variants_off", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+
+# Scene rounds (service.scene_rounds): the condition a segment's scenes of round n are painted for, steered by the
+# scenes that won round n - 1 (imagegen.presentation.steering); round 0 is the segment's centroid and is not stored.
+scene_rounds = sa.Table(
+    "scene_rounds", metadata,
+    sa.Column("segment", sa.Integer, primary_key=True),
+    sa.Column("round", sa.Integer, primary_key=True),
+    sa.Column("condition", sa.LargeBinary, nullable=False),  # float32 unit vector
+    sa.Column("lineage", sa.JSON, nullable=False),  # parent round, winning variant ids, step
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 
 def make_engine(url: str) -> sa.Engine:
     """An engine; SQLite gets WAL and a busy timeout so gunicorn workers and threads can share it."""

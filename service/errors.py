@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from features.errors import CatalogueError, ImageError
 from features.events import EventError
 from features.preferences import PreferenceError
+from imagegen.errors import PresentationError
 from recsys.recommender import RecommenderError
 from service.repository import KeyCollision
 from service.variants import VariantNotFound
@@ -37,6 +38,7 @@ DOMAIN_ERRORS = (
     (PreferenceError, 400, "invalid_event"),
     (CatalogueError, 400, "invalid_product"),
     (RecommenderError, 400, "bad_request"),
+    (PresentationError, 400, "bad_request"),
     (VariantNotFound, 404, "not_found"),
     (KeyCollision, 409, "conflict"),
 )

@@ -1,8 +1,10 @@
-"""Durable state of experiments: definitions, sticky assignments, exposures. SQL lives here only.
+"""Durable state of experiments: definitions, sticky assignments, exposures, bandit decisions. SQL lives here only.
 
 The tables join service.db's metadata (so `flask init-db` creates them) and are also created
 on first use, so the app works whichever module was imported first. Names of experiments, arms
-and slots are ids (features.ids), so their columns are as wide as the longest id.
+and slots are ids (features.ids), so their columns are as wide as the longest id. Columns added
+since a table was first made (exposures' segment, image_url, decision) are nullable and added in
+place on first use (`add_missing_columns`).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from service.db import INSERT_CHUNK, dialect_insert, events, insert_ignoring_dup
 
 OUTCOME_TYPES = ("click", "add_to_cart", "purchase")
 NAME = sa.String(MAX_ID_LENGTH)  # experiment, arm and slot names (ids)
+MAX_IMAGE_URL = 1024  # an exposure's image URL (ours are far shorter)
 
 experiments = sa.Table(
     "experiments", metadata,
@@ -46,15 +49,56 @@ exposures = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("image", sa.String(16), nullable=False),  # what the card showed: "original" or "variant"
     sa.Column("timestamp", sa.Float, nullable=False),
+    # added with bandit mode (nullable: older rows and storefront-reported cards lack them)
+    sa.Column("segment", sa.Integer, nullable=True),  # the shopper's taste segment when served
+    sa.Column("image_url", sa.String(MAX_IMAGE_URL), nullable=True),  # the card's image as served
+    sa.Column("decision", sa.BigInteger, nullable=True),  # experiment_decisions.seq of a bandit decision
 )
 sa.Index("experiment_exposures_by_experiment", exposures.c.experiment, exposures.c.timestamp)
 
-TABLES = (experiments, assignments, exposures)
+decisions = sa.Table(
+    "experiment_decisions", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("experiment", NAME, nullable=False),
+    sa.Column("user_id", sa.String(160), nullable=False),
+    sa.Column("segment", sa.Integer, nullable=True),
+    sa.Column("arm", NAME, nullable=False),
+    sa.Column("probability", sa.Float, nullable=False),  # the shown arm's probability when decided
+    sa.Column("probabilities", sa.JSON, nullable=False),  # arm -> probability, every arm
+    sa.Column("at", sa.Float, nullable=False),
+)
+sa.Index("experiment_decisions_by_experiment", decisions.c.experiment, decisions.c.at)
+
+TABLES = (experiments, assignments, exposures, decisions)
+ADDED_COLUMNS = {"experiment_exposures": ("segment", "image_url", "decision")}
 
 
 def ensure_tables(engine: sa.Engine) -> None:
     metadata.create_all(engine, tables=list(TABLES))
+    add_missing_columns(engine)
     widen_columns(engine)
+
+
+def add_missing_columns(engine: sa.Engine) -> None:
+    """Tables made before a column was added keep their old columns (create_all leaves existing tables as
+    they are): add the nullable ones in place, once. Concurrent workers may both try: a duplicate is fine."""
+    inspector = sa.inspect(engine)
+    for table in TABLES:
+        added = ADDED_COLUMNS.get(table.name, ())
+        if not added:
+            continue
+        stored = {column["name"] for column in inspector.get_columns(table.name)}
+        for name in added:
+            if name in stored:
+                continue
+            column = table.c[name]
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as connection:
+                    connection.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}'))
+            except sa.exc.DBAPIError:
+                if name not in {c["name"] for c in sa.inspect(engine).get_columns(table.name)}:
+                    raise  # not another worker's doing
 
 
 def widen_columns(engine: sa.Engine) -> None:
@@ -149,23 +193,47 @@ def add_assignments(connection, rows: list[dict]) -> None:
 
 # ---- exposures and outcomes -----------------------------------------------------------------
 
+EXPOSURE_DEFAULTS = {"segment": None, "image_url": None, "decision": None}
+
+
 def add_exposures(connection, rows: list[dict]) -> int:
+    rows = [{**EXPOSURE_DEFAULTS, **row} for row in rows]  # one statement shape for every row (executemany)
+    for row in rows:
+        if row["image_url"] is not None and len(row["image_url"]) > MAX_IMAGE_URL:
+            row["image_url"] = None  # too long to be one of ours; the results show no example then
     for start in range(0, len(rows), INSERT_CHUNK):
         connection.execute(exposures.insert(), rows[start:start + INSERT_CHUNK])
     return len(rows)
 
 
-def exposure_frame(connection, name: str) -> pd.DataFrame:
+def add_decision(connection, row: dict) -> int:
+    """Store one bandit decision; returns its seq (the exposures served in it name it)."""
+    return int(connection.execute(decisions.insert().values(**row)).inserted_primary_key[0])
+
+
+def exposure_frame(connection, name: str, since: float | None = None) -> pd.DataFrame:
     query = sa.select(exposures.c.user_id, exposures.c.arm, exposures.c.item_id, exposures.c.slot,
-                      exposures.c.position, exposures.c.image, exposures.c.timestamp).where(
-        exposures.c.experiment == name)
+                      exposures.c.position, exposures.c.image, exposures.c.timestamp, exposures.c.segment,
+                      exposures.c.image_url, exposures.c.decision).where(exposures.c.experiment == name)
+    if since is not None:
+        query = query.where(exposures.c.timestamp >= since)
     return _frame(connection, query, [c.name for c in query.selected_columns])
 
 
-def outcome_events(connection, name: str, since: float) -> pd.DataFrame:
-    """Clicks, add-to-carts and purchases of the experiment's users from its start on."""
+def decision_frame(connection, name: str) -> pd.DataFrame:
+    """Every bandit decision of the experiment, in order: seq, user_id, segment, arm, probability, probabilities."""
+    query = sa.select(decisions.c.seq, decisions.c.user_id, decisions.c.segment, decisions.c.arm,
+                      decisions.c.probability, decisions.c.probabilities, decisions.c.at).where(
+        decisions.c.experiment == name).order_by(decisions.c.seq)
+    return _frame(connection, query, [c.name for c in query.selected_columns])
+
+
+def outcome_events(connection, name: str, since: float, types=OUTCOME_TYPES) -> pd.DataFrame:
+    """Clicks, add-to-carts and purchases of the experiment's users (assigned, or in a bandit decision) from
+    its start on."""
+    users = sa.union(_assigned_users(name), sa.select(decisions.c.user_id).where(decisions.c.experiment == name))
     query = sa.select(events.c.user_id, events.c.item_id, events.c.type, events.c.timestamp).where(
-        events.c.user_id.in_(_assigned_users(name)), events.c.type.in_(OUTCOME_TYPES),
+        events.c.user_id.in_(users), events.c.type.in_(types),
         events.c.timestamp >= since, events.c.item_id.is_not(None))
     return _frame(connection, query, ["user_id", "item_id", "type", "timestamp"])
 

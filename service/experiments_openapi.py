@@ -6,20 +6,48 @@ there would be circular).
 from __future__ import annotations
 
 from features.ids import ID_RULE
-from recsys.experiments.model import IMAGE_POLICIES
+from recsys.experiments.model import ALLOCATIONS, IMAGE_POLICIES, PRESENTATION_KINDS
 from service.openapi import ID_TEXT, _op, _path, _query
 
 ID = ID_TEXT | {"description": ID_RULE}
 ID_OR_EMPTY = {"anyOf": [ID, {"type": "string", "maxLength": 0}]}
 NAME = _path("name", ID)
+NULLABLE_NUMBER = {"anyOf": [{"type": "number"}, {"type": "null"}]}
+PRESENTATION = {"type": "object", "additionalProperties": False,
+                "description": "a presentation policy: what the arm's cards show (checked as imagegen's "
+                               "PresentationPolicy; images are stored per product, segment and policy)",
+                "properties": {
+                    "kind": {"enum": list(PRESENTATION_KINDS), "default": "scene",
+                             "description": "original: the photo as uploaded; upscaled: the photo at card size; "
+                                            "scene: the product over a backdrop painted for the shopper's segment"},
+                    "guidance_scale": {"anyOf": [{"type": "number", "minimum": 0, "maximum": 30}, {"type": "null"}]},
+                    "num_inference_steps": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 200},
+                                                      {"type": "null"}]},
+                    "seed": {"type": "integer", "minimum": 0},
+                    "backdrop_blur": {"type": "number", "minimum": 0, "maximum": 20}}}
 ARM = {"type": "object", "required": ["name", "weight"], "additionalProperties": False, "properties": {
     "name": ID, "weight": {"type": "number", "minimum": 0, "maximum": 1000},
-    "image_policy": {"enum": list(IMAGE_POLICIES), "default": "original",
-                     "description": "original: the product photo; variant: the variant made for the shopper's taste "
-                                    "segment. 'variant_params' (variants drawn with the arm's own generator "
-                                    "parameters) is not supported yet and is refused"},
-    "generator_params": {"type": "object", "maxProperties": 0,
-                         "description": "reserved for 'variant_params' (not supported yet): leave it out"}}}
+    "presentation": PRESENTATION,
+    "image_policy": {"enum": list(IMAGE_POLICIES),
+                     "description": "the old way to say what an arm shows (give presentation instead): original = "
+                                    "{kind: upscaled}, variant = {kind: scene}; left out: derived from presentation"},
+    "generator_params": {"type": "object", "maxProperties": 0, "deprecated": True,
+                         "description": "gone: name generator settings in presentation; only an empty object is "
+                                        "accepted (old definitions)"}}}
+BANDIT = {"type": "object", "additionalProperties": False,
+          "description": "Thompson sampling per taste segment (recsys.experiments.bandit.BanditConfig)",
+          "properties": {
+              "control_arm": ID_OR_EMPTY | {"description": "the first arm or empty (the first arm)"},
+              "control_share": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.2,
+                                "description": "always given to the control (which must show the photo)"},
+              "min_share": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.02},
+              "prior_alpha": {"type": "number", "exclusiveMinimum": 0, "default": 1},
+              "prior_beta": {"type": "number", "exclusiveMinimum": 0, "default": 1},
+              "win_probability": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1, "default": 0.95},
+              "min_exposures": {"type": "integer", "minimum": 0, "default": 200},
+              "decision_window_s": {"type": "number", "exclusiveMinimum": 0, "default": 3600}}}
+ALLOCATION = {"enum": list(ALLOCATIONS), "default": "fixed",
+              "description": "fixed: each shopper keeps one arm (the weights); bandit: per cards request, per segment"}
 EXPERIMENT = {"type": "object", "required": ["name", "arms"], "additionalProperties": False, "properties": {
     "name": ID, "hypothesis": {"type": "string"},
     "arms": {"type": "array", "minItems": 2, "items": ARM, "description": "the first arm is the control"},
@@ -30,7 +58,42 @@ EXPERIMENT = {"type": "object", "required": ["name", "arms"], "additionalPropert
     "primary_metric": {"enum": ["ctr", "add_to_cart_rate", "conversion_rate"]},
     "guardrails": {"type": "array", "items": {"enum": ["ctr", "add_to_cart_rate", "conversion_rate"]}},
     "attribution_window_s": {"type": "number", "default": 86400},
-    "salt": ID_OR_EMPTY | {"description": "assignment hashes salt + user id; empty: the name"}}}
+    "salt": ID_OR_EMPTY | {"description": "assignment hashes salt + user id; empty: the name"},
+    "allocation": ALLOCATION, "bandit": BANDIT}}
+ALLOCATION_CHANGE = {"application/json": {"schema": {
+    "type": "object", "required": ["allocation"], "additionalProperties": False,
+    "properties": {"allocation": ALLOCATION, "bandit": BANDIT}}}}
+INTERVAL = {"anyOf": [{"type": "array", "items": {"type": ["number", "null"]}, "minItems": 2, "maxItems": 2},
+                      {"type": "null"}]}
+SEGMENT_ARM = {"type": "object", "properties": {
+    "arm": {"type": "string"}, "users": {"type": "integer"}, "exposures": {"type": "integer"},
+    "clicks": {"type": "integer"}, "ctr": NULLABLE_NUMBER, "ctr_ci": INTERVAL, "exposure_share": NULLABLE_NUMBER,
+    "decisions": {"type": "integer"}, "decision_share": NULLABLE_NUMBER,
+    "probability": NULLABLE_NUMBER | {"description": "the bandit's current probability (bandit experiments)"},
+    "image_url": {"type": ["string", "null"], "description": "the most recent exposure's image"}}}
+ESTIMATE = {"type": "object", "properties": {"method": {"type": "string"}, "value": NULLABLE_NUMBER,
+                                             "se": NULLABLE_NUMBER, "interval": INTERVAL,
+                                             "decisions": {"type": "integer"}}}
+RESULTS = {"type": "object", "required": ["experiment", "status", "allocation", "arms", "lifts", "srm", "segments",
+                                          "bandit_srm", "off_policy"], "properties": {
+    "experiment": {"type": "string"}, "status": {"enum": ["draft", "running", "stopped"]},
+    "allocation": ALLOCATION, "definition": {"type": "object"},
+    "arms": {"type": "array", "items": {"type": "object"},
+             "description": "per arm over users who saw one arm, exposures under the fixed split only"},
+    "lifts": {"type": "array", "items": {"type": "object"}}, "srm": {"type": "object"},
+    "segments": {"type": "object", "description": "taste segment ('none': unknown) -> per-arm rows of every exposure",
+                 "additionalProperties": {"type": "object", "properties": {
+                     "segment": {"type": ["integer", "null"]}, "exposures": {"type": "integer"},
+                     "decisions": {"type": "integer"}, "arms": {"type": "array", "items": SEGMENT_ARM},
+                     "winner": {"type": "object"}}}},
+    "bandit_srm": {"type": "object", "properties": {"overall": {"type": ["object", "null"]},
+                                                    "segments": {"type": "object"}}},
+    "off_policy": {"type": "object", "description": "per arm, IPS / SNIPS / DR estimates of its decision click rate "
+                                                    "(a cards response with a click) from the logged decisions",
+                   "properties": {"decisions": {"type": "integer"}, "reward": {"type": "string"},
+                                  "arms": {"type": "object", "additionalProperties": {
+                                      "type": "object", "properties": {"ips": ESTIMATE, "snips": ESTIMATE,
+                                                                       "dr": ESTIMATE, "error": {"type": "string"}}}}}}}}
 JSON_OBJECT = {"type": "object"}
 EXPOSURE = {"type": "object", "required": ["user_id", "item_id", "position"], "additionalProperties": False,
             "properties": {"user_id": ID, "item_id": {"anyOf": [ID, {"type": "integer", "minimum": 0}],
@@ -54,11 +117,16 @@ EXPERIMENT_PATHS = {
         "New traffic weights; users already assigned keep their arm", "experiments", "200", JSON_OBJECT, [NAME],
         {"application/json": {"schema": {"type": "object", "properties": {"weights": {
             "type": "object", "additionalProperties": {"type": "number"}}}}}}, errors=(400, 404, 415))},
+    "/v1/experiments/{name}/allocation": {"post": _op(
+        "Switch between a fixed split and the bandit (the switch time is recorded); a bandit's control must show "
+        "the photo", "experiments", "200", JSON_OBJECT, [NAME], ALLOCATION_CHANGE, errors=(400, 404, 415))},
     "/v1/experiments/{name}/results": {"get": _op(
-        "Per-arm metrics, lifts with 95% intervals, SRM, CUPED, breakdowns, cumulative lift", "experiments", "200",
-        JSON_OBJECT, [NAME, _query("detail", {"enum": ["full", "summary"]}, "summary skips breakdowns and the curve")],
+        "Status, per-arm metrics, lifts with 95% intervals, SRM, CUPED, breakdowns, cumulative lift; per segment "
+        "each arm's CTR, share, bandit probability and image; the bandit's SRM and off-policy estimates",
+        "experiments", "200", RESULTS, [NAME, _query("detail", {"enum": ["full", "summary"]}, "summary skips breakdowns and the curve")],
         errors=(400, 404))},
-    "/v1/experiments/{name}/results.csv": {"get": _op("The results as CSV (a row per scope, arm and metric)",
+    "/v1/experiments/{name}/results.csv": {"get": _op("The results as CSV (a row per scope, arm and metric; "
+                                                      "scopes all, breakdowns, segment=<s>, off_policy)",
                                                       "experiments", "200", None, [NAME], errors=(400, 404))},
     "/v1/exposures": {"post": _op("Cards a storefront showed from its own cache: assigns and logs them", "cards",
                                   "202", JSON_OBJECT, body=EXPOSURES, errors=(400, 413, 415))},

@@ -4,16 +4,32 @@
 what the experiments blueprint needs. A shopper's assignment is stored in the transaction that logs the
 cards served in it, so no assignment is left without its exposures. It finds the engine through current_app,
 so one instance can be handed to create_app in config before the engine exists.
+
+Allocation. A fixed experiment assigns each shopper one arm for good (sticky, by the weights). A bandit
+experiment decides per cards request: the segment's counts (exposures and attributed clicks per arm, read
+from the exposures and events, cached per process for BANDIT_COUNTS_REFRESH_S) give Thompson-sampling
+probabilities (recsys.experiments.bandit), the hashed draw of (experiment, shopper, time window) picks the arm,
+and the decision (arm, its probability, every arm's) is stored in the transaction that logs its exposures.
+Cards a storefront rendered itself (`record_exposures`) are not bandit decisions: bandit experiments skip them.
 """
 from __future__ import annotations
 
+import re
 import time
 
-from flask import current_app, url_for
+from flask import current_app
 
 from features.ids import product_key
+from imagegen.errors import PresentationError
+from imagegen.presentation import SCENE, PresentationPolicy
 from recsys.experiments import (Experiment, ExperimentError, analyze, attribute, change_weights, start_experiment,
                                 sticky_arm)
+from recsys.experiments.analysis import json_ready
+from recsys.experiments.assignment import applies_to
+from recsys.experiments.bandit import assignment_probabilities, choose, decision_draw, winner
+from recsys.experiments.model import LEGACY_PRESENTATIONS
+from recsys.experiments.segments import (decision_log, off_policy_summary, segment_breakdown, segment_counts,
+                                         segment_key, srm_summary)
 from service import experiments_db as store
 
 PRE_PERIOD_S = 28 * 86_400.0  # CUPED's covariate: clicks in the four weeks before the start
@@ -21,6 +37,9 @@ CARDS_SLOT = "cards"
 # Cards ask on every request which experiments run; a worker re-reads the list at most this often (its
 # own changes at once), so another worker's start or stop reaches these cards within this many seconds.
 RUNNING_REFRESH_S = 1.0
+# A bandit's probabilities follow its counts; a worker re-counts an experiment's exposures and clicks at most this
+# often (a cards request then costs one attribution pass of the experiment's log, every few seconds per worker).
+BANDIT_COUNTS_REFRESH_S = 5.0
 
 
 class ExperimentNotFound(ExperimentError):
@@ -35,6 +54,7 @@ class DatabaseExperiments:
     def __init__(self):
         self._ready = False
         self._running = (float("-inf"), [])  # (when read, the running experiments): one tuple, swapped whole
+        self._bandits = {}  # experiment name -> (when counted, its version, counts, {segment key: probabilities})
 
     def _engine(self):
         engine = current_app.extensions["tailorcard.db"]
@@ -46,14 +66,45 @@ class DatabaseExperiments:
     # ---- what the cards endpoint calls --------------------------------------------------------
 
     def assign(self, user_id: str, segment: int | None = None) -> dict | None:
-        """The first experiment arm on the cards slot for this shopper: the one stored for them, else the
-        one the hashes give. Stores nothing; `log_exposures` stores it with the cards served in it."""
+        """The first experiment arm on the cards slot for this shopper: in a fixed experiment the one stored for
+        them, else the one the hashes give; in a bandit experiment this request's decision. Stores nothing;
+        `log_exposures` stores it (the assignment or the decision) with the cards served in it."""
         running = self._running_on(CARDS_SLOT)
         if not running:  # the common case costs no database round trip
             return None
-        with self._engine().connect() as connection:
-            arms = self._sticky_arms(connection, running, {user_id: segment}, store_new=False)[user_id]
-        return arms[0] if arms else None
+        now = time.time()
+        for experiment in running:
+            if experiment.allocation == "bandit":
+                if applies_to(experiment, user_id, segment):
+                    return self._bandit_arm(experiment, user_id, segment, now)
+                continue
+            with self._engine().connect() as connection:
+                arms = self._sticky_arms(connection, [experiment], {user_id: segment}, store_new=False)[user_id]
+            if arms:
+                return arms[0]
+        return None
+
+    def _bandit_arm(self, experiment: Experiment, user_id: str, segment: int | None, now: float) -> dict:
+        config = experiment.bandit_config
+        probabilities = self._bandit_probabilities(experiment, segment_key(segment))
+        arm, probability = choose(probabilities, decision_draw(experiment.name, user_id, now, config.decision_window_s))
+        return {**arm_description(experiment, arm), "allocation": "bandit", "segment": segment,
+                "probability": probability, "probabilities": probabilities, "decided_at": now}
+
+    def _bandit_probabilities(self, experiment: Experiment, key: str) -> dict[str, float]:
+        """The segment's current assignment probabilities, from counts at most BANDIT_COUNTS_REFRESH_S old."""
+        cached = self._bandits.get(experiment.name)
+        version = (experiment.started_at, experiment.arm_names, sorted(experiment.bandit.items()))
+        if cached is None or time.monotonic() - cached[0] > BANDIT_COUNTS_REFRESH_S or cached[1] != version:
+            with self._engine().connect() as connection:
+                counts = bandit_counts(connection, experiment)
+            cached = (time.monotonic(), version, counts, {})
+            self._bandits[experiment.name] = cached
+        _, _, counts, probabilities = cached
+        if key not in probabilities:
+            probabilities[key] = assignment_probabilities(experiment.bandit_config, experiment.arm_names,
+                                                          counts.get(key, {}))
+        return probabilities[key]
 
     def _sticky_arms(self, connection, running: list[Experiment], users: dict[str, int | None], *,
                      store_new: bool) -> dict[str, list[dict]]:
@@ -67,7 +118,8 @@ class DatabaseExperiments:
             for user, segment in users.items():
                 arm = sticky_arm(experiment, user, table, now, segment)
                 if arm is not None:
-                    found[user].append(arm_description(experiment, arm))
+                    found[user].append({**arm_description(experiment, arm), "allocation": "fixed",
+                                        "segment": segment})
             if store_new:
                 table.flush()
         return found
@@ -84,28 +136,40 @@ class DatabaseExperiments:
         return running
 
     def log_exposures(self, user_id: str, assigned: dict, cards: list[dict], slot: str = CARDS_SLOT) -> int:
-        """Stores the assignment `assign` gave and one exposure per card served in it, in one transaction;
-        `cards` as the cards endpoint returns them. An assignment already stored stays (the first wins)."""
+        """Stores what `assign` gave, in one transaction with one exposure per card served in it; `cards` as the
+        cards endpoint returns them. Fixed: the assignment (one already stored stays: the first wins). Bandit:
+        the decision with its probabilities (none when no card was served), which its exposures name."""
         at = time.time()
-        assignment = store.assignment_row(assigned["experiment"], user_id, assigned["arm"], at)
         rows = [{"experiment": assigned["experiment"], "arm": assigned["arm"], "user_id": user_id,
                  "item_id": product_key(card["product"]["id"]), "slot": slot, "position": card["rank"],
-                 "image": "variant" if card.get("variant") else "original", "timestamp": at} for card in cards]
+                 "image": _image_kind(card), "timestamp": at, "segment": assigned.get("segment"),
+                 "image_url": card.get("image_url")} for card in cards]
         with self._engine().begin() as connection:
-            store.add_assignments(connection, [assignment])
+            if assigned.get("allocation") == "bandit":
+                if not rows:
+                    return 0
+                decision = store.add_decision(connection, {
+                    "experiment": assigned["experiment"], "user_id": user_id, "segment": assigned.get("segment"),
+                    "arm": assigned["arm"], "probability": assigned["probability"],
+                    "probabilities": assigned["probabilities"], "at": assigned.get("decided_at", at)})
+                rows = [{**row, "decision": decision} for row in rows]
+            else:
+                store.add_assignments(connection, [store.assignment_row(assigned["experiment"], user_id,
+                                                                        assigned["arm"], at)])
             return store.add_exposures(connection, rows)
 
     def record_exposures(self, shown: list[dict], slot: str = CARDS_SLOT) -> dict[str, list[dict]]:
         """For cards a storefront rendered itself: assign each user and log what they saw, in one transaction;
-        returns user_id -> their arms, one per running experiment on the slot.
+        returns user_id -> their arms, one per running fixed experiment on the slot (a bandit decides per cards
+        request of ours, so cards rendered elsewhere are not its decisions).
         `shown` rows have user_id, item_id, position, image and timestamp (checked by the caller)."""
-        running = self._running_on(slot)
+        running = [e for e in self._running_on(slot) if e.allocation == "fixed"]
         users = {row["user_id"]: row.get("segment") for row in shown}
         with self._engine().begin() as connection:
             assigned = self._sticky_arms(connection, running, users, store_new=True)
             rows = [{"experiment": a["experiment"], "arm": a["arm"], "user_id": row["user_id"],
                      "item_id": row["item_id"], "slot": slot, "position": row["position"], "image": row["image"],
-                     "timestamp": row["timestamp"]}
+                     "timestamp": row["timestamp"], "segment": row.get("segment")}
                     for row in shown for a in assigned[row["user_id"]]]
             store.add_exposures(connection, rows)
         return assigned
@@ -124,10 +188,12 @@ class DatabaseExperiments:
         return experiment
 
     def create(self, definition: dict) -> Experiment:
-        experiment = Experiment.from_dict(definition)
+        experiment = with_checked_presentations(Experiment.from_dict(definition))
         experiment.check_inputs()
-        if experiment.status != "draft" or experiment.layer_range or experiment.bucket_arms:
-            raise ExperimentError("a new experiment is a draft: leave out status, layer_range and bucket_arms")
+        if (experiment.status != "draft" or experiment.layer_range or experiment.bucket_arms
+                or experiment.allocation_history):
+            raise ExperimentError("a new experiment is a draft: leave out status, layer_range, bucket_arms "
+                                  "and allocation_history")
         with self._engine().begin() as connection:
             if not store.insert_experiment(connection, experiment):
                 raise ExperimentExists(f"an experiment named {experiment.name!r} exists; choose another name")
@@ -146,6 +212,11 @@ class DatabaseExperiments:
         with self._engine().begin() as connection:
             return self._change(connection, name, lambda e: change_weights(e, ordered_weights(e, weights), time.time()))
 
+    def allocate(self, name: str, allocation, bandit=None) -> Experiment:
+        """Switch between a fixed split and the bandit (optionally new bandit settings); the switch time is kept."""
+        with self._engine().begin() as connection:
+            return self._change(connection, name, lambda e: e.reallocated(allocation, time.time(), bandit))
+
     def _change(self, connection, name: str, change) -> Experiment:
         experiment = store.get_experiment(connection, name)
         if experiment is None:
@@ -153,9 +224,13 @@ class DatabaseExperiments:
         changed = change(experiment)
         store.save_experiment(connection, changed)
         self._running = (float("-inf"), [])  # this worker's next cards see the change
+        self._bandits.pop(name, None)
         return changed
 
     def results(self, name: str, detailed: bool = True) -> dict:
+        """The fixed analysis (arms, lifts, SRM, CUPED, breakdowns, curve) of the exposures served under the fixed
+        split; per segment, every exposure's counts, CTR and the bandit's probabilities; the bandit's SRM and
+        off-policy estimates from its decisions."""
         experiment = self.get(name)
         if experiment.started_at is None:
             raise ExperimentError(f"experiment {name!r} has not started; there are no results yet")
@@ -163,9 +238,54 @@ class DatabaseExperiments:
             shown = store.exposure_frame(connection, name)
             outcomes = store.outcome_events(connection, name, experiment.started_at)
             pre_period = store.pre_period_clicks(connection, name, experiment.started_at, PRE_PERIOD_S)
-        attribution = attribute(shown, outcomes, experiment.attribution_window_s)
-        results = analyze(experiment, attribution, pre_period, detailed=detailed).to_dict()
-        return {"experiment": public(experiment), **results}
+            decisions = store.decision_frame(connection, name)
+        arms = experiment.arm_names
+        fixed = shown[shown["decision"].isna()]  # a bandit's exposures are no user-level randomised comparison
+        analyzed = analyze(experiment, attribute(fixed, outcomes, experiment.attribution_window_s), pre_period,
+                           detailed=detailed).to_dict()
+        everyone = attribute(shown, outcomes, experiment.attribution_window_s, keep_multi_arm=True).exposures
+        counts = segment_counts(everyone, arms)
+        bandit = experiment.allocation == "bandit" or not decisions.empty
+        config = experiment.bandit_config if bandit else None
+        probabilities = None
+        if experiment.allocation == "bandit" and experiment.status == "running":
+            keys = set(counts) | {segment_key(s) for s in decisions["segment"]}
+            probabilities = {key: assignment_probabilities(config, arms, counts.get(key, {})) for key in keys}
+        segments = segment_breakdown(everyone, decisions, arms, probabilities)
+        if bandit:
+            for key, part in segments.items():
+                part["winner"] = winner(config, arms, counts.get(key, {}))
+        log = decision_log(decisions, everyone, arms)
+        return json_ready({**analyzed, "experiment": name, "status": experiment.status,
+                           "allocation": experiment.allocation, "definition": public(experiment), "segments": segments,
+                           "bandit_srm": srm_summary(log), "off_policy": off_policy_summary(log, arms)})
+
+
+def bandit_counts(connection, experiment: Experiment) -> dict[str, dict[str, tuple[int, int]]]:
+    """Segment key -> arm -> (exposures, attributed clicks) of every exposure of the experiment so far."""
+    shown = store.exposure_frame(connection, experiment.name)
+    if shown.empty:
+        return {}
+    clicks = store.outcome_events(connection, experiment.name, experiment.started_at or 0.0, types=("click",))
+    attributed = attribute(shown, clicks, experiment.attribution_window_s, keep_multi_arm=True)
+    return segment_counts(attributed.exposures, experiment.arm_names)
+
+
+def with_checked_presentations(experiment: Experiment) -> Experiment:
+    """Every arm's presentation checked as a PresentationPolicy (a 400 names arms[i].presentation.<field>) and
+    stored in full, so what an arm shows is fixed at creation whatever the defaults become."""
+    arms = []
+    for i, arm in enumerate(experiment.arms):
+        where = f"arms[{i}].presentation"
+        if not isinstance(arm.presentation, dict):
+            raise ExperimentError(f"{where} must be an object (kind, guidance_scale, ...); got {arm.presentation!r}")
+        try:
+            policy = PresentationPolicy.from_dict(arm.presentation, where)
+        except PresentationError as exc:
+            raise ExperimentError(re.sub(rf"^({re.escape(where)}): PresentationPolicy\.", r"\1.", str(exc))) from None
+        arms.append({"name": arm.name, "weight": arm.weight, "image_policy": arm.image_policy,
+                     "presentation": policy.to_dict()})
+    return Experiment.from_dict({**experiment.to_dict(), "arms": arms})
 
 
 def ordered_weights(experiment: Experiment, weights: dict[str, float]) -> tuple[float, ...]:
@@ -178,7 +298,7 @@ def ordered_weights(experiment: Experiment, weights: dict[str, float]) -> tuple[
 def arm_description(experiment: Experiment, arm_name: str) -> dict:
     arm = experiment.arms[experiment.arm_names.index(arm_name)]
     return {"experiment": experiment.name, "arm": arm.name, "image_policy": arm.image_policy,
-            "generator_params": arm.generator_params}
+            "presentation": dict(arm.presentation)}
 
 
 def public(experiment: Experiment) -> dict:
@@ -188,15 +308,23 @@ def public(experiment: Experiment) -> dict:
     return shown
 
 
+def _image_kind(card: dict) -> str:
+    """What an exposure showed: "variant" (a painted scene) or "original" (the product's photo, at card size or not)."""
+    return "variant" if (card.get("variant") or {}).get("ai_generated") else "original"
+
+
+def arm_policy(assigned: dict | None) -> PresentationPolicy:
+    """The presentation policy the arm names (checked when the experiment was created); an old-style arm's
+    "original" is the product's own photo at card size (the honest control), "variant" the scene painted for the
+    shopper's segment; no experiment: scenes."""
+    if not assigned:
+        return SCENE
+    presentation = assigned.get("presentation") or LEGACY_PRESENTATIONS[assigned.get("image_policy", "variant")]
+    return PresentationPolicy.from_dict(presentation)
+
+
 def arm_cards(cards: list[dict], assigned: dict | None) -> list[dict]:
-    """Each card marked with the arm; an arm with image policy "original" shows the original photo, one with
-    "variant" the segment variant the card came with."""
+    """Each card marked with the experiment and arm it was shown under."""
     if not assigned:
         return cards
-    marked = []
-    for card in cards:
-        card = {**card, "experiment": {"name": assigned["experiment"], "arm": assigned["arm"]}}
-        if assigned["image_policy"] == "original" and card.get("variant"):
-            card.update(image_url=url_for("items.image", item_id=card["product"]["id"]), variant=None)
-        marked.append(card)
-    return marked
+    return [{**card, "experiment": {"name": assigned["experiment"], "arm": assigned["arm"]}} for card in cards]

@@ -1,4 +1,4 @@
-"""One web worker's read model: the recommender, product info, taste segments and shoppers' colours,
+"""One web worker's read model: the recommender, product info and taste segments,
 kept in step with the database's append-only logs (events, product changes) by `catch_up`.
 
 Built once per process from the database (so a restart loses nothing) and caught up before
@@ -9,16 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 
 import numpy as np
 import sqlalchemy as sa
 
-from features.colour_taste import (COLOUR_ATTRIBUTE as COLOUR, COLOUR_EXAMPLES, TYPE_ATTRIBUTE as TYPE, ColourTaste,
-                                   colour_to_show, product_kinds)
 from features.events import split_usable
 from features.preferences import DAY
-from features.type_taste import taste_within_type
 from recsys.recommender import Recommender, RecommenderConfig
 from recsys.segments import TasteSegments
 from service import repository
@@ -39,10 +35,6 @@ class LiveModel:
         self.recommender: Recommender | None = None
         self.products: dict[int, dict] = {}
         self.segments: TasteSegments | None = None
-        self.colours: ColourTaste | None = None  # None: no product has a colour, so no variants
-        # live products per (article type, colour), kept as products change: a ranking reads the pairs that
-        # have any (what a variant can be drawn toward) without recounting the catalogue
-        self._pair_counts: Counter = Counter()
         self.event_seq = self.change_seq = 0
         self.skipped_events: set[int] = set()  # seqs of stored events no model can use (see _usable)
         self.popularity_seq, self._popularity_checked = 0, time.monotonic()
@@ -74,7 +66,6 @@ class LiveModel:
         self.recommender.fit(events[until].drop(columns="seq"))
         if not until.all():
             self.recommender.preferences.rebuild(events.drop(columns="seq"))
-        self.colours = _colour_taste(catalogue, events)
         for row in catalogue.itertuples():
             self._set_product_info(row._asdict())
         self._mark_new_arrivals(catalogue, vectors)
@@ -91,9 +82,7 @@ class LiveModel:
 
     def _set_product_info(self, row: dict) -> None:
         product_id = int(row["product_id"])
-        former = self.products.pop(product_id, None)
-        if former is not None:
-            self._count_pair(former["attributes"], -1)
+        self.products.pop(product_id, None)
         if row["deleted"]:
             if product_id in self.recommender.index:
                 self.recommender.remove_item(product_id)
@@ -101,54 +90,16 @@ class LiveModel:
         self.products[product_id] = {"id": row["sku"], "key": product_id, "title": row["title"],
                                      "attributes": row["attributes"], "has_photo": bool(row["has_photo"]),
                                      "in_stock": bool(row["in_stock"]), "content_hash": row["content_hash"]}
-        self._count_pair(row["attributes"], +1)
         self.recommender.set_in_stock(product_id, bool(row["in_stock"]))
-
-    def _count_pair(self, attributes: dict | None, step: int) -> None:
-        pair = (_attribute(attributes, TYPE), _attribute(attributes, COLOUR))
-        self._pair_counts[pair] += step
-        if self._pair_counts[pair] <= 0:
-            del self._pair_counts[pair]
-
-    def colour_taste(self, product_id: int, colour: str) -> np.ndarray | None:
-        """The product as it would look in `colour`: its own vector narrowed to the live products of its type
-        in that colour (features.type_taste); None when the product is gone, already is that colour, or its
-        type does not come in it."""
-        with self.lock:
-            if product_id not in self.recommender.index \
-                    or _attribute(self.products[product_id]["attributes"], COLOUR) == colour:
-                return None
-            same = self._live_in_colour(colour, _attribute(self.products[product_id]["attributes"], TYPE))
-            if not same:
-                return None
-            own, vectors = self.recommender.index.vectors_of([product_id]), self.recommender.index.vectors_of(same)
-        return taste_within_type(own[0], vectors)
-
-    def colour_examples(self, colour: str) -> list[int]:
-        """Live products in `colour` (up to COLOUR_EXAMPLES, by id): what the colour looks like, for the
-        variant's colour gate (imagegen.variants.personalize.wanted_colour)."""
-        with self.lock:
-            return self._live_in_colour(colour)[:COLOUR_EXAMPLES]
-
-    def _live_in_colour(self, colour: str, article_type: str | None = None) -> list[int]:
-        """Live, indexed products in `colour` (and of `article_type` when given), by id."""
-        return [i for i, p in sorted(self.products.items()) if i in self.recommender.index
-                and _attribute(p["attributes"], COLOUR) == colour
-                and (article_type is None or _attribute(p["attributes"], TYPE) == article_type)]
 
     # ---- keeping up --------------------------------------------------------------------------
 
     def catch_up(self) -> None:
         """Apply product changes, then events, committed since this worker last looked."""
         with self.lock, self.engine.connect() as connection:
-            new_colour = False
             for change in repository.changes_after(connection, self.change_seq):
-                new_colour |= self._apply_change(connection, change)
+                self._apply_change(connection, change)
                 self.change_seq = change["seq"]
-            if new_colour:
-                # a colour new to the catalogue gets an axis: rebuilt from the log, once (rare: a new colour name)
-                self.colours = _colour_taste(repository.all_products(connection),
-                                             self._usable(repository.events_after(connection)))
             pending = repository.events_after(connection, self.event_seq)
             if len(pending):
                 self._rebuild_users(connection, pending["user_id"].unique())
@@ -178,8 +129,7 @@ class LiveModel:
         """Rebuild these shoppers' tastes from all their events: the vectors a restart would give them
         (incremental == batch), for work that grows with their events, not with the whole log."""
         their_events = self._usable(repository.events_of_users(connection, user_ids)).drop(columns="seq")
-        for preferences in self._preference_stores():
-            preferences.rebuild_users(their_events)
+        self.recommender.preferences.rebuild_users(their_events)
 
     def _usable(self, events):
         """Stored events minus those that would break a shopper's vector (stored before the API refused
@@ -194,57 +144,44 @@ class LiveModel:
                         len(new), len(self.skipped_events), first["seq"], first["user_id"], first["problem"])
         return usable
 
-    def _preference_stores(self) -> list:
-        return [self.recommender.preferences] + ([self.colours] if self.colours is not None else [])
-
-    def _apply_change(self, connection, change: dict) -> bool:
-        """Apply one product change; True when it brings a colour the shoppers' colours have no axis for."""
+    def _apply_change(self, connection, change: dict) -> None:
+        """Apply one product change."""
         product = repository.get_product(connection, change["product_id"], with_vector=True)  # not the photo
         if product is None:  # deleted (now or later); a later change will say so again
             self._set_product_info({"product_id": change["product_id"], "deleted": True})
-            return False
+            return
         self.recommender.upsert_item(product["product_id"], repository.vector_from(product["vector"]),
                                      in_stock=product["in_stock"], added_at=product["created_at"])
         self._set_product_info({**product, "deleted": False})
-        colour = _attribute(product["attributes"], COLOUR)
-        if colour is not None and (self.colours is None or colour not in self.colours.names):
-            return True
-        if self.colours is not None:
-            self.colours.set_items([product["product_id"]], [colour], kinds=_kinds([product["attributes"]]))
-        return False
 
     # ---- serving -----------------------------------------------------------------------------
 
     def rank(self, user_id: str, n: int) -> dict:
-        """The cacheable part of a user's cards: products, scores, explanations, the user's segment."""
+        """The cacheable part of a user's cards: products, scores, explanations, the user's taste segment."""
         with self.lock:
             self.catch_up()
             recommendations = self.recommender.recommend(user_id, n=n, explain=True)
             segment = self.segment_of(user_id)
-            colour = self.colours.colour_of(user_id) if self.colours is not None else None
-            offered = self.offered_colours()
         cards = []
         for record in recommendations.to_records():
             product = self.products[record["item_id"]]
-            attributes = product["attributes"]
             cards.append({"product": {k: product[k] for k in ("id", "title", "attributes")}, "key": product["key"],
                           "content_hash": product["content_hash"], "score": round(record["score"], 4),
                           "explanation": [self._titled(reason) for reason in record.get("because", [])],
-                          "has_photo": product["has_photo"],
-                          # variants are made per (product, colour segment) of a photo: None wants none
-                          "variant_segment": colour_to_show(colour, _attribute(attributes, TYPE),
-                                                            _attribute(attributes, COLOUR), offered)
-                          if product["has_photo"] else None})
-        return {"user_id": user_id, "segment": segment, "colour": colour, "cards": cards}
+                          "has_photo": product["has_photo"]})
+        return {"user_id": user_id, "segment": segment, "cards": cards}
 
-    def offered_colours(self) -> set:
-        """The (article type, colour) pairs the live catalogue has products of (a copy)."""
+    def segment_centroid(self, segment: int) -> np.ndarray | None:
+        """The taste segment's centroid (unit, CLIP space): what its scenes are painted for; None: no such one."""
         with self.lock:
-            return set(self._pair_counts)
+            if self.segments is None or not 0 <= int(segment) < self.segments.k:
+                return None
+            return self.segments.centroids[int(segment)].copy()
 
-    def segment_of(self, user_id: str) -> int:
+    def segment_of(self, user_id: str) -> int | None:
+        """The shopper's taste segment (the nearest centroid to their taste vector); None: no segments fitted."""
         if self.segments is None:
-            return 0
+            return None
         preferences = self.recommender.preferences
         return self.segments.segment_of(preferences.vector(user_id, fallback=self.recommender.cold_start_vector))
 
@@ -254,22 +191,3 @@ class LiveModel:
             product = self.products[reason["item_id"]]
             return {**reason, "item_id": product["id"], "title": product["title"]}
         return reason
-
-
-def _colour_taste(catalogue, events) -> ColourTaste | None:
-    """Shoppers' colours over the catalogue's colours (None: no product has one), from every event."""
-    colours = [_attribute(a, COLOUR) for a in catalogue["attributes"]]
-    if not any(colours):
-        return None
-    return ColourTaste(catalogue["product_id"], colours, kinds=_kinds(catalogue["attributes"])).rebuild(
-        events.drop(columns="seq"))
-
-
-def _kinds(attributes) -> list[str]:
-    """Each product's kind (features.colour_taste.product_kinds), from its attributes dict (None: none)."""
-    return product_kinds(a or {} for a in attributes)
-
-
-def _attribute(attributes: dict | None, name: str) -> str | None:
-    value = (attributes or {}).get(name)
-    return None if value is None or str(value).strip() == "" else str(value)

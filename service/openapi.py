@@ -129,8 +129,10 @@ CARD = {"type": "object", "required": ["rank", "product", "score", "explanation"
                         "properties": {k: PRODUCT["properties"][k] for k in ("id", "title", "attributes")}},
             "score": {"type": "number"}, "explanation": {"type": "array", "items": JSON_OBJECT},
             "image_url": {"type": "string"},
-            "variant": {"type": ["object", "null"], "description": "set when the image is AI-generated: "
-                        "id, ai_generated, segment (the colour it leans to), provenance, provenance_url"},
+            "variant": {"type": ["object", "null"], "description": "set when the card shows a made image (the "
+                        "product over a backdrop painted for the shopper's taste segment, or its photo enlarged to "
+                        "card size): id, ai_generated, label (show it: e.g. 'AI-generated background'), segment, "
+                        "provenance, provenance_url; null: the product's photo as uploaded"},
             "experiment": {"type": "object", "description": "the experiment and arm, when the shopper is in one"}}}
 
 
@@ -175,11 +177,10 @@ def _core_paths(max_events: int, max_cards: int) -> dict:
             [_query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "how many")])},
         "/v1/users/{user_id}/cards": {"get": _op(
             "Ranked personalized cards; never waits for image generation", "cards", "200",
-            {"type": "object", "required": ["user_id", "segment", "colour", "experiment", "cards"], "properties": {
+            {"type": "object", "required": ["user_id", "segment", "experiment", "cards"], "properties": {
                 "user_id": ID_TEXT, "cards": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
-                "segment": {"type": "integer", "description": "taste segment (experiments may target it)"},
-                "colour": {"type": ["string", "null"], "description": "the colour the shopper's behaviour "
-                           "leans to; variants lean to it"},
+                "segment": {"type": ["integer", "null"], "description": "taste segment: scenes are painted for it "
+                            "and experiments may target it; null when the store has no segments yet"},
                 "experiment": {"type": ["object", "null"]}}},
             [_path("user_id", ID_TEXT | {"description": ID_RULE}),
              _query("n", {"type": "integer", "minimum": 1, "maximum": max_cards}, "number of cards")])},

@@ -14,8 +14,8 @@ from features.preferences import DEFAULT_WEIGHTS, PreferenceConfig, PreferenceEr
 from features.simulator import SimulatorConfig, SimulatorError
 from imagegen.dcgan import CONFIG_FILE, DCGANConfig, DCGANGenerator, load_dcgan_generator, save_dcgan_generator
 from imagegen.pipeline import SETTINGS_FILE, GeneratorSettings
-from imagegen.variants.errors import VariantError
-from imagegen.variants.params import VariantParams
+from imagegen.errors import PresentationError
+from imagegen.presentation import PresentationPolicy
 from recsys.experiments import ExperimentError
 from recsys.experiments.simulation import ShopperModel
 from recsys.recommender import Recommender, RecommenderConfig, RecommenderError
@@ -96,11 +96,11 @@ def test_a_dcgan_config_file_with_an_unknown_key_is_refused(tmp_path):
         DCGANConfig(image_size=32)
 
 
-@pytest.mark.parametrize("name, value", [("seed", -1), ("colour_gate", "yes"), ("min_gain", float("nan")),
-                                         ("guidance_scale", -1.0), ("candidates", 2.5), ("strength", "0.5")])
-def test_variant_params_check_every_field(name, value):
-    with pytest.raises(VariantError, match=f"VariantParams.{name} must be"):
-        VariantParams(**{name: value})
+@pytest.mark.parametrize("name, value", [("kind", "recolour"), ("seed", -1), ("guidance_scale", -1.0),
+                                         ("num_inference_steps", 2.5), ("backdrop_blur", float("nan"))])
+def test_a_presentation_policy_checks_every_field(name, value):
+    with pytest.raises(PresentationError, match=f"PresentationPolicy.{name} must be"):
+        PresentationPolicy(**{name: value})
 
 
 @pytest.mark.parametrize("name, value", [("base_ctr", "0.1"), ("concentration", 0), ("pre_period_cards", 2.5),

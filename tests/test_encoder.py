@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from features.encoder import load_encoder, parse_encoder_spec
-from features.encoder.spec import data_dir
+from features.model_spec import data_dir
 from features.encoder.trainer import EncoderTrainer
 from features.encoder.training import EncoderTrainingConfig, contrastive_loss
 from features.errors import ModelSpecError

@@ -50,7 +50,7 @@ def test_cli_trains_and_benches_the_matte(matte_data, tmp_path):
     assert trained.exit_code == 0, trained.output
     assert f"matte model written to {tmp_path / 'run'}/model" in trained.output
     save_matte_model(load_matte_model(tmp_path / "run" / "model"), tmp_path / "copy")
-    benched = CliRunner().invoke(main, ["bench", "matte", *data, "--model", str(tmp_path / "copy"),
+    benched = CliRunner().invoke(main, ["bench", "matte", *data, "--model", f"local-dir:{tmp_path / 'copy'}",
                                         "--composites", "4", "--photos", "4", "--json"])
     assert benched.exit_code == 0, benched.output
     result = json.loads(benched.output.strip().splitlines()[-1])
@@ -66,6 +66,6 @@ def test_bench_says_when_there_are_too_few_held_out_products(matte_data, tmp_pat
     catalogue, backgrounds = matte_data
     save_matte_model(MatteNet(TINY), tmp_path)
     result = CliRunner().invoke(main, ["bench", "matte", "--catalogue", str(catalogue), "--backgrounds",
-                                       str(backgrounds), "--model", str(tmp_path), "--photos", "50"])
+                                       str(backgrounds), "--model", f"local-dir:{tmp_path}", "--photos", "50"])
     assert result.exit_code == 2
     assert "6 held-out products; the bench needs 400" in result.output

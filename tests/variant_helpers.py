@@ -1,26 +1,5 @@
-"""Stubs shared by the variant, editing, store and provenance tests."""
-import numpy as np
-
+"""A provenance record shared by the store and provenance tests."""
 from imagegen.provenance import Provenance
-from imagegen_helpers import unit_embeddings
-
-
-class StubJudge:
-    """Every image embeds to `vector`; the photo (the last row judged) is a shirt, redraws are `redraw_type`."""
-
-    space_id = "test"
-
-    def __init__(self, redraw_type: str, vector=None):
-        self.redraw_type = redraw_type
-        self.vector = unit_embeddings(1, seed=3)[0] if vector is None else vector
-
-    def embed(self, images):
-        return np.tile(self.vector, (len(images), 1))
-
-    def article_types(self, embeddings):
-        types = np.full(len(embeddings), self.redraw_type, dtype=object)
-        types[-1] = "Shirts"
-        return types
 
 
 def provenance_record(**changes) -> Provenance:

@@ -84,6 +84,20 @@ def build_product_set(products: list[tuple[int, Path]], log=print) -> ProductSet
     return ProductSet(np.array(ids, dtype=np.int64), photos, colours, alpha)
 
 
+def cached_product_set(cache: Path, catalogue_dir, limit: int, seed: int, log=print) -> ProductSet:
+    """Training products with trusted pseudo-masks, built once per run folder (resumed sessions reuse them)."""
+    if cache.is_file():
+        products = ProductSet.load(cache)
+        log(f"products: {len(products)} from {cache}")
+        return products
+    chosen = catalogue_products(catalogue_dir, heldout=False, limit=limit, seed=seed)
+    products = build_product_set(chosen, log=log)
+    log(f"products: {len(products)} of {len(chosen)} training photos have a trusted pseudo-mask")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    products.save(cache)
+    return products
+
+
 def _to_canvas(photo: np.ndarray, colours: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, ...]:
     """Scale to the canvas height, then pad its width with the edge pixels (alpha with zeros) or crop it."""
     height, width = PRODUCT_SHAPE

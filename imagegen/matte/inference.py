@@ -23,10 +23,9 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
-from features.encoder.spec import data_dir
+from features.model_spec import embedded_dir
 from imagegen.matte.model import MatteNet, load_matte_model
 
-EMBEDDED_MATTE_DIR = "embedded-matte"
 MIN_CONFIDENCE = 0.85
 UNSURE_BAND = (0.1, 0.9)  # alpha strictly between these is undecided
 MIN_PRODUCT_SHARE, MAX_PRODUCT_SHARE = 0.02, 0.95
@@ -48,7 +47,7 @@ class MatteConfidence:
 @lru_cache(maxsize=1)
 def embedded_matte_model() -> MatteNet:
     """The shipped model in data/models/embedded-matte (loaded once)."""
-    return load_matte_model(data_dir() / "models" / EMBEDDED_MATTE_DIR)
+    return load_matte_model(embedded_dir("matte"))
 
 
 @torch.no_grad()

@@ -5,20 +5,17 @@ config with a field this version does not know is refused by name.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from features.checks import check_fields, from_fields, whole
+from features.checks import check_fields, whole
 from features.errors import ModelSpecError
+from imagegen.weights import load_model, save_model
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 # Inputs are scaled with the mean and spread of product photos' pixels, so the first layer starts balanced.
 PIXEL_MEAN, PIXEL_STD = 0.75, 0.3
 
@@ -88,21 +85,8 @@ def _conv(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential
 
 
 def save_matte_model(model: MatteNet, folder: str | Path) -> None:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file({key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()},
-              folder / WEIGHTS_FILE)
-    (folder / CONFIG_FILE).write_text(json.dumps(asdict(model.config), indent=2) + "\n")
+    save_model(model, folder)
 
 
 def load_matte_model(folder: str | Path, device: str | torch.device = "cpu") -> MatteNet:
-    folder = Path(folder)
-    missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE) if not (folder / name).is_file()]
-    if missing:
-        raise ModelSpecError(f"{folder}: expected a matte model folder ({CONFIG_FILE} and {WEIGHTS_FILE}, as "
-                             f"`tailorcard train-matte` writes); missing: {', '.join(missing)}")
-    config = from_fields(MatteConfig, json.loads((folder / CONFIG_FILE).read_text()), str(folder / CONFIG_FILE),
-                         ModelSpecError)
-    model = MatteNet(config)
-    model.load_state_dict(load_file(folder / WEIGHTS_FILE))
-    return model.to(device).eval()
+    return load_model(MatteNet, MatteConfig, folder, "`tailorcard train-matte`", device)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from imagegen.matte.bench import mask_iou
-from imagegen.matte.data import (BENCH_MIX, ProductSet, build_product_set, catalogue_products, load_backgrounds,
+from imagegen.matte.data import (BENCH_MIX, build_product_set, cached_product_set, catalogue_products, load_backgrounds,
                                  random_batch)
 from imagegen.matte.model import MatteConfig, MatteNet, save_matte_model
 from imagegen.training.run import TrainingRun, prepare_device, training_logger
@@ -33,7 +33,8 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
     out_dir = Path(out_dir)
     logger = training_logger(out_dir / "train.log")
     device = prepare_device("cpu", seed)
-    training = _cached_products(out_dir / f"products-{products}-seed{seed}.npz", catalogue_dir, products, seed, logger)
+    training = cached_product_set(out_dir / f"products-{products}-seed{seed}.npz", catalogue_dir, products, seed,
+                                  logger.info)
     backgrounds = load_backgrounds(backgrounds_dir, "train", log=logger.info)
     validation = _validation_set(catalogue_dir, backgrounds_dir, seed, logger)
     model = MatteNet(config or MatteConfig()).to(device)
@@ -84,20 +85,6 @@ def _set_learning_rate(optimizer, peak: float, step: int, progress: float) -> No
     warmup = min(1.0, (step + 1) / WARMUP_STEPS)
     for group in optimizer.param_groups:
         group["lr"] = peak * warmup * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def _cached_products(cache: Path, catalogue_dir, limit: int, seed: int, logger) -> ProductSet:
-    """Training products with trusted pseudo-masks, built once per run folder (resumed sessions reuse them)."""
-    if cache.is_file():
-        products = ProductSet.load(cache)
-        logger.info(f"products: {len(products)} from {cache}")
-        return products
-    chosen = catalogue_products(catalogue_dir, heldout=False, limit=limit, seed=seed)
-    products = build_product_set(chosen, log=logger.info)
-    logger.info(f"products: {len(products)} of {len(chosen)} training photos have a trusted pseudo-mask")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    products.save(cache)
-    return products
 
 
 def _validation_set(catalogue_dir, backgrounds_dir, seed: int, logger) -> tuple[torch.Tensor, torch.Tensor]:

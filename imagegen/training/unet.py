@@ -65,13 +65,18 @@ def train_unet(pack: ImagePack, conditions: np.ndarray, out_dir: str | Path, min
         set_learning_rate(optimizer, learning_rate * min(1.0, (step + 1) / WARMUP_STEPS))
         index = torch.randint(len(latents), (batch_size,), device=device)
         loss = denoising_loss(unet, scheduler, snr, flip_some(latents[index]), drop_some(embeds[index]))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        optimizer.step()
-        ema.update(unet, step)
+        optimizer_step(unet, optimizer, ema, step, loss)
         run.log(step, loss=loss)
     return ema.model
+
+
+def optimizer_step(unet, optimizer, ema: EMA, step: int, loss: torch.Tensor) -> None:
+    """One optimiser step on `loss` (gradients clipped at norm 1), then the EMA weights follow."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+    optimizer.step()
+    ema.update(unet, step)
 
 
 def check_conditions(pack: ImagePack, conditions: np.ndarray) -> None:
@@ -89,16 +94,27 @@ def set_learning_rate(optimizer, learning_rate: float) -> None:
         group["lr"] = learning_rate
 
 
-def denoising_loss(unet, scheduler, snr: torch.Tensor, latents: torch.Tensor, embeds: torch.Tensor) -> torch.Tensor:
+def denoising_loss(unet, scheduler, snr: torch.Tensor, latents: torch.Tensor, embeds: torch.Tensor,
+                   extra: torch.Tensor | None = None, where: torch.Tensor | None = None) -> torch.Tensor:
+    """`extra`: channels put after the noisy latents (an inpainting UNet's kept latents and mask);
+    `where`: [n, 1, h, w] weights of the latent pixels the loss counts (default all)."""
     noise = torch.randn_like(latents)
     timesteps = torch.randint(scheduler.config.num_train_timesteps, (len(latents),), device=latents.device)
     noisy = scheduler.add_noise(latents, noise, timesteps)
+    model_input = noisy if extra is None else torch.cat([noisy, extra], dim=1)
     with autocast(latents.device):
-        predicted = unet(noisy, timesteps, encoder_hidden_states=None,
+        predicted = unet(model_input, timesteps, encoder_hidden_states=None,
                          added_cond_kwargs={"image_embeds": embeds}).sample
-    predicted_noise = predicted[:, :latents.shape[1]].float()
-    per_sample = F.mse_loss(predicted_noise, noise, reduction="none").mean(dim=(1, 2, 3))
-    weight = snr[timesteps].clamp(max=MIN_SNR_GAMMA) / snr[timesteps]  # min-SNR-gamma, epsilon target
+    predicted = predicted[:, :latents.shape[1]].float()
+    v_prediction = scheduler.config.prediction_type == "v_prediction"
+    target = scheduler.get_velocity(latents, noise, timesteps) if v_prediction else noise
+    squared = F.mse_loss(predicted, target, reduction="none").mean(dim=1, keepdim=True)
+    if where is None:
+        per_sample = squared.mean(dim=(1, 2, 3))
+    else:
+        per_sample = (squared * where).sum(dim=(1, 2, 3)) / where.sum(dim=(1, 2, 3)).clamp(min=1.0)
+    # min-SNR-gamma weighting; for a velocity target the same weighting divides by SNR + 1
+    weight = snr[timesteps].clamp(max=MIN_SNR_GAMMA) / (snr[timesteps] + (1.0 if v_prediction else 0.0))
     return (per_sample * weight).mean()
 
 

@@ -1,14 +1,12 @@
-"""Personalised variants: a product photo redrawn toward a taste segment, gated for fidelity, cached, labelled."""
+"""Made card images on disk and the demand that decides which to make (imagegen.presentation makes them).
+
+    store = VariantStore(root)          # content-addressed PNG + JSON record per (product content, segment, ...)
+    queue = DemandQueue(min_demand=2)   # which (product, segment) pairs shoppers keep asking for
+"""
 from imagegen.variants.errors import VariantError, VariantNotFound
-from imagegen.variants.gate import CandidateScore, best_candidate, score_candidates
 from imagegen.variants.judge import ClipJudge, Judge
-from imagegen.variants.maker import VariantMaker
-from imagegen.variants.params import VariantParams
-from imagegen.variants.personalize import Variant, personalize
 from imagegen.variants.queue import DemandQueue, most_demanded
-from imagegen.variants.slerp import slerp
 from imagegen.variants.store import StoredVariant, VariantKey, VariantStore
 
-__all__ = ["CandidateScore", "ClipJudge", "DemandQueue", "Judge", "StoredVariant", "Variant", "VariantError",
-           "VariantKey", "VariantMaker", "VariantNotFound", "VariantParams", "VariantStore", "best_candidate",
-           "most_demanded", "personalize", "score_candidates", "slerp"]
+__all__ = ["ClipJudge", "DemandQueue", "Judge", "StoredVariant", "VariantError", "VariantKey", "VariantNotFound",
+           "VariantStore", "most_demanded"]

@@ -54,6 +54,7 @@ class StoredVariant:
     provenance: dict | None  # Provenance.to_dict(), the JSON an API exposes
     image_path: Path | None
     media_type: str = "image/png"
+    reason: str | None = None  # a decision to keep the original photo: why
 
     @property
     def variant_id(self) -> str:
@@ -65,7 +66,7 @@ class StoredVariant:
 
     def to_dict(self) -> dict:
         return {"variant_id": self.variant_id, "product_id": self.product_id, "generated": self.generated,
-                **asdict(self.key), "provenance": self.provenance}
+                **asdict(self.key), "provenance": self.provenance, "reason": self.reason}
 
 
 class VariantStore:
@@ -83,8 +84,9 @@ class VariantStore:
         return _from_record(record_path, json.loads(record_path.read_text())) if record_path.is_file() else None
 
     def put(self, key: VariantKey, product_id: int, image: np.ndarray | None,
-            provenance: Provenance | None = None) -> StoredVariant:
-        """Store a variant (image and its provenance), or with image None the decision to serve the original."""
+            provenance: Provenance | None = None, reason: str | None = None) -> StoredVariant:
+        """Store a variant (image and its provenance), or with image None the decision to serve the original
+        (and why, when known)."""
         if (image is None) != (provenance is None):
             raise VariantError("a stored variant needs both its image and its provenance record "
                                f"(got image={'None' if image is None else 'an array'}, provenance={provenance!r})")
@@ -93,7 +95,7 @@ class VariantStore:
         if image is not None:
             write_atomically(image_path, png_bytes(image, provenance))
         stored = StoredVariant(key, int(product_id), image is not None, provenance.to_dict() if provenance else None,
-                               image_path)
+                               image_path, reason=None if image is not None else reason)
         # the marker before the record: every record is in the index, a crash leaves at most a marker
         # without a record, which records_of ignores
         _touch_marker(self.root / INDEX, stored.product_id, stored.variant_id)
@@ -168,7 +170,8 @@ class VariantStore:
 def _from_record(record_path: Path, record: dict) -> StoredVariant:
     key = VariantKey(*(record[name] for name in ("product_hash", "segment", "generator_version", "params_digest")))
     image_path = record_path.with_suffix(".png") if record["generated"] else None
-    return StoredVariant(key, record["product_id"], record["generated"], record["provenance"], image_path)
+    return StoredVariant(key, record["product_id"], record["generated"], record["provenance"], image_path,
+                         reason=record.get("reason"))
 
 
 def _marker(index: Path, product_id: int, variant_id: str) -> Path:

@@ -175,3 +175,6 @@ def _plain(value):
     if isinstance(value, (np.integer, np.bool_)):
         return value.item()
     return value
+
+
+json_ready = _plain  # for other parts of the results (per segment, off-policy) built outside analyze

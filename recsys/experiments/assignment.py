@@ -68,12 +68,18 @@ def claim_layer_range(taken: list[tuple[int, int]], traffic: float, layer: str) 
     return start, start + size
 
 
+def applies_to(experiment: Experiment, user_id: str, segment: int | None = None) -> bool:
+    """Whether the running experiment takes this user: their segment is admitted and the layer hash falls in its
+    range (so experiments in one layer never share a user, whatever their allocation)."""
+    if experiment.status != "running" or not experiment.population.admits(segment):
+        return False
+    begin, end = experiment.layer_range
+    return begin <= bucket_of(f"layer:{experiment.layer_name}", user_id, LAYER_BUCKETS) < end
+
+
 def hashed_arm(experiment: Experiment, user_id: str, segment: int | None = None) -> str | None:
     """The arm the hashes give this user now, or None when the experiment does not apply to them."""
-    if experiment.status != "running" or not experiment.population.admits(segment):
-        return None
-    begin, end = experiment.layer_range
-    if not begin <= bucket_of(f"layer:{experiment.layer_name}", user_id, LAYER_BUCKETS) < end:
+    if not applies_to(experiment, user_id, segment):
         return None
     bucket = bucket_of(experiment.hash_salt, user_id, len(experiment.bucket_arms))
     return experiment.arm_names[experiment.bucket_arms[bucket]]

@@ -4,7 +4,8 @@ An event counts for an exposure when it is the same user and product and happens
 attribution window after it; it goes to the latest such exposure. Each exposure earns each
 outcome at most once (a double click is one click). Users who were served more than one arm
 (a changed assignment, a bug, shared ids) are counted and left out of the analysis, since
-their outcomes cannot be credited to one arm.
+their outcomes cannot be credited to one arm; `keep_multi_arm=True` keeps them (a bandit serves
+one user several arms on purpose, and its analysis is per exposure and per decision, not per user).
 """
 from __future__ import annotations
 
@@ -36,11 +37,12 @@ class Attribution:
                 "attributed_events": self.attributed, "unattributed_events": self.unattributed}
 
 
-def attribute(exposures: pd.DataFrame, events: pd.DataFrame, window_s: float) -> Attribution:
+def attribute(exposures: pd.DataFrame, events: pd.DataFrame, window_s: float,
+              keep_multi_arm: bool = False) -> Attribution:
     exposures = _exposure_table(exposures)
     events = _event_table(events)
     arms_per_user = exposures.groupby("user_id")["arm"].nunique()
-    mixed = arms_per_user.index[arms_per_user > 1]
+    mixed = arms_per_user.index[(arms_per_user > 1) & (not keep_multi_arm)]
     single = exposures[~exposures["user_id"].isin(mixed)].reset_index(drop=True)
     single["exposure_row"] = single.index
     attributed, unattributed = {}, {}

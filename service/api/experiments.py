@@ -1,4 +1,4 @@
-"""Experiments: analysts create, start, stop, reweight and read results (scope `experiments`);
+"""Experiments: analysts create, start, stop, reweight, switch allocation and read results (scope `experiments`);
 storefronts that render cards themselves report what they showed (`POST /v1/exposures`, scope `cards`).
 
 The results page (`/experiments/<name>`) is a shell with no data in it: its script asks the API
@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from features.ids import ID_RULE, echo, is_id
 from recsys.experiments import ExperimentError, results_table
+from recsys.experiments.model import ALLOCATIONS
 from service.api.params import bad_request, json_body, product_id, user_id
 from service.auth import require_scope
 from service.errors import ApiError, error_response
@@ -71,6 +72,23 @@ def reweight(name: str):
     body = json_body()
     weights = body.get("weights") if isinstance(body, dict) else None
     return jsonify(public(experiments().reweight(name, weights)))
+
+
+@bp.post("/v1/experiments/<name>/allocation")
+@require_scope("experiments")
+def allocate(name: str):
+    """{"allocation": "fixed" | "bandit", "bandit": {BanditConfig fields}?}: switch (the time is recorded)."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise bad_request("body", type(body).__name__, 'an object {"allocation": "fixed" | "bandit", "bandit": {...}}')
+    unknown = sorted(set(body) - {"allocation", "bandit"})
+    if unknown:
+        raise bad_request(f"field(s) {unknown}", "unknown", "allocation, bandit")
+    if body.get("allocation") not in ALLOCATIONS:
+        raise bad_request("allocation", body.get("allocation"), f"one of {list(ALLOCATIONS)}")
+    if "bandit" in body and not isinstance(body["bandit"], dict):
+        raise bad_request("bandit", body["bandit"], "an object of bandit settings (control_share, min_share, ...)")
+    return jsonify(public(experiments().allocate(name, body["allocation"], body.get("bandit"))))
 
 
 @bp.get("/v1/experiments/<name>/results")

@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, jsonify, url_for
 from service import repository
 from service.api.params import int_arg, user_id as checked_user_id
 from service.auth import require_scope
-from service.experiments_store import arm_cards
-from service.generation import card_image, original_image
+from service.experiments_store import arm_cards, arm_policy
+from service.generation import card_image
 from service.metrics import current as metrics
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
@@ -31,15 +31,14 @@ def cards(user_id: str):
     ranking = _ranking(user_id, n)
     experiments = current_app.extensions["tailorcard.experiments"]
     assigned = experiments.assign(user_id, ranking["segment"])
-    # an arm that shows original photos neither looks variants up nor counts as demand for them
-    photos_only = bool(assigned) and assigned["image_policy"] == "original"
+    policy = arm_policy(assigned)
     cards = [{"rank": rank, "product": card["product"], "score": card["score"], "explanation": card["explanation"],
-              **(original_image(card) if photos_only else card_image(card, rank, n))}
+              **card_image(card, rank, n, ranking["segment"], policy)}
              for rank, card in enumerate(ranking["cards"], start=1)]
     cards = arm_cards(cards, assigned)
     if assigned:  # the assignment is stored here, in one transaction with what was served in it
         experiments.log_exposures(user_id, assigned, cards)
-    return jsonify(user_id=user_id, segment=ranking["segment"], colour=ranking["colour"], experiment=assigned,
+    return jsonify(user_id=user_id, segment=ranking["segment"], experiment=assigned,
                    cards=cards)
 
 

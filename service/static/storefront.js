@@ -33,9 +33,11 @@ function render(cards) {
     const element = document.createElement("article");
     element.className = "card";
     element.dataset.itemId = card.product.id;
-    element.innerHTML = `${card.variant && card.variant.ai_generated ? '<span class="badge">AI-generated</span>' : ""}
+    const label = card.variant && card.variant.ai_generated ? (card.variant.label || "AI-generated") : "";
+    element.innerHTML = `${label ? '<span class="badge"></span>' : ""}
       ${card.image_url ? `<img alt="" src="${card.image_url}">` : '<div class="text-only">no photo</div>'}
       <div class="title"></div><div class="why"></div>`;
+    if (label) element.querySelector(".badge").textContent = label;
     element.querySelector(".title").textContent = card.product.title;
     element.querySelector(".why").textContent = reason(card);
     element.addEventListener("click", () => clicked(card.product.id));
@@ -50,8 +52,8 @@ async function loadCards() {
     render(body.cards);
     lastRendered = signature;
   }
-  statusLine.textContent = `taste segment ${body.segment}` +
-    (body.colour ? ` · variants lean to ${body.colour}` : " · no colour learned yet: original photos");
+  statusLine.textContent = body.segment === null ? "no taste segments yet: product photos"
+    : `taste segment ${body.segment}: backdrops painted for it; the products are their own photos`;
   grid.dataset.user = shopper.value;
 }
 

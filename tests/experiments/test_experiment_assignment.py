@@ -90,7 +90,12 @@ def test_population_segments_and_status_gate_assignment():
     ([{"name": "a", "weight": 1}, {"name": "a", "weight": 1}], r"\['a'\] repeated"),
     ([{"name": "a", "weight": -1}, {"name": "b", "weight": 1}], r"arms\[0\].weight"),
     ([{"name": "a", "weight": 1}, {"name": "b", "weight": 1, "image_policy": "sepia"}], r"arms\[1\].image_policy"),
-    ([{"name": "a", "weight": 1}, {"name": "b", "weight": 1, "image_policy": "variant_params"}], "generator_params"),
+    ([{"name": "a", "weight": 1}, {"name": "b", "weight": 1, "image_policy": "variant_params"}],
+     r"arms\[1\].image_policy .* presentation"),
+    ([{"name": "a", "weight": 1}, {"name": "b", "weight": 1, "generator_params": {"guidance": 4}}],
+     r"arms\[1\].generator_params are gone: name the generator settings in arms\[1\].presentation"),
+    ([{"name": "a", "weight": 1}, {"name": "b", "weight": 1, "image_policy": "original",
+                                   "presentation": {"kind": "scene"}}], "contradicts presentation.kind"),
     ([{"name": "a", "weight": 1}, {"name": "b", "colour": 1}], r"unknown field\(s\) \['colour'\]"),
 ])
 def test_bad_definitions_name_the_field(arms, message):

@@ -72,12 +72,12 @@ def test_arm_names_follow_the_rule(client):
 @pytest.mark.parametrize("arm", [{"name": "params", "weight": 1, "image_policy": "variant_params",
                                   "generator_params": {"strength": 0.3}},
                                  {"name": "params", "weight": 1, "image_policy": "variant_params"}])
-def test_a_variant_params_arm_is_refused_as_not_supported_yet(client, arm):
+def test_the_old_variant_params_policy_is_refused_pointing_at_presentation(client, arm):
     response = client.post("/v1/experiments", json=definition("params-test", [DEFINITION["arms"][0], arm]),
                            headers=ANALYST)
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_experiment"
     message = response.get_json()["message"]
-    assert "'variant_params'" in message and "not supported yet" in message and "['original', 'variant']" in message
+    assert "arms[1]" in message and "presentation" in message
     assert listed(client) == []
 
 
@@ -87,7 +87,7 @@ def test_an_image_policy_of_the_wrong_kind_is_a_clear_400(client):
     assert response.status_code == 400 and "arms[1].image_policy must be one of" in response.get_json()["message"]
 
 
-def test_generator_params_without_their_policy_are_refused(client):
+def test_generator_params_are_gone_and_refused_naming_presentation(client):
     arm = {"name": "tuned", "weight": 1, "image_policy": "variant", "generator_params": {"strength": 0.3}}
     response = client.post("/v1/experiments", json=definition("params-test", [DEFINITION["arms"][0], arm]),
                            headers=ANALYST)
@@ -97,7 +97,9 @@ def test_generator_params_without_their_policy_are_refused(client):
 
 def test_the_openapi_document_offers_only_what_is_accepted():
     assert ARM["properties"]["image_policy"]["enum"] == ["original", "variant"]
-    assert "not supported yet" in ARM["properties"]["image_policy"]["description"]
+    assert "presentation" in ARM["properties"]["image_policy"]["description"]
+    assert ARM["properties"]["generator_params"]["maxProperties"] == 0  # only old definitions' empty object
+    assert ARM["properties"]["presentation"]["properties"]["kind"]["enum"] == ["original", "upscaled", "scene"]
     name = EXPERIMENT_PATHS["/v1/experiments/{name}"]["get"]["parameters"][0]["schema"]
     assert name["pattern"] == ID_PATTERN and name["maxLength"] == MAX_ID_LENGTH
 

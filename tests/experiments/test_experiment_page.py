@@ -1,4 +1,5 @@
-"""The results page in real headless Chromium: arms, lifts, SRM status and the cumulative-lift plot."""
+"""The results page in real headless Chromium: status, arms, lifts, SRM status, the cumulative-lift plot, and per
+segment each arm's image, share, CTR and bandit probability."""
 import shutil
 import threading
 
@@ -23,14 +24,59 @@ def served(tmp_path):
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'page.sqlite'}", "JOB_QUEUE": "none", "API_KEYS": KEYS,
                       "EXPERIMENTS": DatabaseExperiments()})
     api = ApiClient(app.test_client(), "analyst-key", "shop-key", events_per_request=500)
-    run_experiment(api, "page-check", 0.5, StudyConfig(users=400, cards=4, items=10), seed_products(app, 10),
+    items = seed_products(app, 10)
+    run_experiment(api, "page-check", 0.5, StudyConfig(users=400, cards=4, items=10), items,
                    np.random.default_rng(0))
+    bandit_experiment(app, items)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
+
+
+def bandit_experiment(app, items):
+    """A running bandit ("bandit-page") with decisions logged through the cards hooks, in segments 0 and 1."""
+    client = app.test_client()
+    arms = [{"name": "photo", "weight": 1, "presentation": {"kind": "upscaled"}},
+            {"name": "bold", "weight": 1, "presentation": {"kind": "scene", "guidance_scale": 9.0}}]
+    headers = {"Authorization": "Bearer analyst-key"}
+    assert client.post("/v1/experiments", json={"name": "bandit-page", "arms": arms, "allocation": "bandit"},
+                       headers=headers).status_code == 201
+    assert client.post("/v1/experiments/bandit-page/start", headers=headers).status_code == 200
+    experiments = app.extensions["tailorcard.experiments"]
+    with app.test_request_context():
+        for i in range(40):
+            assigned = experiments.assign(f"b{i}", i % 2)
+            cards = [{"rank": 1, "product": {"id": str(items[0])}, "variant": None,
+                      "image_url": f"/v1/items/{items[0]}/image"}]
+            experiments.log_exposures(f"b{i}", assigned, cards)
+
+
+def test_results_page_shows_status_and_a_table_per_segment(served):
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{served}/experiments/bandit-page#key=analyst-key")
+        page.wait_for_selector("#segments section.segment")
+        status, allocation = page.inner_text("#experiment-status"), page.inner_text("#allocation")
+        segments = page.locator("#segments section.segment")
+        keys = [segments.nth(i).get_attribute("data-segment") for i in range(segments.count())]
+        rows = page.locator("#segments section[data-segment='0'] tbody tr").all_inner_texts()
+        images = page.locator("#segments img").count()
+        off_policy = page.locator("#off-policy tbody tr").all_inner_texts()
+        page.goto(f"{served}/experiments/page-check#key=analyst-key")
+        page.wait_for_selector("#segments section.segment")
+        stopped = page.inner_text("#experiment-status")
+        browser.close()
+    assert status == "running" and allocation == "bandit" and stopped == "stopped"
+    assert keys == ["0", "1"]
+    assert [row.split("\t")[0] for row in rows] == ["photo", "bold"]
+    probabilities = [float(row.split("\t")[-1].rstrip("%")) for row in rows]
+    assert sum(probabilities) == pytest.approx(100, abs=0.02) and probabilities[0] >= 20  # the control's share
+    assert images >= 2  # an example image per arm shown in a segment
+    assert [row.split("\t")[0] for row in off_policy] == ["photo", "bold"]
 
 
 def test_results_page_shows_arms_lifts_srm_and_the_cumulative_plot(served):

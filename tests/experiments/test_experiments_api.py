@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from imagegen.presentation import SCENE, UPSCALED
 from service import experiments_db
 from service.ab_simulation import ApiClient, StudyConfig, run_experiment, seed_products
 from service.app import create_app
-from service.experiments_store import DatabaseExperiments, arm_cards
+from service.experiments_store import DatabaseExperiments, arm_cards, arm_policy
 
 KEYS = [{"name": "analyst", "key": "analyst-key", "scopes": ["experiments"]},
         {"name": "shop", "key": "shop-key", "scopes": ["cards", "events"]}]
@@ -141,8 +142,10 @@ def test_experiments_and_assignments_survive_a_restart(database):
 def test_cards_hooks_mark_each_card_and_log_one_exposure_per_card(app, client):
     started(client)
     experiments = app.extensions["tailorcard.experiments"]
-    cards = [{"rank": r, "product": {"id": str(10 + r)}, "image_url": f"/v1/variants/v{r}", "variant": {"id": f"v{r}"}}
-             for r in (1, 2, 3)]
+    def cards_of(arm):  # what the cards view shows an arm (arm_policy): the photo at card size, or scenes
+        scene = arm_policy(first_in_arm[arm][1]) == SCENE
+        return [{"rank": r, "product": {"id": str(10 + r)}, "image_url": f"/v1/variants/{arm}{r}",
+                 "variant": {"id": f"{arm}{r}", "ai_generated": scene}} for r in (1, 2, 3)]
     with app.test_request_context():
         first_in_arm = {}  # arm -> (the first shopper hashed into it, their assignment)
         for user in (f"shopper-{i}" for i in range(40)):
@@ -150,16 +153,14 @@ def test_cards_hooks_mark_each_card_and_log_one_exposure_per_card(app, client):
             first_in_arm.setdefault(assigned["arm"], (user, assigned))
         served = {}
         for arm, (user, assigned) in first_in_arm.items():
-            served[arm] = arm_cards(cards, assigned)
+            served[arm] = arm_cards(cards_of(arm), assigned)
             assert experiments.log_exposures(user, assigned, served[arm]) == 3
         results = experiments.results("photos-vs-variants")
     assert set(served) == {"photo", "variant"}
     for arm, marked in served.items():
         assert {c["experiment"]["arm"] for c in marked} == {arm}
-    # the photo arm never shows a variant; the variant arm keeps them
-    assert all(c["variant"] is None and c["image_url"].endswith(f"/v1/items/{c['product']['id']}/image")
-               for c in served["photo"])
-    assert [c["image_url"] for c in served["variant"]] == [c["image_url"] for c in cards]
+    assert arm_policy(first_in_arm["photo"][1]) == UPSCALED and arm_policy(first_in_arm["variant"][1]) == SCENE
+    assert [c["image_url"] for c in served["variant"]] == [c["image_url"] for c in cards_of("variant")]
     assert [(a["arm"], a["users"], a["exposures"]) for a in results["arms"]] == [("photo", 1, 3), ("variant", 1, 3)]
     assert set(results["breakdowns"]["image"]) == {"original", "variant"}
 

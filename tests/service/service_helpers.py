@@ -6,8 +6,10 @@ import io
 from pathlib import Path
 
 import sqlalchemy as sa
+from PIL import ImageOps
 
 from service import experiments_db
+from imagegen.presentation import PresentationPolicy
 from service.app import create_app
 from service.variants import VariantNotFound, VariantRecord
 
@@ -26,7 +28,8 @@ def auth(role: str) -> dict:
 
 
 class FakeVariantStore:
-    """A stand-in for imagegen's store: 'generates' a PNG copy of the photo, keyed like the real one."""
+    """A stand-in for imagegen's presentation store: 'makes' a PNG copy of the photo, keyed like the real one
+    (product content, segment, policy)."""
 
     def __init__(self):
         self.records: dict[tuple, VariantRecord] = {}
@@ -34,27 +37,32 @@ class FakeVariantStore:
         self.generated = 0
         self.requests = []  # every GenerationRequest, as asked
 
-    def lookup(self, product_id, content_hash, segment):
-        return self.records.get((product_id, content_hash, segment))
+    def lookup(self, product_id, content_hash, segment, policy):
+        return self.records.get((product_id, content_hash, segment, policy.digest()))
 
     def generate(self, request):
         self.requests.append(request)
-        variant_id = hashlib.sha256(f"{request.content_hash}:{request.segment}".encode()).hexdigest()[:32]
+        key = (request.product_id, request.content_hash, request.segment, request.policy.digest())
+        variant_id = hashlib.sha256(":".join(map(str, key)).encode()).hexdigest()[:32]
         buffer = io.BytesIO()
-        request.image.save(buffer, format="PNG")
+        scene = request.policy.kind == "scene"  # a coloured frame stands in for a painted backdrop
+        (ImageOps.expand(request.image, border=8, fill=(200, 60, 60)) if scene else request.image).save(buffer, "PNG")
         record = VariantRecord(variant_id, request.product_id, request.segment, "image/png",
-                               {"ai_generated": True, "generator": "fake", "source_product_hash": request.content_hash,
-                                "segment": request.segment})
-        self.records[(request.product_id, request.content_hash, request.segment)] = record
+                               {"ai_generated": request.policy.kind == "scene", "generator": "fake",
+                                "label": "AI-generated background" if request.policy.kind == "scene" else "Photo enlarged",
+                                "source_product_hash": request.content_hash, "segment": request.segment,
+                                "parameters": {"policy": request.policy.to_dict()}})
+        self.records[key] = record
         self.images[variant_id] = buffer.getvalue()
         self.generated += 1
         return record
 
     def invalidate(self, product_id):
-        stale = [key for key in self.records if key[0] == product_id]
-        for key in stale:
-            self.images.pop(self.records.pop(key).variant_id, None)
-        return sorted({key[2] for key in stale})
+        stale = {key: self.records.pop(key) for key in list(self.records) if key[0] == product_id}
+        for record in stale.values():
+            self.images.pop(record.variant_id, None)
+        return sorted({(key[2], PresentationPolicy.from_dict(record.provenance["parameters"]["policy"]))
+                       for key, record in stale.items()}, key=lambda pair: (pair[0], pair[1].digest()))
 
     def get(self, variant_id):
         for record in self.records.values():
@@ -73,15 +81,15 @@ def make_app(database_url: str, encoder, **overrides):
 
 
 def shopper_wanting_variants(app, n: int) -> tuple[str, int]:
-    """The seeded shopper with the most of their first n cards wanting a variant (a colour learned from
-    their simulated events that the products are not in, but their types come in), and that count."""
+    """A seeded shopper with a taste segment (every card of theirs with a photo wants a scene for it, and the
+    photo at card size) and how many of their first n cards have a photo."""
     with app.app_context():
         live = app.extensions["tailorcard.live"].get()
-        wanting = {user: sum(card["variant_segment"] is not None for card in live.rank(user, n)["cards"])
-                   for user in sorted(live.recommender.preferences.user_ids)}
-    best = max(wanting, key=wanting.get)
-    assert wanting[best] > 0, "no seeded shopper's cards want a variant; the seeded data changed"
-    return best, wanting[best]
+        user = sorted(live.recommender.preferences.user_ids)[0]
+        assert live.segment_of(user) is not None, "the seeded database has no taste segments; the seeding changed"
+        wanting = sum(card["has_photo"] for card in live.rank(user, n)["cards"])
+    assert wanting > 0, "no card of the seeded shopper has a photo; the seeded data changed"
+    return user, wanting
 
 
 def start_experiment(client, name: str, arms: list[dict]) -> None:

@@ -74,9 +74,15 @@ OPERATIONS = [
     ("GET", "/v1/variants/{variant_id}"), ("GET", "/v1/variants/{variant_id}/provenance"),
     ("GET", "/v1/experiments"), ("POST", "/v1/experiments"), ("GET", "/v1/experiments/{name}"),
     ("POST", "/v1/experiments/{name}/start"), ("POST", "/v1/experiments/{name}/stop"),
-    ("PUT", "/v1/experiments/{name}/weights"), ("GET", "/v1/experiments/{name}/results"),
+    ("PUT", "/v1/experiments/{name}/weights"), ("POST", "/v1/experiments/{name}/allocation"),
+    ("GET", "/v1/experiments/{name}/results"),
     ("GET", "/v1/experiments/{name}/results.csv"), ("POST", "/v1/exposures"), ("GET", "/experiments/{name}"),
     ("POST", "/v1/catalogue/batches"),
+    ("GET", "/v1/presentation/rules"), ("PUT", "/v1/presentation/rules/products/{product_id}"),
+    ("DELETE", "/v1/presentation/rules/products/{product_id}"),
+    ("PUT", "/v1/presentation/rules/categories/{category}"),
+    ("DELETE", "/v1/presentation/rules/categories/{category}"),
+    ("GET", "/v1/segments/{segment}/rounds"), ("POST", "/v1/segments/{segment}/rounds"),
 ]
 
 
@@ -164,6 +170,8 @@ def served_back(client, case, response) -> None:
         assert_product(client, unquote(case.path_parameters["item_id"]), response.json())
     elif operation == ("POST", "/v1/experiments"):
         assert_experiment(client, case.body["name"])
+    elif operation[0] == "PUT" and operation[1].startswith("/v1/presentation/rules/"):
+        assert_rule(client, response.json())
 
 
 def batch_of(body) -> list[dict]:
@@ -220,6 +228,12 @@ def assert_experiment(client, name) -> None:
     response = client.get(f"/v1/experiments/{quote(str(name), safe='')}", headers=ANALYST)
     assert response.status_code == 200 and response.json["name"] == name, \
         f"created experiment {name!r}, but reading it: {response.status_code} {response.get_data(as_text=True)[:300]}"
+
+
+def assert_rule(client, saved: dict) -> None:
+    """A rule put is listed as saved."""
+    listed = client.get("/v1/presentation/rules", headers=ADMIN).json["rules"]
+    assert saved in listed, f"rule {saved} saved, but the rules listed are {listed}"
 
 
 # ---- aimed examples ---------------------------------------------------------------------------

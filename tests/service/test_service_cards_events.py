@@ -6,8 +6,6 @@ import time
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from features.colour_taste import COLOUR_EXAMPLES
-from features.type_taste import taste_in_colour
 from service_helpers import (N_SHOPPERS, ORIGINALS_ONLY, auth, make_app, shopper_wanting_variants, start_experiment,
                              stored_experiment_rows)
 
@@ -57,42 +55,30 @@ def test_bad_user_id(client):
     assert response.status_code == 400 and "user id" in response.json["message"]
 
 
-def test_a_variant_is_queued_only_once_its_pair_is_in_demand(database_url, tiny_encoder):
+def test_a_scene_is_queued_only_once_in_demand_and_the_photo_at_card_size_at_once(database_url, tiny_encoder):
     app = make_app(database_url, tiny_encoder, VARIANT_MIN_DEMAND=2)
     client, queue = app.test_client(), app.extensions["tailorcard.jobs"]
     user, wanting = shopper_wanting_variants(app, 3)
     cards(client, user, n=3)
-    assert queue.depth() == 0  # each (product, segment) wanted once: originals, no generation yet
+    assert queue.depth() == wanting  # each product's photo at card size (one for every shopper): at once
     cards(client, user, n=3)
-    assert queue.depth() == wanting
+    assert queue.depth() == 2 * wanting  # now each (product, segment) scene is in demand
     cards(client, user, n=3)
-    assert queue.depth() == wanting  # queued once
+    assert queue.depth() == 2 * wanting  # queued once
 
 
-def test_cards_of_a_shopper_without_a_colour_want_no_variant(app, client):
-    body = cards(client, "someone-new", n=5)
-    assert body["colour"] is None and all(c["variant"] is None for c in body["cards"])
-    assert app.extensions["tailorcard.jobs"].depth() == 0
-
-
-def test_a_variant_is_drawn_toward_the_product_in_its_shoppers_colour(app, client):
-    user, _ = shopper_wanting_variants(app, 3)
+def test_a_scene_is_painted_for_the_shoppers_segment_centroid(app, client):
+    user, wanting = shopper_wanting_variants(app, 3)
     body = cards(client, user, n=3)
     app.extensions["tailorcard.jobs"].run_pending()
-    request = app.config["VARIANT_STORE"].requests[0]
-    assert request.segment == body["colour"]
+    requests = app.config["VARIANT_STORE"].requests
+    scenes = [r for r in requests if r.policy.kind == "scene"]
+    assert len(scenes) == wanting and len(requests) == 2 * wanting
     with app.app_context():
-        live = app.extensions["tailorcard.live"].get()
-        ids = sorted(live.products)
-        attributes = [live.products[i]["attributes"] for i in ids]
-        vectors = live.recommender.index.vectors_of(ids)
-        own = live.products[request.product_id]["attributes"]
-        expected = taste_in_colour(vectors[ids.index(request.product_id)], own["articleType"], request.segment,
-                                   [a["articleType"] for a in attributes], [a["baseColour"] for a in attributes],
-                                   vectors)
-    assert own["baseColour"] != request.segment and np.allclose(request.taste, expected)
-    in_colour = [a for a in attributes if a["baseColour"] == request.segment]  # any type: what the colour looks like
-    assert len(request.colour_photos) == min(len(in_colour), COLOUR_EXAMPLES) > 0
+        centroid = app.extensions["tailorcard.live"].get().segment_centroid(body["segment"])
+    for request in scenes:
+        assert request.segment == str(body["segment"]) and np.allclose(request.condition, centroid)
+    assert all(r.segment == "all" and r.condition is None for r in requests if r.policy.kind == "upscaled")
 
 
 def unread(variant_id):
@@ -104,10 +90,11 @@ def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client, mon
     body = cards(client, user, n=3)
     assert all(c["variant"] is None for c in body["cards"])
     queue = app.extensions["tailorcard.jobs"]
-    assert queue.depth() == wanting  # one generation job per card that wants a variant, queued, not run
-    assert queue.run_pending() == wanting
+    assert queue.depth() == 2 * wanting  # per card a scene and the photo at card size, queued, not run
+    assert queue.run_pending() == 2 * wanting
     ready = next(c for c in cards(client, user, n=3)["cards"] if c["variant"])
     assert ready["variant"]["ai_generated"] is True and ready["image_url"] == f"/v1/variants/{ready['variant']['id']}"
+    assert ready["variant"]["segment"] == str(body["segment"])  # the scene, planned first
     image = client.get(ready["image_url"])
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
     assert image.headers["X-AI-Generated"] == "true" and "immutable" in image.headers["Cache-Control"]
@@ -171,28 +158,19 @@ def test_events_move_the_shoppers_next_cards(client):
     assert [r["item_id"] for r in after[0]["explanation"] if "item_id" in r] == [liked]
 
 
-def test_a_shoppers_colour_is_learned_from_their_events(app, client):
-    with app.app_context():
-        products = app.extensions["tailorcard.live"].get().products
-        purple = [pid for pid, p in products.items() if p["attributes"]["baseColour"] == "Purple"]
-    assert cards(client, "purple-fan", n=3)["colour"] is None
-    now = time.time()
-    events = [event(f"p-{i}", "purple-fan", pid, "click", now + i) for i, pid in enumerate(purple)]
-    assert client.post("/v1/events", json=events, headers=STOREFRONT).status_code == 202
-    assert len(purple) >= 2 and cards(client, "purple-fan", n=3)["colour"] == "Purple"
-
-
-def test_shoppers_in_a_photo_arm_see_photos_and_create_no_variant_demand(app, client):
-    start_experiment(client, "photos-or-variants", PHOTO_ARMS)
-    jobs, asked = app.extensions["tailorcard.jobs"], {}
-    for user in (f"u{i}" for i in range(N_SHOPPERS)):
-        before = jobs.depth()
-        body = cards(client, user, n=3)
-        arm = body["cards"][0]["experiment"]["arm"]
-        asked[arm] = asked.get(arm, 0) + jobs.depth() - before
-        if arm == "photo":
-            assert all(c["variant"] is None and c["image_url"].endswith("/image") for c in body["cards"])
-    assert asked["photo"] == 0 and asked["variant"] > 0  # generation is asked for the variant arm only
+def test_the_photo_arm_shows_the_photo_at_card_size_and_the_variant_arm_scenes(app, client):
+    start_experiment(client, "photos-or-scenes", PHOTO_ARMS)
+    users = [f"u{i}" for i in range(N_SHOPPERS)]
+    for user in users:  # every image is asked for
+        cards(client, user, n=3)
+    app.extensions["tailorcard.jobs"].run_pending()
+    shown = {"photo": set(), "variant": set()}
+    for user in users:
+        for card in cards(client, user, n=3)["cards"]:
+            assert card["variant"] is not None  # every image was made: none is the small upload any more
+            shown[card["experiment"]["arm"]].add((card["variant"]["ai_generated"], card["variant"]["segment"]))
+    assert {ai for ai, _ in shown["photo"]} == {False} and {segment for _, segment in shown["photo"]} == {"all"}
+    assert {ai for ai, _ in shown["variant"]} == {True}
 
 
 def test_a_cards_request_stores_its_assignment_and_exposures_in_one_transaction(app, client):

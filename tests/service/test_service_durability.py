@@ -60,7 +60,7 @@ def test_a_job_interrupted_by_a_crash_runs_after_the_restart(database_url, tiny_
         connection.execute(jobs.update().where(jobs.c.id == job["id"]).values(updated_at=time.time() - 3600))
     restarted = make_app(database_url, tiny_encoder, JOB_LEASE_SECONDS=60)
     assert restarted.extensions["tailorcard.jobs"].status(job["key"])["status"] == "queued"
-    assert restarted.extensions["tailorcard.jobs"].run_pending() == 1
+    assert restarted.extensions["tailorcard.jobs"].run_pending() == 2  # the card's scene and its photo at card size
     assert restarted.extensions["tailorcard.jobs"].status(job["key"])["status"] == "done"
 
 
@@ -89,7 +89,8 @@ def test_a_failing_job_is_retried_then_marked_failed(database_url, tiny_encoder)
     user, _ = shopper_wanting_variants(app, 1)
     app.test_client().get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT)
     queue = app.extensions["tailorcard.jobs"]
-    assert queue.run_pending() == 3  # MAX_ATTEMPTS
+    assert queue.run_pending() == 2 * 3  # the card's two images (scene, photo at card size), MAX_ATTEMPTS each
     with app.extensions["tailorcard.db"].connect() as connection:
-        status, attempts, error = connection.execute(sa.select(jobs.c.status, jobs.c.attempts, jobs.c.error)).one()
-    assert (status, attempts) == ("failed", 3) and "generator crashed" in error
+        rows = connection.execute(sa.select(jobs.c.status, jobs.c.attempts, jobs.c.error)).all()
+    assert len(rows) == 2
+    assert all((status, attempts) == ("failed", 3) and "generator crashed" in error for status, attempts, error in rows)

@@ -6,12 +6,10 @@ import struct
 import time
 import zlib
 
-import numpy as np
 import pytest
 from service_helpers import auth, shopper_wanting_variants
 from PIL import Image
 
-from features.colour_taste import KIND_ATTRIBUTES, product_kinds
 from features.ids import product_key
 from service import repository
 
@@ -103,13 +101,15 @@ def test_patch_re_embeds_makes_variants_stale_and_queues_regeneration(app, clien
     queue, store = app.extensions["tailorcard.jobs"], app.extensions["tailorcard.variants"]
     queue.run_pending()
     old_hash = client.get(f"/v1/items/{item_id}", headers=ADMIN).json["content_hash"]
-    segments = [key[2] for key in store.records if key[0] == product_key(item_id)]
-    assert segments, "the card's variant should have been generated"
+    made = [key for key in store.records if key[0] == product_key(item_id)]
+    assert len(made) == 2, "the card's scene and its photo at card size should have been made"
     patched = client.patch(f"/v1/items/{item_id}", json={"title": "Renamed"}, headers=ADMIN)
     assert patched.status_code == 200 and patched.json["title"] == "Renamed"
     new_hash = patched.json["content_hash"]
     assert new_hash != old_hash and not any(key[0] == product_key(item_id) for key in store.records)
-    assert queue.status(f"variant:{item_id}:{new_hash}:{segments[0]}")["status"] == "queued"
+    for _, _, segment, policy_digest in made:
+        assert queue.status(f"variant:{product_key(item_id)}:{new_hash}:{segment}:{policy_digest}")["status"] == \
+            "queued"
     card = client.get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT).json["cards"][0]
     assert card["product"]["id"] == item_id and card["variant"] is None  # the original until regenerated
     queue.run_pending()
@@ -117,15 +117,18 @@ def test_patch_re_embeds_makes_variants_stale_and_queues_regeneration(app, clien
         "source_product_hash"] == new_hash
 
 
-def test_a_product_recoloured_into_its_variants_colour_gets_no_new_variant(app, client):
+def test_a_merchant_switching_scenes_off_for_a_category_leaves_its_photo_at_card_size(app, client):
     user, _ = shopper_wanting_variants(app, 1)
     item_id = card_ids(client, user, 1)[0]
-    queue, store = app.extensions["tailorcard.jobs"], app.extensions["tailorcard.variants"]
-    queue.run_pending()
-    colour = next(key[2] for key in store.records if key[0] == product_key(item_id))
-    assert client.patch(f"/v1/items/{item_id}", json={"baseColour": colour}, headers=ADMIN).status_code == 200
-    assert queue.run_pending() == 1  # the regeneration job ran ...
-    assert not any(key[0] == product_key(item_id) for key in store.records)  # ... and drew nothing: already that colour
+    category = client.get(f"/v1/items/{item_id}", headers=ADMIN).json["attributes"]["articleType"]
+    assert client.put(f"/v1/presentation/rules/categories/{category}", json={"variants": "off"},
+                      headers=ADMIN).status_code == 200
+    app.extensions["tailorcard.jobs"].run_pending()  # whatever was asked for before
+    client.get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT)
+    app.extensions["tailorcard.jobs"].run_pending()
+    card = client.get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT).json["cards"][0]
+    assert card["product"]["id"] == item_id
+    assert card["variant"]["ai_generated"] is False and card["variant"]["segment"] == "all"
 
 
 def test_out_of_stock_and_deleted_products_leave_the_cards(client):
@@ -137,54 +140,6 @@ def test_out_of_stock_and_deleted_products_leave_the_cards(client):
     assert client.get(f"/v1/items/{second}", headers=ADMIN).status_code == 404
     assert client.delete(f"/v1/items/{second}", headers=ADMIN).status_code == 404
     assert client.patch("/v1/items/31337", json={"title": "x"}, headers=ADMIN).status_code == 404
-
-
-def test_a_products_colour_counts_against_its_kind_and_a_change_of_kind_is_followed(app, client):
-    item_id = card_ids(client, "u1", 1)[0]
-    live = app.extensions["tailorcard.live"].get()
-
-    def colour_axis():
-        live.catch_up()
-        sources = live.colours.preferences.sources
-        return sources.vectors[sources.item_rows([product_key(item_id)])[0]]
-
-    attributes = live.products[product_key(item_id)]["attributes"]
-    kind = product_kinds([attributes])[0]
-    own = live.colours.names.index(attributes["baseColour"])
-    first = live.colours.kind_shares[kind][own]
-    np.testing.assert_allclose(colour_axis()[own], 1 - first, rtol=1e-6)
-    other = next(k for k, shares in live.colours.kind_shares.items()  # a kind with another share of this colour
-                 if min(abs(shares[own] - first), abs(shares[own] - live.colours.shares[own])) > 0.01)
-    changed = dict(zip(KIND_ATTRIBUTES, other.split("|")))
-    assert client.patch(f"/v1/items/{item_id}", json=changed, headers=ADMIN).status_code == 200
-    np.testing.assert_allclose(colour_axis()[own], 1 - live.colours.kind_shares[other][own], rtol=1e-6)
-    assert client.patch(f"/v1/items/{item_id}", json={"articleType": "Hovercrafts"}, headers=ADMIN).status_code == 200
-    np.testing.assert_allclose(colour_axis()[own], 1 - live.colours.shares[own], rtol=1e-6)  # a new kind: the catalogue
-
-
-def test_a_colour_new_to_the_catalogue_is_learned_without_a_restart(app, client):
-    item_id = card_ids(client, "u1", 1)[0]
-    assert client.patch(f"/v1/items/{item_id}", json={"baseColour": "Ultraviolet"}, headers=ADMIN).status_code == 200
-    now = time.time()
-    posted = [{"event_id": f"uv-{kind}", "user_id": "uv-fan", "item_id": item_id, "type": kind, "timestamp": now}
-              for kind in ("view", "click", "add_to_cart")]
-    assert client.post("/v1/events", json={"events": posted}, headers=STOREFRONT).json["accepted"] == 3
-    assert client.get("/v1/users/uv-fan/cards?n=3", headers=STOREFRONT).json["colour"] == "Ultraviolet"
-
-
-def test_the_offered_type_colour_pairs_follow_recolours_and_deletions(app, client):
-    live = app.extensions["tailorcard.live"].get()
-    first, second = card_ids(client, "u1", 2)
-
-    def recounted():
-        return {(p["attributes"].get("articleType"), p["attributes"].get("baseColour")) for p in live.products.values()}
-
-    assert client.patch(f"/v1/items/{first}", json={"baseColour": "Ultraviolet"}, headers=ADMIN).status_code == 200
-    assert client.delete(f"/v1/items/{second}", headers=ADMIN).status_code in (200, 204)
-    live.catch_up()
-    offered = live.offered_colours()
-    assert offered == recounted() and (live.products[product_key(first)]["attributes"]["articleType"], "Ultraviolet") \
-        in offered
 
 
 def test_any_store_attributes_and_a_text_only_product(client):

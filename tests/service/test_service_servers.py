@@ -71,13 +71,13 @@ def test_rq_workers_take_jobs_over_redis(postgres_url, tiny_encoder):
     queue.empty()
     user, wanting = shopper_wanting_variants(app, 2)
     app.test_client().get(f"/v1/users/{user}/cards?n=2", headers=STOREFRONT)
-    assert queue.count == wanting
+    assert queue.count == 2 * wanting  # per card: the scene and the photo at card size
     jobs.set_worker_app(app)  # what `rq worker tailorcard` does through create_app() from its environment
     try:
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
     finally:
         jobs.set_worker_app(None)
-    assert store.generated == wanting and queue.count == 0
+    assert store.generated == 2 * wanting and queue.count == 0
     with app.extensions["tailorcard.db"].connect() as connection:
         statuses = connection.execute(sa.select(jobs.jobs.c.status)).scalars().all()
-    assert statuses == ["done"] * wanting
+    assert statuses == ["done"] * (2 * wanting)

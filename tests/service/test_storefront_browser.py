@@ -41,7 +41,7 @@ def test_storefront_in_chromium(live_server, tmp_path):
         page.wait_for_selector("#grid .card")
         assert page.locator("#grid .card").count() == 12
         assert "simulated" in page.locator("#shopper option").first.inner_text()
-        shopper, _ = shopper_wanting_variants(app, 12)  # one whose colour is known, so variants get made
+        shopper, _ = shopper_wanting_variants(app, 12)  # one with a taste segment, so scenes get made
         page.select_option("#shopper", shopper)
         page.wait_for_function(f"document.getElementById('grid').dataset.user === {shopper!r}")
         first = page.locator("#grid .card").first
@@ -53,9 +53,9 @@ def test_storefront_in_chromium(live_server, tmp_path):
                 events.c.user_id == shopper, events.c.item_id == clicked, ~events.c.simulated)).scalars().all()
         assert sorted(stored) == ["click", "view"]
         page.wait_for_selector("#grid .card .badge", timeout=20_000)  # variants appear as they are generated
-        assert page.locator("#grid .card .badge").first.inner_text() == "AI-generated"
-        colour = app.test_client().get(f"/v1/users/{shopper}/cards?n=12", headers=auth("storefront")).json["colour"]
-        assert colour and page.locator("#status").inner_text().endswith(f"variants lean to {colour}")
+        assert page.locator("#grid .card .badge").first.inner_text() == "AI-generated background"
+        segment = app.test_client().get(f"/v1/users/{shopper}/cards?n=12", headers=auth("storefront")).json["segment"]
+        assert page.locator("#status").inner_text().startswith(f"taste segment {segment}: backdrops painted for it")
         page.screenshot(path=str(tmp_path / "storefront.png"))
         browser.close()
     assert (tmp_path / "storefront.png").stat().st_size > 1000

@@ -1,0 +1,29 @@
+"""How a product is presented on a card: its own photo at card size, or the matted product (its pixels untouched)
+over a backdrop painted for the shopper's taste segment.
+
+    presenter = build_presenter("embedded")            # scene generator + shipped matte and upscaler
+    maker = PresentationMaker(presenter, VariantStore(root))
+    plan = plan_card(has_photo, allowed, segment, policy)
+"""
+from __future__ import annotations
+
+from features.model_spec import embedded_dir
+from imagegen.presentation.maker import PresentationMaker
+from imagegen.presentation.policy import (ALL_SEGMENTS, ORIGINAL, SCENE, UPSCALED, CardPlan, PresentationPolicy,
+                                          plan_card)
+from imagegen.presentation.presenter import Presented, Presenter
+
+def build_presenter(scene_spec: str | None = "embedded", device: str = "cpu") -> Presenter:
+    """A Presenter from a scene generator spec (None: no scenes) and the shipped matte and upscaler, each
+    used when data/models has it."""
+    from imagegen.matte import load_matte_model
+    from imagegen.scene import load_scene_generator
+    from imagegen.upscale import load_upscaler
+    scenes = load_scene_generator(scene_spec, device=device) if scene_spec else None
+    matte_model = load_matte_model(embedded_dir("matte")) if embedded_dir("matte").is_dir() else None
+    upscaler = load_upscaler(embedded_dir("upscaler")) if embedded_dir("upscaler").is_dir() else None
+    return Presenter(scenes, matte_model, upscaler)
+
+
+__all__ = ["ALL_SEGMENTS", "CardPlan", "ORIGINAL", "PresentationMaker", "PresentationPolicy", "Presented",
+           "Presenter", "SCENE", "UPSCALED", "build_presenter", "plan_card"]

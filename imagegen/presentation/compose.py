@@ -1,0 +1,91 @@
+"""The pixel work of a scene card: the product's alpha, the square the generator paints, the backdrop at card
+size, and the composite in which the product's own pixels are untouched.
+
+    matted = matte_photo(photo)                         # None + reason when the matte is unsure
+    square, repaint, box = generator_input(matted, 64)  # what the scene generator paints around
+    backdrop = backdrop_at_card(painted, box, matted.pixels.shape[:2], blur=1.0)
+    card = compose(matted, backdrop)                    # product pixels (alpha == 1) are matted.pixels' exactly
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from imagegen.matte import composite, matte
+from imagegen.matte.pseudo_mask import pseudo_mask
+
+SOLID_ALPHA = 0.98  # alpha from here up is the product's interior: those pixels are the photo's, bit for bit
+
+
+@dataclass(frozen=True)
+class MattedPhoto:
+    pixels: np.ndarray  # uint8 [h, w, 3]: the photo at card size
+    alpha: np.ndarray  # float32 [h, w] in [0, 1]; exactly 1 on the product's interior
+    source: str  # "pseudo-mask" (a plain backdrop) or "matte" (the trained matte)
+
+    @property
+    def product(self) -> np.ndarray:
+        """The pixels that are the product itself: what no presentation may change."""
+        return self.alpha >= 1.0
+
+
+def matte_photo(pixels: np.ndarray, matte_model=None) -> tuple[MattedPhoto | None, str | None]:
+    """The product's alpha: a plain studio backdrop's pseudo-mask when it is trusted, else the trained matte
+    (`matte_model`; None: there is none). Returns (None, why) when neither can be trusted."""
+    pixels = np.asarray(pixels)
+    plain = pseudo_mask(pixels)
+    if plain.trusted:
+        return MattedPhoto(pixels, _solid(plain.alpha), "pseudo-mask"), None
+    if matte_model is None:
+        return None, f"no trained matte installed, and the backdrop is not plain ({plain.reason})"
+    alpha, confidence = matte(pixels, matte_model)
+    if not confidence.sure:
+        return None, confidence.reason
+    return MattedPhoto(pixels, _solid(alpha), "matte"), None
+
+
+def _solid(alpha: np.ndarray) -> np.ndarray:
+    return np.where(alpha >= SOLID_ALPHA, 1.0, alpha).astype(np.float32)
+
+
+def generator_input(matted: MattedPhoto, size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """The photo centred on a white square at the generator's size, where to paint (True: not the product),
+    and the photo's box (left, top, width, height) in that square."""
+    height, width = matted.alpha.shape
+    side = max(height, width)
+    left, top = (side - width) // 2, (side - height) // 2
+    canvas = Image.new("RGB", (side, side), (255, 255, 255))
+    canvas.paste(Image.fromarray(matted.pixels), (left, top))
+    alpha = np.zeros((side, side), dtype=np.float32)
+    alpha[top:top + height, left:left + width] = matted.alpha
+    square = np.asarray(canvas.resize((size, size), Image.BICUBIC))
+    small_alpha = np.asarray(Image.fromarray(alpha).resize((size, size), Image.BILINEAR))
+    scale = size / side
+    return square, small_alpha < 0.5, (round(left * scale), round(top * scale), round(width * scale),
+                                       round(height * scale))
+
+
+def backdrop_at_card(painted: np.ndarray, box: tuple[int, int, int, int], shape: tuple[int, int],
+                     blur: float = 1.0) -> np.ndarray:
+    """The painted square's photo box, upsampled softly to the card's `shape` (h, w): backdrops are soft, so a
+    small generated one loses little by it."""
+    left, top, width, height = box
+    crop = Image.fromarray(np.asarray(painted, dtype=np.uint8)).crop((left, top, left + max(width, 1),
+                                                                      top + max(height, 1)))
+    backdrop = crop.resize((shape[1], shape[0]), Image.BICUBIC)
+    if blur > 0:
+        backdrop = backdrop.filter(ImageFilter.GaussianBlur(blur))
+    return np.asarray(backdrop)
+
+
+def compose(matted: MattedPhoto, backdrop: np.ndarray) -> np.ndarray:
+    """The product over the backdrop (imagegen.matte.composite): its interior is the photo's, bit for bit."""
+    return composite(matted.pixels, matted.alpha, backdrop)
+
+
+def product_unchanged(card: np.ndarray, matted: MattedPhoto) -> bool:
+    """Whether every product pixel of the card is the photo's own (the rule every scene card must pass)."""
+    product = matted.product
+    return bool(product.any()) and np.array_equal(np.asarray(card)[product], matted.pixels[product])

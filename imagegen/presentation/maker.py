@@ -1,0 +1,90 @@
+"""Card images per (product content, segment, policy), made once in a job and then looked up on every card.
+
+    maker = PresentationMaker(presenter, VariantStore(root))
+    maker.lookup(product_id, content_hash, segment, policy)   # ready record or None (cheap: memory, else a file)
+    maker.generate(request)             # in a job: make it (or find it); None = the product's own photo stays
+    maker.invalidate(product_id)        # the product changed: [(segment, policy)] that had an image
+    maker.get(variant_id); maker.read_bytes(variant_id)
+
+This is the shape service.variants.VariantStore asks for. `request` carries product_id, content_hash, segment,
+policy (a PresentationPolicy), image (PIL), condition (what a scene is painted for) and lineage (its round):
+see service.variants.GenerationRequest. A decision to keep the photo is stored with its reason, so a product whose
+matte is unsure is not tried again on every view, and the reason can be read back.
+"""
+from __future__ import annotations
+
+from imagegen.presentation.policy import PresentationPolicy
+from imagegen.presentation.presenter import Presenter
+from imagegen.provenance import IPTC_DIGITAL_SOURCE_TYPES, Provenance
+from imagegen.variants.errors import VariantNotFound
+from imagegen.variants.store import StoredVariant, VariantKey, VariantStore
+
+ENHANCED = IPTC_DIGITAL_SOURCE_TYPES + "algorithmicallyEnhanced"  # the upscaled photo: enlarged, nothing added
+LABELS = {"scene": "AI-generated background", "upscaled": "Photo enlarged", "original": ""}
+
+
+class PresentationMaker:
+    generates = True
+
+    def __init__(self, presenter: Presenter, store: VariantStore, encoder_space: str = ""):
+        self.presenter, self.store, self.encoder_space = presenter, store, encoder_space
+        # decisions this process has seen (content-addressed keys never go stale): cards read no file twice
+        self._decided: dict[VariantKey, StoredVariant] = {}
+
+    def key(self, content_hash: str, segment, policy: PresentationPolicy) -> VariantKey:
+        return VariantKey(content_hash, str(segment), self.presenter.version, policy.digest())
+
+    def lookup(self, product_id: int, content_hash: str, segment, policy: PresentationPolicy) -> StoredVariant | None:
+        """The ready image, or None: not decided yet, or decided that the product's own photo stays."""
+        key = self.key(content_hash, segment, policy)
+        if key not in self._decided:
+            stored = self.store.get(key)
+            if stored is None:
+                return None
+            self._decided[key] = stored
+        stored = self._decided[key]
+        return stored if stored.generated else None
+
+    def generate(self, request) -> StoredVariant | None:
+        key = self.key(request.content_hash, request.segment, request.policy)
+        stored = self.store.get(key) or self._make(key, request)
+        return stored if stored.generated else None
+
+    def decision(self, content_hash: str, segment, policy: PresentationPolicy) -> StoredVariant | None:
+        """What was decided for this image, made or not (its reason is in `reason`); None: not yet."""
+        return self.store.get(self.key(content_hash, segment, policy))
+
+    def invalidate(self, product_id: int) -> list[tuple[str, PresentationPolicy]]:
+        """Delete the product's images and decisions; returns the (segment, policy) pairs that had an image."""
+        mine = self.store.records_of(product_id)
+        for stored in mine:
+            self.store.remove(stored)
+        self._decided = {key: stored for key, stored in self._decided.items() if stored.product_id != int(product_id)}
+        return sorted({(s.segment, PresentationPolicy.from_dict(s.provenance["parameters"]["policy"]))
+                       for s in mine if s.generated}, key=lambda pair: (pair[0], pair[1].digest()))
+
+    def get(self, variant_id: str) -> StoredVariant:
+        stored = self.store.find(variant_id)
+        if stored is None or not stored.generated:
+            raise VariantNotFound(f"no variant with id {str(variant_id)[:80]!r}")
+        return stored
+
+    def read_bytes(self, variant_id: str) -> bytes:
+        return self.store.read_bytes(variant_id)
+
+    def _make(self, key: VariantKey, request) -> StoredVariant:
+        policy = request.policy
+        presented = self.presenter.present(request.image, policy, request.condition)
+        if presented.image is None:
+            return self.store.put(key, request.product_id, None, reason=presented.reason)
+        scene = policy.kind == "scene"
+        details = presented.details
+        record = Provenance(ai_generated=scene, generator_version=self.presenter.version,
+                            encoder_version=self.encoder_space, seed=policy.seed if scene else None,
+                            source_product_hash=key.product_hash, segment=key.segment,
+                            parameters={"policy": policy.to_dict(), "lineage": request.lineage,
+                                        **{k: v for k, v in details.items() if k != "upscaled"}},
+                            product_id=int(request.product_id), edit="background" if scene else "upscaled",
+                            digital_source_type=None if scene else ENHANCED, label=LABELS[policy.kind],
+                            upscaled=details.get("upscaled"))
+        return self.store.put(key, request.product_id, presented.image, record)

@@ -1,0 +1,111 @@
+"""The presentations of one product photo, made from components passed in (diffusers-style).
+
+    presenter = Presenter(scenes=load_scene_generator(), matte_model=None, upscaler=load_upscaler(...))
+    card = presenter.present(photo, SCENE, condition=segment_centroid)   # Presented
+    card.image, card.generated, card.reason, card.details
+
+`present_segments` paints one product for several segments from the same noise, so they differ by their
+condition alone (what `bench presentation` compares). A scene whose product pixels would not be the
+photo's own is refused, never served (the check runs on every card).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from features.vectors import unit_rows
+from imagegen.errors import PresentationError
+from imagegen.presentation.compose import (backdrop_at_card, compose, generator_input, matte_photo,
+                                           product_unchanged)
+from imagegen.presentation.policy import PresentationPolicy
+from imagegen.provenance import generator_version
+from imagegen.upscale import card_size, upscale_for_card
+from imagegen.upscale.model import model_version
+
+
+@dataclass
+class Presented:
+    image: np.ndarray | None  # uint8 [h, w, 3] at card size; None: the policy's image could not be made
+    generated: bool  # True: the backdrop is painted by the scene generator
+    reason: str | None = None  # why there is no image (the card keeps the product's own photo)
+    details: dict = field(default_factory=dict)  # what was done, for the provenance record
+
+
+class Presenter:
+    def __init__(self, scenes=None, matte_model=None, upscaler=None):
+        """`scenes`: a SceneGenerator (None: no scene cards); `matte_model`: the trained matte (None: plain
+        backdrops only, by their pseudo-masks); `upscaler`: the 4x upscaler (None: photos at their own size)."""
+        self.scenes, self.matte_model, self.upscaler = scenes, matte_model, upscaler
+        self.version = _version(scenes, matte_model, upscaler)
+
+    def check_encoder(self, encoder) -> None:
+        if self.scenes is not None:
+            self.scenes.check_encoder(encoder)
+
+    def at_card_size(self, photo: Image.Image) -> tuple[np.ndarray, dict]:
+        """The photo as every card serves it: 4x upscaled when it is small (and an upscaler is installed)."""
+        photo = photo.convert("RGB")
+        if self.upscaler is None:  # no model installed: a plain bicubic enlargement, still never below card size
+            size = card_size(*photo.size)
+            upscaled = {"factor": round(max(size) / max(photo.size), 4), "model_version": "bicubic",
+                        "steps": [f"bicubic to {max(size)} px long side"]} if size != photo.size else None
+            return np.asarray(photo.resize(size, Image.BICUBIC)), {"upscaled": upscaled, "size": list(size)}
+        result = upscale_for_card(self.upscaler, photo)
+        upscaled = {"factor": round(result.factor, 4), "model_version": result.model_version,
+                    "steps": list(result.steps)} if result.upscaled else None
+        return np.asarray(result.image), {"upscaled": upscaled, "size": list(result.image.size)}
+
+    def present(self, photo: Image.Image, policy: PresentationPolicy, condition: np.ndarray | None = None) -> Presented:
+        """One card image under `policy`; a scene needs `condition` (a taste segment's centroid)."""
+        if policy.kind != "scene":
+            pixels, details = self.at_card_size(photo) if policy.kind == "upscaled" else (np.asarray(
+                photo.convert("RGB")), {"upscaled": None, "size": list(photo.size)})
+            return Presented(pixels, False, details={**details, "kind": policy.kind})
+        if condition is None:
+            raise PresentationError("a scene presentation needs a condition (a taste segment's centroid); got none")
+        return self.present_segments(photo, policy, np.atleast_2d(condition))[0]
+
+    def present_segments(self, photo: Image.Image, policy: PresentationPolicy, conditions: np.ndarray) -> list[Presented]:
+        """One scene card per condition row, all from the same noise (policy.seed)."""
+        if self.scenes is None:
+            return [Presented(None, False, "no scene generator installed")] * len(conditions)
+        pixels, details = self.at_card_size(photo)
+        matted, reason = matte_photo(pixels, self.matte_model)
+        if matted is None:
+            return [Presented(None, False, reason, details)] * len(conditions)
+        square, repaint, box = generator_input(matted, self.scenes.settings.image_size)
+        with torch.no_grad():
+            painted = [self.scenes.paint(square[None], repaint[None], unit_rows(condition[None], dtype=np.float32, allow_zero=True), seed=policy.seed,
+                                         guidance_scale=policy.guidance_scale,
+                                         num_inference_steps=policy.num_inference_steps)[0]
+                       for condition in np.asarray(conditions, dtype=np.float32)]
+        details = {**details, "kind": "scene", "matte": matted.source,
+                   "product_share": round(float(matted.product.mean()), 4)}
+        return [self._scene_card(matted, image, box, policy, details) for image in painted]
+
+    def _scene_card(self, matted, painted, box, policy, details) -> Presented:
+        card = compose(matted, backdrop_at_card(painted, box, matted.alpha.shape, policy.backdrop_blur))
+        if not product_unchanged(card, matted):  # cannot happen by construction; checked because it must not
+            return Presented(None, False, "composite changed product pixels; refused", details)
+        return Presented(card, True, None, details)
+
+
+def _version(scenes, matte_model, upscaler) -> str:
+    """A short hash of every model that decides the pictures."""
+    parts = {"scenes": generator_version(scenes) if scenes is not None else None,
+             "matte": _weights_digest(matte_model) if matte_model is not None else None,
+             "upscaler": model_version(upscaler) if upscaler is not None else None}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _weights_digest(model: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]

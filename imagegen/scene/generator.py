@@ -1,0 +1,109 @@
+"""The scene generator: a Kandinsky 2.2 *inpainting* decoder that paints the backdrop around a kept product.
+
+    scenes = load_scene_generator("embedded")
+    scenes.check_encoder(encoder)                               # its condition space is the encoder's
+    backdrops = scenes.paint(squares, repaint, centroids, seed=0)  # uint8 [n, 64, 64, 3]
+
+`squares` are product photos padded to squares at the generator's size, `repaint` is True where the backdrop
+goes (everything the matte did not keep), and each condition row is a taste segment's centroid in CLIP space.
+The UNet takes Kandinsky's inpainting layout (noisy latents, the kept image's latents, the keep mask: 9
+channels), so a real `kandinsky-2-2-decoder-inpaint` folder drops in with `local-dir:` (and its ViT-bigG-14
+encoder). The painted square is only a backdrop: the product's own pixels are put back over it afterwards
+(imagegen.scene.present), because inpainting alters pixels outside its mask too (diffusers #4782).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import KandinskyV22InpaintPipeline
+
+from imagegen.components import build_sampler
+from imagegen.pipeline import GeneratorSettings, _copy_as, load_decoder_parts, scaled_conditions, to_uint8
+from imagegen.spec import check_same_space
+
+
+
+class SceneGenerator:
+    def __init__(self, unet, movq, training_scheduler, settings: GeneratorSettings, name: str = "scene generator",
+                 device: str | torch.device | None = None):
+        if unet.config.in_channels != 2 * movq.config.latent_channels + 1:
+            raise ValueError(f"{name}: an inpainting UNet takes {2 * movq.config.latent_channels + 1} channels "
+                             f"(latents, kept latents, mask); got in_channels={unet.config.in_channels}")
+        self.settings, self.name, self.training_scheduler = settings, name, training_scheduler
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.pipeline = KandinskyV22InpaintPipeline(unet=unet.to(device).eval(), movq=movq.to(device).eval(),
+                                                    scheduler=build_sampler(training_scheduler, settings.sampler))
+        self.pipeline.set_progress_bar_config(disable=True)
+
+    @property
+    def unet(self):
+        return self.pipeline.unet
+
+    @property
+    def movq(self):
+        return self.pipeline.movq
+
+    @property
+    def space_id(self) -> str:
+        return self.settings.space_id
+
+    def check_encoder(self, encoder) -> None:
+        check_same_space(encoder.space_id, self.space_id, self.name)
+
+    def paint(self, squares: np.ndarray, repaint: np.ndarray, embeddings: np.ndarray, *, seed: int = 0,
+              guidance_scale: float | None = None, num_inference_steps: int | None = None) -> np.ndarray:
+        """One backdrop per row: uint8 [n, size, size, 3]. Rows with the same seed start from the same noise,
+        so two conditions are compared on equal terms; a zero condition row is the unconditional backdrop."""
+        squares, repaint = self.check_inputs(squares, repaint)
+        embeds = scaled_conditions(embeddings, self.settings, self.unet, self.name)
+        if len(embeds) != len(squares):
+            raise ValueError(f"{self.name}: expected one condition per square; got {len(embeds)} for {len(squares)}")
+        size = self.settings.image_size
+        # one image per call: diffusers' inpainting pipeline re-imposes the *first* image's kept latents
+        return to_uint8([self.pipeline(
+            image_embeds=embeds[i:i + 1], negative_image_embeds=torch.zeros_like(embeds[i:i + 1]),
+            image=torch.from_numpy(np.array(squares[i])).permute(2, 0, 1)[None].float() / 127.5 - 1.0,
+            mask_image=torch.from_numpy(repaint[i].astype(np.float32))[None, None],
+            height=size, width=size, output_type="np",
+            num_inference_steps=num_inference_steps or self.settings.num_inference_steps,
+            guidance_scale=self.settings.guidance_scale if guidance_scale is None else guidance_scale,
+            generator=torch.Generator("cpu").manual_seed(seed)).images for i in range(len(squares))], size)
+
+    def check_inputs(self, squares, repaint) -> tuple[np.ndarray, np.ndarray]:
+        size = self.settings.image_size
+        squares, repaint = np.asarray(squares), np.asarray(repaint)
+        if squares.ndim != 4 or squares.shape[1:] != (size, size, 3) or squares.dtype != np.uint8:
+            raise ValueError(f"{self.name}: expected squares as uint8 [n, {size}, {size}, 3]; "
+                             f"got {squares.dtype} {squares.shape}")
+        if repaint.shape != squares.shape[:3] or repaint.dtype != bool:
+            raise ValueError(f"{self.name}: expected a bool repaint mask [n, {size}, {size}] (True: paint there); "
+                             f"got {repaint.dtype} {repaint.shape}")
+        return squares, repaint
+
+    def save(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
+        folder = Path(folder)
+        unet, movq = (_copy_as(model, dtype) for model in (self.unet, self.movq))
+        KandinskyV22InpaintPipeline(unet=unet, scheduler=self.training_scheduler, movq=movq).save_pretrained(folder)
+        self.settings.save(folder)
+
+
+def load_scene_generator(spec: str = "embedded", device: str | torch.device | None = None) -> SceneGenerator:
+    """The scene generator a spec names ('embedded': data/models/embedded-scene; 'local-dir:PATH')."""
+    unet, movq, scheduler, settings, name = load_decoder_parts(spec, "scene")
+    return SceneGenerator(unet, movq, scheduler, settings, name=f"scene {name}", device=device)
+
+
+def latent_keep_mask(repaint: torch.Tensor, latent_size: int) -> torch.Tensor:
+    """The keep mask at latent size exactly as KandinskyV22InpaintPipeline builds it (1: keep): nearest
+    resize of the kept pixels, then its prepare_mask, which clears every kept pixel next to a repainted one
+    (six neighbours: the anti-diagonal corners are not cleared), so training sees what sampling gives.
+    `repaint`: float [n, 1, h, w], 1 where the backdrop goes."""
+    keep = F.interpolate(1.0 - (repaint >= 0.5).float(), size=(latent_size, latent_size), mode="nearest")
+    repainted_neighbours = F.conv2d(1.0 - keep, _PREPARE_MASK_NEIGHBOURS, padding=1)
+    return keep * (repainted_neighbours == 0)
+
+
+_PREPARE_MASK_NEIGHBOURS = torch.tensor([[[[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]]]])

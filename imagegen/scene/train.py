@@ -1,0 +1,99 @@
+"""Train the scene generator's inpainting UNet on SceneSet composites; the movq is an existing decoder's.
+
+DDPM epsilon loss with min-SNR weighting (imagegen.training.unet), counted only where the backdrop is painted
+(the kept latents are put back at every sampling step), condition dropout for classifier-free guidance, EMA
+weights. Checkpoints atomically and resumes (imagegen.training.run).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from imagegen.components import build_training_scheduler, build_unet
+from imagegen.errors import TrainingError
+from imagegen.matte.data import cached_product_set, load_backgrounds
+from imagegen.pipeline import GeneratorSettings
+from imagegen.scene.data import SceneSet, build_scene_set
+from imagegen.scene.generator import SceneGenerator
+from imagegen.training.checkpoint import find_checkpoint, load_module_state, read_state
+from imagegen.training.ema import EMA
+from imagegen.training.run import TrainingRun, prepare_device, training_logger
+from imagegen.training.unet import (WARMUP_STEPS, denoising_loss, drop_some, optimizer_step, set_learning_rate,
+                                    snr_per_timestep)
+
+STAGE = "scene"
+
+
+def prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir: Path, encoder, movq, *, count: int, products: int,
+                      seed: int, log=print) -> SceneSet:
+    """The run folder's SceneSet, built once (products with pseudo-masks over clothing-photos' train split):
+    conditions from `encoder`, latents from `movq` (an existing decoder's autoencoder)."""
+    cache = Path(out_dir) / f"scene-set-{count}-seed{seed}.npz"
+    if cache.is_file():
+        log(f"scene set: {cache}")
+        return SceneSet.load(cache)
+    product_set = cached_product_set(Path(out_dir) / f"products-{products}-seed{seed}.npz", catalogue_dir,
+                                     products, seed, log)
+    backgrounds = load_backgrounds(backgrounds_dir, "train", log=log)
+    scenes = build_scene_set(product_set, backgrounds, count, encoder, movq.eval(), size=int(movq.config.sample_size),
+                             seed=seed, log=log)
+    scenes.save(cache)
+    return scenes
+
+
+def train_scene(scenes: SceneSet, out_dir: str | Path, minutes: float, *, config: str | dict = "unet-inpaint",
+                scheduler_config: str = "scheduler-v", batch_size: int = 64, learning_rate: float = 5e-4,
+                ema_decay: float = 0.995, resume: bool = False,
+                max_steps: int | None = None, checkpoint_every_s: float = 60.0, log_every: int = 100, seed: int = 0):
+    """Train for `minutes` of this session; returns the EMA UNet."""
+    out_dir, device = Path(out_dir), prepare_device("cpu", seed)
+    condition_scale = math.sqrt(scenes.conditions.shape[1])
+    unet = build_unet(config, embed_dim=scenes.conditions.shape[1]).train()
+    # velocity targets: a small model trained briefly gives clean (if soft) backdrops rather than leftover noise
+    ema, scheduler = EMA(unet, ema_decay), build_training_scheduler(scheduler_config)
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=learning_rate, weight_decay=1e-2)
+    run = TrainingRun(out_dir / STAGE, {"unet": unet, "ema_unet": ema.model}, {"optimizer": optimizer}, minutes,
+                      resume=resume, max_steps=max_steps, checkpoint_every_s=checkpoint_every_s, log_every=log_every,
+                      progress=False, log_file=out_dir / "train.log",
+                      hyperparameters={"batch_size": batch_size, "config": config, "scheduler": scheduler_config,
+                                       "seed": seed, "samples": len(scenes),
+                                       "ema_decay": ema_decay, "condition_scale": condition_scale})
+    run.extra_state.update(config=dict(unet.config), condition_scale=condition_scale, space_id=scenes.space_id,
+                           scheduler=dict(scheduler.config))
+    snr = snr_per_timestep(scheduler).to(device)
+    torch.manual_seed(seed + run.step)  # a resumed run does not replay its batches
+    for step in run:
+        set_learning_rate(optimizer, learning_rate * min(1.0, (step + 1) / WARMUP_STEPS))
+        loss = scene_loss(unet, scheduler, snr, scenes, torch.randint(len(scenes), (batch_size,)), condition_scale)
+        optimizer_step(unet, optimizer, ema, step, loss)
+        run.log(step, loss=loss)
+    return ema.model
+
+
+def scene_loss(unet, scheduler, snr, scenes: SceneSet, index: torch.Tensor, condition_scale: float) -> torch.Tensor:
+    latents, keep = scenes.latents[index], scenes.keep[index]
+    flip = (torch.rand(len(index)) < 0.5)[:, None, None, None]  # a mirrored composite is as real (the movq is conv)
+    latents, keep = torch.where(flip, latents.flip(-1), latents), torch.where(flip, keep.flip(-1), keep)
+    extra = torch.cat([latents * keep, keep], dim=1)
+    return denoising_loss(unet, scheduler, snr, latents, drop_some(scenes.conditions[index] * condition_scale),
+                          extra=extra, where=1.0 - keep)
+
+
+def export_scene_generator(out_dir: str | Path, dest: str | Path, movq, **settings) -> SceneGenerator:
+    """Write `dest` (a diffusers KandinskyV22InpaintPipeline folder + our settings) from the last checkpoint."""
+    checkpoint = find_checkpoint(Path(out_dir) / STAGE / "checkpoint")
+    if checkpoint is None:
+        raise TrainingError(f"{out_dir}: no scene checkpoint; run `tailorcard train-scene` first")
+    state = read_state(checkpoint)["extra"]
+    unet = build_unet(state["config"])
+    unet.load_state_dict(load_module_state(checkpoint, "ema_unet"))
+    scene_settings = GeneratorSettings(space_id=state["space_id"], embed_dim=int(unet.config.encoder_hid_dim),
+                                       condition_scale=float(state["condition_scale"]),
+                                       image_size=int(movq.config.sample_size), **settings)
+    generator = SceneGenerator(unet, movq, build_training_scheduler(dict(state["scheduler"])), scene_settings,
+                               device="cpu")
+    generator.save(dest)
+    training_logger(Path(out_dir) / "train.log").info(f"{STAGE}: exported to {dest}")
+    return generator

@@ -1,0 +1,11 @@
+"""Crisp cards: a small 4x super-resolution model for catalogue photos too small to serve sharply.
+
+    model = load_upscaler("data/models/embedded-upscaler")
+    result = upscale_for_card(model, photo)      # photos >= 240 px on the long side come back untouched
+    result.image, result.upscaled, result.factor, result.model_version, result.steps   # for provenance
+"""
+from imagegen.upscale.apply import MIN_LONG_SIDE, UpscaleResult, card_size, upscale, upscale_for_card
+from imagegen.upscale.model import SCALE, Upscaler, UpscalerConfig, load_upscaler, model_version, save_upscaler
+
+__all__ = ["MIN_LONG_SIDE", "SCALE", "UpscaleResult", "Upscaler", "UpscalerConfig", "card_size", "load_upscaler",
+           "model_version", "save_upscaler", "upscale", "upscale_for_card"]

@@ -1,0 +1,77 @@
+"""The lab's commands, added to `tailorcard` through the `tailorcard.commands` entry point (pyproject.toml), so
+the product's CLI never imports the lab. Argument parsing and printing only."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def register(main: click.Group, bench: click.Group) -> None:
+    bench.add_command(bench_presentation_command)
+    main.add_command(simulate_loop_command)
+
+
+@click.command("presentation")
+@click.option("--catalogue", "catalogue_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Any catalogue folder (catalogue.csv + photos); clothing-photos via `catalogue from-folders`.")
+@click.option("--scenes", "scene_spec", default="embedded", show_default=True, help="Scene generator spec.")
+@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@click.option("--products", default=24, show_default=True, help="Held-out products presented.")
+@click.option("--segments", default=8, show_default=True, help="K: k-means segments of the product embeddings.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--grid", "grid_path", default=None, type=click.Path(dir_okay=False),
+              help="Write the products x segments grid here (PNG); nothing is written without it.")
+@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
+def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products, segments, seed, grid_path, as_json):
+    """Scene cards on a catalogue: product pixels kept, taste specificity, backdrop change, fallbacks, CPU speed."""
+    import torch
+
+    from features.encoder import load_encoder
+    from imagegen.presentation import build_presenter
+    from lab.presentation_bench import bench_presentation
+
+    presenter = build_presenter(scene_spec)
+    result, grid = bench_presentation(presenter, load_encoder(encoder_spec, device="cpu"), catalogue_dir,
+                                      products=products, segments=segments, seed=seed,
+                                      log=lambda line: click.echo(line, err=True))
+    result.update(catalogue=str(catalogue_dir), scenes=scene_spec, device="cpu", torch_threads=torch.get_num_threads(),
+                  matte="trained matte" if presenter.matte_model is not None else "pseudo-masks of plain backdrops only",
+                  upscaler="embedded-upscaler" if presenter.upscaler is not None else "bicubic")
+    if grid_path:
+        Path(grid_path).parent.mkdir(parents=True, exist_ok=True)
+        grid.save(grid_path, optimize=True)
+        result["grid"] = str(grid_path)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for name, value in result.items():
+        click.echo(f"{name}: {value}")
+
+
+@click.command("simulate-loop")
+@click.option("--folder", default="runs/simulate-loop", show_default=True, type=click.Path(file_okay=False),
+              help="A fresh folder for the simulation's database (emptied first).")
+@click.option("--scenes", "scene_spec", default="embedded", show_default=True, help="Scene generator spec.")
+@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@click.option("--rounds", default=3, show_default=True)
+@click.option("--decisions", default=400, show_default=True, help="Cards requests per segment per round.")
+@click.option("--aa-experiments", default=10, show_default=True, help="A/A experiments (two identical photo arms).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
+def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, aa_experiments, seed, as_json):
+    """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
+    import shutil
+
+    from lab.loop_simulation import LoopConfig, run_loop_simulation
+
+    shutil.rmtree(folder, ignore_errors=True)
+    Path(folder).mkdir(parents=True)
+    config = LoopConfig(rounds=rounds, decisions=decisions, aa_experiments=aa_experiments, seed=seed)
+    result = run_loop_simulation(Path(folder), config, scene_spec, encoder_spec, log=lambda l: click.echo(l, err=True))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for name, value in result.items():
+        click.echo(f"{name}: {value}")

@@ -1,0 +1,310 @@
+"""`tailorcard simulate-loop`: SIMULATED shoppers, a bandit over scene arms, and rounds of regeneration, all through
+the real API (cards, events, experiments, results, segment rounds) on a small real catalogue.
+
+Hidden from the loop: each taste segment likes one kind of backdrop. Its liking is a direction in CLIP space,
+what a plain backdrop of the segment's secret colour adds to a product's embedding (averaged over products); a
+card's liking is the cosine between what its backdrop added (card minus the product's own photo) and that
+direction. A shopper clicks a scene card with probability base * (1 + LIFT * max(0, liking) / TOP), where TOP is
+the liking of the secret backdrop itself; the photo (the control) has liking 0.
+
+Each round: an experiment in bandit mode over the photo (control) and CANDIDATES scene arms (seeds) of the
+round; DECISIONS cards requests per segment, clicks posted as events; then per segment the most-played scene
+arm's cards are the winners that steer the segment's next round (POST /v1/segments/<s>/rounds). Reported:
+  lift_round_1, lift_final    expected click rate of the scene cards served, over the control's, minus 1
+  best_arm_found_rate         (segment, round) pairs whose most-played arm is the truly best one
+  regret_vs_oracle            1 - the expected click rate served / the best arm's, over all decisions
+  aa_false_winner_rate        A/A experiments (two identical scene arms) in which a winner was declared
+  ips_error                   |off-policy IPS estimate - true decision click rate|, averaged over arms and rounds
+"""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from lab.catalogues import copy_sample_catalogue
+
+LIFT, BASE_CTR = 1.0, 0.05
+
+
+@dataclass
+class LoopConfig:
+    products: int = 16
+    segments: int = 3
+    shoppers: int = 120  # SIMULATED shoppers seeding the taste segments
+    rounds: int = 3
+    candidates: int = 3  # scene arms per round (seeds)
+    decisions: int = 400  # cards requests per segment per round
+    cards: int = 4  # cards per request
+    aa_experiments: int = 10
+    aa_decisions: int = 200  # cards requests per segment in each A/A experiment
+    step: float = 0.5
+    seed: int = 0
+
+
+class LoopLab:
+    """The app, its keys and what the simulation knows (embeddings of every image, the hidden likings)."""
+
+    def __init__(self, folder: Path, config: LoopConfig, scene_spec: str, encoder_spec: str, log=print):
+        from features.catalogue import load_catalogue
+        from features.encoder import load_encoder
+        from service.app import create_app
+        from service.auth import new_key
+        from service.bootstrap import seed
+        from service.db import create_or_upgrade, make_engine
+        self.config, self.log, self.rng = config, log, np.random.default_rng(config.seed)
+        catalogue_dir = copy_sample_catalogue(folder / "catalogue", config.products)
+        self.encoder = load_encoder(encoder_spec, device="cpu")
+        engine = make_engine(f"sqlite:///{folder}/loop.sqlite")
+        create_or_upgrade(engine)
+        seed(engine, load_catalogue(catalogue_dir), self.encoder, None, config.shoppers, config.segments, config.seed)
+        engine.dispose()
+        analyst, storefront = new_key("analyst"), new_key("storefront")
+        self.app = create_app({"DATABASE_URL": f"sqlite:///{folder}/loop.sqlite", "JOB_QUEUE": "none",
+                               "ENCODER": self.encoder, "VARIANTS": scene_spec, "VARIANT_MIN_DEMAND": 1,
+                               "API_KEYS": [analyst, storefront], "RATE_LIMIT_PER_SECOND": 1e6,
+                               "RATE_LIMIT_BURST": 10**6})
+        self.client = self.app.test_client()
+        self.analyst = {"Authorization": f"Bearer {analyst['key']}"}
+        self.storefront = {"Authorization": f"Bearer {storefront['key']}"}
+        self.embeddings: dict[str, np.ndarray] = {}  # image url -> unit CLIP embedding
+
+    def call(self, method: str, url: str, headers: dict, body=None) -> dict:
+        response = self.client.open(url, method=method, headers=headers, json=body)
+        if response.status_code not in (200, 201, 202):
+            raise RuntimeError(f"{method} {url} -> {response.status_code}: {response.get_data(as_text=True)[:300]}")
+        return response.get_json()
+
+    def embedding(self, url: str) -> np.ndarray:
+        if url not in self.embeddings:
+            image = Image.open(io.BytesIO(self.client.get(url).data)).convert("RGB")
+            self.embeddings[url] = self.encoder.encode_images([image])[0]
+        return self.embeddings[url]
+
+    def shoppers_by_segment(self) -> dict[int, list[str]]:
+        users = [u["user_id"] for u in self.call("GET", "/v1/users?limit=200", self.storefront)["users"]]
+        with self.app.app_context():
+            live = self.app.extensions["tailorcard.live"].get()
+            segment_of = {user: live.segment_of(user) for user in users}
+        return {s: [u for u in users if segment_of[u] == s] for s in sorted(set(segment_of.values()))}
+
+
+def hidden_likings(lab: LoopLab, segments: list[int]) -> dict[int, np.ndarray]:
+    """Per segment, the CLIP direction a backdrop of its secret colour adds to the products (unknown to the loop)."""
+    from features.vectors import unit_rows
+    with lab.app.app_context():
+        live = lab.app.extensions["tailorcard.live"].get()
+        keys = sorted(live.products)
+    photos = [Image.open(io.BytesIO(lab.client.get(f"/v1/items/{live.products[k]['id']}/image").data))
+              .convert("RGB") for k in keys]
+    own = lab.encoder.encode_images(photos)
+    likings = {}
+    for segment in segments:
+        colour = tuple(int(c) for c in lab.rng.integers(0, 256, 3))
+        backdropped = [_on_backdrop(photo, colour) for photo in photos]
+        likings[segment] = unit_rows((lab.encoder.encode_images(backdropped) - own).mean(axis=0))[0]
+    return likings
+
+
+def _on_backdrop(photo: Image.Image, colour) -> Image.Image:
+    """The product over a plain backdrop: pixels near the photo's corner colour are replaced (a studio photo)."""
+    pixels = np.asarray(photo).astype(np.int16)
+    backdrop = np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]]), axis=0)
+    plain = np.abs(pixels - backdrop).sum(axis=-1) < 40
+    out = np.asarray(photo).copy()
+    out[plain] = colour
+    return Image.fromarray(out)
+
+
+def scene_policies(config: LoopConfig, round_: int) -> list[dict]:
+    return [{"kind": "scene", "seed": j, "round": round_} for j in range(config.candidates)]
+
+
+def make_round_images(lab: LoopLab, segments: list[int], policies: list[dict]) -> None:
+    """Every image the round can show, made ahead (as demand would make them), so no card shows a stand-in."""
+    from imagegen.presentation import UPSCALED, PresentationPolicy
+    from service.generation import request_variant
+    with lab.app.app_context():
+        live = lab.app.extensions["tailorcard.live"].get()
+        for key, product in live.products.items():
+            request_variant(key, product["content_hash"], "all", UPSCALED, wanted=True)
+            for segment in segments:
+                for policy in policies:
+                    request_variant(key, product["content_hash"], str(segment), PresentationPolicy.from_dict(policy),
+                                    wanted=True)
+    while lab.app.extensions["tailorcard.jobs"].run_pending():
+        pass
+
+
+def image_url(lab: LoopLab, key: int, segment: int, policy: dict) -> str | None:
+    from imagegen.presentation import PresentationPolicy
+    with lab.app.app_context():
+        product = lab.app.extensions["tailorcard.live"].get().products[key]
+        record = lab.app.extensions["tailorcard.variants"].lookup(key, product["content_hash"], str(segment),
+                                                                  PresentationPolicy.from_dict(policy))
+    return None if record is None else f"/v1/variants/{record.variant_id}"
+
+
+def click_probability(lab: LoopLab, url: str | None, photo_url: str, liking: np.ndarray, scene: bool) -> float:
+    if not scene or url is None:
+        return BASE_CTR
+    added = lab.embedding(url) - lab.embedding(photo_url)
+    like = float(added @ liking / max(np.linalg.norm(added), 1e-9))
+    return BASE_CTR * (1 + LIFT * max(0.0, like))
+
+
+def run_round(lab: LoopLab, round_: int, shoppers: dict, likings: dict, name: str, arms: list[dict],
+              decisions_per_segment: int | None = None) -> dict:
+    """One experiment in bandit mode; returns every decision with its expected click rates under every arm."""
+    config = lab.config
+    per_segment = decisions_per_segment or config.decisions
+    lab.call("POST", "/v1/experiments", lab.analyst, {"name": name, "hypothesis": "SIMULATED loop", "layer": name,
+                                                       "arms": arms, "allocation": "bandit"})
+    lab.call("POST", f"/v1/experiments/{name}/start", lab.analyst)
+    decisions = []
+    for segment, users in shoppers.items():
+        for i in range(per_segment):
+            decisions.append(_decide(lab, segment, users[i % len(users)], likings[segment], arms, f"{name}-{i}"))
+    results = lab.call("GET", f"/v1/experiments/{name}/results", lab.analyst)
+    lab.call("POST", f"/v1/experiments/{name}/stop", lab.analyst)
+    return {"round": round_, "decisions": pd.DataFrame(decisions), "results": results}
+
+
+def _decide(lab: LoopLab, segment: int, user: str, liking: np.ndarray, arms: list[dict], event_prefix: str) -> dict:
+    """One cards request, the clicks it draws (posted as events), and what every arm would have earned."""
+    body = lab.call("GET", f"/v1/users/{user}/cards?n={lab.config.cards}", lab.storefront)
+    chosen = body["experiment"]["arm"]
+    keys = [_key(lab, c["product"]["id"]) for c in body["cards"]]
+    photos = [f"/v1/items/{c['product']['id']}/image" for c in body["cards"]]
+    rates = {}
+    for arm in arms:
+        scene = arm["presentation"]["kind"] == "scene"
+        urls = [image_url(lab, key, segment, arm["presentation"]) if scene else None for key in keys]
+        rates[arm["name"]] = [click_probability(lab, u, p, liking, scene) for u, p in zip(urls, photos)]
+    clicked = [c for c, p in zip(body["cards"], rates[chosen]) if lab.rng.random() < p]
+    now = time.time() + 1
+    if clicked:
+        lab.call("POST", "/v1/events", lab.storefront, [
+            {"event_id": f"{event_prefix}-{user}-{c['product']['id']}", "user_id": user, "item_id": c["product"]["id"],
+             "type": "click", "timestamp": now} for c in clicked])
+    decision_rate = {arm: 1 - float(np.prod(1 - np.asarray(p))) for arm, p in rates.items()}
+    return {"segment": segment, "arm": chosen, "card_rate": float(np.mean(rates[chosen])),
+            **{f"card_rate:{arm}": float(np.mean(p)) for arm, p in rates.items()},
+            **{f"decision_rate:{arm}": rate for arm, rate in decision_rate.items()}}
+
+
+def _key(lab: LoopLab, sku: str) -> int:
+    from features.ids import product_key
+    return product_key(sku)
+
+
+def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig) -> dict[int, list[str]]:
+    """Per segment, the most-played scene arm's images of the round steer its next round."""
+    decisions, winners = finished["decisions"], {}
+    for segment in segments:
+        played = decisions[(decisions["segment"] == segment) & (decisions["arm"] != "photo")]["arm"].value_counts()
+        if played.empty:
+            continue
+        arm = next(a for a in scene_arms(config, finished["round"]) if a["name"] == played.index[0])
+        with lab.app.app_context():
+            keys = sorted(lab.app.extensions["tailorcard.live"].get().products)
+        urls = [image_url(lab, key, segment, arm["presentation"]) for key in keys]
+        winners[segment] = [u.rsplit("/", 1)[1] for u in urls if u]
+        lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst, {"winners": winners[segment],
+                                                                           "step": config.step})
+    return winners
+
+
+def scene_arms(config: LoopConfig, round_: int) -> list[dict]:
+    return [{"name": f"scene-{j}", "weight": 1, "presentation": policy}
+            for j, policy in enumerate(scene_policies(config, round_))]
+
+
+def round_arms(config: LoopConfig, round_: int) -> list[dict]:
+    return [{"name": "photo", "weight": 1, "presentation": {"kind": "upscaled"}}] + scene_arms(config, round_)
+
+
+def run_aa(lab: LoopLab, shoppers: dict, likings: dict) -> list[bool]:
+    """A/A experiments (two identical photo arms) in bandit mode: per (experiment, segment), a winner declared?"""
+    config, declared = lab.config, []
+    arms = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} for name in ("photo", "photo-again")]
+    for n in range(config.aa_experiments):
+        name = f"loop-aa-{n}"
+        finished = run_round(lab, -1, shoppers, likings, name, arms, config.aa_decisions)
+        declared += [bool((part.get("winner") or {}).get("winner")) for part in finished["results"]["segments"].values()]
+    return declared
+
+
+def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
+    lifts = [_scene_lift(r["decisions"]) for r in rounds]
+    return {
+        "lift_round_1": round(lifts[0], 4), "lift_final": round(lifts[-1], 4), "lift_by_round": [round(x, 4) for x in lifts],
+        "best_arm_found_rate": round(float(np.mean([found for r in rounds for found in _best_found(r)])), 4),
+        "regret_vs_oracle": round(float(np.mean([_regret(r["decisions"]) for r in rounds])), 4),
+        "aa_false_winner_rate": round(float(np.mean(aa)), 4) if aa else None,
+        "ips_error": round(float(np.mean([e for r in rounds for e in _ips_errors(r)])), 4),
+        "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
+        "decisions_per_segment_per_round": config.decisions, "cards_per_decision": config.cards,
+        "products": config.products, "aa_experiments": config.aa_experiments, "aa_decisions_per_segment": config.aa_decisions,
+        "step": config.step,
+        "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
+    }
+
+
+def _scene_lift(decisions: pd.DataFrame) -> float:
+    """Expected click rate of the scene cards served over the control's (BASE_CTR), minus 1."""
+    scenes = decisions[decisions["arm"] != "photo"]
+    return float(scenes["card_rate"].mean() / BASE_CTR - 1) if len(scenes) else 0.0
+
+
+def _arm_columns(decisions: pd.DataFrame, prefix: str) -> list[str]:
+    return [c for c in decisions.columns if c.startswith(prefix)]
+
+
+def _best_found(finished: dict) -> list[bool]:
+    decisions, found = finished["decisions"], []
+    for _, part in decisions.groupby("segment"):
+        truth = part[_arm_columns(part, "decision_rate:")].mean()
+        found.append(part["arm"].value_counts().index[0] == truth.idxmax().split(":", 1)[1])
+    return found
+
+
+def _regret(decisions: pd.DataFrame) -> float:
+    """1 - served / best arm's expected decision click rate, per segment, averaged."""
+    regrets = []
+    for _, part in decisions.groupby("segment"):
+        truth = part[_arm_columns(part, "decision_rate:")].mean()
+        served = np.mean([row[f"decision_rate:{row['arm']}"] for _, row in part.iterrows()])
+        regrets.append(1 - served / truth.max())
+    return float(np.mean(regrets))
+
+
+def _ips_errors(finished: dict) -> list[float]:
+    """|IPS estimate - true decision click rate| per arm the log can speak for."""
+    truth = finished["decisions"][_arm_columns(finished["decisions"], "decision_rate:")].mean()
+    estimates = finished["results"]["off_policy"]["arms"]
+    return [abs(estimates[arm]["ips"]["value"] - truth[f"decision_rate:{arm}"])
+            for arm in estimates if "ips" in estimates[arm]]
+
+
+def run_loop_simulation(folder: Path, config: LoopConfig, scene_spec: str = "embedded", encoder_spec: str = "embedded",
+                        log=print) -> dict:
+    lab = LoopLab(Path(folder), config, scene_spec, encoder_spec, log)
+    shoppers = lab.shoppers_by_segment()
+    segments = sorted(shoppers)
+    likings = hidden_likings(lab, segments)
+    rounds = []
+    for round_ in range(config.rounds):
+        started = time.perf_counter()
+        make_round_images(lab, segments, scene_policies(config, round_))
+        rounds.append(run_round(lab, round_, shoppers, likings, f"loop-round-{round_}", round_arms(config, round_)))
+        log(f"round {round_}: scene lift {_scene_lift(rounds[-1]['decisions']):.4f}, "
+            f"{time.perf_counter() - started:.0f} s")
+        if round_ + 1 < config.rounds:
+            steer(lab, rounds[-1], segments, config)
+    return summarize(rounds, run_aa(lab, shoppers, likings), config)

@@ -1,0 +1,125 @@
+"""The merchant's switch for AI-generated backgrounds, per product or per category (service.presentation_rules).
+
+    GET    /v1/presentation/rules                                 {"rules": [{scope, value, variants, updated_at}]}
+    PUT    /v1/presentation/rules/products/<product_id>           {"variants": "off" | "on"}
+    PUT    /v1/presentation/rules/categories/<category>           {"variants": "off" | "on"}
+    DELETE /v1/presentation/rules/products/<product_id>           (and categories/<category>): back to the default
+
+An admin key (scope `items`) is needed. A product rule beats any category rule; among categories, "off" wins.
+A product may be ruled before it is in the catalogue (a rule names the store's id, not a row).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from features.ids import echo
+from service import presentation_rules as rules
+from service.api.params import bad_request, json_body, product_sku
+from service.auth import require_scope
+from service.errors import ApiError
+from service.openapi import PRODUCT_ID, _op, _path
+
+bp = Blueprint("presentation", __name__, url_prefix="/v1/presentation")
+SWITCH = {"off": True, "on": False}  # body value -> variants_off
+CONTROL = r"\x00-\x1f\x7f-\x9f"
+CATEGORY_TEXT = {"type": "string", "minLength": 1, "maxLength": rules.MAX_CATEGORY_LENGTH,
+                 "pattern": rf"^[^/{CONTROL}]*[^\s/{CONTROL}][^/{CONTROL}]*$",
+                 "description": "a category as the catalogue writes it (compared trimmed, spaces collapsed, any "
+                                "case); a product's categories are its attributes named category, product_type, "
+                                "articleType, subCategory, masterCategory, department, aisle, ... and each level "
+                                "of a breadcrumb 'A > B > C'"}
+RULE = {"type": "object", "additionalProperties": False, "required": ["scope", "value", "variants", "updated_at"],
+        "properties": {"scope": {"enum": list(rules.SCOPES)},
+                       "value": {"type": "string", "description": "the product id, or the category (normalized)"},
+                       "variants": {"enum": list(SWITCH)}, "updated_at": {"type": "number"}}}
+BODY = {"application/json": {"schema": {
+    "type": "object", "required": ["variants"], "additionalProperties": False,
+    "properties": {"variants": {"enum": list(SWITCH), "description": "off: show the product's own photo; on: "
+                                "AI-generated backgrounds allowed"}}}}}
+PRECEDENCE = ("A product rule beats every category rule (a product 'on' shows variants in a category 'off'); "
+              "among a product's categories, 'off' wins.")
+PRODUCT_PARAM = _path("product_id", PRODUCT_ID)
+CATEGORY_PARAM = _path("category", CATEGORY_TEXT)
+
+
+def _rule_paths(param: dict, what: str) -> dict:
+    return {
+        "put": _op(f"Switch AI-generated backgrounds off or on for {what}. {PRECEDENCE}", "items", "200", RULE,
+                   [param], BODY, errors=(400, 415)),
+        "delete": _op(f"Remove the rule for {what} (back to the default: variants allowed)", "items", "204", None,
+                      [param], errors=(400,)),
+    }
+
+
+OPENAPI_PATHS = {
+    "/v1/presentation/rules": {"get": _op(
+        f"The merchant's rules for AI-generated backgrounds. {PRECEDENCE}", "items", "200",
+        {"type": "object", "required": ["rules"], "additionalProperties": False,
+         "properties": {"rules": {"type": "array", "items": RULE}}}, errors=())},
+    "/v1/presentation/rules/products/{product_id}": _rule_paths(PRODUCT_PARAM, "a product"),
+    "/v1/presentation/rules/categories/{category}": _rule_paths(CATEGORY_PARAM, "a category"),
+}
+
+
+@bp.get("/rules")
+@require_scope("items")
+def list_rules():
+    with current_app.extensions["tailorcard.db"].connect() as connection:
+        return jsonify(rules=rules.list_rules(connection))
+
+
+@bp.put("/rules/products/<product_id>")
+@require_scope("items")
+def put_product(product_id: str):
+    return _put(rules.PRODUCT, product_sku(product_id))
+
+
+@bp.put("/rules/categories/<category>")
+@require_scope("items")
+def put_category(category: str):
+    return _put(rules.CATEGORY, _category(category))
+
+
+@bp.delete("/rules/products/<product_id>")
+@require_scope("items")
+def delete_product(product_id: str):
+    return _delete(rules.PRODUCT, product_sku(product_id))
+
+
+@bp.delete("/rules/categories/<category>")
+@require_scope("items")
+def delete_category(category: str):
+    return _delete(rules.CATEGORY, _category(category))
+
+
+def _category(raw: str) -> str:
+    problem = rules.category_problem(raw)
+    if problem:
+        raise bad_request("category", raw, problem)
+    return raw
+
+
+def _switch() -> bool:
+    body = json_body()
+    if not isinstance(body, dict) or set(body) != {"variants"}:
+        raise bad_request("body", body, 'a JSON object {"variants": "off"} or {"variants": "on"}, no other field')
+    if not isinstance(body["variants"], str) or body["variants"] not in SWITCH:
+        raise bad_request("variants", body["variants"], '"off" or "on"')
+    return SWITCH[body["variants"]]
+
+
+def _put(scope: str, value: str):
+    variants_off = _switch()
+    with current_app.extensions["tailorcard.db"].begin() as connection:
+        rule = rules.set_rule(connection, scope, value, variants_off)
+    rules.rules_cache().invalidate()
+    return jsonify(rule)
+
+
+def _delete(scope: str, value: str):
+    with current_app.extensions["tailorcard.db"].begin() as connection:
+        removed = rules.delete_rule(connection, scope, value)
+    rules.rules_cache().invalidate()
+    if not removed:
+        raise ApiError(404, "not_found", f"no {scope} rule for {echo(value)}")
+    return "", 204

@@ -1,0 +1,44 @@
+"""`tailorcard train-scene`: argument parsing and printing only (imagegen.scene.train does the work)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from service.cli import main
+
+
+@main.command("train-scene")
+@click.option("--catalogue", "catalogue_dir", required=True, type=click.Path(file_okay=False),
+              help="Catalogue of studio photos on plain backdrops (their pseudo-masks are the products kept).")
+@click.option("--backgrounds", "backgrounds_dir", required=True, type=click.Path(file_okay=False),
+              help="clothing-photos folder: its train/ photos are the real backdrops.")
+@click.option("--out", "out_dir", default="runs/scene", show_default=True, type=click.Path(file_okay=False),
+              help="Training folder: train.log, the prepared composites, checkpoints every minute.")
+@click.option("--minutes", default=30.0, show_default=True, help="Training time of this session.")
+@click.option("--samples", default=12000, show_default=True, help="Composites prepared once for training.")
+@click.option("--products", default=16000, show_default=True, help="Catalogue photos to pseudo-mask.")
+@click.option("--encoder", "encoder_spec", default="embedded", show_default=True, help="Condition space.")
+@click.option("--movq", "movq_spec", default="embedded", show_default=True,
+              help="Generator spec whose autoencoder (movq) the scene generator reuses.")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--max-steps", default=None, type=int, help="Stop after this many steps (smoke tests).")
+@click.option("--resume", is_flag=True, help="Continue from the folder's last checkpoint.")
+@click.option("--export", "export_dir", default=None, type=click.Path(file_okay=False),
+              help="Write the finished generator here (default OUT/model).")
+def train_scene_command(catalogue_dir, backgrounds_dir, out_dir, minutes, samples, products, encoder_spec, movq_spec,
+                        batch_size, seed, max_steps, resume, export_dir):
+    """Train the taste-conditioned scene generator (an inpainting UNet) on CPU; run it with nice."""
+    from features.encoder import load_encoder
+    from imagegen.pipeline import load_decoder_parts
+    from imagegen.scene.train import export_scene_generator, prepare_scene_set, train_scene
+    from imagegen.training.run import training_logger
+
+    log = training_logger(Path(out_dir) / "train.log").info
+    movq = load_decoder_parts(movq_spec)[1]
+    scenes = prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir, load_encoder(encoder_spec, device="cpu"), movq,
+                               count=samples, products=products, seed=seed, log=log)
+    train_scene(scenes, out_dir, minutes, batch_size=batch_size, resume=resume, max_steps=max_steps, seed=seed)
+    export_scene_generator(out_dir, export_dir or f"{out_dir}/model", movq)
+    click.echo(f"scene generator written to {export_dir or f'{out_dir}/model'}")

@@ -1,0 +1,51 @@
+"""Rounds of scenes: the winners of one round steer what a segment's next round is painted for."""
+import numpy as np
+from service_helpers import auth, shopper_wanting_variants
+
+from imagegen.presentation import PresentationPolicy
+from service.generation import request_variant
+
+ANALYST, STOREFRONT = auth("analyst"), auth("storefront")
+
+
+def made_scenes(app, client):
+    """A shopper's segment and the scene variant ids their cards show once the jobs ran."""
+    user, _ = shopper_wanting_variants(app, 3)
+    segment = client.get(f"/v1/users/{user}/cards?n=3", headers=STOREFRONT).json["segment"]
+    app.extensions["tailorcard.jobs"].run_pending()
+    cards = client.get(f"/v1/users/{user}/cards?n=3", headers=STOREFRONT).json["cards"]
+    return segment, [c["variant"]["id"] for c in cards if c["variant"] and c["variant"]["ai_generated"]]
+
+
+def test_winners_steer_the_next_round_and_its_scenes_carry_the_lineage(app, client):
+    segment, scenes = made_scenes(app, client)
+    started = client.post(f"/v1/segments/{segment}/rounds", json={"winners": scenes[:2], "step": 0.5}, headers=ANALYST)
+    assert started.status_code == 201, started.json
+    assert started.json == {"segment": segment, "round": 1, "parent_round": 0, "winners": scenes[:2], "step": 0.5}
+    rounds = client.get(f"/v1/segments/{segment}/rounds", headers=ANALYST).json["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1]
+    store = app.config["VARIANT_STORE"]
+    product = store.get(scenes[0]).product_id
+    with app.app_context():
+        live = app.extensions["tailorcard.live"].get()
+        centroid = live.segment_centroid(segment)
+        content_hash = live.products[product]["content_hash"]
+        request_variant(product, content_hash, str(segment), PresentationPolicy("scene", round=1), wanted=True)
+    app.extensions["tailorcard.jobs"].run_pending()
+    steered = store.requests[-1]
+    assert steered.policy.round == 1 and steered.lineage["parent_round"] == 0 and steered.lineage["winners"] == scenes[:2]
+    assert np.isclose(np.linalg.norm(steered.condition), 1.0) and not np.allclose(steered.condition, centroid)
+    again = client.post(f"/v1/segments/{segment}/rounds", json={"winners": scenes[:1]}, headers=ANALYST)
+    assert again.status_code == 400 and "already has round 1" in again.json["message"]
+
+
+def test_a_round_needs_scenes_of_its_own_segment(app, client):
+    segment, scenes = made_scenes(app, client)
+    other = client.post(f"/v1/segments/{segment + 1}/rounds", json={"winners": scenes[:1]}, headers=ANALYST)
+    assert other.status_code == 400 and f"not a scene of segment {segment + 1}" in other.json["message"]
+    missing = client.post(f"/v1/segments/{segment}/rounds", json={"winners": ["0" * 32]}, headers=ANALYST)
+    assert missing.status_code == 404
+    bad = client.post(f"/v1/segments/{segment}/rounds", json={"winners": scenes[:1], "step": 2}, headers=ANALYST)
+    assert bad.status_code == 400 and "step" in bad.json["message"]
+    assert client.post(f"/v1/segments/{segment}/rounds", json={"winners": scenes[:1]},
+                       headers=STOREFRONT).status_code == 403

@@ -1,0 +1,155 @@
+"""Scene cards: the product's own pixels over a backdrop painted for a taste segment, made and stored once."""
+import numpy as np
+import pytest
+import torch
+from diffusers.pipelines.kandinsky2_2.pipeline_kandinsky2_2_inpainting import prepare_mask
+from PIL import Image
+
+from imagegen import GeneratorSettings
+from imagegen.components import build_movq, build_training_scheduler, build_unet
+from imagegen.errors import PresentationError
+from imagegen.presentation import (ALL_SEGMENTS, ORIGINAL, SCENE, UPSCALED, PresentationMaker, PresentationPolicy,
+                                   Presenter, plan_card)
+from imagegen.presentation.compose import compose, generator_input, matte_photo, product_unchanged
+from imagegen.provenance import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, read_digital_source_type
+from imagegen.scene import SceneGenerator, latent_keep_mask, load_scene_generator
+from imagegen.variants import VariantStore
+from imagegen_helpers import EMBED_DIM, unit_embeddings
+from matte_helpers import ellipse_alpha, studio_photo
+
+
+def tiny_scenes(**settings) -> SceneGenerator:
+    torch.manual_seed(0)
+    settings = {"image_size": 16, "num_inference_steps": 2, "condition_scale": 4.0} | settings
+    return SceneGenerator(build_unet("unet-inpaint-tiny", embed_dim=EMBED_DIM), build_movq("movq-tiny"),
+                          build_training_scheduler(), GeneratorSettings(space_id="test", embed_dim=EMBED_DIM, **settings),
+                          device="cpu")
+
+
+@pytest.fixture
+def photo() -> Image.Image:
+    return Image.fromarray(studio_photo(ellipse_alpha(), (30, 90, 160)))
+
+
+def busy_photo() -> Image.Image:
+    texture = np.random.default_rng(1).integers(0, 256, (8, 6, 3), dtype=np.uint8)
+    return Image.fromarray(texture).resize((60, 80), Image.NEAREST)
+
+
+def test_the_keep_mask_for_training_is_the_inpainting_pipelines_own():
+    repaint = (torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(0)) > 0.6).float()
+    repaint[:, :, 8:24, 10:22] = 0.0
+    keep = torch.nn.functional.interpolate(1.0 - repaint, size=(16, 16), mode="nearest")
+    assert torch.equal(latent_keep_mask(repaint, 16), prepare_mask(keep.clone()))
+
+
+def test_a_plain_backdrop_is_matted_and_the_composite_keeps_every_product_pixel(photo):
+    matted, reason = matte_photo(np.asarray(photo))
+    assert reason is None and matted.source == "pseudo-mask" and 0.2 < matted.product.mean() < 0.8
+    backdrop = np.random.default_rng(0).integers(0, 256, matted.pixels.shape, dtype=np.uint8)
+    card = compose(matted, backdrop)
+    assert product_unchanged(card, matted)
+    outside = matted.alpha == 0
+    assert np.array_equal(card[outside], backdrop[outside])  # the backdrop is the new one where there is no product
+
+
+def test_a_busy_photo_without_a_trained_matte_keeps_its_presentation_and_says_why():
+    matted, reason = matte_photo(np.asarray(busy_photo()), matte_model=None)
+    assert matted is None and "no trained matte" in reason
+
+
+def test_the_generator_paints_everything_but_the_product(photo):
+    matted, _ = matte_photo(np.asarray(photo))
+    square, repaint, box = generator_input(matted, 16)
+    assert square.shape == (16, 16, 3) and repaint.dtype == bool
+    assert repaint[:, 0].all() and repaint[:, -1].all()  # the padding and the backdrop are painted
+    assert not repaint[8, 8]  # the product's middle is kept
+    assert box == (2, 0, 12, 16)
+
+
+def test_scene_cards_are_card_sized_keep_the_product_and_follow_their_condition(photo):
+    presenter = Presenter(tiny_scenes())
+    cards = presenter.present_segments(photo, SCENE, unit_embeddings(2, seed=4))
+    assert all(card.generated and card.reason is None for card in cards)
+    pixels, _ = presenter.at_card_size(photo)
+    assert cards[0].image.shape == pixels.shape == (320, 240, 3)  # 60x80 is never served below 240 px
+    matted, _ = matte_photo(pixels)
+    assert all(product_unchanged(card.image, matted) for card in cards)
+    assert not np.array_equal(cards[0].image, cards[1].image)  # another segment, another backdrop
+    again = presenter.present(photo, SCENE, unit_embeddings(2, seed=4)[0])
+    assert np.array_equal(again.image, cards[0].image)  # the same seed and condition: the same card
+
+
+def test_a_scene_needs_a_condition_and_the_control_is_the_photo_at_card_size(photo):
+    presenter = Presenter(tiny_scenes())
+    with pytest.raises(PresentationError, match="needs a condition"):
+        presenter.present(photo, SCENE)
+    control = presenter.present(photo, UPSCALED)
+    assert not control.generated and control.image.shape == (320, 240, 3)
+    assert control.details["upscaled"]["steps"] == ["bicubic to 320 px long side"]  # no upscaler installed here
+    assert np.array_equal(presenter.present(photo, ORIGINAL).image, np.asarray(photo))
+
+
+def test_the_maker_stores_a_labelled_composite_once_and_looks_it_up(tmp_path, photo):
+    maker = PresentationMaker(Presenter(tiny_scenes()), VariantStore(tmp_path), encoder_space="test")
+    request = Request(7, "a" * 64, "3", SCENE, photo, unit_embeddings(1, seed=2)[0])
+    assert maker.lookup(7, "a" * 64, "3", SCENE) is None
+    stored = maker.generate(request)
+    assert maker.lookup(7, "a" * 64, "3", SCENE).variant_id == stored.variant_id
+    assert maker.lookup(7, "a" * 64, "4", SCENE) is None  # another segment is another image
+    record = stored.provenance
+    assert record["label"] == "AI-generated background" and record["ai_generated"] is True
+    assert record["digital_source_type"] == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    assert read_digital_source_type(maker.read_bytes(stored.variant_id)) == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    assert record["parameters"]["policy"] == SCENE.to_dict() and record["parameters"]["matte"] == "pseudo-mask"
+    assert maker.invalidate(7) == [("3", SCENE)] and maker.lookup(7, "a" * 64, "3", SCENE) is None
+
+
+def test_an_unsure_matte_is_decided_once_with_its_reason(tmp_path):
+    maker = PresentationMaker(Presenter(tiny_scenes()), VariantStore(tmp_path))
+    assert maker.generate(Request(8, "b" * 64, "1", SCENE, busy_photo(), unit_embeddings(1)[0])) is None
+    decision = maker.decision("b" * 64, "1", SCENE)
+    assert decision is not None and not decision.generated and "no trained matte" in decision.reason
+
+
+def test_the_scene_generator_round_trips_through_a_local_dir(tmp_path, photo):
+    scenes = tiny_scenes()
+    scenes.save(tmp_path / "scene", dtype=torch.float32)
+    loaded = load_scene_generator(f"local-dir:{tmp_path / 'scene'}", device="cpu")
+    squares = np.full((1, 16, 16, 3), 255, np.uint8)
+    repaint = np.ones((1, 16, 16), bool)
+    repaint[0, 4:12, 5:11] = False
+    condition = unit_embeddings(1, seed=9)
+    assert np.array_equal(loaded.paint(squares, repaint, condition), scenes.paint(squares, repaint, condition))
+    assert loaded.settings == scenes.settings
+
+
+def test_a_unet_without_the_inpainting_channels_is_refused():
+    with pytest.raises(ValueError, match="takes 9 channels"):
+        SceneGenerator(build_unet("unet-tiny", embed_dim=EMBED_DIM), build_movq("movq-tiny"), build_training_scheduler(),
+                       GeneratorSettings(space_id="test", embed_dim=EMBED_DIM, image_size=16))
+
+
+@pytest.mark.parametrize("has_photo, allowed, segment, policy, expected", [
+    (True, True, 2, SCENE, (SCENE, "2")),
+    (True, False, 2, SCENE, (UPSCALED, ALL_SEGMENTS)),  # the merchant switched scenes off
+    (True, True, None, SCENE, (UPSCALED, ALL_SEGMENTS)),  # no segments yet
+    (False, True, 2, SCENE, (ORIGINAL, ALL_SEGMENTS)),  # a text-only product
+    (True, True, 2, UPSCALED, (UPSCALED, ALL_SEGMENTS)),
+])
+def test_one_policy_plans_every_card(has_photo, allowed, segment, policy, expected):
+    plan = plan_card(has_photo, allowed, segment, policy)
+    assert (plan.policy, plan.segment) == expected
+
+
+def test_policies_with_other_settings_are_other_images():
+    assert SCENE.digest() != PresentationPolicy("scene", guidance_scale=5.0).digest()
+    assert PresentationPolicy.from_dict(SCENE.to_dict()) == SCENE
+    with pytest.raises(PresentationError, match=r"unknown field"):
+        PresentationPolicy.from_dict({"kind": "scene", "colour": "red"})
+
+
+class Request:
+    def __init__(self, product_id, content_hash, segment, policy, image, condition, lineage=None):
+        self.product_id, self.content_hash, self.segment, self.policy = product_id, content_hash, segment, policy
+        self.image, self.condition, self.lineage = image, condition, lineage
