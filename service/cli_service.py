@@ -1,14 +1,18 @@
-"""CLI: `tailorcard serve` (the embedded default at http://localhost:8000) and `tailorcard bench service`."""
+"""CLI: `tailorcard serve` (the embedded default at http://localhost:8000), `tailorcard worker` (runs generation
+jobs apart from the web workers) and `tailorcard bench service`."""
 from __future__ import annotations
 
+import importlib
 import json
+import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import click
 
-from features.encoder.spec import data_dir
+from features.model_spec import data_dir
 from service.cli import bench, main
 
 DEFAULT_CATALOGUE = data_dir() / "catalogue"
@@ -101,11 +105,72 @@ def serve(host, port, workers, instance, catalogue_path, encoder_spec, users, se
     storefront = next(k["key"] for k in config["API_KEYS"] if k["name"] == "storefront")
     click.echo(f"storefront: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
     click.echo(f"API keys (storefront, admin, analyst): {instance / 'api_keys.json'}; storefront key {storefront}")
-    if workers == 0:
+    if workers == 0:  # the dev server runs jobs in an in-process thread (JOB_QUEUE's default)
         from service.app import create_app
         create_app(config).run(host=host, port=port, threaded=True)
         return
-    become(gunicorn_command(f"{host}:{port}", workers), serving_environment(config, instance))
+    become(gunicorn_command(f"{host}:{port}", workers), web_environment(config, instance))
+
+
+def web_environment(config: dict, instance: Path) -> dict:
+    """gunicorn's environment for `serve`: its web workers only queue generation jobs (JOB_QUEUE "none") and
+    its master runs one low-priority `tailorcard worker` beside them (TAILORCARD_LOCAL_WORKER, see
+    service.gunicorn_config), so generation never takes the cards path's cores. A JOB_QUEUE configured as "rq"
+    (RQ workers run the jobs) or "none" (you run `tailorcard worker` yourself) is kept, with no local worker."""
+    env = serving_environment(config, instance)
+    configured = configured_job_queue(env, instance)
+    if configured in ("rq", "none"):
+        env["TAILORCARD_JOB_QUEUE"] = configured
+        env.pop("TAILORCARD_LOCAL_WORKER", None)
+    else:
+        env.update(TAILORCARD_JOB_QUEUE="none", TAILORCARD_LOCAL_WORKER="1")
+    return env
+
+
+def configured_job_queue(env: dict, instance: Path) -> str | None:
+    """JOB_QUEUE as create_app reads it: TAILORCARD_JOB_QUEUE (JSON or plain), else instance/config.json."""
+    if "TAILORCARD_JOB_QUEUE" in env:
+        try:
+            return json.loads(env["TAILORCARD_JOB_QUEUE"])
+        except json.JSONDecodeError:
+            return env["TAILORCARD_JOB_QUEUE"]
+    path = instance / "config.json"
+    return json.loads(path.read_text()).get("JOB_QUEUE") if path.is_file() else None
+
+
+@main.command()
+@click.option("--poll", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="Seconds between looks at an empty queue.")
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="Added to this process's niceness: the web workers' requests come first.")
+@click.option("--exit-with-parent", is_flag=True,
+              help="Stop when the process that started this one is gone (serve's gunicorn master sets it).")
+@click.option("--app", "factory", default="service.app:create_app", show_default=True, hidden=True,
+              help="module:function that builds the app (called with {'JOB_QUEUE': 'none'}).")
+def worker(poll, niceness, exit_with_parent, factory):
+    """Run generation jobs from the database queue in the foreground, at low priority and on one torch thread,
+    until SIGTERM or Ctrl-C (the job in hand is finished first). Configured as the web workers are: TAILORCARD_*
+    variables, DATABASE_URL, TAILORCARD_INSTANCE's config.json."""
+    from service.jobs import run_worker
+    parent = os.getppid()
+    os.nice(niceness)
+    leave_cores_to_the_web()
+    logging.basicConfig(format="%(asctime)s worker %(process)d %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("service").setLevel(logging.INFO)  # jobs that fail, signals; not every library's chatter
+    module, _, name = factory.partition(":")
+    app = getattr(importlib.import_module(module), name)({"JOB_QUEUE": "none"})
+    click.echo(f"worker {os.getpid()}: jobs from {app.config['DATABASE_URL']} (nice {os.nice(0)}, poll {poll:g} s)")
+    ran = run_worker(app.extensions["tailorcard.jobs"], poll, parent if exit_with_parent else None)
+    click.echo(f"worker {os.getpid()}: stopped after {ran} jobs")
+
+
+def leave_cores_to_the_web() -> None:
+    """Generation on one thread: a burst of jobs then takes one core at most, and the cards path the rest."""
+    try:
+        import torch
+    except ModuleNotFoundError:
+        return
+    torch.set_num_threads(1)
 
 
 def become(command: list[str], env: dict) -> None:
@@ -129,18 +194,24 @@ def become(command: list[str], env: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
 def bench_service(rate, n_requests, shoppers, n_events, new_shopper_share, instance, catalogue_path, encoder_spec,
                   as_json):
-    """gunicorn (2 workers, loopback) under a bounded load: card latency at a fixed rate, then event ingestion."""
-    from service.load import run_service_bench
+    """gunicorn (2 workers, loopback) under a bounded load: card latency at a fixed rate, then again with a
+    `tailorcard worker` generating card images beside it, then event ingestion."""
+    from service.load import BENCH_APP, generation_note, run_service_bench
     instance = Path(instance).resolve()
     database = instance / "tailorcard.sqlite"
     for stale in instance.glob("tailorcard.sqlite*"):  # each run starts from the same prepared state
         stale.unlink()
+    shutil.rmtree(instance / "variants", ignore_errors=True)  # card images of an earlier run: none made yet
     os.environ.pop("DATABASE_URL", None)
     config = prepare(instance, catalogue_path, encoder_spec, users=max(shoppers, 300), segments=8)
-    config.update(RATE_LIMIT_PER_SECOND=100_000.0, RATE_LIMIT_BURST=100_000)
-    report = run_service_bench(gunicorn_command, serving_environment(config, instance), config["API_KEYS"],
-                               rate=rate, n_requests=n_requests, n_shoppers=shoppers, n_events=n_events,
-                               new_shopper_share=new_shopper_share, log=click.echo)
+    # every card shown asks for its images at once: the warm-up leaves the worker a backlog
+    config.update(RATE_LIMIT_PER_SECOND=100_000.0, RATE_LIMIT_BURST=100_000, VARIANTS="embedded", VARIANT_MIN_DEMAND=1)
+    env = {**serving_environment(config, instance), "TAILORCARD_JOB_QUEUE": "none"}
+    env.pop("TAILORCARD_LOCAL_WORKER", None)  # the bench starts its worker itself, after the first phase
+    report = run_service_bench(lambda bind, workers: gunicorn_command(bind, workers, f"{BENCH_APP}()"), env,
+                               config["API_KEYS"], rate=rate, n_requests=n_requests, n_shoppers=shoppers,
+                               n_events=n_events, new_shopper_share=new_shopper_share, log=click.echo)
+    report["generation"] = generation_note()
     report["database"] = str(database)
     for key, value in report.items():
         click.echo(f"  {key}: {value}")

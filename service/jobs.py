@@ -1,6 +1,8 @@
 """Durable background jobs: a `jobs` table is the queue; workers claim, run and settle rows.
 
-The embedded default runs an in-process worker thread per web worker (no extra server). In
+Who runs them (service/README.md): `tailorcard serve`'s web workers only queue (JOB_QUEUE
+"none") and one low-priority `tailorcard worker` process beside gunicorn runs them (`run_worker`);
+the dev server (`--workers 0`) runs an in-process worker thread (JOB_QUEUE "thread"). In
 production, `JOB_QUEUE = "rq"` also hands each job id to RQ over Redis, and `rq worker
 tailorcard` processes on other machines run it (see service/README.md for why RQ). Either
 way the row is the truth: a job queued or interrupted before a restart is run after it.
@@ -8,6 +10,8 @@ way the row is the truth: a job queued or interrupted before a restart is run af
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 import traceback
@@ -121,26 +125,53 @@ class JobQueue:
 
 
 class InProcessWorker(threading.Thread):
-    """A daemon thread that keeps taking jobs; sleeps `poll_seconds` when the queue is empty."""
+    """Keeps taking jobs, one at a time; sleeps `poll_seconds` when the queue is empty. A daemon thread
+    (`start()`), or the foreground loop of a worker process (`run()`, see run_worker). It stops after the job
+    in hand once `stop()` is called or `alive()` turns False."""
 
-    def __init__(self, queue: JobQueue, poll_seconds: float = 1.0):
+    def __init__(self, queue: JobQueue, poll_seconds: float = 1.0, alive=None):
         super().__init__(name="tailorcard-jobs", daemon=True)
         self.queue, self.poll_seconds = queue, poll_seconds
+        self.alive = alive or (lambda: True)
         self.stopping = threading.Event()
+        self.ran = 0
 
     def run(self) -> None:
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and self.alive():
             try:
-                ran = self.queue.run_pending(limit=10)
+                ran = self.queue.run_pending(limit=1)
             except Exception:  # a database hiccup must not kill the worker for good
                 log.exception("job worker: cannot reach the queue")
                 ran = 0
+            self.ran += ran
             if not ran:
                 self.stopping.wait(self.poll_seconds)
 
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=10)
+
+
+def run_worker(queue: JobQueue, poll_seconds: float = 1.0, parent_pid: int | None = None) -> int:
+    """Run jobs in this (main) thread until SIGTERM or SIGINT, finishing the job in hand (a second signal stops
+    at once; that job's lease brings it back), or, given `parent_pid`, until this process's parent is no longer
+    that process (it died: an orphaned worker stops). Returns how many jobs ran."""
+    alive = None if parent_pid is None else (lambda: os.getppid() == parent_pid)
+    worker = InProcessWorker(queue, poll_seconds, alive)
+
+    def stop(signum, _frame):
+        if worker.stopping.is_set():
+            raise SystemExit(128 + signum)
+        log.info("job worker: %s, stopping after the job in hand", signal.Signals(signum).name)
+        worker.stopping.set()
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        worker.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return worker.ran
 
 
 def rq_queue_for(redis_url: str):
