@@ -6,11 +6,11 @@ A user's vector is the normalised sum over their events of
 
 where the source is the product (its CLIP image vector) or the search query (its CLIP text
 vector), and negative weights (dislike, return) push the vector away. Per user we keep the
-*un-normalised* sum at a reference time t_ref (the user's latest event): a new event rescales
-the sum once and adds, so the online update equals the batch rebuild up to float error.
-Batch builds are one sparse (users x sources) matrix product; there is no loop per event. The
-same build over some users' events alone (`rebuild_users`) refreshes just those users, for a
-cost that grows with their events, not with the whole log.
+*un-normalised* sum at a reference time t_ref (the user's latest event), so the order events
+arrive in does not matter. Builds are one sparse (users x sources) matrix product; there is no
+loop per event. The same build over some users' events alone (`rebuild_users`: how the service
+takes new events) refreshes just those users, for a cost that grows with their events, not with
+the whole log.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from features.checks import check_fields, from_fields, number
 from features.errors import EmbeddingSpaceMismatch, TailorcardError
-from features.events import EVENT_TYPES, NO_ITEM, EventError, validate_events
+from features.events import EVENT_TYPES, NO_ITEM
 from features.sparse_rows import SparseRows
 
 DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 4.0, "purchase": 6.0, "like": 5.0,
@@ -249,34 +249,6 @@ class PreferenceStore:
                                self.sources.query_rows(queries[has_query], self.encode_texts)])
         values = np.concatenate([weights[has_item], np.full(int(has_query.sum()), self.config.query_weight)])
         return rows, cols, values, np.concatenate([np.flatnonzero(has_item), np.flatnonzero(has_query)])
-
-    def observe(self, event: dict) -> bool:
-        """Fold one event (a dict in the events schema) into its user's vector.
-
-        Returns False, changing nothing, if its event_id was seen before; raises EventError if it is invalid."""
-        log = validate_events(pd.DataFrame([{"item_id": "", "query": "", "session_id": "", **event}], dtype=object))
-        if len(log.rejects):
-            raise EventError(f"event {event.get('event_id')!r} rejected: {log.rejects['problems'].iloc[0]}")
-        event = log.events.iloc[0]
-        if event["event_id"] in self.seen_event_ids:
-            return False
-        user = self._user_row(event["user_id"])
-        _, cols, weights, _ = self._contributions(_plain_columns(log.events), np.array([user]))
-        time = float(event["timestamp"])
-        age = time - self.ref_time[user]
-        if age > 0:  # move the user's reference time forward: rescale what is there, once
-            self.sums[user] *= self.config.decay(age)
-            self.history.scale(user, float(self.config.decay(age)))
-            self.ref_time[user] = time
-        factor = float(self.config.decay(max(-age, 0.0)))  # a late event is decayed to the reference
-        for col, weight in zip(cols.tolist(), weights.tolist()):
-            self.sums[user] += factor * weight * self.sources.vectors[col]
-            self.history.add(user, col, factor * weight)
-        if event["type"] == "purchase" and event["item_id"] != NO_ITEM:
-            self.bought.add(user, int(cols[0]), 1.0)
-        self.n_events[user] += 1
-        self.seen_event_ids.add(event["event_id"])
-        return True
 
     def _user_row(self, user_id: str) -> int:
         row = self._row_of_user.get(user_id)

@@ -1,6 +1,6 @@
 """The best guess of what a user will buy from their events alone, for someone who knows the simulator
 exactly: the Bayes posterior over its hidden tastes given the events, and the purchase probabilities
-that implies. Ground truth of SIMULATED behaviour; recsys.oracle ranks by it as a ceiling.
+that implies. Ground truth of SIMULATED behaviour; lab.oracle ranks by it as a ceiling.
 
     P(purchase = i | events) = sum over tastes t of P(t | events) * P(purchase = i | t)
 

@@ -10,7 +10,7 @@ which mission, colour or usage the view picked, so a purchase is distributed lik
   usage    the user's usage w.p. usage_affinity, else any usage
   cell     the first that exists of (colour, usage), (colour, any), (any, usage), (any, any)
   product  in proportion to its popularity within the cell
-Recommenders never read this; recsys.oracle uses it as a ceiling to compare them with, and
+Recommenders never read this; lab.oracle uses it as a ceiling to compare them with, and
 features.simulator_posterior averages the same mixture over the taste prior given a user's events.
 """
 from __future__ import annotations

@@ -27,6 +27,7 @@ from imagegen.components import SAMPLERS, build_sampler
 from imagegen.spec import check_same_space, parse_generator_spec
 
 SETTINGS_FILE = "tailorcard_generator.json"
+CONDITIONINGS = ("embedding", "added")
 # A Kandinsky 2.2 decoder folder without our settings file: its image embeddings are ViT-bigG-14's.
 KANDINSKY_SPACE_ID = "openclip:ViT-bigG-14/laion2b_s39b_b160k"
 
@@ -40,6 +41,10 @@ class GeneratorSettings:
     sampler: str = "dpm++"
     num_inference_steps: int = 20
     guidance_scale: float = 3.0
+    # "embedding": a condition is a point in the space (a product's, a taste's); "added": what a backdrop adds
+    # around a kept product (a scene generator's), of typical length added_norm
+    conditioning: str = "embedding"
+    added_norm: float = 1.0
 
     def __post_init__(self):
         self.check_inputs()
@@ -53,6 +58,8 @@ class GeneratorSettings:
             ("sampler", self.sampler in tuple(SAMPLERS), f"one of {sorted(SAMPLERS)}"),
             ("num_inference_steps", whole(self.num_inference_steps, 1), "an integer >= 1"),
             ("guidance_scale", number(self.guidance_scale, 0), "a number >= 0"),
+            ("conditioning", self.conditioning in CONDITIONINGS, f"one of {list(CONDITIONINGS)}"),
+            ("added_norm", number(self.added_norm, 0, above=True), "a number > 0"),
         ))
 
     def save(self, folder: Path) -> None:

@@ -2,15 +2,21 @@
 the product's CLI never imports the lab. Argument parsing and printing only."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from lab.output import print_result
+
 
 def register(main: click.Group, bench: click.Group) -> None:
+    """Every bench, simulator and the DCGAN baseline's training; each lab.cli_* module adds its own."""
+    from lab import cli_benches, cli_experiments, cli_recsys
+    for module in (cli_benches, cli_experiments, cli_recsys):
+        module.register(main, bench)
     bench.add_command(bench_presentation_command)
     main.add_command(simulate_loop_command)
+    main.add_command(storefront_shots_command)
 
 
 @click.command("presentation")
@@ -32,8 +38,9 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
     from imagegen.presentation import build_presenter
     from lab.presentation_bench import bench_presentation
 
-    presenter = build_presenter(scene_spec)
-    result, grid = bench_presentation(presenter, load_encoder(encoder_spec, device="cpu"), catalogue_dir,
+    encoder = load_encoder(encoder_spec, device="cpu")
+    presenter = build_presenter(scene_spec, encoder)
+    result, grid = bench_presentation(presenter, encoder, catalogue_dir,
                                       products=products, segments=segments, seed=seed,
                                       log=lambda line: click.echo(line, err=True))
     result.update(catalogue=str(catalogue_dir), scenes=scene_spec, device="cpu", torch_threads=torch.get_num_threads(),
@@ -43,11 +50,7 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
         Path(grid_path).parent.mkdir(parents=True, exist_ok=True)
         grid.save(grid_path, optimize=True)
         result["grid"] = str(grid_path)
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for name, value in result.items():
-        click.echo(f"{name}: {value}")
+    print_result(result, as_json)
 
 
 @click.command("simulate-loop")
@@ -70,8 +73,16 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, a
     Path(folder).mkdir(parents=True)
     config = LoopConfig(rounds=rounds, decisions=decisions, aa_experiments=aa_experiments, seed=seed)
     result = run_loop_simulation(Path(folder), config, scene_spec, encoder_spec, log=lambda l: click.echo(l, err=True))
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for name, value in result.items():
-        click.echo(f"{name}: {value}")
+    print_result(result, as_json)
+
+
+@click.command("storefront-shots")
+@click.option("--url", default="http://localhost:8000", show_default=True, help="A serving instance (`tailorcard serve`).")
+@click.option("--key", required=True, help="Its storefront key (instance/api_keys.json).")
+@click.option("--out", "out_dir", default="runs/shots", show_default=True, type=click.Path(file_okay=False),
+              help="Where storefront.png and same-product.png are written.")
+def storefront_shots_command(url, key, out_dir):
+    """Screenshots for the README: two shoppers of different segments sharing a product, scenes ready (Chromium)."""
+    from lab.storefront_shots import take_shots
+
+    print_result(take_shots(url.rstrip("/"), key, Path(out_dir)), as_json=True)

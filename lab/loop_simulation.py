@@ -89,7 +89,7 @@ class LoopLab:
     def shoppers_by_segment(self) -> dict[int, list[str]]:
         users = [u["user_id"] for u in self.call("GET", "/v1/users?limit=200", self.storefront)["users"]]
         with self.app.app_context():
-            live = self.app.extensions["tailorcard.live"].get()
+            live = self.app.extensions["tailorcard"].live.get()
             segment_of = {user: live.segment_of(user) for user in users}
         return {s: [u for u in users if segment_of[u] == s] for s in sorted(set(segment_of.values()))}
 
@@ -98,7 +98,7 @@ def hidden_likings(lab: LoopLab, segments: list[int]) -> dict[int, np.ndarray]:
     """Per segment, the CLIP direction a backdrop of its secret colour adds to the products (unknown to the loop)."""
     from features.vectors import unit_rows
     with lab.app.app_context():
-        live = lab.app.extensions["tailorcard.live"].get()
+        live = lab.app.extensions["tailorcard"].live.get()
         keys = sorted(live.products)
     photos = [Image.open(io.BytesIO(lab.client.get(f"/v1/items/{live.products[k]['id']}/image").data))
               .convert("RGB") for k in keys]
@@ -130,22 +130,22 @@ def make_round_images(lab: LoopLab, segments: list[int], policies: list[dict]) -
     from imagegen.presentation import UPSCALED, PresentationPolicy
     from service.generation import request_variant
     with lab.app.app_context():
-        live = lab.app.extensions["tailorcard.live"].get()
+        live = lab.app.extensions["tailorcard"].live.get()
         for key, product in live.products.items():
             request_variant(key, product["content_hash"], "all", UPSCALED, wanted=True)
             for segment in segments:
                 for policy in policies:
                     request_variant(key, product["content_hash"], str(segment), PresentationPolicy.from_dict(policy),
                                     wanted=True)
-    while lab.app.extensions["tailorcard.jobs"].run_pending():
+    while lab.app.extensions["tailorcard"].jobs.run_pending():
         pass
 
 
 def image_url(lab: LoopLab, key: int, segment: int, policy: dict) -> str | None:
     from imagegen.presentation import PresentationPolicy
     with lab.app.app_context():
-        product = lab.app.extensions["tailorcard.live"].get().products[key]
-        record = lab.app.extensions["tailorcard.variants"].lookup(key, product["content_hash"], str(segment),
+        product = lab.app.extensions["tailorcard"].live.get().products[key]
+        record = lab.app.extensions["tailorcard"].variants.lookup(key, product["content_hash"], str(segment),
                                                                   PresentationPolicy.from_dict(policy))
     return None if record is None else f"/v1/variants/{record.variant_id}"
 
@@ -212,7 +212,7 @@ def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig)
             continue
         arm = next(a for a in scene_arms(config, finished["round"]) if a["name"] == played.index[0])
         with lab.app.app_context():
-            keys = sorted(lab.app.extensions["tailorcard.live"].get().products)
+            keys = sorted(lab.app.extensions["tailorcard"].live.get().products)
         urls = [image_url(lab, key, segment, arm["presentation"]) for key in keys]
         winners[segment] = [u.rsplit("/", 1)[1] for u in urls if u]
         lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst, {"winners": winners[segment],

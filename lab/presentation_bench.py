@@ -53,7 +53,7 @@ def bench_presentation(presenter, encoder, catalogue_dir, *, products: int = 24,
         matted, _ = matte_photo(pixels, presenter.matte_model)
         rows.append(_measure(encoder, matted, [card.image for card in cards], centroids))
         grid_rows.append([pixels] + [card.image for card in cards])
-        painted.append(_painted_squares(presenter, matted, centroids, seed))
+        painted.append(_painted_squares(presenter, photo, matted, centroids, seed))
         log(f"bench presentation: {n + 1}/{len(chosen)} products")
     if not rows:
         raise BenchError(f"no product of {catalogue_dir} got a scene card: {dict(reasons)}")
@@ -88,11 +88,11 @@ def _measure(encoder, matted, cards: list[np.ndarray], centroids: np.ndarray) ->
             "long_side": min(max(card.shape[:2]) for card in cards)}
 
 
-def _painted_squares(presenter, matted, centroids: np.ndarray, seed: int) -> dict:
+def _painted_squares(presenter, photo, matted, centroids: np.ndarray, seed: int) -> dict:
     """The generator's own squares for the first segment and for the zero condition (fd_clip's rows)."""
     scenes = presenter.scenes
     square, repaint, _ = generator_input(matted, scenes.settings.image_size)
-    conditions = np.vstack([centroids[:1], np.zeros_like(centroids[:1])])
+    conditions = presenter.condition_rows(photo, np.vstack([centroids[:1], np.zeros_like(centroids[:1])]))
     images = scenes.paint(np.stack([square] * 2), np.stack([repaint] * 2), conditions, seed=seed)
     return {"conditional": images[0], "unconditional": images[1]}
 

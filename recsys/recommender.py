@@ -18,7 +18,7 @@ so it knows which of the look-alikes people actually go for, and what goes with 
 most while the taste is young (its weight does not grow with evidence as the taste's does);
 fade(user) = covisit_fade / (covisit_fade + e) can also shrink it outright (None: no fading).
 The table is learned in `fit` and changes only at the next `fit` (like the popularity prior); a
-user's own new events (`observe`) change their pull at once.
+user's own new events (`preferences.rebuild_users`) change their pull at once.
 
 repurchase (recsys.repurchase) is what the shopper will order next where shoppers re-order: their
 own past orders (recent, big and store-wide re-ordered ones first), their nearest shoppers'
@@ -183,10 +183,6 @@ class Recommender(BaseRecommender):
         if self.config.filter_already_bought == "auto":
             return repeat_share < self.config.repeat_share_to_keep_bought
         return bool(self.config.filter_already_bought)
-
-    def observe(self, event: dict) -> bool:
-        """One new event: the user's vector moves now. False if the event_id was seen before."""
-        return self.preferences.observe(event)
 
     def popularity_vector(self) -> np.ndarray:
         """The taste of 'everyone': popularity-weighted mean of the popular products (cold start)."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 
 from flask import Flask
 
 from service import auth, db, errors, metrics
+from service.deps import EXTENSION, Deps, LazyEncoder, LazyLive  # noqa: F401 (LazyEncoder, LazyLive: also from here)
 from service.experiments_store import DatabaseExperiments
+from service.presentation_rules import RULES_TTL_SECONDS, RulesCache
 from service.ranking_cache import RankingCache
 from service.variants import NullVariantStore
 
@@ -41,6 +42,9 @@ DEFAULTS = {
     # defaults (6 cards, a card a week old counting half), measured by `tailorcard bench variants`
     "VARIANT_MIN_DEMAND": None,
     "VARIANT_DEMAND_HALF_LIFE_DAYS": None,
+    # C2PA Content Credentials in every made image, where the instance has a key (imagegen/c2pa_manifest.py)
+    "C2PA_SIGNING_KEY": None, "C2PA_CERTIFICATE_CHAIN": None, "C2PA_SIGNING_ALG": "ES256", "C2PA_TIMESTAMP_URL": None,
+    "PRESENTATION_RULES_TTL_SECONDS": RULES_TTL_SECONDS,  # how old a worker's copy of the merchant's scene switches may be
     "EXPERIMENTS": None,  # an object following service.experiments.Experiments; None = DatabaseExperiments
     "RANKING_CACHE_SIZE": 4096,  # rankings each worker keeps in memory (service.ranking_cache); 0 = off
 }
@@ -63,10 +67,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     errors.init_app(app)
     db.init_app(app)
-    auth.init_app(app)
-    _init_domain(app)
-    _init_jobs(app)
-    metrics.init_app(app, queue_depth=app.extensions["tailorcard.jobs"].depth)
+    app.extensions[EXTENSION] = _dependencies(app)
+    metrics.init_app(app)
+    _start_jobs(app.extensions[EXTENSION], app.config)
     _register_blueprints(app)
     return app
 
@@ -81,44 +84,57 @@ def _load_key_file(app: Flask) -> None:
         app.config["STOREFRONT_KEY"] = storefront[0] if storefront else None
 
 
-def _init_domain(app: Flask) -> None:
+def _dependencies(app: Flask) -> Deps:
     from service.live import LiveModel
-    app.extensions["tailorcard.experiments"] = app.config["EXPERIMENTS"] or DatabaseExperiments()
-    app.extensions["tailorcard.asked"] = set()  # variant jobs this process has already queued
-    app.extensions["tailorcard.rankings"] = RankingCache(app.config["RANKING_CACHE_SIZE"])
-    app.extensions["tailorcard.encoder"] = LazyEncoder(app.config["ENCODER"])
-    app.extensions["tailorcard.variants"] = app.config["VARIANT_STORE"] or _variant_store(app)
-    app.extensions["tailorcard.live"] = LazyLive(lambda: LiveModel(
-        app.extensions["tailorcard.db"], app.extensions["tailorcard.encoder"].encode_texts).load())
+    engine = app.extensions["tailorcard.db"]  # made by db.init_app
+    encoder = LazyEncoder(app.config["ENCODER"])
+    queue = _job_queue(app, engine)
+    dependencies = Deps(
+        db=engine,
+        keys=auth.load_keys(app.config["API_KEYS"]),
+        limiter=auth.RateLimiter(app.config["RATE_LIMIT_PER_SECOND"], app.config["RATE_LIMIT_BURST"]),
+        experiments=app.config["EXPERIMENTS"] or DatabaseExperiments(),
+        rankings=RankingCache(app.config["RANKING_CACHE_SIZE"]),
+        encoder=encoder,
+        variants=app.config["VARIANT_STORE"] or _variant_store(app, encoder),
+        live=LazyLive(lambda: LiveModel(engine, encoder.encode_texts).load()),
+        presentation_rules=RulesCache(engine, app.config["PRESENTATION_RULES_TTL_SECONDS"]),
+        jobs=queue,
+        metrics=metrics.Metrics(queue.depth))
+    queue.on_finished = lambda kind, seconds, outcome: dependencies.metrics.generation.labels(
+        outcome).observe(seconds)
+    return dependencies
 
 
-def _variant_store(app: Flask):
+def _variant_store(app: Flask, encoder: LazyEncoder):
     """Card images from a scene generator spec (built once per process), else none: original photos."""
     if not app.config["VARIANTS"]:
         return NullVariantStore()
+    from imagegen.c2pa_manifest import signer_from_config
     from service.variants import build_variant_store
-    return build_variant_store(app.config["VARIANTS"], app.extensions["tailorcard.encoder"].get(),
-                               Path(app.instance_path) / "variants")
+    return build_variant_store(app.config["VARIANTS"], encoder.get(), Path(app.instance_path) / "variants",
+                               signer_from_config(app.config, base=app.instance_path))
 
 
-def _init_jobs(app: Flask) -> None:
+def _job_queue(app: Flask, engine):
     from service.generation import GENERATE_VARIANT, generate_variant
-    from service.jobs import InProcessWorker, JobQueue, rq_queue_for
+    from service.jobs import JobQueue, rq_queue_for
     mode = app.config["JOB_QUEUE"]
     if mode not in ("thread", "rq", "none"):
         raise ValueError(f"JOB_QUEUE is {mode!r}; expected 'thread', 'rq' or 'none'")
     if mode == "rq" and not app.config["REDIS_URL"]:
         raise ValueError("JOB_QUEUE is 'rq' but REDIS_URL is not set")
-    queue = JobQueue(app.extensions["tailorcard.db"], {GENERATE_VARIANT: generate_variant}, app.app_context,
-                     app.config["JOB_LEASE_SECONDS"], rq_queue_for(app.config["REDIS_URL"]) if mode == "rq" else None)
-    queue.on_finished = lambda kind, seconds, outcome: app.extensions["tailorcard.metrics"].generation.labels(
-        outcome).observe(seconds)
-    app.extensions["tailorcard.jobs"] = queue
-    queue.recover()
-    if mode == "thread":
-        worker = InProcessWorker(queue, app.config["JOB_POLL_SECONDS"])
-        worker.start()
-        app.extensions["tailorcard.worker"] = worker
+    return JobQueue(engine, {GENERATE_VARIANT: generate_variant}, app.app_context,
+                    app.config["JOB_LEASE_SECONDS"], rq_queue_for(app.config["REDIS_URL"]) if mode == "rq" else None)
+
+
+def _start_jobs(dependencies: Deps, config) -> None:
+    """Jobs left running by a process that died are queued again; the dev server runs them in a thread."""
+    from service.jobs import InProcessWorker
+    dependencies.jobs.recover()
+    if config["JOB_QUEUE"] == "thread":
+        dependencies.worker = InProcessWorker(dependencies.jobs, config["JOB_POLL_SECONDS"])
+        dependencies.worker.start()
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -127,39 +143,3 @@ def _register_blueprints(app: Flask) -> None:
     for module in (catalogue, docs, events, experiments, health, items, presentation, scene_rounds, storefront, users,
                    variants):
         app.register_blueprint(module.bp)
-
-
-class LazyEncoder:
-    """Loads the encoder on first use: only product changes and search events need it."""
-
-    def __init__(self, spec_or_encoder):
-        self._spec = spec_or_encoder if isinstance(spec_or_encoder, str) else None
-        self._encoder = None if self._spec else spec_or_encoder
-        self._lock = threading.Lock()
-
-    def get(self):
-        with self._lock:
-            if self._encoder is None:
-                from features.encoder import load_encoder
-                self._encoder = load_encoder(self._spec)
-            return self._encoder
-
-    def encode_texts(self, texts):
-        return self.get().encode_texts(texts)
-
-
-class LazyLive:
-    """The worker's LiveModel, built on first use (a worker starts fast; /readyz builds it)."""
-
-    def __init__(self, build):
-        self._build, self._live, self._lock = build, None, threading.Lock()
-
-    @property
-    def ready(self) -> bool:
-        return self._live is not None
-
-    def get(self):
-        with self._lock:
-            if self._live is None:
-                self._live = self._build()
-            return self._live

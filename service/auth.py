@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from flask import current_app, g, request
 
+from service.deps import deps
 from service.errors import ApiError
 
 ROLES = {"storefront": ["cards", "events"], "admin": ["items"], "analyst": ["experiments"]}
@@ -101,21 +102,16 @@ def authenticate(scopes: tuple[str, ...]) -> ApiKey:
     if not given:
         raise ApiError(401, "unauthorized", "an API key is required: send 'Authorization: Bearer <key>'",
                        {"WWW-Authenticate": "Bearer"})
-    key = find_key(current_app.extensions["tailorcard.keys"], given)
+    key = find_key(deps().keys, given)
     if key is None:
         raise ApiError(401, "unauthorized", "unknown API key", {"WWW-Authenticate": "Bearer"})
     if not key.scopes & set(scopes):
         raise ApiError(403, "forbidden", f"key {key.name!r} has scope(s) {sorted(key.scopes)}; this needs "
                        f"{' or '.join(repr(s) for s in scopes)}")
-    wait = current_app.extensions["tailorcard.limiter"].wait_time(key.name)
+    wait = deps().limiter.wait_time(key.name)
     if wait > 0:
         raise ApiError(429, "rate_limited", f"rate limit of {current_app.config['RATE_LIMIT_PER_SECOND']} "
                        f"requests/s for key {key.name!r} exceeded; retry in {wait:.2f} s",
                        {"Retry-After": str(max(1, round(wait)))})
     return key
 
-
-def init_app(app) -> None:
-    app.extensions["tailorcard.keys"] = load_keys(app.config["API_KEYS"])
-    app.extensions["tailorcard.limiter"] = RateLimiter(app.config["RATE_LIMIT_PER_SECOND"],
-                                                       app.config["RATE_LIMIT_BURST"])

@@ -1,4 +1,4 @@
-"""Commands of the foundation: pack images, train the encoder, embed a catalogue, bench the encoder."""
+"""Commands of the foundation: pack images, train the encoder, embed a catalogue (`bench encoder` is the lab's)."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from service.cli import bench, main
+from features.model_spec import data_dir
+from service.cli import main
 
-DEFAULT_CATALOGUE = "data/catalogue"
+DEFAULT_CATALOGUE = data_dir() / "catalogue"  # the shipped sample
 
 
 def _setup_logging(log_file: Path | None = None) -> None:
@@ -36,7 +37,8 @@ def pack_images(catalogue_path, out, size, webp_quality):
 
 
 @main.command("train-encoder")
-@click.option("--catalogue", "catalogue_path", default="../shared/data/fashion-small", show_default=True)
+@click.option("--catalogue", "catalogue_path", required=True,
+              help="Products with titles and photos (the shipped encoder: fashion-small, held-out split excluded).")
 @click.option("--pack", "pack_path", type=click.Path(path_type=Path), default=None,
               help="Image pack from `pack-images` (made from the catalogue when absent).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs/encoder"), show_default=True)
@@ -73,34 +75,8 @@ def train_encoder(catalogue_path, pack_path, out_dir, export_dir, model, minutes
     click.echo(json.dumps(scores))
 
 
-@bench.command("encoder")
-@click.option("--catalogue", "catalogue_path", default=None,
-              help="Score every product of this catalogue (default: fashion-small's held-out products).")
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
-def bench_encoder_command(catalogue_path, encoder_spec, as_json):
-    """Zero-shot top-1 of the attributes it knows (when the catalogue has them), title-to-image recall@10, images/s."""
-    from features.catalogue import load_catalogue
-    from features.encoder import load_encoder
-    from features.encoder.bench import bench_encoder, heldout_products
-    from features.encoder.evaluation import ZERO_SHOT_COLUMNS
-    if catalogue_path:
-        catalogue = load_catalogue(catalogue_path)
-    else:
-        catalogue = heldout_products(load_catalogue("../shared/data/fashion-small"))
-    result = bench_encoder(load_encoder(encoder_spec), catalogue)
-    click.echo(f"encoder {result['encoder']} on {result['products']} products ({catalogue_path or 'fashion-small held-out'})")
-    for key, column in ZERO_SHOT_COLUMNS.items():
-        article = "an" if column[0].lower() in "aeiou" else "a"
-        click.echo(f"  {key:28s} {result.get(key, f'n/a (needs {article} {column} column)')}")
-    for key in ("text_to_image_recall_at_10", "images_per_s"):
-        click.echo(f"  {key:28s} {result[key]}")
-    if as_json:
-        click.echo(json.dumps(result))
-
-
 @main.command("embed")
-@click.option("--catalogue", "catalogue_path", default=DEFAULT_CATALOGUE, show_default=True)
+@click.option("--catalogue", "catalogue_path", default=str(DEFAULT_CATALOGUE), show_default=True)
 @click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
 @click.option("--store", "store_path", type=click.Path(path_type=Path), default=Path("var/embeddings.npz"), show_default=True)
 def embed_command(catalogue_path, encoder_spec, store_path):

@@ -1,11 +1,10 @@
-"""`tailorcard train-generator`, `train-dcgan` and `bench generator`: argument parsing and printing only."""
+"""`tailorcard train-generator`: argument parsing and printing only (the DCGAN baseline and `bench generator`
+are the lab's: lab/cli_benches.py)."""
 from __future__ import annotations
-
-import json
 
 import click
 
-from service.cli import bench, main
+from service.cli import main
 
 DEFAULT_TRAIN_DIR = "runs/generator"
 
@@ -76,51 +75,3 @@ def _conditions(pack, conditions_path, space_id, encoder_spec, device):
     from features.encoder import load_encoder
     encoder = load_encoder(encoder_spec, device=device)
     return encode_conditions(pack, encoder), encoder.space_id
-
-
-@main.command("train-dcgan")
-@_training_options
-@click.option("--export", "export_dir", default="data/models/dcgan", show_default=True, type=click.Path(file_okay=False))
-def train_dcgan_command(pack_path, out_dir, minutes, device, batch_size, max_steps, resume, export_dir):
-    """Train the DCGAN baseline (the original design's) on the same 64x64 images."""
-    from features.image_pack import load_image_pack
-    from imagegen.dcgan_training import train_dcgan
-
-    train_dcgan(load_image_pack(pack_path), out_dir, minutes, export_dir=export_dir,
-                **_stage_kwargs(device, batch_size, max_steps, resume))
-    click.echo(f"DCGAN generator written to {export_dir}")
-
-
-@bench.command("generator")
-@click.option("--catalogue", "catalogue_dir", default="data/catalogue", show_default=True, type=click.Path())
-@click.option("--generator", "generator_spec", default="embedded", show_default=True)
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
-@click.option("--dcgan", "dcgan_dir", default="data/models/dcgan", show_default=True, type=click.Path(file_okay=False))
-@click.option("--limit", default=128, show_default=True, help="Held-out products to use (sampled with --seed).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--grid", "grid_path", default="data/models/embedded-generator/sample-grid.png", show_default=True,
-              type=click.Path(dir_okay=False), help="PNG grid: real | ours | DCGAN, one product per row.")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
-def bench_generator_command(catalogue_dir, generator_spec, encoder_spec, dcgan_dir, limit, seed, grid_path, as_json):
-    """Quality and CPU speed of the generator against the DCGAN baseline, on held-out products."""
-    from features.catalogue import load_catalogue
-    from features.encoder import load_encoder
-    from imagegen import load_generator
-    from imagegen.bench import bench_generator
-    from imagegen.dcgan import load_dcgan_generator
-
-    encoder = load_encoder(encoder_spec, device="cpu")
-    generator = load_generator(generator_spec, device="cpu")
-    result = bench_generator(load_catalogue(catalogue_dir), encoder, generator, load_dcgan_generator(dcgan_dir),
-                             limit=limit, seed=seed, grid_path=grid_path, log=lambda line: click.echo(line, err=True))
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    click.echo(f"products: {result['products']} held-out, {result['image_size']}px, {result['sampler']}")
-    for name, value in result["fd_clip"].items():
-        click.echo(f"fd_clip.{name}: {value}")
-    for name, value in result["colour_delta_e"].items():
-        click.echo(f"colour_delta_e.{name}: {value}")
-    click.echo(f"type_agreement: {result['type_agreement']} (real photos: {result['type_agreement_real_photos']})")
-    click.echo(f"images_per_s: {result['images_per_s']} ({result['device']}, {result['torch_threads']} threads)")
-    click.echo(f"grid: {result['grid']}")

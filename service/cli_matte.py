@@ -1,31 +1,17 @@
-"""`tailorcard train-matte` and `bench matte`: argument parsing and printing only."""
+"""`tailorcard train-matte`: argument parsing and printing only (`bench matte` is the lab's)."""
 from __future__ import annotations
-
-import json
 
 import click
 
-from features.model_spec import parse_model_spec
-from service.cli import bench, main
-
-CATALOGUE = "../shared/data/fashion-small"
-BACKGROUNDS = "../shared/data/clothing-photos"
-
-
-def _data_options(function):
-    for option in reversed([
-        click.option("--catalogue", "catalogue_dir", default=CATALOGUE, show_default=True, type=click.Path(),
-                     help="Studio photos on plain backdrops (pseudo-masks; their held-out split for the bench)."),
-        click.option("--backgrounds", "backgrounds_dir", default=BACKGROUNDS, show_default=True, type=click.Path(),
-                     help="clothing-photos folder: train/ backgrounds for training, validation/ for the bench."),
-        click.option("--seed", default=0, show_default=True),
-    ]):
-        function = option(function)
-    return function
+from service.cli import main
 
 
 @main.command("train-matte")
-@_data_options
+@click.option("--catalogue", "catalogue_dir", required=True, type=click.Path(),
+              help="Studio photos on plain backdrops, pseudo-masked (fashion-small in the documented runs).")
+@click.option("--backgrounds", "backgrounds_dir", required=True, type=click.Path(),
+              help="clothing-photos folder: its train/ photos are the composites' backgrounds.")
+@click.option("--seed", default=0, show_default=True)
 @click.option("--out", "out_dir", default="runs/matte", show_default=True, type=click.Path(file_okay=False),
               help="Training folder: train.log, checkpoints every minute, the prepared products.")
 @click.option("--minutes", default=25.0, show_default=True, help="Training time in all, resumed sessions included.")
@@ -44,25 +30,3 @@ def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, 
     train_matte(catalogue_dir, backgrounds_dir, out_dir, minutes, products=products, batch_size=batch_size, lr=lr,
                 resume=resume, max_steps=max_steps, seed=seed, export_dir=export_dir)
     click.echo(f"matte model written to {export_dir or f'{out_dir}/model'}")
-
-
-@bench.command("matte")
-@_data_options
-@click.option("--model", "model_spec", default="embedded", show_default=True,
-              help="Model spec: 'embedded' (the shipped one) or 'local-dir:PATH'.")
-@click.option("--composites", default=400, show_default=True, help="Held-out composites with known masks.")
-@click.option("--photos", default=400, show_default=True, help="Held-out catalogue photos.")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
-def bench_matte_command(catalogue_dir, backgrounds_dir, seed, model_spec, composites, photos, as_json):
-    """IoU of the matte on held-out composites and catalogue photos, fallback rates, CPU speed."""
-    from imagegen.matte import load_matte_model
-    from imagegen.matte.bench import bench_matte
-
-    model = load_matte_model(parse_model_spec(model_spec, "matte").folder)
-    result = bench_matte(model, catalogue_dir, backgrounds_dir, composites=composites, photos=photos, seed=seed,
-                         log=lambda line: click.echo(line, err=True))
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for name, value in result.items():
-        click.echo(f"{name}: {value}")

@@ -1,19 +1,19 @@
-"""CLI: `tailorcard serve` (the embedded default at http://localhost:8000), `tailorcard worker` (runs generation
-jobs apart from the web workers) and `tailorcard bench service`."""
+"""CLI: `tailorcard serve` (the embedded default at http://localhost:8000) and `tailorcard worker` (runs generation
+jobs apart from the web workers). `tailorcard bench service` is the lab's (lab/cli_benches.py); it reuses
+prepare, gunicorn_command and serving_environment."""
 from __future__ import annotations
 
 import importlib
 import json
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import click
 
 from features.model_spec import data_dir
-from service.cli import bench, main
+from service.cli import main
 
 DEFAULT_CATALOGUE = data_dir() / "catalogue"
 DEMO_SHOPPERS = 400
@@ -160,7 +160,7 @@ def worker(poll, niceness, exit_with_parent, factory):
     module, _, name = factory.partition(":")
     app = getattr(importlib.import_module(module), name)({"JOB_QUEUE": "none"})
     click.echo(f"worker {os.getpid()}: jobs from {app.config['DATABASE_URL']} (nice {os.nice(0)}, poll {poll:g} s)")
-    ran = run_worker(app.extensions["tailorcard.jobs"], poll, parent if exit_with_parent else None)
+    ran = run_worker(app.extensions["tailorcard"].jobs, poll, parent if exit_with_parent else None)
     click.echo(f"worker {os.getpid()}: stopped after {ran} jobs")
 
 
@@ -179,41 +179,3 @@ def become(command: list[str], env: dict) -> None:
     sys.stdout.flush()  # exec discards what Python still buffers (the URLs and keys printed above)
     sys.stderr.flush()
     os.execvpe(command[0], command, env)
-
-
-@bench.command("service")
-@click.option("--rate", type=float, default=200.0, show_default=True, help="Card requests per second.")
-@click.option("--requests", "n_requests", type=int, default=2000, show_default=True, help="Card requests measured.")
-@click.option("--shoppers", type=int, default=100, show_default=True, help="Distinct SIMULATED shoppers asked for.")
-@click.option("--events", "n_events", type=int, default=5000, show_default=True, help="Events posted (batches of 100).")
-@click.option("--new-shoppers", "new_shopper_share", type=float, default=0.005, show_default=True,
-              help="Share of card requests from first-time shoppers (ranked then: cache misses).")
-@click.option("--instance", type=click.Path(file_okay=False), default="runs/bench-service", show_default=True)
-@click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(DEFAULT_CATALOGUE), show_default=True)
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
-def bench_service(rate, n_requests, shoppers, n_events, new_shopper_share, instance, catalogue_path, encoder_spec,
-                  as_json):
-    """gunicorn (2 workers, loopback) under a bounded load: card latency at a fixed rate, then again with a
-    `tailorcard worker` generating card images beside it, then event ingestion."""
-    from service.load import BENCH_APP, generation_note, run_service_bench
-    instance = Path(instance).resolve()
-    database = instance / "tailorcard.sqlite"
-    for stale in instance.glob("tailorcard.sqlite*"):  # each run starts from the same prepared state
-        stale.unlink()
-    shutil.rmtree(instance / "variants", ignore_errors=True)  # card images of an earlier run: none made yet
-    os.environ.pop("DATABASE_URL", None)
-    config = prepare(instance, catalogue_path, encoder_spec, users=max(shoppers, 300), segments=8)
-    # every card shown asks for its images at once: the warm-up leaves the worker a backlog
-    config.update(RATE_LIMIT_PER_SECOND=100_000.0, RATE_LIMIT_BURST=100_000, VARIANTS="embedded", VARIANT_MIN_DEMAND=1)
-    env = {**serving_environment(config, instance), "TAILORCARD_JOB_QUEUE": "none"}
-    env.pop("TAILORCARD_LOCAL_WORKER", None)  # the bench starts its worker itself, after the first phase
-    report = run_service_bench(lambda bind, workers: gunicorn_command(bind, workers, f"{BENCH_APP}()"), env,
-                               config["API_KEYS"], rate=rate, n_requests=n_requests, n_shoppers=shoppers,
-                               n_events=n_events, new_shopper_share=new_shopper_share, log=click.echo)
-    report["generation"] = generation_note()
-    report["database"] = str(database)
-    for key, value in report.items():
-        click.echo(f"  {key}: {value}")
-    if as_json:
-        click.echo(json.dumps(report))

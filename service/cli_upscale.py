@@ -1,12 +1,9 @@
-"""`tailorcard train-upscaler` and `bench upscale`: argument parsing and printing only."""
+"""`tailorcard train-upscaler`: argument parsing and printing only (`bench upscale` is the lab's)."""
 from __future__ import annotations
-
-import json
 
 import click
 
-from features.model_spec import parse_model_spec
-from service.cli import bench, main
+from service.cli import main
 
 PHOTOS_HELP = "clothing-photos folder (train/ and validation/ class folders of .jpg photos)."
 
@@ -38,26 +35,3 @@ def train_upscaler_command(photos_dir, out_dir, minutes, batch_size, patch, lr, 
                    config=UpscalerConfig(width=width, layers=layers), resume=resume, max_steps=max_steps, seed=seed,
                    export_dir=export_dir, threads=threads)
     click.echo(f"upscaler written to {export_dir or f'{out_dir}/model'}")
-
-
-@bench.command("upscale")
-@click.option("--model", "model_spec", default="embedded", show_default=True,
-              help="Model spec: 'embedded' (the shipped one) or 'local-dir:PATH'.")
-@click.option("--photos", "photos_dir", required=True, type=click.Path(exists=True, file_okay=False),
-              help=PHOTOS_HELP + " Benches on validation/ unless the catalogue's photos are large enough.")
-@click.option("--catalogue", "catalogue_dir", default=None, type=click.Path(exists=True, file_okay=False),
-              help="The store's catalogue: its own photos are the held-out set when >= 240 px on the long side.")
-@click.option("--limit", default=None, type=int, help="At most this many held-out photos.")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
-def bench_upscale_command(model_spec, photos_dir, catalogue_dir, limit, as_json):
-    """PSNR gain of the upscaler over bicubic on held-out photos (4x down and back up), CPU speed."""
-    from imagegen.upscale import load_upscaler
-    from imagegen.upscale.bench import bench_upscale
-
-    model = load_upscaler(parse_model_spec(model_spec, "upscaler").folder)
-    result = bench_upscale(model, catalogue_dir, photos_dir, limit=limit, log=lambda line: click.echo(line, err=True))
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for name, value in result.items():
-        click.echo(f"{name}: {value}")

@@ -2,8 +2,9 @@
 
 `DatabaseExperiments` follows service.experiments.Experiments (assign, log_exposures, list) and adds
 what the experiments blueprint needs. A shopper's assignment is stored in the transaction that logs the
-cards served in it, so no assignment is left without its exposures. It finds the engine through current_app,
-so one instance can be handed to create_app in config before the engine exists.
+cards served in it, so no assignment is left without its exposures. It finds the engine through the
+app's dependencies (service.deps), so one instance can be handed to create_app in config before the
+engine exists.
 
 Allocation. A fixed experiment assigns each shopper one arm for good (sticky, by the weights). A bandit
 experiment decides per cards request: the segment's counts (exposures and attributed clicks per arm, read
@@ -17,8 +18,6 @@ from __future__ import annotations
 import re
 import time
 
-from flask import current_app
-
 from features.ids import product_key
 from imagegen.errors import PresentationError
 from imagegen.presentation import SCENE, PresentationPolicy
@@ -31,6 +30,7 @@ from recsys.experiments.model import LEGACY_PRESENTATIONS
 from recsys.experiments.segments import (decision_log, off_policy_summary, segment_breakdown, segment_counts,
                                          segment_key, srm_summary)
 from service import experiments_db as store
+from service.deps import deps
 
 PRE_PERIOD_S = 28 * 86_400.0  # CUPED's covariate: clicks in the four weeks before the start
 CARDS_SLOT = "cards"
@@ -57,7 +57,7 @@ class DatabaseExperiments:
         self._bandits = {}  # experiment name -> (when counted, its version, counts, {segment key: probabilities})
 
     def _engine(self):
-        engine = current_app.extensions["tailorcard.db"]
+        engine = deps().db
         if not self._ready:
             store.ensure_tables(engine)
             self._ready = True

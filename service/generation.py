@@ -14,6 +14,7 @@ from flask import current_app, url_for
 from features.images import open_image
 from imagegen.presentation import ALL_SEGMENTS, SCENE, UPSCALED, CardPlan, PresentationPolicy, plan_card
 from service import repository
+from service.deps import deps
 from service.presentation_rules import rules_snapshot, variants_allowed
 from service.scene_rounds import condition_of
 from service.variants import GenerationRequest, VariantRecord
@@ -28,7 +29,7 @@ def card_image(card: dict, rank: int, n: int, segment: int | None, policy: Prese
     plan = plan_card(card["has_photo"], scenes_allowed(card), segment, policy)
     if plan.policy.kind == "original":
         return original_image(card)
-    store = current_app.extensions["tailorcard.variants"]
+    store = deps().variants
     for choice in dict.fromkeys([plan, CONTROL]):  # the planned image, then the photo at card size
         record = store.lookup(card["key"], card["content_hash"], choice.segment, choice.policy)
         if record is not None:
@@ -65,17 +66,16 @@ def request_variant(product_id: int, content_hash: str, segment: str, policy: Pr
     """Queue generation once the image is in demand (`wanted`: at once); this process remembers what it
     asked for, so cards pay no write."""
     key = variant_key(product_id, content_hash, segment, policy)
-    asked = current_app.extensions["tailorcard.asked"]
-    if key in asked or not getattr(current_app.extensions["tailorcard.variants"], "generates", True):
+    dependencies = deps()
+    if key in dependencies.asked or not getattr(dependencies.variants, "generates", True):
         return
     demand = (product_id, f"{segment}:{policy.digest()}")
     if not (wanted or demand_queue().request(*demand, at=time.time())):
         return
     demand_queue().forget(*demand)
-    current_app.extensions["tailorcard.jobs"].enqueue(
-        GENERATE_VARIANT, key, {"product_id": product_id, "content_hash": content_hash, "segment": segment,
-                                "policy": policy.to_dict()}, priority)
-    asked.add(key)
+    dependencies.jobs.enqueue(GENERATE_VARIANT, key, {"product_id": product_id, "content_hash": content_hash,
+                                                      "segment": segment, "policy": policy.to_dict()}, priority)
+    dependencies.asked.add(key)
 
 
 def regenerate(product_id: int, content_hash: str, made: list[tuple[str, PresentationPolicy]]) -> None:
@@ -87,19 +87,21 @@ def regenerate(product_id: int, content_hash: str, made: list[tuple[str, Present
 def demand_queue():
     """This process's demand per (product, segment and policy): an image is worth a generation once shoppers
     keep asking for it (imagegen.variants.queue). Each worker process counts the cards it served."""
-    extensions = current_app.extensions
-    if "tailorcard.demand" not in extensions:
+    dependencies = deps()
+    if dependencies.demand is None:
         from imagegen.variants.queue import DemandQueue
         config = {"min_demand": current_app.config["VARIANT_MIN_DEMAND"],
                   "half_life_days": current_app.config["VARIANT_DEMAND_HALF_LIFE_DAYS"]}
-        extensions["tailorcard.demand"] = DemandQueue(**{key: value for key, value in config.items() if value})
-    return extensions["tailorcard.demand"]
+        with dependencies.lock:
+            if dependencies.demand is None:
+                dependencies.demand = DemandQueue(**{key: value for key, value in config.items() if value})
+    return dependencies.demand
 
 
 def generate_variant(payload: dict) -> None:
     """Job handler. A product changed since the job was queued is skipped (a newer job covers it); so is a
     segment or round that no longer exists (segments were refitted)."""
-    with current_app.extensions["tailorcard.db"].connect() as connection:
+    with deps().db.connect() as connection:
         product = repository.get_product(connection, payload["product_id"], with_image=True)
     if product is None or product["content_hash"] != payload["content_hash"] or product["image"] is None:
         return
@@ -113,4 +115,4 @@ def generate_variant(payload: dict) -> None:
             return
     request = GenerationRequest(product["product_id"], product["content_hash"], segment, policy,
                                 open_image(product["image"]), condition, lineage)
-    current_app.extensions["tailorcard.variants"].generate(request)
+    deps().variants.generate(request)

@@ -195,6 +195,6 @@ def run_job_by_id(job_id: int) -> str:
     if _worker_app is None:
         from service.app import create_app
         _worker_app = create_app()  # configured from the environment, as the web workers are
-    queue = _worker_app.extensions["tailorcard.jobs"]
+    queue = _worker_app.extensions["tailorcard"].jobs
     job = queue.claim(job_id)
     return "skipped" if job is None else queue.run(job)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from service.deps import deps
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -30,7 +32,7 @@ class Metrics:
 
 
 def current() -> Metrics:
-    return current_app.extensions["tailorcard.metrics"]
+    return deps().metrics
 
 
 @bp.get("/metrics")
@@ -39,8 +41,8 @@ def metrics():
     return Response(generate_latest(current().registry), content_type=CONTENT_TYPE_LATEST)
 
 
-def init_app(app, queue_depth) -> None:
-    app.extensions["tailorcard.metrics"] = Metrics(queue_depth)
+def init_app(app) -> None:
+    """The /metrics endpoint and request timing; the app's Metrics is its Deps' (made by create_app)."""
     app.register_blueprint(bp)
 
     @app.before_request

@@ -37,25 +37,20 @@ import numbers
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from flask import current_app
 
+from features.categories import category_keys, normalize_category, product_categories
 from features.ids import product_key
 from service import db
+from service.deps import EXTENSION, deps
 
 PRODUCT, CATEGORY = "product", "category"
 SCOPES = (PRODUCT, CATEGORY)
 MAX_CATEGORY_LENGTH = 300  # as an attribute value (service.api.items.MAX_FIELD_LENGTH)
 RULES_TTL_SECONDS = 10.0
-BREADCRUMB = ">"
-# attribute names (normalized: lower case, letters and digits only) whose values are a product's categories
-CATEGORY_ATTRIBUTES = frozenset({"category", "productcategory", "producttype", "type", "articletype", "subcategory",
-                                 "mastercategory", "department", "aisle"})
-
-
 @dataclass(frozen=True)
 class RulesSnapshot:
     """The rules at one moment: product key -> variants off, normalized category -> variants off."""
@@ -78,24 +73,10 @@ def variants_allowed(rules: RulesSnapshot | None, product_id, category=None) -> 
         return not product_off
     if rules.categories:
         names = product_categories(category) if isinstance(category, Mapping) else \
-            _category_keys([category] if isinstance(category, str) else (category or ()))
+            category_keys([category] if isinstance(category, str) else (category or ()))
         if any(rules.categories.get(name) for name in names):
             return False
     return True
-
-
-def product_categories(attributes: Mapping | None) -> list[str]:
-    """A product's categories (normalized) from its attributes: the values of the CATEGORY_ATTRIBUTES,
-    each breadcrumb level and prefix included. Empty when the catalogue has no category column."""
-    values = [value for name, value in (attributes or {}).items()
-              if _attribute_name(name) in CATEGORY_ATTRIBUTES and isinstance(value, str)]
-    return _category_keys(values)
-
-
-def normalize_category(text: str) -> str:
-    """Trimmed, inner whitespace collapsed, casefolded; breadcrumb separators spaced as " > "."""
-    parts = [" ".join(part.split()) for part in str(text).split(BREADCRUMB)]
-    return f" {BREADCRUMB} ".join(parts).casefold().strip()
 
 
 def category_problem(text) -> str | None:
@@ -107,20 +88,6 @@ def category_problem(text) -> str | None:
     if "/" in text or any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
         return "a category name without '/' or control characters"
     return None
-
-
-def _category_keys(values: Iterable[str]) -> list[str]:
-    keys: list[str] = []
-    for value in values:
-        if not isinstance(value, str) or not value.strip():
-            continue
-        levels = [level for level in normalize_category(value).split(f" {BREADCRUMB} ") if level]
-        keys += levels + [f" {BREADCRUMB} ".join(levels[:end]) for end in range(2, len(levels) + 1)]
-    return list(dict.fromkeys(keys))
-
-
-def _attribute_name(name) -> str:
-    return "".join(c for c in str(name).lower() if c.isalnum())
 
 
 # ---- the table --------------------------------------------------------------------------------
@@ -199,13 +166,8 @@ class RulesCache:
 
 
 def rules_cache(app=None) -> RulesCache:
-    """The app's cache (made on first use)."""
-    app = app or current_app._get_current_object()
-    cache = app.extensions.get("tailorcard.presentation_rules")
-    if cache is None:
-        cache = app.extensions.setdefault("tailorcard.presentation_rules", RulesCache(
-            app.extensions["tailorcard.db"], app.config.get("PRESENTATION_RULES_TTL_SECONDS", RULES_TTL_SECONDS)))
-    return cache
+    """The app's cache (made by create_app, PRESENTATION_RULES_TTL_SECONDS)."""
+    return (app.extensions[EXTENSION] if app is not None else deps()).presentation_rules
 
 
 def rules_snapshot(app=None) -> RulesSnapshot:

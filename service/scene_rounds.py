@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 import sqlalchemy as sa
-from flask import current_app
 
 from features.images import open_image
 from imagegen.errors import PresentationError
@@ -20,13 +19,14 @@ from imagegen.presentation import PresentationPolicy
 from imagegen.presentation.steering import next_condition
 from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
+from service.deps import deps
 
 
 def condition_of(segment: int, round_: int) -> tuple[np.ndarray | None, dict | None]:
     """What round `round_` of the segment is painted for, and its lineage; (None, None) when there is no such round."""
     if round_ == 0:
-        return current_app.extensions["tailorcard.live"].get().segment_centroid(segment), {"round": 0}
-    with current_app.extensions["tailorcard.db"].connect() as connection:
+        return deps().live.get().segment_centroid(segment), {"round": 0}
+    with deps().db.connect() as connection:
         row = connection.execute(sa.select(scene_rounds).where(
             scene_rounds.c.segment == int(segment), scene_rounds.c.round == int(round_))).mappings().first()
     if row is None:
@@ -35,7 +35,7 @@ def condition_of(segment: int, round_: int) -> tuple[np.ndarray | None, dict | N
 
 
 def rounds_of(segment: int) -> list[dict]:
-    with current_app.extensions["tailorcard.db"].connect() as connection:
+    with deps().db.connect() as connection:
         rows = connection.execute(sa.select(scene_rounds.c.round, scene_rounds.c.lineage, scene_rounds.c.created_at)
                                   .where(scene_rounds.c.segment == int(segment)).order_by(scene_rounds.c.round))
         return [{"round": 0, "condition": "the segment's centroid"}] + [
@@ -44,22 +44,22 @@ def rounds_of(segment: int) -> list[dict]:
 
 def start_round(segment: int, winner_ids: list[str], step: float = 0.5) -> dict:
     """Store the next round of `segment`, steered by the winning scenes (variant ids of one round, this segment)."""
-    store = current_app.extensions["tailorcard.variants"]
+    store = deps().variants
     records = [store.get(variant_id) for variant_id in winner_ids]  # VariantNotFound: a 404 naming the id
     parent = _round_of(records, segment)
     current, _ = condition_of(segment, parent)
     if current is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
-    encoder = current_app.extensions["tailorcard.encoder"].get()
+    encoder = deps().encoder.get()
     winners = encoder.encode_images([open_image(store.read_bytes(r.variant_id)) for r in records])
-    with current_app.extensions["tailorcard.db"].connect() as connection:
+    with deps().db.connect() as connection:
         photos = [repository.get_product(connection, r.product_id, with_image=True) for r in records]
     if any(photo is None or not photo["image"] for photo in photos):
         raise PresentationError("a winning scene's product is gone or has no photo; pick winners of live products")
     originals = encoder.encode_images([open_image(photo["image"]) for photo in photos])
     condition = next_condition(current, winners, originals, step)
     lineage = {"parent_round": parent, "winners": list(winner_ids), "step": step}
-    with current_app.extensions["tailorcard.db"].begin() as connection:
+    with deps().db.begin() as connection:
         inserted = insert_ignoring_duplicates(connection, scene_rounds, [{
             "segment": int(segment), "round": parent + 1, "condition": repository.vector_bytes(condition),
             "lineage": lineage, "created_at": time.time()}])

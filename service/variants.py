@@ -86,11 +86,11 @@ class NullVariantStore:
         raise VariantNotFound(f"no variant {variant_id!r}: this server has no variant generator configured")
 
 
-def build_variant_store(scene_spec: str, encoder, root) -> "VariantStore":
+def build_variant_store(scene_spec: str, encoder, root, signer=None) -> "VariantStore":
     """The presentation store for a scene generator spec ("embedded" or "local-dir:PATH"), with the shipped
-    matte and upscaler when they are installed (without them: plain backdrops only, bicubic enlargement)."""
+    matte and upscaler when they are installed (without them: plain backdrops only, bicubic enlargement), and
+    a C2PA signer when the instance has a signing key."""
     from imagegen.presentation import PresentationMaker, build_presenter
     from imagegen.variants import VariantStore as FileVariantStore
-    presenter = build_presenter(scene_spec)
-    presenter.check_encoder(encoder)
-    return PresentationMaker(presenter, FileVariantStore(root), encoder_space=encoder.space_id)
+    presenter = build_presenter(scene_spec, encoder)
+    return PresentationMaker(presenter, FileVariantStore(root, signer), encoder_space=encoder.space_id)

@@ -7,15 +7,15 @@ from click.testing import CliRunner
 from PIL import Image
 from safetensors.torch import save_file
 
-from tiny_models import copy_catalogue, make_tiny_encoder
 from features.catalogue import load_catalogue
 from features.encoder.clip_encoder import CONFIG_DIR
 from features.image_pack import is_heldout
-from imagegen.bench import bench_generator, colour_distances, heldout_ids
-from imagegen.dcgan import DCGANConfig, DCGANGenerator, save_dcgan_generator
 from imagegen.errors import BenchError
 from imagegen_helpers import tiny_generator
+from lab.dcgan import DCGANConfig, DCGANGenerator, save_dcgan_generator
+from lab.generator_bench import bench_generator, colour_distances, heldout_ids
 from service.cli import main
+from tiny_models import copy_catalogue, make_tiny_encoder
 
 SPACE = "test-space"  # the conftest encoder's
 

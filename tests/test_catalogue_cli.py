@@ -6,7 +6,7 @@ from PIL import Image
 
 import features.encoder
 from features.catalogue import load_catalogue
-from features.encoder.bench import bench_encoder
+from lab.encoder_bench import bench_encoder
 from service.cli import main
 from store_catalogues import GROCERY_CSV, write_grocery_catalogue
 

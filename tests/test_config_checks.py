@@ -12,12 +12,12 @@ from features.encoder.training import EncoderTrainingConfig
 from features.errors import ModelSpecError
 from features.preferences import DEFAULT_WEIGHTS, PreferenceConfig, PreferenceError, PreferenceStore
 from features.simulator import SimulatorConfig, SimulatorError
-from imagegen.dcgan import CONFIG_FILE, DCGANConfig, DCGANGenerator, load_dcgan_generator, save_dcgan_generator
-from imagegen.pipeline import SETTINGS_FILE, GeneratorSettings
 from imagegen.errors import PresentationError
+from imagegen.pipeline import SETTINGS_FILE, GeneratorSettings
 from imagegen.presentation import PresentationPolicy
+from lab.dcgan import CONFIG_FILE, DCGANConfig, DCGANGenerator, load_dcgan_generator, save_dcgan_generator
+from lab.experiment_simulation import ShopperModel
 from recsys.experiments import ExperimentError
-from recsys.experiments.simulation import ShopperModel
 from recsys.recommender import Recommender, RecommenderConfig, RecommenderError
 
 IDS = np.arange(8)
@@ -63,7 +63,7 @@ def write_settings(folder, **values) -> None:
 def test_an_unknown_key_in_a_generator_settings_file_is_refused_by_name(tmp_path):
     write_settings(tmp_path, guidance=2.0)
     with pytest.raises(ModelSpecError, match=rf"{SETTINGS_FILE} has unknown field\(s\) \['guidance'\]; "
-                                             r"expected some of \['space_id', 'embed_dim', .*'guidance_scale'\]"):
+                                             r"expected some of \['space_id', 'embed_dim', .*'guidance_scale'.*\]"):
         GeneratorSettings.load(tmp_path, unet_config=None)
 
 

@@ -5,10 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from features.image_pack import ImagePack
-from imagegen.dcgan import (DCGANConfig, DCGANDiscriminator, DCGANGenerator, load_dcgan_generator,
-                            sample_dcgan, save_dcgan_generator)
-from imagegen.dcgan_training import discriminator_step, generator_step, train_dcgan
 from imagegen.errors import TrainingError
+from lab.dcgan import (DCGANConfig, DCGANDiscriminator, DCGANGenerator, load_dcgan_generator,
+                       sample_dcgan, save_dcgan_generator)
+from lab.dcgan_training import discriminator_step, generator_step, train_dcgan
 
 SMALL = DCGANConfig(latent_dim=8, generator_width=4, discriminator_width=4)
 

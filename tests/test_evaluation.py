@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from recsys.baselines import PopularityRecommender
+from lab.baselines import PopularityRecommender
+from lab.recsys_bench import CEILING_LABEL, EVENTS_CEILING_LABEL, format_table, map_summary, run_recsys_bench
 from recsys.evaluation import average_precision, evaluate, ndcg, recall, summarise, time_split
-from recsys.recsys_bench import CEILING_LABEL, EVENTS_CEILING_LABEL, format_table, map_summary, run_recsys_bench
 from recsys_helpers import attribute_vectors, events_frame, tiny_catalogue
 
 

@@ -9,7 +9,7 @@ import torch
 from features.errors import ModelSpecError
 from imagegen.matte import (MatteConfig, MatteNet, composite, decontaminate, judge_matte, load_matte_model, matte,
                             pseudo_mask, save_matte_model)
-from imagegen.matte.bench import mask_iou
+from imagegen.matte.train import mask_iou
 from imagegen.matte.data import BENCH_MIX, PRODUCT_SHAPE, ProductSet, random_batch
 from imagegen.matte.inference import guided_upsample
 from matte_helpers import ellipse_alpha, studio_photo

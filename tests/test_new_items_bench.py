@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from recsys.new_items_bench import CELL, TASTE, wanted_new_products
+from lab.new_items_bench import CELL, TASTE, wanted_new_products
 from recsys_helpers import attribute_vectors, tiny_products
 from service.cli import main
 

@@ -1,9 +1,9 @@
 """The oracle ceiling: the recommend contract, and ranking by the simulator's own probabilities."""
 from features.simulator import SimulatorConfig, simulate
 from features.simulator_truth import PurchaseTruth
-from recsys.baselines import PopularityRecommender
+from lab.baselines import PopularityRecommender
+from lab.oracle import OracleRecommender, PosteriorOracleRecommender
 from recsys.evaluation import evaluate, time_split
-from recsys.oracle import OracleRecommender, PosteriorOracleRecommender
 from recsys_helpers import tiny_catalogue
 from test_recommender import SHOES, WATCHES, ContractTests
 from truth_helpers import hand_truth, taste

@@ -3,7 +3,6 @@ import pandas as pd
 import pytest
 
 from features.errors import EmbeddingSpaceMismatch
-from features.events import EventError
 from features.preferences import PreferenceConfig, PreferenceError, PreferenceStore
 from recsys_helpers import attribute_vectors, events_frame, tiny_products
 
@@ -27,14 +26,16 @@ def random_events(tiny_encoder_texts: bool, n: int = 200, seed: int = 0) -> pd.D
     return events
 
 
-def test_incremental_updates_equal_the_batch_rebuild_in_any_order(tiny_encoder):
+def test_users_rebuilt_as_their_events_arrive_equal_the_batch_rebuild_in_any_order(tiny_encoder):
     events = random_events(tiny_encoder_texts=True)
     vectors = attribute_vectors(PRODUCTS)  # 16-d, like the tiny CLIP's text space
     batch = PreferenceStore(IDS, vectors, tiny_encoder.encode_texts).rebuild(events)
-    online = PreferenceStore(IDS, vectors, tiny_encoder.encode_texts)
-    for event in events.sample(frac=1.0, random_state=3).to_dict("records"):  # late events included
-        assert online.observe(event)
-    assert_same_tastes(online, batch, sorted(set(events["user_id"])))
+    arriving = PreferenceStore(IDS, vectors, tiny_encoder.encode_texts)
+    shuffled = events.sample(frac=1.0, random_state=3)  # late events included
+    for start, end in [(0, 50), (50, 120), (120, len(shuffled))]:  # as the service does: the users with new
+        arrived, new = shuffled[:end], shuffled[start:end]        # events, each with all their events so far
+        arriving.rebuild_users(arrived[arrived["user_id"].isin(set(new["user_id"]))])
+    assert_same_tastes(arriving, batch, sorted(set(events["user_id"])))
 
 
 def assert_same_tastes(store: PreferenceStore, expected: PreferenceStore, users) -> None:
@@ -57,17 +58,12 @@ def test_rebuilding_some_users_gives_them_the_full_rebuild_and_leaves_the_others
     late = later[later["user_id"] == "u1"]
     assert (late["timestamp"] < store.ref_time[store.user_ids.index("u1")]).any()  # late events are among them
     assert set(later["type"]) >= {"purchase", "dislike"} and (newcomer["item_id"] == -1).any()
-    store.observe(late.iloc[0].to_dict())  # a worker may have folded some in online already
 
     theirs = log[log["user_id"].isin(["u1", "u2", "u9"])].sample(frac=1.0, random_state=0)
     repeated = theirs.iloc[[0]].assign(item_id=IDS[7], type="purchase")  # an event id seen before counts once
     store.rebuild_users(pd.concat([theirs, repeated]))
 
     batch = PreferenceStore(IDS, VECTORS, tiny_encoder.encode_texts).rebuild(log)
-    for event_id, user, hours in [("x0", "u1", -100), ("x1", "u9", 5000)]:  # online folds keep agreeing afterwards
-        event = {"event_id": event_id, "user_id": user, "item_id": int(IDS[3]), "type": "click",
-                 "timestamp": 1.7e9 + hours * 3600}
-        assert store.observe(event) and batch.observe(event)
     assert_same_tastes(store, batch, ["u1", "u2", "u9"])
     np.testing.assert_allclose(store.decayed_sums(["u1", "u2", "u9"]), batch.decayed_sums(["u1", "u2", "u9"]),
                                rtol=1e-9, atol=1e-12)
@@ -89,19 +85,11 @@ def test_rebuilding_users_with_an_unknown_product_changes_nothing():
 
 
 def test_a_repeated_event_id_counts_once():
-    store = PreferenceStore(IDS, VECTORS)
-    event = events_frame([("u1", IDS[0], "view", 0)]).iloc[0].to_dict()
-    assert store.observe(event) is True
-    before = store.vector("u1").copy()
-    assert store.observe({**event, "item_id": IDS[5]}) is False
-    np.testing.assert_array_equal(store.vector("u1"), before)
-    assert store.event_count("u1") == 1
-
-
-def test_invalid_online_event_is_refused_with_the_reason():
-    with pytest.raises(EventError, match="type"):
-        PreferenceStore(IDS, VECTORS).observe({"event_id": "x", "user_id": "u", "item_id": IDS[0], "type": "stare",
-                                               "timestamp": 0})
+    once = PreferenceStore(IDS, VECTORS).rebuild(events_frame([("u1", IDS[0], "view", 0)]))
+    repeated = events_frame([("u1", IDS[0], "view", 0), ("u1", IDS[5], "view", 1)]).assign(event_id="e0")
+    for store in (PreferenceStore(IDS, VECTORS).rebuild(repeated), PreferenceStore(IDS, VECTORS).rebuild_users(repeated)):
+        np.testing.assert_array_equal(store.vector("u1"), once.vector("u1"))
+        assert store.event_count("u1") == 1
 
 
 def test_dislike_pushes_the_vector_away():
@@ -174,13 +162,13 @@ def test_numeric_user_ids_are_kept_as_their_text():
 def test_save_and_load_keep_everything(tmp_path):
     events = random_events(tiny_encoder_texts=False)
     store = PreferenceStore(IDS, VECTORS).rebuild(events)
-    store.observe({"event_id": "new", "user_id": "u9", "item_id": IDS[1], "type": "purchase", "timestamp": 1.8e9})
+    store.rebuild_users(events_frame([("u9", IDS[1], "purchase", 0)]).assign(event_id="new"))
     store.save(tmp_path / "prefs.npz")
     loaded = PreferenceStore.load(tmp_path / "prefs.npz")
     users = store.user_ids
     np.testing.assert_array_equal(loaded.vectors(users), store.vectors(users))
     assert loaded.bought_items("u9").tolist() == [IDS[1]]
-    assert loaded.observe({"event_id": "new", "user_id": "u9", "item_id": IDS[1], "type": "view", "timestamp": 0}) is False
+    assert loaded.seen_event_ids == store.seen_event_ids and "new" in loaded.seen_event_ids
 
 
 def test_rebuilt_users_survive_save_and_load(tmp_path):

@@ -14,16 +14,8 @@ from imagegen.presentation.compose import compose, generator_input, matte_photo,
 from imagegen.provenance import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, read_digital_source_type
 from imagegen.scene import SceneGenerator, latent_keep_mask, load_scene_generator
 from imagegen.variants import VariantStore
-from imagegen_helpers import EMBED_DIM, unit_embeddings
+from imagegen_helpers import EMBED_DIM, tiny_scenes, unit_embeddings
 from matte_helpers import ellipse_alpha, studio_photo
-
-
-def tiny_scenes(**settings) -> SceneGenerator:
-    torch.manual_seed(0)
-    settings = {"image_size": 16, "num_inference_steps": 2, "condition_scale": 4.0} | settings
-    return SceneGenerator(build_unet("unet-inpaint-tiny", embed_dim=EMBED_DIM), build_movq("movq-tiny"),
-                          build_training_scheduler(), GeneratorSettings(space_id="test", embed_dim=EMBED_DIM, **settings),
-                          device="cpu")
 
 
 @pytest.fixture
@@ -78,6 +70,19 @@ def test_scene_cards_are_card_sized_keep_the_product_and_follow_their_condition(
     assert not np.array_equal(cards[0].image, cards[1].image)  # another segment, another backdrop
     again = presenter.present(photo, SCENE, unit_embeddings(2, seed=4)[0])
     assert np.array_equal(again.image, cards[0].image)  # the same seed and condition: the same card
+
+
+def test_a_generator_of_added_backdrops_paints_the_way_from_the_product_to_the_taste(photo, tiny_encoder):
+    scenes = tiny_scenes(space_id=tiny_encoder.space_id, conditioning="added", added_norm=0.3)
+    product = tiny_encoder.encode_images([photo])[0]
+    taste = unit_embeddings(1, seed=6)[0]
+    way = scenes.condition_for(taste, product)
+    assert np.isclose(np.linalg.norm(way), 0.3) and np.allclose(way / 0.3, (taste - product) / np.linalg.norm(taste - product))
+    assert not scenes.condition_for(product, product).any()  # the taste is the product: a plain backdrop
+    with pytest.raises(PresentationError, match="needs the encoder"):
+        Presenter(scenes).present(photo, SCENE, taste)
+    card = Presenter(scenes, encoder=tiny_encoder).present(photo, SCENE, taste)
+    assert card.generated and product_unchanged(card.image, matte_photo(Presenter().at_card_size(photo)[0])[0])
 
 
 def test_a_scene_needs_a_condition_and_the_control_is_the_photo_at_card_size(photo):

@@ -1,4 +1,4 @@
-"""The real-behaviour bench (recsys.purchase_bench, `bench recsys --events`) on tiny hand-made logs."""
+"""The real-behaviour bench (lab.purchase_bench, `bench recsys --events`) on tiny hand-made logs."""
 import json
 
 import numpy as np
@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 from features.ids import product_key
-from recsys.baselines import BuyAgainRecommender
+from lab.baselines import BuyAgainRecommender
+from lab.purchase_bench import (PurchaseBenchError, parse_moment, purchase_split, real_summary,
+                                run_purchase_bench)
 from recsys.evaluation import evaluate
-from recsys.purchase_bench import (PurchaseBenchError, parse_moment, purchase_split, real_summary,
-                                   run_purchase_bench)
 from recsys_helpers import attribute_vectors, events_frame, tiny_products
 from service.cli import main
 

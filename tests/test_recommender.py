@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+from lab.baselines import ALSRecommender, BuyAgainRecommender, ItemKNNRecommender, PopularityRecommender
 from recsys.items import Items
 from recsys.mmr import mmr_order
-from recsys.baselines import ALSRecommender, BuyAgainRecommender, ItemKNNRecommender, PopularityRecommender
 from recsys.recommender import Recommender, RecommenderConfig, RecommenderError
 from recsys_helpers import attribute_vectors, events_frame, tiny_products
 
@@ -104,11 +104,10 @@ class TestTailorcard(ContractTests):
         model.upsert_item(777, VECTORS[IDS.tolist().index(WATCHES[1])])
         assert 777 in model.recommend("w2", n=len(IDS)).item_ids
 
-    def test_an_event_moves_recommendations_online(self, model):
+    def test_a_shoppers_new_events_move_their_recommendations_at_once(self, model):
         assert set(model.recommend("newbie", n=3).item_ids.tolist()) - set(SHOES)
-        for i, item in enumerate(SHOES[:3]):
-            model.observe({"event_id": f"n{i}", "user_id": "newbie", "item_id": item, "type": "purchase",
-                           "timestamp": 1.8e9 + i})
+        bought = events_frame([("newbie", item, "purchase", i) for i, item in enumerate(SHOES[:3])])
+        model.preferences.rebuild_users(bought.assign(event_id=["n0", "n1", "n2"]))  # as the service takes events
         assert set(model.recommend("newbie", n=3).item_ids.tolist()) <= set(ids_where(articleType="Shoes"))
 
     def test_save_and_load_serve_the_same(self, model, tmp_path):
@@ -153,7 +152,7 @@ class TestCoVisitation:
 
     def test_a_new_shoppers_events_count_at_once(self):
         model = self.make(covisit_weight=0.5)
-        model.observe({"event_id": "late", "user_id": "late", "item_id": SHOES[0], "type": "view", "timestamp": 1.8e9})
+        model.preferences.rebuild_users(events_frame([("late", SHOES[0], "view", 0)]).assign(event_id="late0"))
         assert self.WATCH in model.recommend("late", n=3).item_ids
 
     def test_explanations_name_the_co_visitation_part(self):

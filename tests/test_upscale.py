@@ -12,9 +12,9 @@ from features.errors import ModelSpecError
 from imagegen.upscale import (Upscaler, UpscalerConfig, card_size, load_upscaler, model_version, save_upscaler,
                               upscale, upscale_for_card)
 from imagegen.upscale import apply as apply_module
-from imagegen.upscale.bench import bench_upscale, psnr_y
-from imagegen.upscale.train import train_upscaler
+from imagegen.upscale.train import psnr_y, train_upscaler
 from imagegen.training.checkpoint import read_state
+from lab.upscale_bench import bench_upscale
 from service.cli import main
 
 TINY = UpscalerConfig(width=4, layers=2)

@@ -1,7 +1,7 @@
 """How a product is presented on a card: its own photo at card size, or the matted product (its pixels untouched)
 over a backdrop painted for the shopper's taste segment.
 
-    presenter = build_presenter("embedded")            # scene generator + shipped matte and upscaler
+    presenter = build_presenter("embedded", encoder)   # scene generator + shipped matte and upscaler
     maker = PresentationMaker(presenter, VariantStore(root))
     plan = plan_card(has_photo, allowed, segment, policy)
 """
@@ -13,16 +13,16 @@ from imagegen.presentation.policy import (ALL_SEGMENTS, ORIGINAL, SCENE, UPSCALE
                                           plan_card)
 from imagegen.presentation.presenter import Presented, Presenter
 
-def build_presenter(scene_spec: str | None = "embedded", device: str = "cpu") -> Presenter:
-    """A Presenter from a scene generator spec (None: no scenes) and the shipped matte and upscaler, each
-    used when data/models has it."""
+def build_presenter(scene_spec: str | None = "embedded", encoder=None, device: str = "cpu") -> Presenter:
+    """A Presenter from a scene generator spec (None: no scenes), the encoder of its space, and the shipped matte
+    and upscaler, each used when data/models has it."""
     from imagegen.matte import load_matte_model
     from imagegen.scene import load_scene_generator
     from imagegen.upscale import load_upscaler
     scenes = load_scene_generator(scene_spec, device=device) if scene_spec else None
     matte_model = load_matte_model(embedded_dir("matte")) if embedded_dir("matte").is_dir() else None
     upscaler = load_upscaler(embedded_dir("upscaler")) if embedded_dir("upscaler").is_dir() else None
-    return Presenter(scenes, matte_model, upscaler)
+    return Presenter(scenes, matte_model, upscaler, encoder)
 
 
 __all__ = ["ALL_SEGMENTS", "CardPlan", "ORIGINAL", "PresentationMaker", "PresentationPolicy", "Presented",

@@ -86,5 +86,6 @@ class PresentationMaker:
                                         **{k: v for k, v in details.items() if k != "upscaled"}},
                             product_id=int(request.product_id), edit="background" if scene else "upscaled",
                             digital_source_type=None if scene else ENHANCED, label=LABELS[policy.kind],
-                            upscaled=details.get("upscaled"))
+                            upscaled=details.get("upscaled"),
+                            c2pa=self.store.signer.describe() if self.store.signer else None)
         return self.store.put(key, request.product_id, presented.image, record)

@@ -37,10 +37,14 @@ class Presented:
 
 
 class Presenter:
-    def __init__(self, scenes=None, matte_model=None, upscaler=None):
+    def __init__(self, scenes=None, matte_model=None, upscaler=None, encoder=None):
         """`scenes`: a SceneGenerator (None: no scene cards); `matte_model`: the trained matte (None: plain
-        backdrops only, by their pseudo-masks); `upscaler`: the 4x upscaler (None: photos at their own size)."""
-        self.scenes, self.matte_model, self.upscaler = scenes, matte_model, upscaler
+        backdrops only, by their pseudo-masks); `upscaler`: the 4x upscaler (None: bicubic enlargement);
+        `encoder`: the CLIP encoder of the scenes' space (needed by a generator conditioned on what backdrops add:
+        the product's own embedding is where the way to the taste starts)."""
+        self.scenes, self.matte_model, self.upscaler, self.encoder = scenes, matte_model, upscaler, encoder
+        if encoder is not None:
+            self.check_encoder(encoder)
         self.version = _version(scenes, matte_model, upscaler)
 
     def check_encoder(self, encoder) -> None:
@@ -79,14 +83,25 @@ class Presenter:
         if matted is None:
             return [Presented(None, False, reason, details)] * len(conditions)
         square, repaint, box = generator_input(matted, self.scenes.settings.image_size)
+        rows = self.condition_rows(photo, conditions)
         with torch.no_grad():
-            painted = [self.scenes.paint(square[None], repaint[None], unit_rows(condition[None], dtype=np.float32, allow_zero=True), seed=policy.seed,
+            painted = [self.scenes.paint(square[None], repaint[None], row[None], seed=policy.seed,
                                          guidance_scale=policy.guidance_scale,
-                                         num_inference_steps=policy.num_inference_steps)[0]
-                       for condition in np.asarray(conditions, dtype=np.float32)]
+                                         num_inference_steps=policy.num_inference_steps)[0] for row in rows]
         details = {**details, "kind": "scene", "matte": matted.source,
                    "product_share": round(float(matted.product.mean()), 4)}
         return [self._scene_card(matted, image, box, policy, details) for image in painted]
+
+    def condition_rows(self, photo: Image.Image, targets: np.ndarray) -> np.ndarray:
+        """The scene generator's condition rows for painting toward each target (unit rows; zero rows stay zero)."""
+        targets = unit_rows(np.asarray(targets, dtype=np.float32), dtype=np.float32, allow_zero=True)
+        if self.scenes.settings.conditioning != "added":
+            return targets
+        if self.encoder is None:
+            raise PresentationError(f"{self.scenes.name} paints what backdrops add to a product: the presenter "
+                                    "needs the encoder of its space to embed the product")
+        product = self.encoder.encode_images([photo.convert("RGB")])[0]
+        return np.stack([self.scenes.condition_for(target, product) if target.any() else target for target in targets])
 
     def _scene_card(self, matted, painted, box, policy, details) -> Presented:
         card = compose(matted, backdrop_at_card(painted, box, matted.alpha.shape, policy.backdrop_blur))

@@ -2,9 +2,11 @@
 
 Each sample is a composite the matte's data builds (imagegen.matte.data.random_batch): a catalogue product with
 its pseudo-mask, pasted over a crop of a real amateur photo (clothing-photos), over a plain colour with a
-gradient, or the catalogue photo itself on its studio backdrop. Its condition is the encoder's embedding of the
-whole composite, so the UNet learns which backdrop makes a picture sit where its condition is in CLIP space,
-given the product it must keep. Everything is computed once and saved, so training steps only draw rows.
+gradient, or the catalogue photo itself on its studio backdrop. Its condition is what the backdrop adds in CLIP
+space: the embedding of the composite minus that of the same product on white. Conditioning on the product's
+own embedding would teach "white studio backdrop" for every taste (tastes are centroids of product photos);
+the difference says what to add around this product, and zero means a plain white backdrop. Everything is
+computed once and saved, so training steps only draw rows.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ CHUNK = 256
 class SceneSet:
     latents: torch.Tensor  # float32 [n, c, s, s]: the composite's latents
     keep: torch.Tensor  # float32 [n, 1, s, s]: 1 where the product is kept (the pipeline's own latent mask)
-    conditions: torch.Tensor  # float32 [n, d]: unit embeddings of the composites
+    conditions: torch.Tensor  # float32 [n, d]: what the backdrop adds (composite minus product on white), CLIP space
     space_id: str
 
     def __len__(self) -> int:
@@ -56,8 +58,10 @@ def build_scene_set(products: ProductSet, backgrounds: torch.Tensor, count: int,
         pixels = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
         latents = encode_images(movq, pixels)
         keep = latent_keep_mask((alpha < 0.5).float(), latents.shape[-1])
-        conditions = encoder.encode_images([Image.fromarray(image) for image in pixels.numpy()], progress=False)
-        parts.append((latents, keep, torch.from_numpy(np.asarray(conditions, dtype=np.float32))))
+        alone = (alpha * images + (1 - alpha)).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        added = encoder.encode_images([Image.fromarray(image) for image in pixels.numpy()], progress=False) - \
+            encoder.encode_images([Image.fromarray(image) for image in alone], progress=False)
+        parts.append((latents, keep, torch.from_numpy(np.asarray(added, dtype=np.float32))))
         log(f"scene set: {start + len(latents)}/{count} composites")
     latents, keep, conditions = (torch.cat(part) for part in zip(*parts))
     return SceneSet(latents, keep, conditions, encoder.space_id)

@@ -53,6 +53,17 @@ class SceneGenerator:
     def check_encoder(self, encoder) -> None:
         check_same_space(encoder.space_id, self.space_id, self.name)
 
+    def condition_for(self, target: np.ndarray, product: np.ndarray) -> np.ndarray:
+        """The condition row that paints toward `target` (a unit taste or steered point) around a product whose own
+        embedding is `product`: for a generator trained on what backdrops add, the way from the product to the
+        target at the typical length of an added backdrop (zero when they coincide: a plain backdrop)."""
+        target = np.asarray(target, dtype=np.float32)
+        if self.settings.conditioning != "added":
+            return target
+        way = target - np.asarray(product, dtype=np.float32)
+        length = float(np.linalg.norm(way))
+        return way * (self.settings.added_norm / length) if length > 1e-6 else np.zeros_like(way)
+
     def paint(self, squares: np.ndarray, repaint: np.ndarray, embeddings: np.ndarray, *, seed: int = 0,
               guidance_scale: float | None = None, num_inference_steps: int | None = None) -> np.ndarray:
         """One backdrop per row: uint8 [n, size, size, 3]. Rows with the same seed start from the same noise,

@@ -49,7 +49,9 @@ def train_scene(scenes: SceneSet, out_dir: str | Path, minutes: float, *, config
                 max_steps: int | None = None, checkpoint_every_s: float = 60.0, log_every: int = 100, seed: int = 0):
     """Train for `minutes` of this session; returns the EMA UNet."""
     out_dir, device = Path(out_dir), prepare_device("cpu", seed)
-    condition_scale = math.sqrt(scenes.conditions.shape[1])
+    # conditions are what backdrops add: typical ones get unit-variance entries, as unit embeddings do at sqrt(d)
+    added_norm = float(scenes.conditions.norm(dim=1).median())
+    condition_scale = math.sqrt(scenes.conditions.shape[1]) / added_norm
     unet = build_unet(config, embed_dim=scenes.conditions.shape[1]).train()
     # velocity targets: a small model trained briefly gives clean (if soft) backdrops rather than leftover noise
     ema, scheduler = EMA(unet, ema_decay), build_training_scheduler(scheduler_config)
@@ -61,6 +63,7 @@ def train_scene(scenes: SceneSet, out_dir: str | Path, minutes: float, *, config
                                        "seed": seed, "samples": len(scenes),
                                        "ema_decay": ema_decay, "condition_scale": condition_scale})
     run.extra_state.update(config=dict(unet.config), condition_scale=condition_scale, space_id=scenes.space_id,
+                           added_norm=added_norm,
                            scheduler=dict(scheduler.config))
     snr = snr_per_timestep(scheduler).to(device)
     torch.manual_seed(seed + run.step)  # a resumed run does not replay its batches
@@ -90,7 +93,8 @@ def export_scene_generator(out_dir: str | Path, dest: str | Path, movq, **settin
     unet = build_unet(state["config"])
     unet.load_state_dict(load_module_state(checkpoint, "ema_unet"))
     scene_settings = GeneratorSettings(space_id=state["space_id"], embed_dim=int(unet.config.encoder_hid_dim),
-                                       condition_scale=float(state["condition_scale"]),
+                                       condition_scale=float(state["condition_scale"]), conditioning="added",
+                                       added_norm=float(state["added_norm"]),
                                        image_size=int(movq.config.sample_size), **settings)
     generator = SceneGenerator(unet, movq, build_training_scheduler(dict(state["scheduler"])), scene_settings,
                                device="cpu")

@@ -191,11 +191,24 @@ def _monitor_set(paths: list[Path]) -> tuple[torch.Tensor, ...]:
     return tuple(torch.from_numpy(np.stack(part)).permute(0, 3, 1, 2).float().div(255) for part in zip(*samples))
 
 
+def psnr_y(image: np.ndarray, truth: np.ndarray) -> float:
+    """PSNR in dB of the BT.601 luma of two [h, w, 3] images in 0..255."""
+    return psnr(_luma(image), _luma(truth))
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float64)
+    return 16 + (65.481 * image[..., 0] + 128.553 * image[..., 1] + 24.966 * image[..., 2]) / 255
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a - b) ** 2))
+    return 100.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
 @torch.no_grad()
 def monitor_gain(model: Upscaler, lr_images, base, hr) -> float:
     """Mean PSNR (Y) of the model's 8-bit output minus that of the bicubic base, over the held-back crops."""
-    from imagegen.upscale.bench import psnr_y
-
     model.eval()
     out = model(lr_images, base).clamp(0, 1).mul(255).round()
     to_array = lambda t: t.mul(255).round().permute(0, 2, 3, 1).numpy()  # noqa: E731

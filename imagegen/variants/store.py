@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from features.files import write_atomically
+from imagegen.c2pa_manifest import sign_if_configured
 from imagegen.provenance import Provenance, png_bytes
 from imagegen.variants.errors import VariantError, VariantNotFound
 
@@ -70,8 +71,9 @@ class StoredVariant:
 
 
 class VariantStore:
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
+    def __init__(self, root: str | Path, signer=None):
+        """`signer`: an imagegen.c2pa_manifest.ManifestSigner, or None (no C2PA manifest in the files)."""
+        self.root, self.signer = Path(root), signer
         self._indexed = False  # the by-product index is known to exist (checked once per instance)
 
     def get(self, key: VariantKey) -> StoredVariant | None:
@@ -93,7 +95,7 @@ class VariantStore:
         self._ensure_index()  # first, or this put would create the index of an old store without its records
         image_path = self._path(key.digest(), ".png") if image is not None else None
         if image is not None:
-            write_atomically(image_path, png_bytes(image, provenance))
+            write_atomically(image_path, sign_if_configured(png_bytes(image, provenance), provenance, self.signer))
         stored = StoredVariant(key, int(product_id), image is not None, provenance.to_dict() if provenance else None,
                                image_path, reason=None if image is not None else reason)
         # the marker before the record: every record is in the index, a crash leaves at most a marker

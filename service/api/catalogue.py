@@ -20,6 +20,7 @@ from features.image_sources import ImageFetcher, is_web_url
 from service.api.params import bad_request, json_body, product_id
 from service.auth import require_scope
 from service.catalogue_sync import SyncPlan, apply_sync, plan_sync, stored_state
+from service.deps import deps
 from service.openapi import PRODUCT_ID, _op
 
 bp = Blueprint("catalogue", __name__, url_prefix="/v1/catalogue")
@@ -47,15 +48,15 @@ def batch():
     if len(rows) > MAX_BATCH or len(deletes) > MAX_BATCH:
         raise bad_request("batch", f"{len(rows)} products, {len(deletes)} deletes", f"at most {MAX_BATCH} of each")
     catalogue = _catalogue(rows) if rows else None
-    engine = current_app.extensions["tailorcard.db"]
+    engine = deps().db
     with engine.connect() as connection:
         stored = stored_state(connection)
     plan = plan_sync(catalogue, stored, delete_missing=False) if catalogue else SyncPlan()
     plan.deletes = sorted({product_id(raw, "delete[]") for raw in deletes} & set(stored))
     summary = plan.summary(catalogue, {key: sku for key, (sku, _) in stored.items()})
     if not dry_run:
-        summary["embedded"] = apply_sync(engine, catalogue, current_app.extensions["tailorcard.encoder"].get(), plan)
-        live = current_app.extensions["tailorcard.live"]
+        summary["embedded"] = apply_sync(engine, catalogue, deps().encoder.get(), plan)
+        live = deps().live
         if live.ready:
             live.get().catch_up()  # this worker at once; the others on their next ranking
     return jsonify(dry_run=dry_run, **summary)

@@ -9,6 +9,7 @@ from features.ids import echo
 from service import repository
 from service.api.params import json_body
 from service.auth import require_scope
+from service.deps import deps
 from service.errors import ApiError
 from service.metrics import current as metrics
 
@@ -26,7 +27,7 @@ def ingest():
     # that is fine: no user_id with a session_id, no item_id with a query)
     frame = frame.reindex(columns=[*REQUIRED_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in frame)])
     mentioned = item_keys(frame["item_id"]).dropna() if "item_id" in frame else []
-    with current_app.extensions["tailorcard.db"].begin() as connection:
+    with deps().db.begin() as connection:
         known = repository.live_product_ids(connection, [int(key) for key in mentioned])
         log = validate_events(frame, known_items=known)
         if len(log.rejects):

@@ -10,13 +10,14 @@ import io
 import math
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from features.ids import ID_RULE, echo, is_id
 from recsys.experiments import ExperimentError, results_table
 from recsys.experiments.model import ALLOCATIONS
 from service.api.params import bad_request, json_body, product_id, user_id
 from service.auth import require_scope
+from service.deps import deps
 from service.errors import ApiError, error_response
 from service.experiments_openapi import EXPERIMENT_PATHS as OPENAPI_PATHS  # noqa: F401 (merged into /openapi.json)
 from service.experiments_store import ExperimentExists, ExperimentNotFound, public
@@ -27,7 +28,7 @@ IMAGES = ("original", "variant")
 
 
 def experiments():
-    return current_app.extensions["tailorcard.experiments"]
+    return deps().experiments
 
 
 @bp.errorhandler(ExperimentError)

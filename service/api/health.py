@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
+from service.deps import deps
 from service.errors import ApiError
 
 bp = Blueprint("health", __name__)
@@ -18,9 +19,9 @@ def healthz():
 def readyz():
     """Also builds this worker's model, so a load balancer's first probe warms it up."""
     try:
-        with current_app.extensions["tailorcard.db"].connect() as connection:
+        with deps().db.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
-        live = current_app.extensions["tailorcard.live"].get()
+        live = deps().live.get()
     except Exception as exc:
         current_app.logger.warning("not ready: %s", exc)
         raise ApiError(503, "not_ready", "the database or the model is not available yet") from None

@@ -5,13 +5,14 @@ import io
 import re
 
 from PIL import Image
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from features.ids import echo
 from features.images import open_image
 from service import catalogue_changes, repository
 from service.api.params import bad_request, json_body, product_id, product_sku
 from service.auth import require_scope
+from service.deps import deps
 from service.errors import ApiError
 
 bp = Blueprint("items", __name__, url_prefix="/v1/items")
@@ -77,7 +78,7 @@ def delete(item_id: str):
 
 
 def _existing(item_id: str, with_image: bool = False) -> dict:
-    with current_app.extensions["tailorcard.db"].connect() as connection:
+    with deps().db.connect() as connection:
         product = repository.get_product(connection, product_id(item_id), with_image=with_image)
     if product is None:
         raise ApiError(404, "not_found", f"no product {echo(item_id)}")

@@ -10,12 +10,13 @@ A product may be ruled before it is in the catalogue (a rule names the store's i
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from features.ids import echo
 from service import presentation_rules as rules
 from service.api.params import bad_request, json_body, product_sku
 from service.auth import require_scope
+from service.deps import deps
 from service.errors import ApiError
 from service.openapi import PRODUCT_ID, _op, _path
 
@@ -64,7 +65,7 @@ OPENAPI_PATHS = {
 @bp.get("/rules")
 @require_scope("items")
 def list_rules():
-    with current_app.extensions["tailorcard.db"].connect() as connection:
+    with deps().db.connect() as connection:
         return jsonify(rules=rules.list_rules(connection))
 
 
@@ -110,14 +111,14 @@ def _switch() -> bool:
 
 def _put(scope: str, value: str):
     variants_off = _switch()
-    with current_app.extensions["tailorcard.db"].begin() as connection:
+    with deps().db.begin() as connection:
         rule = rules.set_rule(connection, scope, value, variants_off)
     rules.rules_cache().invalidate()
     return jsonify(rule)
 
 
 def _delete(scope: str, value: str):
-    with current_app.extensions["tailorcard.db"].begin() as connection:
+    with deps().db.begin() as connection:
         removed = rules.delete_rule(connection, scope, value)
     rules.rules_cache().invalidate()
     if not removed:

@@ -1,9 +1,10 @@
 """Generated variants: image bytes (immutable, content-addressed: cached for a year) and provenance."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from service import repository
+from service.deps import deps
 from service.errors import ApiError
 from service.variants import VARIANT_ID_PATTERN
 
@@ -19,7 +20,7 @@ def _checked(variant_id: str) -> str:
 
 @bp.get("/<variant_id>")
 def image(variant_id: str):
-    store = current_app.extensions["tailorcard.variants"]
+    store = deps().variants
     record = store.get(_checked(variant_id))
     if request.if_none_match.contains(record.variant_id):
         return Response(status=304)
@@ -34,8 +35,8 @@ def image(variant_id: str):
 
 @bp.get("/<variant_id>/provenance")
 def provenance(variant_id: str):
-    record = current_app.extensions["tailorcard.variants"].get(_checked(variant_id))
-    with current_app.extensions["tailorcard.db"].connect() as connection:
+    record = deps().variants.get(_checked(variant_id))
+    with deps().db.connect() as connection:
         product_id = repository.sku_of(connection, record.product_id)
     return jsonify(id=record.variant_id, product_id=product_id, segment=record.segment, provenance=record.provenance)
 

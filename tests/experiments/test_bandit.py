@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
+from lab.bandit_simulation import (BanditLab, aa_rates, declared_winners, run_bandit,
+                                   simulate_bandit)
 from recsys.experiments import ExperimentError
 from recsys.experiments.bandit import (BanditConfig, assignment_probabilities, bandit_srm, choose, decision_draw,
                                        probability_best, winner)
-from recsys.experiments.bandit_simulation import (BanditLab, aa_rates, declared_winners, run_bandit,
-                                                  simulate_bandit)
 from recsys.experiments.off_policy import DecisionLog
 
 ARMS = ("original", "warm", "cool")

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lab.experiment_simulation import ShopperModel, simulate_in_process
 from recsys.experiments import (Experiment, analyze, attribute, change_weights, hashed_arm, results_table,
                                 start_experiment)
 from recsys.experiments.analysis import linearised
-from recsys.experiments.simulation import ShopperModel, simulate_in_process
 from recsys.experiments.stats import compare, proportion_interval
 
 DAY = 86_400.0

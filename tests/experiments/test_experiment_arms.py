@@ -56,7 +56,7 @@ def client(app):
 
 def shoppers(app) -> list[str]:
     with app.app_context():
-        return sorted(app.extensions["tailorcard.live"].get().recommender.preferences.user_ids)
+        return sorted(app.extensions["tailorcard"].live.get().recommender.preferences.user_ids)
 
 
 def create(client, name, arms, start=True, **fields):
@@ -74,7 +74,7 @@ def cards(client, user, n=3):
 
 
 def rows(app, table, name):
-    with app.extensions["tailorcard.db"].connect() as connection:
+    with app.extensions["tailorcard"].db.connect() as connection:
         return [row._asdict() for row in connection.execute(sa.select(table).where(table.c.experiment == name))]
 
 
@@ -85,7 +85,7 @@ def test_arms_differing_only_in_guidance_scale_serve_their_own_images(app, clien
     users = shoppers(app)
     for user in users:  # every image is asked for
         cards(client, user)
-    app.extensions["tailorcard.jobs"].run_pending()
+    app.extensions["tailorcard"].jobs.run_pending()
     urls, policies = {"calm": set(), "bold": set()}, {"calm": set(), "bold": set()}
     for user in users:
         body = cards(client, user)

@@ -121,7 +121,7 @@ def postgres_schema():
 
 def test_postgres_widens_old_64_character_columns_and_holds_128_character_names(postgres_schema):
     app = make_app(postgres_schema)
-    engine = app.extensions["tailorcard.db"]
+    engine = app.extensions["tailorcard"].db
     with engine.begin() as connection:  # the tables as an older version made them
         for table, column in [("experiments", "name"), ("experiment_assignments", "experiment"),
                               ("experiment_assignments", "arm"), ("experiment_exposures", "experiment"),

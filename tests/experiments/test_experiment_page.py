@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from werkzeug.serving import make_server
 
-from service.ab_simulation import ApiClient, StudyConfig, run_experiment, seed_products
+from lab.ab_simulation import ApiClient, StudyConfig, run_experiment, seed_products
 from service.app import create_app
 from service.experiments_store import DatabaseExperiments
 
@@ -45,7 +45,7 @@ def bandit_experiment(app, items):
     assert client.post("/v1/experiments", json={"name": "bandit-page", "arms": arms, "allocation": "bandit"},
                        headers=headers).status_code == 201
     assert client.post("/v1/experiments/bandit-page/start", headers=headers).status_code == 200
-    experiments = app.extensions["tailorcard.experiments"]
+    experiments = app.extensions["tailorcard"].experiments
     with app.test_request_context():
         for i in range(40):
             assigned = experiments.assign(f"b{i}", i % 2)

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from imagegen.presentation import SCENE, UPSCALED
+from lab.ab_simulation import ApiClient, StudyConfig, run_experiment, seed_products
 from service import experiments_db
-from service.ab_simulation import ApiClient, StudyConfig, run_experiment, seed_products
 from service.app import create_app
 from service.experiments_store import DatabaseExperiments, arm_cards, arm_policy
 
@@ -141,7 +141,7 @@ def test_experiments_and_assignments_survive_a_restart(database):
 
 def test_cards_hooks_mark_each_card_and_log_one_exposure_per_card(app, client):
     started(client)
-    experiments = app.extensions["tailorcard.experiments"]
+    experiments = app.extensions["tailorcard"].experiments
     def cards_of(arm):  # what the cards view shows an arm (arm_policy): the photo at card size, or scenes
         scene = arm_policy(first_in_arm[arm][1]) == SCENE
         return [{"rank": r, "product": {"id": str(10 + r)}, "image_url": f"/v1/variants/{arm}{r}",
@@ -166,20 +166,20 @@ def test_cards_hooks_mark_each_card_and_log_one_exposure_per_card(app, client):
 
 
 def stored_assignments(app) -> dict[str, str]:
-    with app.extensions["tailorcard.db"].connect() as connection:
+    with app.extensions["tailorcard"].db.connect() as connection:
         query = sa.select(experiments_db.assignments.c.user_id, experiments_db.assignments.c.arm)
         return dict(connection.execute(query).all())
 
 
 def test_a_concurrent_workers_first_assignment_wins_over_the_one_being_logged(app, client):
     started(client)
-    experiments = app.extensions["tailorcard.experiments"]
+    experiments = app.extensions["tailorcard"].experiments
     card = {"rank": 1, "product": {"id": "7"}, "variant": None}
     with app.test_request_context():
         assigned = experiments.assign("shopper-1")
         assert stored_assignments(app) == {}  # assigning stores nothing until cards are logged in the arm
         other = next(arm for arm in ("photo", "variant") if arm != assigned["arm"])
-        with app.extensions["tailorcard.db"].begin() as connection:  # another worker's row, committed first
+        with app.extensions["tailorcard"].db.begin() as connection:  # another worker's row, committed first
             connection.execute(experiments_db.assignments.insert().values(
                 experiment="photos-vs-variants", user_id="shopper-1", arm=other, assigned_at=0.0))
         assert experiments.log_exposures("shopper-1", assigned, [card]) == 1

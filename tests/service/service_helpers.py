@@ -84,7 +84,7 @@ def shopper_wanting_variants(app, n: int) -> tuple[str, int]:
     """A seeded shopper with a taste segment (every card of theirs with a photo wants a scene for it, and the
     photo at card size) and how many of their first n cards have a photo."""
     with app.app_context():
-        live = app.extensions["tailorcard.live"].get()
+        live = app.extensions["tailorcard"].live.get()
         user = sorted(live.recommender.preferences.user_ids)[0]
         assert live.segment_of(user) is not None, "the seeded database has no taste segments; the seeding changed"
         wanting = sum(card["has_photo"] for card in live.rank(user, n)["cards"])
@@ -101,7 +101,7 @@ def start_experiment(client, name: str, arms: list[dict]) -> None:
 def stored_experiment_rows(app, user_id: str) -> tuple[list[str], list[tuple[str, int]]]:
     """The shopper's stored assignments (arms) and exposures (arm, position)."""
     assignments, exposures = experiments_db.assignments, experiments_db.exposures
-    with app.extensions["tailorcard.db"].connect() as connection:
+    with app.extensions["tailorcard"].db.connect() as connection:
         arms = connection.execute(sa.select(assignments.c.arm).where(assignments.c.user_id == user_id)).scalars()
         shown = connection.execute(sa.select(exposures.c.arm, exposures.c.position).where(
             exposures.c.user_id == user_id).order_by(exposures.c.seq))

@@ -293,7 +293,7 @@ class EventsSender:
     within the bounds, and each of its shoppers served."""
 
     def __init__(self, app):
-        self.client, self.engine = app.test_client(), app.extensions["tailorcard.db"]
+        self.client, self.engine = app.test_client(), app.extensions["tailorcard"].db
         self.operation = load_schema(app)["/v1/events"]["POST"]
         self.documented = self.operation.get_body_for_media_type("application/json")
 

@@ -20,11 +20,11 @@ from service_helpers import FakeVariantStore, auth, make_app, shopper_wanting_va
 from test_service_serve import wait_until_ready
 from tiny_models import copy_catalogue
 
+from lab.load import free_port
 from service import cli_service, gunicorn_config
 from service.cli import main
 from service.db import jobs
 from service.jobs import run_worker
-from service.load import free_port
 
 STOREFRONT = auth("storefront")
 
@@ -33,7 +33,7 @@ def queue_jobs(app, n_cards: int = 2) -> int:
     """A shopper's cards queue their images (the web workers' part); how many jobs that made."""
     user, wanting = shopper_wanting_variants(app, n_cards)
     app.test_client().get(f"/v1/users/{user}/cards?n={n_cards}", headers=STOREFRONT)
-    assert app.extensions["tailorcard.jobs"].depth() == 2 * wanting  # per card: its scene, its photo at card size
+    assert app.extensions["tailorcard"].jobs.depth() == 2 * wanting  # per card: its scene, its photo at card size
     return 2 * wanting
 
 
@@ -60,7 +60,7 @@ def test_the_worker_loop_runs_the_queued_jobs_until_sigterm(database_url, tiny_e
 
     before = signal.getsignal(signal.SIGTERM)
     threading.Thread(target=terminate_when_done, daemon=True).start()
-    assert run_worker(app.extensions["tailorcard.jobs"], poll_seconds=0.05) == queued
+    assert run_worker(app.extensions["tailorcard"].jobs, poll_seconds=0.05) == queued
     assert store.generated == queued and statuses(database_url) == ["done"] * queued
     assert signal.getsignal(signal.SIGTERM) is before  # the process's own handler is back
 
@@ -70,14 +70,14 @@ def test_an_orphaned_worker_stops_before_taking_a_job(database_url, tiny_encoder
     app = make_app(database_url, tiny_encoder, VARIANT_STORE=store)
     queued = queue_jobs(app)
     # the parent it was started by is not its parent any more (it died): the worker stops at once
-    assert run_worker(app.extensions["tailorcard.jobs"], poll_seconds=0.05, parent_pid=os.getppid() + 1) == 0
+    assert run_worker(app.extensions["tailorcard"].jobs, poll_seconds=0.05, parent_pid=os.getppid() + 1) == 0
     assert store.generated == 0 and statuses(database_url) == ["queued"] * queued
 
 
 def photo_jobs_only(app) -> int:
     """Drop the queued scene jobs: they need the shoppers' model, built with the tests' tiny encoder, which a
     subprocess cannot load (the photo at card size needs no model). How many jobs are left."""
-    with app.extensions["tailorcard.db"].begin() as connection:
+    with app.extensions["tailorcard"].db.begin() as connection:
         rows = connection.execute(sa.select(jobs.c.id, jobs.c.payload)).all()
         scenes = [job_id for job_id, payload in rows if payload["policy"]["kind"] == "scene"]
         connection.execute(jobs.delete().where(jobs.c.id.in_(scenes)))

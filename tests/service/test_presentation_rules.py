@@ -5,10 +5,10 @@ import numpy as np
 import sqlalchemy as sa
 from service_helpers import auth
 
+from features.categories import normalize_category, product_categories
 from features.ids import product_key
 from service import db
-from service.presentation_rules import (NO_RULES, RulesCache, RulesSnapshot, normalize_category, product_categories,
-                                        rules_snapshot, set_rule, variants_allowed)
+from service.presentation_rules import NO_RULES, RulesCache, RulesSnapshot, rules_snapshot, set_rule, variants_allowed
 
 ADMIN, STOREFRONT = auth("admin"), auth("storefront")
 RULES = "/v1/presentation/rules"
@@ -118,7 +118,7 @@ def test_a_catalogue_products_rule_reaches_variants_allowed(app, client):
 
 def test_other_processes_see_a_rule_within_the_ttl(app):
     """A write by another worker (straight to the database here) shows once the cached snapshot expires."""
-    engine = app.extensions["tailorcard.db"]
+    engine = app.extensions["tailorcard"].db
     stale, fresh = RulesCache(engine, ttl=3600), RulesCache(engine, ttl=0)
     assert stale.snapshot() == NO_RULES and fresh.snapshot() == NO_RULES
     with engine.begin() as connection:
@@ -130,7 +130,7 @@ def test_other_processes_see_a_rule_within_the_ttl(app):
 
 
 def test_an_older_database_gets_the_table(app):
-    engine = app.extensions["tailorcard.db"]
+    engine = app.extensions["tailorcard"].db
     with engine.begin() as connection:
         connection.execute(sa.text("DROP TABLE presentation_rules"))
     db.create_or_upgrade(engine)

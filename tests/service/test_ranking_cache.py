@@ -1,7 +1,7 @@
 """The worker's in-memory ranking cache: keyed by the database's stamp, bounded, least recently used out."""
 import pytest
 
-from service.load import card_paths
+from lab.load import card_paths
 from service.ranking_cache import RankingCache
 
 

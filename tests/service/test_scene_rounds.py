@@ -12,7 +12,7 @@ def made_scenes(app, client):
     """A shopper's segment and the scene variant ids their cards show once the jobs ran."""
     user, _ = shopper_wanting_variants(app, 3)
     segment = client.get(f"/v1/users/{user}/cards?n=3", headers=STOREFRONT).json["segment"]
-    app.extensions["tailorcard.jobs"].run_pending()
+    app.extensions["tailorcard"].jobs.run_pending()
     cards = client.get(f"/v1/users/{user}/cards?n=3", headers=STOREFRONT).json["cards"]
     return segment, [c["variant"]["id"] for c in cards if c["variant"] and c["variant"]["ai_generated"]]
 
@@ -27,11 +27,11 @@ def test_winners_steer_the_next_round_and_its_scenes_carry_the_lineage(app, clie
     store = app.config["VARIANT_STORE"]
     product = store.get(scenes[0]).product_id
     with app.app_context():
-        live = app.extensions["tailorcard.live"].get()
+        live = app.extensions["tailorcard"].live.get()
         centroid = live.segment_centroid(segment)
         content_hash = live.products[product]["content_hash"]
         request_variant(product, content_hash, str(segment), PresentationPolicy("scene", round=1), wanted=True)
-    app.extensions["tailorcard.jobs"].run_pending()
+    app.extensions["tailorcard"].jobs.run_pending()
     steered = store.requests[-1]
     assert steered.policy.round == 1 and steered.lineage["parent_round"] == 0 and steered.lineage["winners"] == scenes[:2]
     assert np.isclose(np.linalg.norm(steered.condition), 1.0) and not np.allclose(steered.condition, centroid)

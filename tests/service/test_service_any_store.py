@@ -80,13 +80,13 @@ def test_a_new_stores_first_events_become_its_popularity_without_a_restart(groce
     bought = [{"event_id": f"b{i}", "user_id": f"buyer-{i}", "item_id": "BRD-7", "type": "purchase",
                "timestamp": now + i} for i in range(4)]
     assert client.post("/v1/events", json=bought, headers=STOREFRONT).status_code == 202
-    live = app.extensions["tailorcard.live"].get()
+    live = app.extensions["tailorcard"].live.get()
     live.catch_up()
     assert live.refresh_popularity() is True  # due: this worker refreshed the prior and rebuilt
     assert live.refresh_popularity() is False  # nothing new since
     first = client.get("/v1/users/newcomer/cards?n=1", headers=STOREFRONT).json["cards"][0]
     assert first["product"]["id"] == "BRD-7"
-    other_worker = make_app(url, tiny_encoder).extensions["tailorcard.live"].get()  # starts from the refreshed prior
+    other_worker = make_app(url, tiny_encoder).extensions["tailorcard"].live.get()  # starts from the refreshed prior
     assert other_worker.popularity_seq == live.popularity_seq == 4
 
 

@@ -57,7 +57,7 @@ def test_bad_user_id(client):
 
 def test_a_scene_is_queued_only_once_in_demand_and_the_photo_at_card_size_at_once(database_url, tiny_encoder):
     app = make_app(database_url, tiny_encoder, VARIANT_MIN_DEMAND=2)
-    client, queue = app.test_client(), app.extensions["tailorcard.jobs"]
+    client, queue = app.test_client(), app.extensions["tailorcard"].jobs
     user, wanting = shopper_wanting_variants(app, 3)
     cards(client, user, n=3)
     assert queue.depth() == wanting  # each product's photo at card size (one for every shopper): at once
@@ -70,12 +70,12 @@ def test_a_scene_is_queued_only_once_in_demand_and_the_photo_at_card_size_at_onc
 def test_a_scene_is_painted_for_the_shoppers_segment_centroid(app, client):
     user, wanting = shopper_wanting_variants(app, 3)
     body = cards(client, user, n=3)
-    app.extensions["tailorcard.jobs"].run_pending()
+    app.extensions["tailorcard"].jobs.run_pending()
     requests = app.config["VARIANT_STORE"].requests
     scenes = [r for r in requests if r.policy.kind == "scene"]
     assert len(scenes) == wanting and len(requests) == 2 * wanting
     with app.app_context():
-        centroid = app.extensions["tailorcard.live"].get().segment_centroid(body["segment"])
+        centroid = app.extensions["tailorcard"].live.get().segment_centroid(body["segment"])
     for request in scenes:
         assert request.segment == str(body["segment"]) and np.allclose(request.condition, centroid)
     assert all(r.segment == "all" and r.condition is None for r in requests if r.policy.kind == "upscaled")
@@ -89,7 +89,7 @@ def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client, mon
     user, wanting = shopper_wanting_variants(app, 3)
     body = cards(client, user, n=3)
     assert all(c["variant"] is None for c in body["cards"])
-    queue = app.extensions["tailorcard.jobs"]
+    queue = app.extensions["tailorcard"].jobs
     assert queue.depth() == 2 * wanting  # per card a scene and the photo at card size, queued, not run
     assert queue.run_pending() == 2 * wanting
     ready = next(c for c in cards(client, user, n=3)["cards"] if c["variant"])
@@ -98,7 +98,7 @@ def test_cards_never_wait_for_variants_and_show_them_when_ready(app, client, mon
     image = client.get(ready["image_url"])
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
     assert image.headers["X-AI-Generated"] == "true" and "immutable" in image.headers["Cache-Control"]
-    monkeypatch.setattr(app.extensions["tailorcard.variants"], "read_bytes", unread)
+    monkeypatch.setattr(app.extensions["tailorcard"].variants, "read_bytes", unread)
     assert client.get(ready["image_url"], headers={"If-None-Match": image.headers["ETag"]}).status_code == 304
     provenance = client.get(ready["variant"]["provenance_url"]).json
     assert provenance["provenance"]["source_product_hash"] and provenance["product_id"] == ready["product"]["id"]
@@ -163,7 +163,7 @@ def test_the_photo_arm_shows_the_photo_at_card_size_and_the_variant_arm_scenes(a
     users = [f"u{i}" for i in range(N_SHOPPERS)]
     for user in users:  # every image is asked for
         cards(client, user, n=3)
-    app.extensions["tailorcard.jobs"].run_pending()
+    app.extensions["tailorcard"].jobs.run_pending()
     shown = {"photo": set(), "variant": set()}
     for user in users:
         for card in cards(client, user, n=3)["cards"]:
@@ -177,7 +177,7 @@ def test_a_cards_request_stores_its_assignment_and_exposures_in_one_transaction(
     cards(client, "newcomer", n=3)  # ranked and cached before the start: the request below only serves
     start_experiment(client, "frames", ORIGINALS_ONLY)
     commits = []
-    sa.event.listen(app.extensions["tailorcard.db"], "commit", commits.append)
+    sa.event.listen(app.extensions["tailorcard"].db, "commit", commits.append)
     arm = cards(client, "newcomer", n=3)["experiment"]["arm"]
     assert len(commits) == 1
     assert stored_experiment_rows(app, "newcomer") == ([arm], [(arm, 1), (arm, 2), (arm, 3)])

@@ -58,15 +58,15 @@ def test_a_burst_of_events_reads_only_its_shoppers_events_and_ranks_as_after_a_r
 
     served = {user: cards(client, user) for user in shoppers}
 
-    with app.extensions["tailorcard.db"].connect() as connection:
+    with app.extensions["tailorcard"].db.connect() as connection:
         in_log = connection.execute(sa.select(sa.func.count()).select_from(events_table)).scalar()
         theirs = connection.execute(sa.select(sa.func.count()).where(events_table.c.user_id.in_(shoppers))).scalar()
     assert sum(read) == len(posted) + theirs < in_log  # the pending events, then their shoppers' events: no more
     restarted = make_app(database_url, tiny_encoder)
-    with restarted.extensions["tailorcard.db"].begin() as connection:
+    with restarted.extensions["tailorcard"].db.begin() as connection:
         connection.execute(sa.delete(sa.table("card_cache")))  # ranked anew from events, not read from the cache
     assert {user: cards(restarted.test_client(), user) for user in shoppers} == served
-    live, fresh = app.extensions["tailorcard.live"].get(), restarted.extensions["tailorcard.live"].get()
+    live, fresh = app.extensions["tailorcard"].live.get(), restarted.extensions["tailorcard"].live.get()
     caught_up, rebuilt = live.recommender.preferences, fresh.recommender.preferences
     np.testing.assert_allclose(caught_up.decayed_sums(shoppers), rebuilt.decayed_sums(shoppers), rtol=1e-9, atol=1e-12)
     assert [caught_up.event_count(u) for u in shoppers] == [rebuilt.event_count(u) for u in shoppers]

@@ -27,7 +27,7 @@ def first_product(client) -> int:
 
 
 def stored_events(app) -> int:
-    with app.extensions["tailorcard.db"].connect() as connection:
+    with app.extensions["tailorcard"].db.connect() as connection:
         return connection.execute(sa.select(sa.func.count()).select_from(events_table)).scalar()
 
 
@@ -93,7 +93,7 @@ def test_a_bad_row_already_stored_does_not_take_its_shopper_down(app, client, da
     """As an older version stored it: an infinite timestamp. Skipped, counted and said, now and after a restart."""
     item = first_product(client)
     assert client.post("/v1/events", json=event(event_id="good-1", item_id=item), headers=STOREFRONT).status_code == 202
-    with app.extensions["tailorcard.db"].begin() as connection:
+    with app.extensions["tailorcard"].db.begin() as connection:
         connection.execute(events_table.insert().values(
             event_id="poison", user_id="u-hardening", item_id=item, type="view", timestamp=float("inf"),
             session_id="", query="", value=None, simulated=False))

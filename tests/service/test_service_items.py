@@ -98,7 +98,7 @@ def test_bad_uploads_store_nothing(client, image, fields, field):
 def test_patch_re_embeds_makes_variants_stale_and_queues_regeneration(app, client):
     user, _ = shopper_wanting_variants(app, 1)
     item_id = card_ids(client, user, 1)[0]
-    queue, store = app.extensions["tailorcard.jobs"], app.extensions["tailorcard.variants"]
+    queue, store = app.extensions["tailorcard"].jobs, app.extensions["tailorcard"].variants
     queue.run_pending()
     old_hash = client.get(f"/v1/items/{item_id}", headers=ADMIN).json["content_hash"]
     made = [key for key in store.records if key[0] == product_key(item_id)]
@@ -123,9 +123,9 @@ def test_a_merchant_switching_scenes_off_for_a_category_leaves_its_photo_at_card
     category = client.get(f"/v1/items/{item_id}", headers=ADMIN).json["attributes"]["articleType"]
     assert client.put(f"/v1/presentation/rules/categories/{category}", json={"variants": "off"},
                       headers=ADMIN).status_code == 200
-    app.extensions["tailorcard.jobs"].run_pending()  # whatever was asked for before
+    app.extensions["tailorcard"].jobs.run_pending()  # whatever was asked for before
     client.get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT)
-    app.extensions["tailorcard.jobs"].run_pending()
+    app.extensions["tailorcard"].jobs.run_pending()
     card = client.get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT).json["cards"][0]
     assert card["product"]["id"] == item_id
     assert card["variant"]["ai_generated"] is False and card["variant"]["segment"] == "all"

@@ -11,9 +11,9 @@ import time
 import pytest
 from service_helpers import auth, make_app
 
+from lab.load import free_port
 from service.cli_service import gunicorn_command
 from service.gunicorn_config import honouring_connection_close
-from service.load import free_port
 
 ADMIN, STOREFRONT = auth("admin"), auth("storefront")
 

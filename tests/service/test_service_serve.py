@@ -13,9 +13,9 @@ from pathlib import Path
 from click.testing import CliRunner
 from tiny_models import copy_catalogue
 
+from lab.load import free_port
 from service import cli_service
 from service.cli import main
-from service.load import free_port
 
 
 def test_serve_replaces_itself_with_gunicorn_and_starts_no_child(tmp_path, monkeypatch):

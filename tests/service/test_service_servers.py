@@ -42,7 +42,7 @@ def test_postgres_events_idempotency_and_restart(postgres_url, tiny_encoder):
     assert client.post("/v1/events", json=body, headers=STOREFRONT).json == {"accepted": 1, "duplicates": 0}
     assert client.post("/v1/events", json=body, headers=STOREFRONT).json == {"accepted": 0, "duplicates": 1}
     before = client.get("/v1/users/pg/cards?n=5", headers=STOREFRONT).json["cards"]
-    app.extensions["tailorcard.db"].dispose()
+    app.extensions["tailorcard"].db.dispose()
     restarted = make_app(postgres_url, tiny_encoder).test_client()
     after = restarted.get("/v1/users/pg/cards?n=5", headers=STOREFRONT).json["cards"]
     assert [c["product"]["id"] for c in after] == [c["product"]["id"] for c in before]
@@ -67,7 +67,7 @@ def test_rq_workers_take_jobs_over_redis(postgres_url, tiny_encoder):
     from service import jobs
     store = FakeVariantStore()
     app = make_app(postgres_url, tiny_encoder, JOB_QUEUE="rq", REDIS_URL=REDIS_URL, VARIANT_STORE=store)
-    queue = app.extensions["tailorcard.jobs"].rq_queue
+    queue = app.extensions["tailorcard"].jobs.rq_queue
     queue.empty()
     user, wanting = shopper_wanting_variants(app, 2)
     app.test_client().get(f"/v1/users/{user}/cards?n=2", headers=STOREFRONT)
@@ -78,6 +78,6 @@ def test_rq_workers_take_jobs_over_redis(postgres_url, tiny_encoder):
     finally:
         jobs.set_worker_app(None)
     assert store.generated == 2 * wanting and queue.count == 0
-    with app.extensions["tailorcard.db"].connect() as connection:
+    with app.extensions["tailorcard"].db.connect() as connection:
         statuses = connection.execute(sa.select(jobs.jobs.c.status)).scalars().all()
     assert statuses == ["done"] * (2 * wanting)

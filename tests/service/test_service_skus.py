@@ -42,6 +42,6 @@ def test_a_sku_round_trips_through_items_events_cards_and_explanations(client):
 def test_a_product_stored_before_skus_keeps_its_number_as_its_id(app, client):
     """Rows written by an older version have no sku: their id is their key's digits, as it always was."""
     key = client.get("/v1/users/anyone/cards?n=1", headers=STOREFRONT).json["cards"][0]["product"]["id"]
-    with app.extensions["tailorcard.db"].begin() as connection:
+    with app.extensions["tailorcard"].db.begin() as connection:
         connection.execute(products.update().where(products.c.product_id == product_key(key)).values(sku=None))
     assert client.get(f"/v1/items/{key}", headers=ADMIN).json["id"] == key

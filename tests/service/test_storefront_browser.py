@@ -28,7 +28,7 @@ def live_server(database_url, tiny_encoder):
     thread.start()
     yield app, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-    app.extensions["tailorcard.worker"].stop()
+    app.extensions["tailorcard"].worker.stop()
 
 
 def test_storefront_in_chromium(live_server, tmp_path):
@@ -48,7 +48,7 @@ def test_storefront_in_chromium(live_server, tmp_path):
         clicked = int(first.get_attribute("data-item-id"))
         first.click()
         page.wait_for_function("document.getElementById('grid').dataset.clicks === '1'")
-        with app.extensions["tailorcard.db"].connect() as connection:
+        with app.extensions["tailorcard"].db.connect() as connection:
             stored = connection.execute(sa.select(events.c.type).where(
                 events.c.user_id == shopper, events.c.item_id == clicked, ~events.c.simulated)).scalars().all()
         assert sorted(stored) == ["click", "view"]

@@ -22,16 +22,9 @@ from imagegen.matte.data import (BENCH_MIX, build_product_set, catalogue_product
 from imagegen.matte.inference import matte
 from imagegen.matte.model import MatteNet
 from imagegen.matte.pseudo_mask import pseudo_mask
+from imagegen.matte.train import mask_iou
 
 COMPOSITE_SIZE = 80
-
-
-def mask_iou(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """IoU per image of alphas [n, h, w] thresholded at 0.5 (1.0 when both are empty)."""
-    predicted, truth = np.asarray(predicted) >= 0.5, np.asarray(truth) >= 0.5
-    intersection = (predicted & truth).sum(axis=(1, 2))
-    union = (predicted | truth).sum(axis=(1, 2))
-    return np.where(union == 0, 1.0, intersection / np.maximum(union, 1))
 
 
 def bench_matte(model: MatteNet, catalogue_dir: str | Path, backgrounds_dir: str | Path, *, composites: int = 400,

@@ -6,7 +6,7 @@ import numpy as np
 
 from features.simulator_posterior import PRIOR_SEED, EventsPosterior
 from features.simulator_truth import PurchaseTruth
-from recsys.baselines import InteractionModel
+from lab.baselines import InteractionModel
 
 
 class OracleRecommender(InteractionModel):

@@ -1,4 +1,5 @@
-"""CLI: `tailorcard simulate-ab`: can the experiment analysis be trusted? Checked on SIMULATED shoppers."""
+"""The lab's `tailorcard simulate-ab`: can the experiment analysis be trusted? Checked on SIMULATED shoppers.
+Added by lab.cli.register."""
 from __future__ import annotations
 
 import json
@@ -7,10 +8,12 @@ import time
 
 import click
 
-from service.cli import main
+
+def register(main: click.Group, bench: click.Group) -> None:
+    main.add_command(simulate_ab)
 
 
-@main.command("simulate-ab")
+@click.command("simulate-ab")
 @click.option("--experiments", type=click.IntRange(2, 10_000), default=100, show_default=True,
               help="A/A experiments, and as many with a planted lift.")
 @click.option("--users", type=click.IntRange(10, 1_000_000), default=2000, show_default=True, help="Per experiment.")
@@ -23,8 +26,8 @@ def simulate_ab(experiments, users, cards, lift, seed, as_json):
     """Run SIMULATED shoppers with a known click model through the real HTTP API (Flask test client, a fresh
     SQLite database): A/A experiments and experiments with a planted CTR lift; report how often the analysis
     is fooled (A/A false positives, SRM false alarms) and how well it recovers the planted lift."""
-    from recsys.experiments.simulation import trust_summary
-    from service.ab_simulation import StudyConfig, run_study, study_api
+    from lab.ab_simulation import StudyConfig, run_study, study_api
+    from lab.experiment_simulation import trust_summary
     config = StudyConfig(experiments=experiments, users=users, cards=cards, planted_lift=lift, seed=seed)
     click.echo(f"SIMULATED shoppers: {experiments} A/A + {experiments} planted-lift (+{lift:.0%} CTR) experiments, "
                f"{users:,} users x {cards} cards each, 50/50 split, through the HTTP API")

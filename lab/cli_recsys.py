@@ -1,5 +1,5 @@
-"""CLI: `tailorcard simulate`, `tailorcard bench recsys` (simulated, or a real log with --events),
-`tailorcard bench new-items`, `tailorcard bench retrieval`."""
+"""The lab's recommendation commands: `tailorcard simulate`, `tailorcard bench recsys` (simulated, or a real log
+with --events), `tailorcard bench new-items`, `tailorcard bench retrieval`. Added by lab.cli.register."""
 from __future__ import annotations
 
 import json
@@ -9,14 +9,21 @@ import click
 
 from features.catalogue import load_catalogue
 from features.model_spec import data_dir
-from service.cli import bench, main
 
-DEFAULT_CATALOGUE = data_dir().parent.parent / "shared" / "data" / "fashion-small"
+SAMPLE_CATALOGUE = data_dir() / "catalogue"  # the shipped sample (2,000 fashion-small products)
+FASHION_SMALL_HELP = "fashion-small (the team's ../shared/data/fashion-small) gave the README's numbers"
 RUNS = Path("runs")
 
 
-@main.command()
-@click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(DEFAULT_CATALOGUE), show_default=True)
+def register(main: click.Group, bench: click.Group) -> None:
+    main.add_command(simulate)
+    for command in (bench_recsys, bench_new_items, bench_retrieval):
+        bench.add_command(command)
+
+
+@click.command()
+@click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(SAMPLE_CATALOGUE), show_default=True,
+              help="Products the simulated shoppers buy (default: the shipped sample catalogue).")
 @click.option("--users", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--days", type=float, default=90.0, show_default=True)
@@ -34,11 +41,12 @@ def simulate(catalogue_path, users, seed, days, out):
         click.echo(f"  {what}: {path}")
 
 
-@bench.command("recsys")
+@click.command("recsys")
 @click.option("--users", type=int, default=20_000, show_default=True, help="Simulated users.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--catalogue", "catalogue_path", type=click.Path(), default=None,
-              help=f"Products. Simulated: default {DEFAULT_CATALOGUE}. With --events: default the log's own products.")
+              help=f"Products. Simulated: required, with attribute columns; {FASHION_SMALL_HELP}. "
+                   "With --events: default the log's own products.")
 @click.option("--encoder", "encoder_spec", default="embedded", show_default=True,
               help="Encoder whose image vectors (and text vectors, for queries) the recommender uses.")
 @click.option("--vectors", "vectors_path", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -68,8 +76,11 @@ def bench_recsys(users, seed, catalogue_path, encoder_spec, vectors_path, store_
     if events_path:
         return _bench_real(events_path, mapping, catalogue_path, train_until, test_from, test_until, encoder_spec,
                            vectors_path, store_path, as_json)
-    from recsys.recsys_bench import format_table, load_vectors_file, map_summary, run_recsys_bench
-    catalogue = load_catalogue(catalogue_path or DEFAULT_CATALOGUE, check_images=vectors_path is None)
+    from lab.recsys_bench import format_table, load_vectors_file, map_summary, run_recsys_bench
+    if not catalogue_path:
+        raise click.UsageError("the simulated bench needs --catalogue, products with attribute columns; "
+                               f"{FASHION_SMALL_HELP}")
+    catalogue = load_catalogue(catalogue_path, check_images=vectors_path is None)
     item_ids = catalogue.products.index.to_numpy()
     if vectors_path:
         vectors, encode_texts, source = load_vectors_file(vectors_path, item_ids), None, f"vectors {vectors_path}"
@@ -88,9 +99,9 @@ def _bench_real(events_path, mapping_name, catalogue_path, train_until, test_fro
                 vectors_path, store_path, as_json):
     """`bench recsys --events`: map the log, split it in time, bench every model on real purchases."""
     from features.catalogue import Catalogue
-    from recsys.purchase_bench import (PurchaseBenchError, format_real_table, parse_moment, purchase_split,
-                                       real_summary, require_test_shoppers, run_purchase_bench)
-    from recsys.recsys_bench import load_vectors_file
+    from lab.purchase_bench import (PurchaseBenchError, format_real_table, parse_moment, purchase_split,
+                                    real_summary, require_test_shoppers, run_purchase_bench)
+    from lab.recsys_bench import load_vectors_file
     if not train_until:
         raise PurchaseBenchError("--events needs --train-until (e.g. 2011-07-31: train through July, test after)")
     events, products, attribution = _real_log(events_path, mapping_name)
@@ -151,12 +162,13 @@ def _encoder_vectors(catalogue, spec, store_path):
     return vectors, encoder.encode_texts, f"encoder {spec} (space {encoder.space_id}), store {path}"
 
 
-@bench.command("new-items")
+@click.command("new-items")
 @click.option("--users", type=int, default=3000, show_default=True, help="Simulated users.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--new-products", "new_products", type=click.IntRange(1), default=100, show_default=True,
               help="Random products held out of the fit and added after it, as if PUT through the API.")
-@click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(DEFAULT_CATALOGUE), show_default=True)
+@click.option("--catalogue", "catalogue_path", type=click.Path(), required=True,
+              help=f"Products, with attribute columns; {FASHION_SMALL_HELP}.")
 @click.option("--vectors", "vectors_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Precomputed product vectors (.npz with ids, vectors); default: the embedded encoder's store.")
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object with the numbers.")
@@ -164,8 +176,8 @@ def bench_new_items(users, seed, new_products, catalogue_path, vectors_path, as_
     """Do products added after the fit reach the shoppers they suit? On SIMULATED behaviour: the share of
     matching shoppers who see a new product in their top 12, of the others who see one, and MAP@12, with the
     new-arrival rule (recsys.freshness) and without it."""
-    from recsys.new_items_bench import format_table, run_new_items_bench, summary
-    from recsys.recsys_bench import load_vectors_file
+    from lab.new_items_bench import format_table, run_new_items_bench, summary
+    from lab.recsys_bench import load_vectors_file
     catalogue = load_catalogue(catalogue_path, check_images=vectors_path is None)
     item_ids = catalogue.products.index.to_numpy()
     vectors, _, source = (load_vectors_file(vectors_path, item_ids), None, f"vectors {vectors_path}") if vectors_path \
@@ -179,14 +191,14 @@ def bench_new_items(users, seed, new_products, catalogue_path, vectors_path, as_
         click.echo(json.dumps({**summary(report), "vectors": source}))
 
 
-@bench.command("retrieval")
+@click.command("retrieval")
 @click.option("--items", type=int, default=1_000_000, show_default=True, help="Synthetic products.")
 @click.option("--events", type=int, default=1_000_000, show_default=True, help="Synthetic events for the preference build.")
 @click.option("--factory", default=None, help="ANN faiss factory string (default: chosen by size).")
 @click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object with the numbers.")
 def bench_retrieval(items, events, factory, as_json):
     """Exact vs ANN search (recall@12, q/s, latency) and preference build speed, on SYNTHETIC data."""
-    from recsys.retrieval_bench import bench_index, bench_preferences, format_report
+    from lab.retrieval_bench import bench_index, bench_preferences, format_report
     index = bench_index(n_items=items, factory=factory, log=click.echo)
     preferences = bench_preferences(n_events=events, n_users=max(1, events // 100), log=click.echo)
     for line in format_report(index, preferences):

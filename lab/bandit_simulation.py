@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from features.checks import check_fields, number, whole
+from lab.experiment_simulation import SIMULATED_NOTE
 from recsys.experiments.bandit import (BanditConfig, bandit_srm, choose_many, mixed_shares, probability_best,
                                        winner)
 from recsys.experiments.model import ExperimentError
 from recsys.experiments.off_policy import DecisionLog, off_policy_estimates
-from recsys.experiments.simulation import SIMULATED_NOTE
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Phase 1 warms each shopper's cards (their first request computes and caches the ranking: reported
 as the miss latency). Phase 2 sends `n_requests` card requests at a fixed rate (open loop, latency
-from each request's scheduled time: service.paced_client) over keep-alive connections, as a
+from each request's scheduled time: lab.paced_client) over keep-alive connections, as a
 storefront's backend would; a share of them come from first-time shoppers, whose cards are ranked
 then (cache misses, counted in the percentiles and reported apart). The web workers only queue generation
 jobs (JOB_QUEUE "none"), and with every card's images in demand at once the warm-up leaves a backlog. Phase 3
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from service.paced_client import run_paced
+from lab.paced_client import run_paced
 
 EVENTS_PER_BATCH = 100
-BENCH_APP = "service.load:bench_app"  # the app factory of the bench's web workers and its generation worker
+BENCH_APP = "lab.load:bench_app"  # the app factory of the bench's web workers and its generation worker
 NO_SCENES = "card-size photos only (no scene generator installed)"
 
 
@@ -49,8 +49,8 @@ def bench_app(test_config: dict | None = None):
     if scene_model_installed():
         return create_app(test_config)
     app = create_app({**(test_config or {}), "VARIANTS": None})
-    app.extensions["tailorcard.variants"] = build_variant_store(
-        None, app.extensions["tailorcard.encoder"].get(), Path(app.instance_path) / "variants")
+    app.extensions["tailorcard"].variants = build_variant_store(
+        None, app.extensions["tailorcard"].encoder.get(), Path(app.instance_path) / "variants")
     return app
 
 

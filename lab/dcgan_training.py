@@ -8,10 +8,10 @@ import torch.nn.functional as F
 
 from features.image_pack import ImagePack
 from features.training_loop import autocast
-from imagegen.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, init_weights, save_dcgan_generator
 from imagegen.errors import TrainingError
 from imagegen.training.data import random_batch, training_images
 from imagegen.training.run import TrainingRun, prepare_device
+from lab.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, init_weights, save_dcgan_generator
 
 STAGE = "dcgan"
 ADAM = {"lr": 2e-4, "betas": (0.5, 0.999)}

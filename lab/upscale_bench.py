@@ -22,29 +22,15 @@ from features.images import open_image
 from imagegen.errors import BenchError
 from imagegen.upscale.apply import MIN_LONG_SIDE, upscale_arrays
 from imagegen.upscale.model import SCALE, Upscaler, model_version
+from imagegen.upscale.train import psnr, psnr_y
 
 SPEED_SIZE = (60, 80)  # width x height of fashion-small photos
 SPEED_RUNS = 10
 CATALOGUE_SAMPLE = 200  # catalogue photos whose headers decide whether the catalogue is large enough
 
 
-def psnr_y(image: np.ndarray, truth: np.ndarray) -> float:
-    """PSNR in dB of the BT.601 luma of two [h, w, 3] images in 0..255."""
-    return _psnr(_luma(image), _luma(truth))
-
-
 def psnr_rgb(image: np.ndarray, truth: np.ndarray) -> float:
-    return _psnr(np.asarray(image, dtype=np.float64), np.asarray(truth, dtype=np.float64))
-
-
-def _luma(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image, dtype=np.float64)
-    return 16 + (65.481 * image[..., 0] + 128.553 * image[..., 1] + 24.966 * image[..., 2]) / 255
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a - b) ** 2))
-    return 100.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return psnr(np.asarray(image, dtype=np.float64), np.asarray(truth, dtype=np.float64))
 
 
 def heldout_photos(catalogue_dir: str | Path | None, photos_dir: str | Path | None, limit: int | None = None,

@@ -11,9 +11,9 @@ from features.catalogue import Catalogue
 from features.errors import EmbeddingSpaceMismatch
 from features.simulator import SimulatorConfig, simulate
 from features.simulator_truth import PurchaseTruth
-from recsys.baselines import BASELINES
+from lab.baselines import BASELINES
+from lab.oracle import OracleRecommender, PosteriorOracleRecommender
 from recsys.evaluation import HISTORY_BUCKETS, TimeSplit, time_split, evaluate, summarise
-from recsys.oracle import OracleRecommender, PosteriorOracleRecommender
 from recsys.recommender import Recommender
 
 MODEL_ORDER = ("tailorcard", "popularity", "itemknn", "als")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from features.errors import TailorcardError
 from features.events import NO_ITEM
-from recsys.baselines import REPEAT_BASELINES
+from lab.baselines import REPEAT_BASELINES
 from recsys.evaluation import HISTORY_BUCKETS, TimeSplit, evaluate, summarise
 from recsys.recommender import Recommender, RecommenderConfig
 from recsys.repurchase import purchase_orders

@@ -2,7 +2,7 @@
 
 Each experiment is created, started, fed and read back over HTTP exactly as a storefront and an
 analyst would: `POST /v1/exposures` (the server assigns arms), `POST /v1/events` (clicks, carts,
-purchases drawn by recsys.experiments.simulation's known click model), `GET .../results`.
+purchases drawn by lab.experiment_simulation's known click model), `GET .../results`.
 Requests carry batches (thousands of exposures, hundreds of events) so that 200 experiments
 fit in minutes on two cores. Experiments run one after another, each on its own users.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from recsys.experiments.simulation import ShopperModel, card_exposures, draw_shoppers, respond
+from lab.experiment_simulation import ShopperModel, card_exposures, draw_shoppers, respond
 from service import repository
 
 CONTROL, TREATMENT = "control", "treatment"
@@ -38,7 +38,7 @@ def seed_products(app, n: int) -> list[int]:
     """n placeholder products (events must name live products); they are never ranked here."""
     pixel = io.BytesIO()
     Image.new("RGB", (4, 4), "grey").save(pixel, format="PNG")
-    with app.extensions["tailorcard.db"].begin() as connection:
+    with app.extensions["tailorcard"].db.begin() as connection:
         for product_id in range(1, n + 1):
             repository.save_product(connection, {
                 "product_id": product_id, "sku": str(product_id), "title": f"simulated product {product_id}",
