@@ -46,7 +46,7 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
     result.update(catalogue=str(catalogue_dir), scenes=scene_spec, device="cpu", torch_threads=torch.get_num_threads(),
                   matte="trained matte" if presenter.matte_model is not None else "pseudo-masks of plain backdrops only",
                   upscaler="embedded-upscaler" if presenter.upscaler is not None else "bicubic")
-    if grid_path:
+    if grid_path and grid is not None:
         Path(grid_path).parent.mkdir(parents=True, exist_ok=True)
         grid.save(grid_path, optimize=True)
         result["grid"] = str(grid_path)

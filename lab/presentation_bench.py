@@ -55,8 +55,9 @@ def bench_presentation(presenter, encoder, catalogue_dir, *, products: int = 24,
         grid_rows.append([pixels] + [card.image for card in cards])
         painted.append(_painted_squares(presenter, photo, matted, centroids, seed))
         log(f"bench presentation: {n + 1}/{len(chosen)} products")
-    if not rows:
-        raise BenchError(f"no product of {catalogue_dir} got a scene card: {dict(reasons)}")
+    if not rows:  # every product kept its own photo: say why, measure nothing else
+        return {"fallback_rate": 1.0, "fallback_reasons": dict(reasons.most_common(5)), "products": len(chosen),
+                "segments": segments, "variants": 0}, None
     return _summary(rows, reasons, seconds, painted, encoder, catalogue, chosen, len(chosen), segments), _grid(grid_rows)
 
 

@@ -27,7 +27,7 @@ def get(url: str, key: str):
 
 def shoppers_sharing_a_product(base: str, key: str, n: int = 12) -> tuple[str, str, str]:
     """Two shoppers of different segments whose first n cards share a product with a photo, and that product."""
-    users = [u["user_id"] for u in get(f"{base}/v1/users?limit=200", key)["users"]]
+    users = [u["user_id"] for u in get(f"{base}/v1/users?limit=30", key)["users"]]  # each asks for its images
     grids = {user: get(f"{base}/v1/users/{user}/cards?n={n}", key) for user in users}
     for a in users:
         for b in users:
@@ -60,7 +60,7 @@ def take_shots(base: str, key: str, out_dir: Path, n: int = 12) -> dict:
         page = browser.new_page(viewport={"width": 900, "height": 1100})
         page.goto(base + "/")
         for user in (a, b):
-            page.wait_for_selector("#shopper option")
+            page.wait_for_selector("#shopper option", state="attached")
             page.select_option("#shopper", user)
             page.wait_for_function(f"document.getElementById('grid').dataset.user === {user!r}")
             page.wait_for_selector(f"#grid .card[data-item-id='{product}'] .badge", timeout=60_000)
