@@ -14,16 +14,14 @@ the whole log.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.checks import check_fields, from_fields, number
+from features.checks import check_fields, number
 from features.errors import EmbeddingSpaceMismatch, TailorcardError
 from features.events import EVENT_TYPES, NO_ITEM
 from features.sparse_rows import SparseRows
@@ -307,32 +305,6 @@ class PreferenceStore:
         self.sources.set_items(item_ids, vectors)
 
     # ---- persistence ------------------------------------------------------------------------
-
-    def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        n_sources = len(self.sources)
-        history, bought = self.history.to_csr(n_sources), self.bought.to_csr(n_sources)
-        np.savez(path, config=json.dumps(asdict(self.config)), user_ids=np.array(self.user_ids, dtype=str),
-                 sums=self.sums[:len(self)], ref_time=self.ref_time[:len(self)], n_events=self.n_events[:len(self)],
-                 source_items=self.sources.item_ids, source_queries=self.sources.queries.astype(str),
-                 source_vectors=self.sources.vectors, seen=np.array(sorted(self.seen_event_ids), dtype=str),
-                 **_csr_arrays("history", history, len(self)), **_csr_arrays("bought", bought, len(self)))
-
-    @classmethod
-    def load(cls, path: str | Path, encode_texts: TextEncoder | None = None) -> "PreferenceStore":
-        with np.load(path, allow_pickle=False) as saved:
-            config = from_fields(PreferenceConfig, json.loads(str(saved["config"])), f"{path} config", PreferenceError)
-            store = cls(np.zeros(0, np.int64), np.zeros((0, saved["source_vectors"].shape[1])), encode_texts, config)
-            store.sources._append(saved["source_items"], saved["source_queries"].astype(object), saved["source_vectors"])
-            store.user_ids = saved["user_ids"].tolist()
-            store._row_of_user = {u: i for i, u in enumerate(store.user_ids)}
-            store.sums, store.ref_time, store.n_events = saved["sums"], saved["ref_time"], saved["n_events"]
-            store.history = SparseRows(_csr_from("history", saved, len(store.sources)))
-            store.bought = SparseRows(_csr_from("bought", saved, len(store.sources)))
-            store.seen_event_ids = set(saved["seen"].tolist())
-        return store
-
 
 def _replace_row(rows: SparseRows, row: int, built: sp.csr_matrix, built_row: int) -> None:
     """Make `row` hold exactly `built`'s row: an edit in the overlay (features.sparse_rows), O(row)."""

@@ -146,11 +146,7 @@ class Generator:
         return scaled_conditions(embeddings, self.settings, self.unet, self.name)
 
     def save(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
-        """save_pretrained layout; weights stored in `dtype` (fp16 halves the files; loading casts back)."""
-        folder = Path(folder)
-        unet, movq = (_copy_as(model, dtype) for model in (self.unet, self.movq))
-        KandinskyV22Pipeline(unet=unet, scheduler=self.training_scheduler, movq=movq).save_pretrained(folder)
-        self.settings.save(folder)
+        save_decoder(KandinskyV22Pipeline, self, folder, dtype)
 
 
 def load_generator(spec: str = "embedded", device: str | torch.device | None = None) -> Generator:
@@ -182,6 +178,15 @@ def scaled_conditions(embeddings: np.ndarray, settings: GeneratorSettings, unet,
     if embeddings.ndim != 2 or embeddings.shape[1] != settings.embed_dim:
         raise ValueError(f"{name} expects embeddings of shape [n, {settings.embed_dim}]; got {embeddings.shape}")
     return torch.from_numpy(embeddings * settings.condition_scale).to(unet.device, unet.dtype)
+
+
+def save_decoder(pipeline_class, decoder, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
+    """A decoder (unet, movq, training scheduler, settings) in diffusers' save_pretrained layout of
+    `pipeline_class`, plus our settings file; weights stored in `dtype` (fp16 halves the files; loading casts back)."""
+    folder = Path(folder)
+    unet, movq = (_copy_as(model, dtype) for model in (decoder.unet, decoder.movq))
+    pipeline_class(unet=unet, scheduler=decoder.training_scheduler, movq=movq).save_pretrained(folder)
+    decoder.settings.save(folder)
 
 
 def _copy_as(model, dtype: torch.dtype):

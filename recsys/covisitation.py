@@ -99,13 +99,3 @@ class CoVisitation:
         top = np.argsort(-pull.data, kind="stable")[:k]
         return self.item_ids[pull.indices[top]]
 
-    def save(self, path) -> None:
-        m = self.matrix
-        np.savez(path, item_ids=self.item_ids, data=m.data, indices=m.indices, indptr=m.indptr)
-
-    @classmethod
-    def load(cls, path) -> "CoVisitation":
-        with np.load(path) as saved:
-            n = len(saved["item_ids"])
-            matrix = sp.csr_matrix((saved["data"], saved["indices"], saved["indptr"]), shape=(n, n))
-            return cls(saved["item_ids"], matrix)

@@ -19,7 +19,6 @@ known at the fit is established (newness 0) unless it is later upserted with an 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -127,10 +126,3 @@ class Freshness:
 
     # ---- persistence ------------------------------------------------------------------------
 
-    def save(self, path: str | Path) -> None:
-        np.savez(path, ids=self.ids, added_at=self.added_at, borrowed=self.borrowed)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "Freshness":
-        with np.load(path) as saved:
-            return cls(saved["ids"], saved["added_at"], saved["borrowed"])

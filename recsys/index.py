@@ -8,8 +8,6 @@ every index type, including HNSW, which cannot remove vectors at all.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import faiss
 import numpy as np
@@ -175,22 +173,3 @@ class ItemIndex:
             self._gpu_index = faiss.index_cpu_to_all_gpus(self._index)
         return self._gpu_index
 
-    def save(self, path: str | Path) -> None:
-        """Three files: `<path>` (faiss), `<path>.ids.npz` (product id and liveness per position), `<path>.json` (config)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self._index, str(path))
-        np.savez(path.with_suffix(path.suffix + ".ids.npz"), ids=self.ids, alive=self.alive)
-        path.with_suffix(path.suffix + ".json").write_text(json.dumps(self.config, indent=2))
-
-    @classmethod
-    def load(cls, path: str | Path, use_gpu: bool | None = None) -> "ItemIndex":
-        path = Path(path)
-        config = json.loads(path.with_suffix(path.suffix + ".json").read_text())
-        index = cls(**config, use_gpu=use_gpu)
-        index._index = faiss.read_index(str(path))
-        index._apply_search_settings()
-        with np.load(path.with_suffix(path.suffix + ".ids.npz")) as saved:
-            index.ids, index.alive = saved["ids"], saved["alive"]
-        index._position = {int(i): int(p) for p, i in enumerate(index.ids) if index.alive[p]}
-        return index

@@ -1,7 +1,6 @@
 """What the recommender knows about each product besides its vector: popularity, stock, attributes."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -106,14 +105,3 @@ class Items:
             raise ItemsError(f"product {item_id} is unknown")
         self.in_stock[row] = in_stock
 
-    def save(self, path: str | Path) -> None:
-        path = Path(path)
-        np.savez(path, ids=self.ids, popularity=self.popularity, in_stock=self.in_stock)
-        self.attributes.to_parquet(path.with_suffix(".attributes.parquet"))
-
-    @classmethod
-    def load(cls, path: str | Path) -> "Items":
-        path = Path(path)
-        with np.load(path) as saved:
-            attributes = pd.read_parquet(path.with_suffix(".attributes.parquet"))
-            return cls(saved["ids"], saved["popularity"], saved["in_stock"], attributes)

@@ -36,9 +36,7 @@ ones and the most co-visited ones; MMR then trades a little score for variety am
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -370,33 +368,6 @@ class Recommender(BaseRecommender):
         days = self.freshness.days_since_added(item_ids)
         return [[{"new_arrival": round(float(f), 4), "days_since_added": round(float(d), 2)}] if f != 0 else []
                 for f, d in zip(fresh, days)]
-
-    # ---- persistence ------------------------------------------------------------------------
-
-    def save(self, folder: str | Path) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "recommender_config.json").write_text(json.dumps(asdict(self.config), indent=2))
-        self.items.save(folder / "items.npz")
-        self.index.save(folder / "items.faiss")
-        self.preferences.save(folder / "preferences.npz")
-        self.covisitation.save(folder / "covisitation.npz")
-        self.repurchase.save(folder / "repurchase.npz")
-        self.freshness.save(folder / "freshness.npz")
-
-    @classmethod
-    def load(cls, folder: str | Path, encode_texts=None) -> "Recommender":
-        folder = Path(folder)
-        path = folder / "recommender_config.json"
-        config = from_fields(RecommenderConfig, json.loads(path.read_text()), str(path), RecommenderError)
-        covisitation = CoVisitation.load(folder / "covisitation.npz") if (folder / "covisitation.npz").exists() else None
-        repurchase = Repurchase.load(folder / "repurchase.npz", config.repurchase) \
-            if (folder / "repurchase.npz").exists() else None
-        model = cls(Items.load(folder / "items.npz"), ItemIndex.load(folder / "items.faiss"),
-                    PreferenceStore.load(folder / "preferences.npz", encode_texts), config, covisitation, repurchase)
-        if (folder / "freshness.npz").exists():
-            model.freshness = Freshness.load(folder / "freshness.npz")
-        return model
 
 
 def _drop_repeats(ids: np.ndarray) -> np.ndarray:

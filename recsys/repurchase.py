@@ -186,24 +186,6 @@ class Repurchase:
 
     # ---- persistence ------------------------------------------------------------------------
 
-    def save(self, path) -> None:
-        np.savez(path, item_ids=self.item_ids, users=np.array(self._users, dtype=str), novelty=self.novelty,
-                 demand=self.demand, repeat_share=self.repeat_share,
-                 **_csr_arrays("own", self.own), **_csr_arrays("neighbours", self.neighbours))
-
-    @classmethod
-    def load(cls, path, config: RepurchaseConfig | None = None) -> "Repurchase":
-        with np.load(path, allow_pickle=False) as saved:
-            model = cls(saved["item_ids"], config)
-            model._users = pd.Index(saved["users"].astype(object))
-            shape = (len(model._users), len(model.item_ids))
-            model.own, model.neighbours = _csr_from("own", saved, shape), _csr_from("neighbours", saved, shape)
-            model.novelty, model.demand = saved["novelty"], saved["demand"]
-            model.repeat_share = float(saved["repeat_share"])
-        model.mix = model._mixed()
-        return model
-
-
 def _rebuy_rate(orders: pd.DataFrame, columns, cut: float, n_items: int) -> np.ndarray:
     """Per product: re-buyers in [cut, end) among its earlier buyers who ordered anything then, relative to
     the store's rate; products without such buyers get the store's rate (1)."""

@@ -5,9 +5,6 @@ the centroid nearest (by cosine) to their taste vector.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import faiss
 import numpy as np
 
@@ -51,21 +48,9 @@ class TasteSegments:
     def segment_of(self, user_vector) -> int:
         return int(self.segments_of(np.asarray(user_vector)[None, :])[0])
 
-    def save(self, path: str | Path) -> None:
-        if self.centroids is None:
-            raise SegmentError("nothing to save: segments are not fitted")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, centroids=self.centroids, config=json.dumps(self.config))
-
-    @classmethod
-    def load(cls, path: str | Path) -> "TasteSegments":
-        with np.load(path) as saved:
-            return cls.from_centroids(saved["centroids"], **json.loads(str(saved["config"])))
-
     @classmethod
     def from_centroids(cls, centroids, **config) -> "TasteSegments":
-        """Segments fitted elsewhere (a database row, a file): `config` as for the constructor, k from the rows."""
+        """Segments fitted elsewhere (the database row the service keeps them in): `config` as for the constructor, k from the rows."""
         centroids = _unit_rows(centroids)
         segments = cls(**{**config, "k": len(centroids)})
         segments.centroids = centroids

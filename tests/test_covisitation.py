@@ -69,14 +69,6 @@ def test_pull_mixes_the_positive_sources_by_weight():
     assert covisitation.pull([10], [-4.0]).nnz == 0  # a dislike pulls nothing
 
 
-def test_save_and_load_keep_the_table(tmp_path):
-    events = with_sessions([("u1", 10, "view", 0), ("u1", 20, "view", 1)], ["a", "a"])
-    covisitation = fitted(events)
-    covisitation.save(tmp_path / "covisitation.npz")
-    loaded = CoVisitation.load(tmp_path / "covisitation.npz")
-    assert loaded.item_ids.tolist() == IDS.tolist() and probability(loaded, 10, 20) == 1.0
-
-
 def test_unknown_scope_or_event_type_is_a_clear_error():
     with pytest.raises(CoVisitationError, match="scope must be one of"):
         fitted(with_sessions([("u1", 10, "view", 0)], ["a"]), scope="week")

@@ -110,14 +110,6 @@ def test_settled_products_are_forgotten_at_the_next_fit():
     assert len(model.freshness) == 0
 
 
-def test_save_and_load_keep_what_is_new(tmp_path):
-    model = model_with_a_new_shoe()
-    model.save(tmp_path)
-    loaded = Recommender.load(tmp_path)
-    loaded.freshness.clock = model.freshness.clock
-    assert loaded.freshness.added_at.tolist() == [ADDED] and top(loaded, "s1") == top(model, "s1")
-
-
 @pytest.mark.parametrize("name, value", [("fresh_weight", -0.1), ("fresh_reach", 0), ("fresh_half_life_days", 0),
                                          ("fresh_evidence", 0), ("fresh_neighbours", -1), ("fresh_reach", 2.5)])
 def test_fresh_settings_are_checked(name, value):

@@ -51,15 +51,6 @@ def test_many_removals_compact_and_keep_answers(index):
     assert ids[0, 0] == IDS[250]
 
 
-def test_save_and_load_round_trip(index, tmp_path):
-    index.remove([IDS[1]])
-    index.save(tmp_path / "items.faiss")
-    loaded = ItemIndex.load(tmp_path / "items.faiss")
-    queries = unit_rows(4, seed=3)
-    assert np.array_equal(loaded.search(queries, 5)[1], index.search(queries, 5)[1])
-    assert IDS[1] not in loaded
-
-
 def test_bad_shapes_and_factories_are_clear_errors():
     with pytest.raises(ItemIndexError, match=r"expected vectors of shape \(2, 8\)"):
         ItemIndex(8).add([1, 2], unit_rows(2, dim=4))

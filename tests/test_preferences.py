@@ -158,27 +158,3 @@ def test_numeric_user_ids_are_kept_as_their_text():
     assert store.has_vector("7")
     np.testing.assert_allclose(store.vector("7"), VECTORS[3], atol=1e-6)
 
-
-def test_save_and_load_keep_everything(tmp_path):
-    events = random_events(tiny_encoder_texts=False)
-    store = PreferenceStore(IDS, VECTORS).rebuild(events)
-    store.rebuild_users(events_frame([("u9", IDS[1], "purchase", 0)]).assign(event_id="new"))
-    store.save(tmp_path / "prefs.npz")
-    loaded = PreferenceStore.load(tmp_path / "prefs.npz")
-    users = store.user_ids
-    np.testing.assert_array_equal(loaded.vectors(users), store.vectors(users))
-    assert loaded.bought_items("u9").tolist() == [IDS[1]]
-    assert loaded.seen_event_ids == store.seen_event_ids and "new" in loaded.seen_event_ids
-
-
-def test_rebuilt_users_survive_save_and_load(tmp_path):
-    events = random_events(tiny_encoder_texts=False)
-    store = PreferenceStore(IDS, VECTORS).rebuild(events[:100])
-    newcomer = events.iloc[:2].assign(user_id="u9", event_id=["n0", "n1"])
-    store.rebuild_users(pd.concat([events[events["user_id"] == "u1"], newcomer]))  # rows replaced and appended
-    store.save(tmp_path / "prefs.npz")
-    loaded = PreferenceStore.load(tmp_path / "prefs.npz")
-    assert sorted(loaded.user_ids) == sorted(store.user_ids)
-    for user in store.user_ids:
-        pd.testing.assert_frame_equal(loaded.contributions(user), store.contributions(user))
-    np.testing.assert_array_equal(loaded.vectors(store.user_ids), store.vectors(store.user_ids))

@@ -110,11 +110,6 @@ class TestTailorcard(ContractTests):
         model.preferences.rebuild_users(bought.assign(event_id=["n0", "n1", "n2"]))  # as the service takes events
         assert set(model.recommend("newbie", n=3).item_ids.tolist()) <= set(ids_where(articleType="Shoes"))
 
-    def test_save_and_load_serve_the_same(self, model, tmp_path):
-        model.save(tmp_path / "recommender")
-        loaded = Recommender.load(tmp_path / "recommender")
-        assert loaded.recommend("s1", n=5).item_ids.tolist() == model.recommend("s1", n=5).item_ids.tolist()
-
     def test_bad_requests_are_clear_errors(self, model):
         with pytest.raises(RecommenderError, match="n must be at least 1"):
             model.recommend("s1", n=0)
@@ -166,12 +161,6 @@ class TestCoVisitation:
         pull = model.covisitation.pull([SHOES[0]], [1.0])  # the watch is the one co-visit: relative pull 1
         term = model._covisit(np.array([1.0, 2.0, 18.0]), [pull] * 3, np.array([[self.WATCH]] * 3)).ravel()
         assert term.tolist() == pytest.approx([0.5 * 2 / 3, 0.5 / 2, 0.5 / 10])
-
-    def test_save_and_load_keep_it(self, tmp_path):
-        model = self.make(covisit_weight=0.5)
-        model.save(tmp_path / "recommender")
-        assert self.WATCH in Recommender.load(tmp_path / "recommender").recommend("newbie", n=3).item_ids
-
 
 def test_mmr_prefers_a_different_product_over_a_near_copy():
     vectors = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])

@@ -65,14 +65,6 @@ def test_explanations_name_the_repurchase_part():
     assert any(reason.get("repurchase", 0) > 0 for reason in result.explanations[0])
 
 
-def test_save_and_load_keep_the_tables_and_the_decision(tmp_path):
-    model = fitted(reordering_log())
-    model.save(tmp_path / "recommender")
-    loaded = Recommender.load(tmp_path / "recommender")
-    assert loaded.filters_bought is False
-    assert loaded.recommend("a", n=4).item_ids.tolist() == model.recommend("a", n=4).item_ids.tolist()
-
-
 @pytest.mark.parametrize("field, value", [("filter_already_bought", "sometimes"), ("filter_already_bought", 1),
                                           ("repeat_share_to_keep_bought", 1.5), ("repurchase_weight", -1.0),
                                           ("repurchase_candidates", 2.5)])

@@ -13,7 +13,7 @@ from imagegen.upscale import (Upscaler, UpscalerConfig, card_size, load_upscaler
                               upscale, upscale_for_card)
 from imagegen.upscale import apply as apply_module
 from imagegen.upscale.train import psnr_y, train_upscaler
-from imagegen.training.checkpoint import read_state
+from features.checkpoint import read_state
 from lab.upscale_bench import bench_upscale
 from service.cli import main
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import open_clip
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
+from features.checkpoint import CheckpointFolder
 from features.encoder.clip_encoder import ClipEncoder
 from features.encoder.evaluation import encoder_quality
 from features.encoder.training import (EncoderTrainingConfig, PairBatches, contrastive_loss, learning_rate,
@@ -40,7 +40,8 @@ class EncoderTrainer:
         self.train_pack, self.eval_pack = pack.select(~heldout), pack.select(heldout)
         self.eval_products = products.loc[self.eval_pack.ids[: config.eval_products]]
         self.batches = self._batches(products.loc[self.train_pack.ids])
-        checkpoints = EncoderCheckpoint(self.out_dir, self.model, self.optimizer, config, self.device)
+        # the one atomic checkpoint format (features.checkpoint): weights and optimiser swapped in together
+        checkpoints = CheckpointFolder(self.out_dir / "checkpoint", {"model": self.model}, {"optimizer": self.optimizer})
         # The budget spans resumed sessions: the learning-rate schedule runs on training time.
         self.run = TrainingLoop("encoder", checkpoints, config.minutes, logger=log, max_steps=config.max_steps,
                                 checkpoint_every_s=config.checkpoint_every_s, budget_spans_sessions=True,
@@ -131,37 +132,3 @@ class EncoderTrainer:
         }
         (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2))
         return folder
-
-
-class EncoderCheckpoint:
-    """The encoder's checkpoint in the run folder, in the layout earlier runs wrote (so they still resume):
-    weights as safetensors, the optimiser with torch.save, step, time, config and the loop's other progress
-    ("finished", "extra") in state.json. Each file is swapped in whole, but not the three together: a run
-    killed between two swaps resumes from new weights with the previous step count."""
-
-    def __init__(self, location: Path, model, optimizer, config: EncoderTrainingConfig, device: torch.device):
-        self.location, self.model, self.optimizer, self.config, self.device = location, model, optimizer, config, device
-
-    def save(self, progress: dict) -> None:
-        self.location.mkdir(parents=True, exist_ok=True)
-        state = {"step": progress["step"], "elapsed": progress["seconds"], "config": asdict(self.config),
-                 "finished": progress.get("finished", False), "extra": progress.get("extra", {})}
-        _write_then_swap(self.location / "checkpoint.safetensors", lambda path: save_file(self.model.state_dict(), path))
-        _write_then_swap(self.location / "optimizer.pt", lambda path: torch.save(self.optimizer.state_dict(), path))
-        _write_then_swap(self.location / "state.json", lambda path: path.write_text(json.dumps(state, indent=2)))
-
-    def load(self) -> dict | None:
-        if not (self.location / "state.json").exists():
-            return None
-        state = json.loads((self.location / "state.json").read_text())
-        self.model.load_state_dict(load_file(self.location / "checkpoint.safetensors", device=str(self.device)))
-        self.optimizer.load_state_dict(torch.load(self.location / "optimizer.pt", map_location=self.device))
-        return {"step": state["step"], "seconds": state["elapsed"], "finished": state.get("finished", False),
-                "extra": state.get("extra", {})}  # runs saved before these keys had neither
-
-
-def _write_then_swap(path: Path, write: Callable[[Path], object]) -> None:
-    """Write beside `path`, then rename over it: a run killed meanwhile leaves the old file whole."""
-    staging = path.with_name(path.name + ".tmp")
-    write(staging)
-    staging.replace(path)

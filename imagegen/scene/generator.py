@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from diffusers import KandinskyV22InpaintPipeline
 
 from imagegen.components import build_sampler
-from imagegen.pipeline import GeneratorSettings, _copy_as, load_decoder_parts, scaled_conditions, to_uint8
+from imagegen.pipeline import GeneratorSettings, load_decoder_parts, save_decoder, scaled_conditions, to_uint8
 from imagegen.spec import check_same_space
 
 
@@ -95,10 +95,7 @@ class SceneGenerator:
         return squares, repaint
 
     def save(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
-        folder = Path(folder)
-        unet, movq = (_copy_as(model, dtype) for model in (self.unet, self.movq))
-        KandinskyV22InpaintPipeline(unet=unet, scheduler=self.training_scheduler, movq=movq).save_pretrained(folder)
-        self.settings.save(folder)
+        save_decoder(KandinskyV22InpaintPipeline, self, folder, dtype)
 
 
 def load_scene_generator(spec: str = "embedded", device: str | torch.device | None = None) -> SceneGenerator:

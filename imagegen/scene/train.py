@@ -17,7 +17,7 @@ from imagegen.matte.data import cached_product_set, load_backgrounds
 from imagegen.pipeline import GeneratorSettings
 from imagegen.scene.data import SceneSet, build_scene_set
 from imagegen.scene.generator import SceneGenerator
-from imagegen.training.checkpoint import find_checkpoint, load_module_state, read_state
+from features.checkpoint import find_checkpoint, load_module_state, read_state
 from imagegen.training.ema import EMA
 from imagegen.training.run import TrainingRun, prepare_device, training_logger
 from imagegen.training.unet import (WARMUP_STEPS, denoising_loss, drop_some, optimizer_step, set_learning_rate,

@@ -18,7 +18,7 @@ from features.image_pack import ImagePack
 from features.training_loop import autocast
 from imagegen.components import build_movq
 from imagegen.errors import TrainingError
-from imagegen.training.checkpoint import find_checkpoint, load_module_state, read_state
+from features.checkpoint import find_checkpoint, load_module_state, read_state
 from imagegen.training.data import random_batch, to_model_range, training_images
 from imagegen.training.run import TrainingRun, prepare_device, training_logger
 

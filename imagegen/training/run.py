@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from features.training_loop import TrainingLoop
-from imagegen.training.checkpoint import CheckpointFolder
+from features.checkpoint import CheckpointFolder
 
 LOGGER_NAME = "tailorcard.train"
 

@@ -1,5 +1,6 @@
 """The results page in real headless Chromium: status, arms, lifts, SRM status, the cumulative-lift plot, and per
 segment each arm's image, share, CTR and bandit probability."""
+import contextlib
 import shutil
 import threading
 
@@ -54,12 +55,20 @@ def bandit_experiment(app, items):
             experiments.log_exposures(f"b{i}", assigned, cards)
 
 
-def test_results_page_shows_status_and_a_table_per_segment(served):
+@contextlib.contextmanager
+def results_page(served: str, name: str, ready: str):
+    """Chromium on an experiment's results page (the analyst's key), once `ready` shows."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page()
-        page.goto(f"{served}/experiments/bandit-page#key=analyst-key")
-        page.wait_for_selector("#segments section.segment")
+        page.goto(f"{served}/experiments/{name}#key=analyst-key")
+        page.wait_for_selector(ready)
+        yield page
+        browser.close()
+
+
+def test_results_page_shows_status_and_a_table_per_segment(served):
+    with results_page(served, "bandit-page", "#segments section.segment") as page:
         status, allocation = page.inner_text("#experiment-status"), page.inner_text("#allocation")
         segments = page.locator("#segments section.segment")
         keys = [segments.nth(i).get_attribute("data-segment") for i in range(segments.count())]
@@ -69,7 +78,6 @@ def test_results_page_shows_status_and_a_table_per_segment(served):
         page.goto(f"{served}/experiments/page-check#key=analyst-key")
         page.wait_for_selector("#segments section.segment")
         stopped = page.inner_text("#experiment-status")
-        browser.close()
     assert status == "running" and allocation == "bandit" and stopped == "stopped"
     assert keys == ["0", "1"]
     assert [row.split("\t")[0] for row in rows] == ["photo", "bold"]
@@ -80,11 +88,7 @@ def test_results_page_shows_status_and_a_table_per_segment(served):
 
 
 def test_results_page_shows_arms_lifts_srm_and_the_cumulative_plot(served):
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto(f"{served}/experiments/page-check#key=analyst-key")
-        page.wait_for_selector("#arms tbody tr")
+    with results_page(served, "page-check", "#arms tbody tr") as page:
         arms = page.locator("#arms tbody tr").all_inner_texts()
         lifts = page.locator("#lifts tbody tr").all_inner_texts()
         srm = page.inner_text("#srm")
@@ -93,7 +97,6 @@ def test_results_page_shows_arms_lifts_srm_and_the_cumulative_plot(served):
         page.goto(f"{served}/experiments/page-check#key=wrong-key")
         page.wait_for_function("document.getElementById('status').textContent.startsWith('error')")
         refused = page.inner_text("#status")
-        browser.close()
     assert [row.split("\t")[0] for row in arms] == ["control", "treatment"]
     assert sum(int(row.split("\t")[1]) for row in arms) == 400
     assert {row.split("\t")[1] for row in lifts} == {"ctr", "add_to_cart_rate", "conversion_rate"}

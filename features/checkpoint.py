@@ -1,4 +1,5 @@
-"""Checkpoints as safetensors plus one JSON state file, written atomically.
+"""The one checkpoint format of every training loop (the encoder's, the generators', the matte's, the
+upscaler's): safetensors plus one JSON state file, written atomically.
 
 A killed run always leaves the last complete checkpoint: the new one is written beside it and
 swapped in by renames. Optimizer state is flattened into safetensors (no pickles to load).
