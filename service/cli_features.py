@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from pathlib import Path
 
 import click
@@ -12,14 +10,6 @@ from features.model_spec import data_dir
 from service.cli import main
 
 DEFAULT_CATALOGUE = data_dir() / "catalogue"  # the shipped sample
-
-
-def _setup_logging(log_file: Path | None = None) -> None:
-    handlers = [logging.StreamHandler(sys.stdout)]
-    if log_file:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", handlers=handlers, force=True)
 
 
 @main.command("pack-images")
@@ -58,7 +48,8 @@ def train_encoder(catalogue_path, pack_path, out_dir, export_dir, model, minutes
     from features.encoder.trainer import EncoderTrainer
     from features.encoder.training import EncoderTrainingConfig
     from features.image_pack import build_image_pack, load_image_pack, save_image_pack
-    _setup_logging(out_dir / "train.log")
+    from features.logs import job_logger
+    job_logger(out_dir / "train.log")
     catalogue = load_catalogue(catalogue_path, check_images=pack_path is None)
     if pack_path is None:
         pack_path = out_dir / "pack.npz"

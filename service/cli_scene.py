@@ -33,9 +33,9 @@ def train_scene_command(catalogue_dir, backgrounds_dir, out_dir, minutes, sample
     from features.encoder import load_encoder
     from imagegen.pipeline import load_decoder_parts
     from imagegen.scene.train import export_scene_generator, prepare_scene_set, train_scene
-    from imagegen.training.run import training_logger
+    from features.logs import job_logger
 
-    log = training_logger(Path(out_dir) / "train.log").info
+    log = job_logger(Path(out_dir) / "train.log").info
     movq = load_decoder_parts(movq_spec)[1]
     scenes = prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir, load_encoder(encoder_spec, device="cpu"), movq,
                                count=samples, products=products, seed=seed, log=log)

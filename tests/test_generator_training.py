@@ -8,13 +8,13 @@ import torch
 from click.testing import CliRunner
 from diffusers import VQModel
 
+from features.checkpoint import load_checkpoint, save_checkpoint
 from features.image_pack import ImagePack, save_image_pack
 from imagegen import load_generator
 from imagegen.components import build_movq
 from imagegen.errors import TrainingError
 from imagegen.training import save_generator, train_autoencoder, train_unet
 from imagegen.training.autoencoder import encode_images, rescale_latents
-from features.checkpoint import load_checkpoint, save_checkpoint
 from imagegen.training.conditions import load_conditions
 from imagegen.training.ema import EMA
 from imagegen.training.unet import drop_some

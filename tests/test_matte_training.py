@@ -5,10 +5,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from features.checkpoint import read_state
 from imagegen.matte import MatteConfig, MatteNet, load_matte_model, save_matte_model
 from imagegen.matte.data import build_product_set, catalogue_products
 from imagegen.matte.train import train_matte
-from features.checkpoint import read_state
 from lab.matte_bench import bench_matte
 from matte_helpers import write_matte_data
 from service.cli import main

@@ -8,12 +8,12 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from features.checkpoint import read_state
 from features.errors import ModelSpecError
 from imagegen.upscale import (Upscaler, UpscalerConfig, card_size, load_upscaler, model_version, save_upscaler,
                               upscale, upscale_for_card)
 from imagegen.upscale import apply as apply_module
 from imagegen.upscale.train import psnr_y, train_upscaler
-from features.checkpoint import read_state
 from lab.upscale_bench import bench_upscale
 from service.cli import main
 

@@ -21,7 +21,7 @@ from features.errors import TailorcardError
 from features.image_pack import ImagePack
 from features.training_loop import TrainingLoop, autocast
 
-log = logging.getLogger("tailorcard.train_encoder")
+log = logging.getLogger("tailorcard.train.encoder")  # a child of features.logs.job_logger
 
 
 class EncoderTrainer:

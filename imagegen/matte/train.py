@@ -14,10 +14,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from features.logs import job_logger
 from imagegen.matte.data import (BENCH_MIX, build_product_set, cached_product_set, catalogue_products, load_backgrounds,
                                  random_batch)
 from imagegen.matte.model import MatteConfig, MatteNet, save_matte_model
-from imagegen.training.run import TrainingRun, prepare_device, training_logger
+from imagegen.training.run import TrainingRun, prepare_device
 
 STAGE = "matte"
 WARMUP_STEPS = 50
@@ -39,7 +40,7 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
     """Train for `minutes` of training time in all (resumed sessions included); write the model to `export_dir`
     (default out_dir/model)."""
     out_dir = Path(out_dir)
-    logger = training_logger(out_dir / "train.log")
+    logger = job_logger(out_dir / "train.log")
     device = prepare_device("cpu", seed)
     training = cached_product_set(out_dir / f"products-{products}-seed{seed}.npz", catalogue_dir, products, seed,
                                   logger.info)

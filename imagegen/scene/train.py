@@ -11,15 +11,16 @@ from pathlib import Path
 
 import torch
 
+from features.checkpoint import find_checkpoint, load_module_state, read_state
+from features.logs import job_logger
 from imagegen.components import build_training_scheduler, build_unet
 from imagegen.errors import TrainingError
 from imagegen.matte.data import cached_product_set, load_backgrounds
 from imagegen.pipeline import GeneratorSettings
 from imagegen.scene.data import SceneSet, build_scene_set
 from imagegen.scene.generator import SceneGenerator
-from features.checkpoint import find_checkpoint, load_module_state, read_state
 from imagegen.training.ema import EMA
-from imagegen.training.run import TrainingRun, prepare_device, training_logger
+from imagegen.training.run import TrainingRun, prepare_device
 from imagegen.training.unet import (WARMUP_STEPS, denoising_loss, drop_some, optimizer_step, set_learning_rate,
                                     snr_per_timestep)
 
@@ -99,5 +100,5 @@ def export_scene_generator(out_dir: str | Path, dest: str | Path, movq, **settin
     generator = SceneGenerator(unet, movq, build_training_scheduler(dict(state["scheduler"])), scene_settings,
                                device="cpu")
     generator.save(dest)
-    training_logger(Path(out_dir) / "train.log").info(f"{STAGE}: exported to {dest}")
+    job_logger(Path(out_dir) / "train.log").info(f"{STAGE}: exported to {dest}")
     return generator

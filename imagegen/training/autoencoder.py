@@ -14,13 +14,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from features.checkpoint import find_checkpoint, load_module_state, read_state
 from features.image_pack import ImagePack
+from features.logs import job_logger
 from features.training_loop import autocast
 from imagegen.components import build_movq
 from imagegen.errors import TrainingError
-from features.checkpoint import find_checkpoint, load_module_state, read_state
 from imagegen.training.data import random_batch, to_model_range, training_images
-from imagegen.training.run import TrainingRun, prepare_device, training_logger
+from imagegen.training.run import TrainingRun, prepare_device
 
 STAGE = "autoencoder"
 FINAL_DIR = "movq"  # the finished autoencoder, in diffusers' save_pretrained layout
@@ -70,7 +71,7 @@ def finish_autoencoder(movq, images: torch.Tensor, out_dir: Path, kmeans_iterati
     fit_codebook(movq, latents / scale, kmeans_iterations)
     movq.save_pretrained(out_dir / FINAL_DIR)
     (out_dir / FINAL_DIR / "latent_stats.json").write_text(json.dumps({"std_before_rescale": scale}, indent=2))
-    training_logger(out_dir / "train.log").info(f"{STAGE}: latent std {scale:.4f} folded into the model; "
+    job_logger(out_dir / "train.log").info(f"{STAGE}: latent std {scale:.4f} folded into the model; "
                                                 f"saved {out_dir / FINAL_DIR}")
     return movq
 

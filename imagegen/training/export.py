@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from features.checkpoint import find_checkpoint, load_module_state, read_state
 from imagegen.components import build_training_scheduler, build_unet
 from imagegen.errors import TrainingError
 from imagegen.pipeline import Generator, GeneratorSettings
 from imagegen.training import autoencoder, unet as unet_stage
-from features.checkpoint import find_checkpoint, load_module_state, read_state
 
 
 def save_generator(train_dir: str | Path, dest: str | Path, space_id: str, **settings) -> Generator:

@@ -7,37 +7,13 @@
 """
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import torch
 
+from features.logs import job_logger
 from features.training_loop import TrainingLoop
 from features.checkpoint import CheckpointFolder
-
-LOGGER_NAME = "tailorcard.train"
-
-
-def training_logger(log_file: Path | None) -> logging.Logger:
-    """Log lines go to stdout and, when given, to a file (appended, so resumed runs keep one log)."""
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    formatter = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
-    targets = {getattr(h, "baseFilename", "<stdout>") for h in logger.handlers}
-    if "<stdout>" not in targets:
-        logger.addHandler(_with_format(logging.StreamHandler(sys.stdout), formatter))
-    if log_file is not None and str(Path(log_file).resolve()) not in targets:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        logger.addHandler(_with_format(logging.FileHandler(log_file), formatter))
-    return logger
-
-
-def _with_format(handler: logging.Handler, formatter: logging.Formatter) -> logging.Handler:
-    handler.setFormatter(formatter)
-    return handler
-
 
 class TrainingRun(TrainingLoop):
     """A generator stage's TrainingLoop: checkpoints in stage_dir/checkpoint, log lines to stdout and log_file.
@@ -51,7 +27,7 @@ class TrainingRun(TrainingLoop):
                  **loop_options):
         stage_dir = Path(stage_dir)
         super().__init__(stage_dir.name, CheckpointFolder(stage_dir / "checkpoint", modules, optimizers), minutes,
-                         logger=training_logger(log_file), progress=progress,
+                         logger=job_logger(log_file), progress=progress,
                          hyperparameters={**(hyperparameters or {}), **optimizer_settings(optimizers)}, **loop_options)
         if resume:
             self.resume()

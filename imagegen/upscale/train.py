@@ -24,8 +24,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from features.images import open_image
+from features.logs import job_logger
 from imagegen.errors import TrainingError
-from imagegen.training.run import TrainingRun, prepare_device, training_logger
+from imagegen.training.run import TrainingRun, prepare_device
 from imagegen.upscale.model import SCALE, Upscaler, UpscalerConfig, save_upscaler
 
 STAGE = "upscale"
@@ -93,7 +94,7 @@ def train_upscaler(photos_dir: str | Path, out_dir: str | Path, minutes: float, 
     if threads is not None:
         torch.set_num_threads(threads)
     out_dir = Path(out_dir)
-    logger = training_logger(out_dir / "train.log")
+    logger = job_logger(out_dir / "train.log")
     device = prepare_device("cpu", seed)
     paths = training_photo_paths(photos_dir)
     order = np.random.default_rng(seed).permutation(len(paths))
