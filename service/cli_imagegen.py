@@ -2,6 +2,8 @@
 are the lab's: lab/cli_benches.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from service.cli import main
@@ -43,8 +45,8 @@ def _stage_kwargs(device, batch_size, max_steps, resume) -> dict:
               help="Embedding store (.npz) of the pack's products, or a float32 .npy in pack order (with --space-id).")
 @click.option("--space-id", default=None, help="Embedding space of a .npy conditions file.")
 @click.option("--encoder", "encoder_spec", default=None, help="Compute the conditions with this encoder (e.g. embedded).")
-@click.option("--export", "export_dir", default="data/models/embedded-generator", show_default=True,
-              type=click.Path(file_okay=False), help="Where the finished generator is written.")
+@click.option("--export", "export_dir", default=None, type=click.Path(file_okay=False),
+              help="Where the finished generator is written (default: OUT/model; the shipped one only when named).")
 @click.option("--movq-config", default="movq", show_default=True, help="Config name in imagegen/configs or a JSON path.")
 @click.option("--unet-config", default="unet", show_default=True)
 @click.option("--autoencoder-minutes", default=None, type=float, help="Budget of the autoencoder stage (default: --minutes).")
@@ -62,6 +64,7 @@ def train_generator(pack_path, out_dir, minutes, device, batch_size, max_steps, 
         train_autoencoder(pack, out_dir, autoencoder_minutes or minutes, config=movq_config, **kwargs)
     if stage in ("all", "unet"):
         train_unet(pack, conditions, out_dir, minutes, config=unet_config, **kwargs)
+        export_dir = export_dir or str(Path(out_dir) / "model")
         save_generator(out_dir, export_dir, space_id=space)
         click.echo(f"generator ({space}) written to {export_dir}")
 

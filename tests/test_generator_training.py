@@ -141,6 +141,17 @@ def test_train_generator_command_trains_and_exports(tmp_path):
     assert "unet: finished at step 1" in (tmp_path / "run" / "train.log").read_text()
 
 
+def test_train_generator_writes_into_its_run_folder_unless_told_where(tmp_path):
+    save_image_pack(pack(), tmp_path / "pack.npz")
+    np.save(tmp_path / "cond.npy", conditions())
+    result = CliRunner().invoke(main, [
+        "train-generator", "--pack", str(tmp_path / "pack.npz"), "--out", str(tmp_path / "run"),
+        "--conditions", str(tmp_path / "cond.npy"), "--space-id", "cli-space", "--max-steps", "1",
+        "--batch-size", "2", "--device", "cpu", "--movq-config", "movq-tiny", "--unet-config", "unet-tiny"])
+    assert result.exit_code == 0, result.output
+    assert load_generator(f"local-dir:{tmp_path / 'run' / 'model'}", device="cpu").space_id == "cli-space"
+
+
 def test_train_generator_needs_the_space_of_a_plain_array(tmp_path):
     save_image_pack(pack(), tmp_path / "pack.npz")
     np.save(tmp_path / "cond.npy", conditions())
