@@ -128,27 +128,25 @@ def test_checkpoint_round_trip_restores_weights_and_optimizer(tmp_path):
     torch.testing.assert_close(restored["exp_avg"], saved["exp_avg"])
 
 
-def test_train_generator_command_trains_and_exports(tmp_path):
+def train_generator_cli(tmp_path, *options):
+    """`tailorcard train-generator` for one step of tiny models on a tiny pack; the run folder is tmp_path/run."""
     save_image_pack(pack(), tmp_path / "pack.npz")
     np.save(tmp_path / "cond.npy", conditions())
     result = CliRunner().invoke(main, [
         "train-generator", "--pack", str(tmp_path / "pack.npz"), "--out", str(tmp_path / "run"),
         "--conditions", str(tmp_path / "cond.npy"), "--space-id", "cli-space", "--max-steps", "1",
-        "--batch-size", "2", "--device", "cpu", "--export", str(tmp_path / "gen"),
-        "--movq-config", "movq-tiny", "--unet-config", "unet-tiny"])
+        "--batch-size", "2", "--device", "cpu", "--movq-config", "movq-tiny", "--unet-config", "unet-tiny", *options])
     assert result.exit_code == 0, result.output
+
+
+def test_train_generator_command_trains_and_exports(tmp_path):
+    train_generator_cli(tmp_path, "--export", str(tmp_path / "gen"))
     assert load_generator(f"local-dir:{tmp_path / 'gen'}", device="cpu").space_id == "cli-space"
     assert "unet: finished at step 1" in (tmp_path / "run" / "train.log").read_text()
 
 
 def test_train_generator_writes_into_its_run_folder_unless_told_where(tmp_path):
-    save_image_pack(pack(), tmp_path / "pack.npz")
-    np.save(tmp_path / "cond.npy", conditions())
-    result = CliRunner().invoke(main, [
-        "train-generator", "--pack", str(tmp_path / "pack.npz"), "--out", str(tmp_path / "run"),
-        "--conditions", str(tmp_path / "cond.npy"), "--space-id", "cli-space", "--max-steps", "1",
-        "--batch-size", "2", "--device", "cpu", "--movq-config", "movq-tiny", "--unet-config", "unet-tiny"])
-    assert result.exit_code == 0, result.output
+    train_generator_cli(tmp_path)
     assert load_generator(f"local-dir:{tmp_path / 'run' / 'model'}", device="cpu").space_id == "cli-space"
 
 
