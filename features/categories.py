@@ -4,6 +4,10 @@
 
 The one place that knows which attribute names mean "category": the merchant's switches (service) and anyone
 else that groups products by category read them through here, so no other code names a catalogue column.
+Names are compared ignoring case, spaces, `_` and `-`, so `Product Type` is `product_type`; a folder
+catalogue's `category` (features.catalogue_folders) is one. A breadcrumb value ("Apparel > Clothing > Shirts")
+is each of its levels and each of its prefixes. Category text is compared normalized: trimmed, inner spaces
+collapsed, casefolded. A catalogue with none of these attributes simply has no categories.
 """
 from __future__ import annotations
 

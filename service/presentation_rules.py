@@ -18,14 +18,9 @@ Precedence
 
 Categories
 ----------
-A catalogue names its categories its own way, so no column is assumed: a product's categories are the
-values of its attributes whose name is one of CATEGORY_ATTRIBUTES (compared ignoring case, spaces, `_`
-and `-`: `category`, `product_type`, `articleType`, `subCategory`, `masterCategory`, `department`,
-`aisle`, ...); a folder catalogue's `category` (features.catalogue_folders) is one. A breadcrumb value
-("Apparel > Clothing > Shirts") is each of its levels and each of its prefixes ("Apparel",
-"Apparel > Clothing", ...). Category text is compared normalized: trimmed, inner spaces collapsed,
-casefolded ("  Home  Decor" is "home decor"). `product_categories(attributes)` is the one function that
-says what a product's categories are.
+No column is assumed: which attributes count as a product's categories, and how category text is compared,
+is features.categories' (the one place that knows); a product without such attributes has only its product
+rule.
 
 Freshness: each process keeps the rules it read for RULES_TTL_SECONDS (config
 `PRESENTATION_RULES_TTL_SECONDS`); a write through the API refreshes the writing process at once, other

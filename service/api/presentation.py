@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from features.categories import CATEGORY_ATTRIBUTES
 from features.ids import echo
 from service import presentation_rules as rules
 from service.api.params import bad_request, json_body, product_sku
@@ -26,9 +27,9 @@ CONTROL = r"\x00-\x1f\x7f-\x9f"
 CATEGORY_TEXT = {"type": "string", "minLength": 1, "maxLength": rules.MAX_CATEGORY_LENGTH,
                  "pattern": rf"^[^/{CONTROL}]*[^\s/{CONTROL}][^/{CONTROL}]*$",
                  "description": "a category as the catalogue writes it (compared trimmed, spaces collapsed, any "
-                                "case); a product's categories are its attributes named category, product_type, "
-                                "articleType, subCategory, masterCategory, department, aisle, ... and each level "
-                                "of a breadcrumb 'A > B > C'"}
+                                "case); a product's categories are the values of its attributes named like a "
+                                f"category ({', '.join(sorted(CATEGORY_ATTRIBUTES))}: any case, spaces, _ or -) and "
+                                "each level of a breadcrumb 'A > B > C'; a product without them has none"}
 RULE = {"type": "object", "additionalProperties": False, "required": ["scope", "value", "variants", "updated_at"],
         "properties": {"scope": {"enum": list(rules.SCOPES)},
                        "value": {"type": "string", "description": "the product id, or the category (normalized)"},
