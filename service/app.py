@@ -39,7 +39,7 @@ DEFAULTS = {
     "VARIANT_STORE": None,  # an object following service.variants.VariantStore; None = see VARIANTS
     "VARIANTS": None,  # a scene generator spec ("embedded") to make card images with; None = original photos only
     # a (product, segment) is generated once enough recent cards wanted it; None = imagegen.variants.queue's
-    # defaults (6 cards, a card a week old counting half), measured by `tailorcard bench variants`
+    # defaults (6 cards, a card a week old counting half)
     "VARIANT_MIN_DEMAND": None,
     "VARIANT_DEMAND_HALF_LIFE_DAYS": None,
     # C2PA Content Credentials in every made image, where the instance has a key (imagegen/c2pa_manifest.py)

@@ -108,6 +108,9 @@ def test_the_maker_stores_a_labelled_composite_once_and_looks_it_up(tmp_path, ph
     assert read_digital_source_type(maker.read_bytes(stored.variant_id)) == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
     assert record["parameters"]["policy"] == SCENE.to_dict() and record["parameters"]["matte"] == "pseudo-mask"
     assert maker.invalidate(7) == [("3", SCENE)] and maker.lookup(7, "a" * 64, "3", SCENE) is None
+    control = maker.generate(Request(8, "c" * 64, ALL_SEGMENTS, UPSCALED, photo, None)).provenance
+    assert control["label"] == "Photo enlarged" and control["ai_generated"] is False
+    assert control["digital_source_type"].endswith("/algorithmicallyEnhanced")
 
 
 def test_an_unsure_matte_is_decided_once_with_its_reason(tmp_path):

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from imagegen.presentation.policy import PresentationPolicy
 from imagegen.presentation.presenter import Presenter
-from imagegen.provenance import IPTC_DIGITAL_SOURCE_TYPES, Provenance
+from imagegen.provenance import Provenance
 from imagegen.variants.errors import VariantNotFound
 from imagegen.variants.store import StoredVariant, VariantKey, VariantStore
 
-ENHANCED = IPTC_DIGITAL_SOURCE_TYPES + "algorithmicallyEnhanced"  # the upscaled photo: enlarged, nothing added
-LABELS = {"scene": "AI-generated background", "upscaled": "Photo enlarged", "original": ""}
 
 
 class PresentationMaker:
@@ -85,7 +83,6 @@ class PresentationMaker:
                             parameters={"policy": policy.to_dict(), "lineage": request.lineage,
                                         **{k: v for k, v in details.items() if k != "upscaled"}},
                             product_id=int(request.product_id), edit="background" if scene else "upscaled",
-                            digital_source_type=None if scene else ENHANCED, label=LABELS[policy.kind],
                             upscaled=details.get("upscaled"),
                             c2pa=self.store.signer.describe() if self.store.signer else None)
         return self.store.put(key, request.product_id, presented.image, record)
