@@ -26,7 +26,7 @@ from features.images import pad_to_square
 from imagegen.colour import delta_e, dominant_colour
 from imagegen.errors import BenchError
 from imagegen.frechet import frechet_distance
-from imagegen.variants.judge import ClipJudge
+from lab.judge import ClipJudge
 from lab.dcgan import sample_dcgan
 
 MIN_PRODUCTS = 8  # fewer make the Frechet covariances meaningless

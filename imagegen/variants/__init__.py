@@ -4,9 +4,8 @@
     queue = DemandQueue(min_demand=2)   # which (product, segment) pairs shoppers keep asking for
 """
 from imagegen.variants.errors import VariantError, VariantNotFound
-from imagegen.variants.judge import ClipJudge, Judge
 from imagegen.variants.queue import DemandQueue, most_demanded
 from imagegen.variants.store import StoredVariant, VariantKey, VariantStore
 
-__all__ = ["ClipJudge", "DemandQueue", "Judge", "StoredVariant", "VariantError", "VariantKey", "VariantNotFound",
+__all__ = ["DemandQueue", "StoredVariant", "VariantError", "VariantKey", "VariantNotFound",
            "VariantStore", "most_demanded"]
