@@ -71,27 +71,22 @@ def list_rules():
 
 
 @bp.put("/rules/products/<product_id>")
-@require_scope("items")
-def put_product(product_id: str):
-    return _put(rules.PRODUCT, product_sku(product_id))
-
-
 @bp.put("/rules/categories/<category>")
 @require_scope("items")
-def put_category(category: str):
-    return _put(rules.CATEGORY, _category(category))
+def put_rule(product_id: str | None = None, category: str | None = None):
+    return _put(*_target(product_id, category))
 
 
 @bp.delete("/rules/products/<product_id>")
-@require_scope("items")
-def delete_product(product_id: str):
-    return _delete(rules.PRODUCT, product_sku(product_id))
-
-
 @bp.delete("/rules/categories/<category>")
 @require_scope("items")
-def delete_category(category: str):
-    return _delete(rules.CATEGORY, _category(category))
+def delete_rule(product_id: str | None = None, category: str | None = None):
+    return _delete(*_target(product_id, category))
+
+
+def _target(product_id: str | None, category: str | None) -> tuple[str, str]:
+    """(scope, checked value) of a rule's URL: a product id by the id rule, or a category text."""
+    return (rules.PRODUCT, product_sku(product_id)) if product_id is not None else (rules.CATEGORY, _category(category))
 
 
 def _category(raw: str) -> str:
