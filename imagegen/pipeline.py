@@ -74,27 +74,33 @@ class GeneratorSettings:
         return from_fields(cls, json.loads(path.read_text()), str(path), ModelSpecError)
 
 
-class Generator:
+class Decoder:
+    """What the generator and the scene generator (imagegen.scene) share: a Kandinsky 2.2 decoder (unet, movq,
+    training scheduler, settings) on one device behind a diffusers pipeline of `pipeline_class`, conditioned
+    in one embedding space, saved in that pipeline's layout."""
+    pipeline_class = KandinskyV22Pipeline
+
     def __init__(self, unet: UNet2DConditionModel, movq: VQModel, training_scheduler, settings: GeneratorSettings,
-                 name: str = "generator", device: str | torch.device | None = None):
-        self.settings, self.name = settings, name
-        self.training_scheduler = training_scheduler
+                 name: str, device: str | torch.device | None = None):
+        self.settings, self.name, self.training_scheduler = settings, name, training_scheduler
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        unet, movq = unet.to(self.device).eval(), movq.to(self.device).eval()
-        sampler = build_sampler(training_scheduler, settings.sampler)
-        self.text2img = KandinskyV22Pipeline(unet=unet, scheduler=sampler, movq=movq)
-        self.img2img = KandinskyV22Img2ImgPipeline(unet=unet, scheduler=build_sampler(training_scheduler, settings.sampler),
-                                                   movq=movq)
-        for pipeline in (self.text2img, self.img2img):
-            pipeline.set_progress_bar_config(disable=True)
+        self.pipeline = self.sampling_pipeline(self.pipeline_class, unet.to(self.device).eval(),
+                                               movq.to(self.device).eval())
+
+    def sampling_pipeline(self, pipeline_class, unet: UNet2DConditionModel, movq: VQModel):
+        """A pipeline of `pipeline_class` on these weights, sampling with the settings' sampler, no progress bars."""
+        pipeline = pipeline_class(unet=unet, movq=movq,
+                                  scheduler=build_sampler(self.training_scheduler, self.settings.sampler))
+        pipeline.set_progress_bar_config(disable=True)
+        return pipeline
 
     @property
     def unet(self) -> UNet2DConditionModel:
-        return self.text2img.unet
+        return self.pipeline.unet
 
     @property
     def movq(self) -> VQModel:
-        return self.text2img.movq
+        return self.pipeline.movq
 
     @property
     def space_id(self) -> str:
@@ -103,6 +109,19 @@ class Generator:
     def check_encoder(self, encoder) -> None:
         check_same_space(encoder.space_id, self.space_id, self.name)
 
+    def save(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
+        save_decoder(self.pipeline_class, self, folder, dtype)
+
+
+class Generator(Decoder):
+    """Draws a product image for an embedding (text-to-image: `pipeline`) or redraws a photo toward one (`img2img`,
+    on the same unet and movq)."""
+
+    def __init__(self, unet: UNet2DConditionModel, movq: VQModel, training_scheduler, settings: GeneratorSettings,
+                 name: str = "generator", device: str | torch.device | None = None):
+        super().__init__(unet, movq, training_scheduler, settings, name, device)
+        self.img2img = self.sampling_pipeline(KandinskyV22Img2ImgPipeline, self.unet, self.movq)
+
     def generate(self, embeddings: np.ndarray, *, guidance_scale: float | None = None,
                  num_inference_steps: int | None = None, seed: int = 0, batch_size: int = 32) -> np.ndarray:
         """One image per embedding row (zeros = unconditional), as uint8 [n, size, size, 3]."""
@@ -110,7 +129,7 @@ class Generator:
         out = []
         for start in range(0, len(embeds), batch_size):
             chunk = embeds[start:start + batch_size]
-            out.append(self.text2img(
+            out.append(self.pipeline(
                 image_embeds=chunk, negative_image_embeds=torch.zeros_like(chunk),
                 height=self.settings.image_size, width=self.settings.image_size,
                 num_inference_steps=num_inference_steps or self.settings.num_inference_steps,
@@ -144,9 +163,6 @@ class Generator:
 
     def embeds(self, embeddings: np.ndarray) -> torch.Tensor:
         return scaled_conditions(embeddings, self.settings, self.unet, self.name)
-
-    def save(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
-        save_decoder(KandinskyV22Pipeline, self, folder, dtype)
 
 
 def load_generator(spec: str = "embedded", device: str | torch.device | None = None) -> Generator:

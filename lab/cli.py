@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from features.defaults import SEGMENTS, SERVICE_URL, SHOTS_DIR, SIMULATE_LOOP_RUN
 from lab.output import print_result
+from service.cli_options import encoder_option, grid_option, json_option, seed_option, spec_option
 
 
 def register(main: click.Group, bench: click.Group) -> None:
@@ -19,17 +21,19 @@ def register(main: click.Group, bench: click.Group) -> None:
     main.add_command(storefront_shots_command)
 
 
+scenes_option = spec_option("--scenes", "scene_spec", "Scene generator spec.")
+
+
 @click.command("presentation")
 @click.option("--catalogue", "catalogue_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="Any catalogue folder (catalogue.csv + photos); clothing-photos via `catalogue from-folders`.")
-@click.option("--scenes", "scene_spec", default="embedded", show_default=True, help="Scene generator spec.")
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@scenes_option
+@encoder_option()
 @click.option("--products", default=24, show_default=True, help="Held-out products presented.")
-@click.option("--segments", default=8, show_default=True, help="K: k-means segments of the product embeddings.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--grid", "grid_path", default=None, type=click.Path(dir_okay=False),
-              help="Write the products x segments grid here (PNG); nothing is written without it.")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
+@click.option("--segments", default=SEGMENTS, show_default=True, help="K: k-means segments of the product embeddings.")
+@seed_option
+@grid_option("Write the products x segments grid here (PNG); nothing is written without it.")
+@json_option()
 def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products, segments, seed, grid_path, as_json):
     """Scene cards on a catalogue: product pixels kept, taste specificity, backdrop change, fallbacks, CPU speed."""
     import torch
@@ -54,15 +58,15 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 
 
 @click.command("simulate-loop")
-@click.option("--folder", default="runs/simulate-loop", show_default=True, type=click.Path(file_okay=False),
+@click.option("--folder", default=str(SIMULATE_LOOP_RUN), show_default=True, type=click.Path(file_okay=False),
               help="A fresh folder for the simulation's database (emptied first).")
-@click.option("--scenes", "scene_spec", default="embedded", show_default=True, help="Scene generator spec.")
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@scenes_option
+@encoder_option()
 @click.option("--rounds", default=3, show_default=True)
 @click.option("--decisions", default=400, show_default=True, help="Cards requests per segment per round.")
 @click.option("--aa-experiments", default=10, show_default=True, help="A/A experiments (two identical photo arms).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
+@seed_option
+@json_option()
 def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, aa_experiments, seed, as_json):
     """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
     import shutil
@@ -77,9 +81,9 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, a
 
 
 @click.command("storefront-shots")
-@click.option("--url", default="http://localhost:8000", show_default=True, help="A serving instance (`tailorcard serve`).")
+@click.option("--url", default=SERVICE_URL, show_default=True, help="A serving instance (`tailorcard serve`).")
 @click.option("--key", required=True, help="Its storefront key (instance/api_keys.json).")
-@click.option("--out", "out_dir", default="runs/shots", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", default=str(SHOTS_DIR), show_default=True, type=click.Path(file_okay=False),
               help="Where storefront.png and same-product.png are written.")
 def storefront_shots_command(url, key, out_dir):
     """Screenshots for the README: two shoppers of different segments sharing a product, scenes ready (Chromium)."""

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
+from features.defaults import BENCH_SERVICE_INSTANCE, DCGAN_DIR, SEGMENTS
+from features.model_spec import parse_model_spec
 from lab.output import print_result
+from service.cli_options import (MODEL_HELP, clothing_photos_option, encoder_option, export_option, grid_option,
+                                 instance_option, json_option, pack_training_options, photo_sets,
+                                 sample_catalogue_option, seed_option, spec_option, stage_kwargs)
 
-from features.model_spec import data_dir, parse_model_spec
-
-SAMPLE_CATALOGUE = data_dir() / "catalogue"
-DCGAN_DIR = data_dir() / "models" / "dcgan"
-PHOTOS_HELP = "clothing-photos folder (train/ and validation/ class folders of .jpg photos)."
+RESULTS = "the results as one JSON object"  # what --json prints last
 
 
 def register(main: click.Group, bench: click.Group) -> None:
@@ -30,8 +31,8 @@ def register(main: click.Group, bench: click.Group) -> None:
               help="Score every product of this catalogue; the README's numbers: fashion-small with --heldout.")
 @click.option("--heldout", is_flag=True,
               help="Only the products the embedded encoder never trained on (its held-out split of fashion-small).")
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
+@encoder_option()
+@json_option()
 def bench_encoder_command(catalogue_path, heldout, encoder_spec, as_json):
     """Zero-shot top-1 of the attributes it knows (when the catalogue has them), title-to-image recall@10, images/s."""
     from features.catalogue import load_catalogue
@@ -54,42 +55,29 @@ def bench_encoder_command(catalogue_path, heldout, encoder_spec, as_json):
 
 
 @click.command("train-dcgan")
-@click.option("--pack", "pack_path", required=True, type=click.Path(dir_okay=False),
-              help="Image pack (.npz) from `tailorcard pack-images`.")
-@click.option("--out", "out_dir", default="runs/generator", show_default=True, type=click.Path(file_okay=False),
-              help="Training folder: checkpoints (OUT/dcgan) every ~30 s, train.log.")
-@click.option("--minutes", default=10.0, show_default=True, help="Time budget (wall clock).")
-@click.option("--device", default=None, help="cuda or cpu (default: cuda if available).")
-@click.option("--batch-size", default=None, type=int, help="Default: the stage's own.")
-@click.option("--max-steps", default=None, type=int, help="Stop after this many steps (smoke tests).")
-@click.option("--resume", is_flag=True, help="Continue from the folder's last checkpoint.")
-@click.option("--export", "export_dir", default=None, type=click.Path(file_okay=False),
-              help="Where the finished generator is written (default: OUT/dcgan-model); the shipped one, which "
-                   "`bench generator` compares with, is data/models/dcgan: replaced only when given here.")
+@pack_training_options("Training folder: checkpoints (OUT/dcgan) every ~30 s, train.log.", "Time budget (wall clock).")
+@export_option("Where the finished generator is written (default: OUT/dcgan-model); the shipped one, which "
+               "`bench generator` compares with, is data/models/dcgan: replaced only when given here.")
 def train_dcgan_command(pack_path, out_dir, minutes, device, batch_size, max_steps, resume, export_dir):
     """Train the DCGAN baseline (the original design's) on the same 64x64 images."""
-    import torch
-
     from features.image_pack import load_image_pack
     from lab.dcgan_training import train_dcgan
 
     export_dir = export_dir or str(Path(out_dir) / "dcgan-model")
-    kwargs = {"device": device or ("cuda" if torch.cuda.is_available() else "cpu"), "max_steps": max_steps,
-              "resume": resume} | ({"batch_size": batch_size} if batch_size else {})
-    train_dcgan(load_image_pack(pack_path), out_dir, minutes, export_dir=export_dir, **kwargs)
+    train_dcgan(load_image_pack(pack_path), out_dir, minutes, export_dir=export_dir,
+                **stage_kwargs(device, batch_size, max_steps, resume))
     click.echo(f"DCGAN generator written to {export_dir}")
 
 
 @click.command("generator")
-@click.option("--catalogue", "catalogue_dir", default=str(SAMPLE_CATALOGUE), show_default=True, type=click.Path())
-@click.option("--generator", "generator_spec", default="embedded", show_default=True)
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@sample_catalogue_option("catalogue_dir")
+@spec_option("--generator", "generator_spec")
+@encoder_option()
 @click.option("--dcgan", "dcgan_dir", default=str(DCGAN_DIR), show_default=True, type=click.Path(file_okay=False))
 @click.option("--limit", default=128, show_default=True, help="Held-out products to use (sampled with --seed).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--grid", "grid_path", default=None, type=click.Path(dir_okay=False),
-              help="Write a PNG grid here: real | ours | DCGAN, one product per row (nothing is written without it).")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
+@seed_option
+@grid_option("Write a PNG grid here: real | ours | DCGAN, one product per row (nothing is written without it).")
+@json_option(RESULTS)
 def bench_generator_command(catalogue_dir, generator_spec, encoder_spec, dcgan_dir, limit, seed, grid_path, as_json):
     """Quality and CPU speed of the generator against the DCGAN baseline, on held-out products."""
     from features.catalogue import load_catalogue
@@ -117,16 +105,15 @@ def bench_generator_command(catalogue_dir, generator_spec, encoder_spec, dcgan_d
 
 
 @click.command("matte")
-@click.option("--catalogue", "catalogue_dir", required=True, type=click.Path(),
-              help="Studio photos on plain backdrops, their held-out split (fashion-small gave the README's numbers).")
-@click.option("--backgrounds", "backgrounds_dir", required=True, type=click.Path(),
-              help="clothing-photos folder: its validation/ photos are the backgrounds and amateur photos.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--model", "model_spec", default="embedded", show_default=True,
-              help="Model spec: 'embedded' (the shipped one) or 'local-dir:PATH'.")
+@photo_sets("Studio photos on plain backdrops, their held-out split (fashion-small gave the README's numbers).",
+            "clothing-photos folder: its validation/ photos are the backgrounds and amateur photos.")
+@seed_option
+@click.option("--model", "model_spec", required=True,
+              help="Model spec: 'local-dir:PATH' (a folder `tailorcard train-matte` writes) or 'embedded' "
+                   "(data/models/embedded-matte, which a fresh install does not have: no matte is shipped).")
 @click.option("--composites", default=400, show_default=True, help="Held-out composites with known masks.")
 @click.option("--photos", default=400, show_default=True, help="Held-out catalogue photos.")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
+@json_option(RESULTS)
 def bench_matte_command(catalogue_dir, backgrounds_dir, seed, model_spec, composites, photos, as_json):
     """IoU of the matte on held-out composites and catalogue photos, fallback rates, CPU speed."""
     from imagegen.matte import load_matte_model
@@ -139,14 +126,12 @@ def bench_matte_command(catalogue_dir, backgrounds_dir, seed, model_spec, compos
 
 
 @click.command("upscale")
-@click.option("--model", "model_spec", default="embedded", show_default=True,
-              help="Model spec: 'embedded' (the shipped one) or 'local-dir:PATH'.")
-@click.option("--photos", "photos_dir", required=True, type=click.Path(exists=True, file_okay=False),
-              help=PHOTOS_HELP + " Benches on validation/ unless the catalogue's photos are large enough.")
+@spec_option("--model", "model_spec", MODEL_HELP)
+@clothing_photos_option("Benches on validation/ unless the catalogue's photos are large enough.")
 @click.option("--catalogue", "catalogue_dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="The store's catalogue: its own photos are the held-out set when >= 240 px on the long side.")
 @click.option("--limit", default=None, type=int, help="At most this many held-out photos.")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: the results as one JSON object.")
+@json_option(RESULTS)
 def bench_upscale_command(model_spec, photos_dir, catalogue_dir, limit, as_json):
     """PSNR gain of the upscaler over bicubic on held-out photos (4x down and back up), CPU speed."""
     from imagegen.upscale import load_upscaler
@@ -164,10 +149,10 @@ def bench_upscale_command(model_spec, photos_dir, catalogue_dir, limit, as_json)
 @click.option("--events", "n_events", type=int, default=5000, show_default=True, help="Events posted (batches of 100).")
 @click.option("--new-shoppers", "new_shopper_share", type=float, default=0.005, show_default=True,
               help="Share of card requests from first-time shoppers (ranked then: cache misses).")
-@click.option("--instance", type=click.Path(file_okay=False), default="runs/bench-service", show_default=True)
-@click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(SAMPLE_CATALOGUE), show_default=True)
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object.")
+@instance_option(BENCH_SERVICE_INSTANCE)
+@sample_catalogue_option("catalogue_path")
+@encoder_option()
+@json_option()
 def bench_service(rate, n_requests, shoppers, n_events, new_shopper_share, instance, catalogue_path, encoder_spec,
                   as_json):
     """gunicorn (2 workers, loopback) under a bounded load: card latency at a fixed rate, then again with a
@@ -183,7 +168,7 @@ def bench_service(rate, n_requests, shoppers, n_events, new_shopper_share, insta
         stale.unlink()
     shutil.rmtree(instance / "variants", ignore_errors=True)  # card images of an earlier run: none made yet
     os.environ.pop("DATABASE_URL", None)
-    config = prepare(instance, catalogue_path, encoder_spec, users=max(shoppers, 300), segments=8)
+    config = prepare(instance, catalogue_path, encoder_spec, users=max(shoppers, 300), segments=SEGMENTS)
     # every card shown asks for its images at once: the warm-up leaves the worker a backlog
     config.update(RATE_LIMIT_PER_SECOND=100_000.0, RATE_LIMIT_BURST=100_000, VARIANTS="embedded", VARIANT_MIN_DEMAND=1)
     env = {**serving_environment(config, instance), "TAILORCARD_JOB_QUEUE": "none"}

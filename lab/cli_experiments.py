@@ -8,6 +8,8 @@ import time
 
 import click
 
+from service.cli_options import json_option, seed_option
+
 
 def register(main: click.Group, bench: click.Group) -> None:
     main.add_command(simulate_ab)
@@ -20,8 +22,8 @@ def register(main: click.Group, bench: click.Group) -> None:
 @click.option("--cards", type=click.IntRange(1, 100), default=5, show_default=True, help="Cards each shopper sees.")
 @click.option("--lift", type=click.FloatRange(-0.99, 10), default=0.10, show_default=True,
               help="Planted relative CTR lift of the treatment.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object with the rates.")
+@seed_option
+@json_option("one JSON object with the rates")
 def simulate_ab(experiments, users, cards, lift, seed, as_json):
     """Run SIMULATED shoppers with a known click model through the real HTTP API (Flask test client, a fresh
     SQLite database): A/A experiments and experiments with a planted CTR lift; report how often the analysis

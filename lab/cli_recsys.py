@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from features.catalogue import load_catalogue
-from features.model_spec import data_dir
+from features.defaults import DEFAULT_MODEL, EMBEDDINGS_CACHE
+from service.cli_options import encoder_option, json_option, sample_catalogue_option, seed_option
 
-SAMPLE_CATALOGUE = data_dir() / "catalogue"  # the shipped sample (2,000 fashion-small products)
 FASHION_SMALL_HELP = "fashion-small (the team's ../shared/data/fashion-small) gave the README's numbers"
-RUNS = Path("runs")
+
+NUMBERS = "one JSON object with the numbers"  # what --json prints last
 
 
 def register(main: click.Group, bench: click.Group) -> None:
@@ -22,10 +23,9 @@ def register(main: click.Group, bench: click.Group) -> None:
 
 
 @click.command()
-@click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(SAMPLE_CATALOGUE), show_default=True,
-              help="Products the simulated shoppers buy (default: the shipped sample catalogue).")
+@sample_catalogue_option("catalogue_path", "Products the simulated shoppers buy (default: the shipped sample catalogue).")
 @click.option("--users", type=int, default=1000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option
 @click.option("--days", type=float, default=90.0, show_default=True)
 @click.option("--out", type=click.Path(), required=True,
               help="Folder for events.parquet, tastes.parquet and popularity.parquet.")
@@ -43,16 +43,15 @@ def simulate(catalogue_path, users, seed, days, out):
 
 @click.command("recsys")
 @click.option("--users", type=int, default=20_000, show_default=True, help="Simulated users.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option
 @click.option("--catalogue", "catalogue_path", type=click.Path(), default=None,
               help=f"Products. Simulated: required, with attribute columns; {FASHION_SMALL_HELP}. "
                    "With --events: default the log's own products.")
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True,
-              help="Encoder whose image vectors (and text vectors, for queries) the recommender uses.")
+@encoder_option("Encoder whose image vectors (and text vectors, for queries) the recommender uses.")
 @click.option("--vectors", "vectors_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Precomputed product vectors (.npz with ids, vectors) instead of encoding; disables queries.")
 @click.option("--store", "store_path", type=click.Path(), default=None,
-              help="Embedding store cache (default runs/embeddings/<catalogue>/<space>.npz).")
+              help=f"Embedding store cache (default {EMBEDDINGS_CACHE}/<catalogue>/<space>.npz).")
 @click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A store's REAL log (CSV, Parquet, JSON lines): bench on it instead of simulating.")
 @click.option("--mapping", default=None,
@@ -62,9 +61,7 @@ def simulate(catalogue_path, users, seed, days, out):
               "(a date means through that whole day). Required with --events.")
 @click.option("--test-from", default=None, help="With --events: first day of the test purchases (default: --train-until).")
 @click.option("--test-until", default=None, help="With --events: last day of the test purchases (default: the log's end).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Last stdout line: one JSON object with MAP@12 (simulated: and the two ceilings'; "
-                   "real: recall, NDCG and coverage too).")
+@json_option("one JSON object with MAP@12 (simulated: and the two ceilings'; real: recall, NDCG and coverage too)")
 def bench_recsys(users, seed, catalogue_path, encoder_spec, vectors_path, store_path, events_path, mapping,
                  train_until, test_from, test_until, as_json):
     """Recall/NDCG/MAP@12 and coverage of tailorcard and baselines on SIMULATED behaviour, then two ceilings
@@ -156,7 +153,7 @@ def _encoder_vectors(catalogue, spec, store_path):
     from features.embedding_store import embed_catalogue, store_path_for
     from features.encoder import load_encoder
     encoder = load_encoder(spec)
-    path = Path(store_path) if store_path else store_path_for(RUNS / "embeddings", encoder.space_id, catalogue.root)
+    path = Path(store_path) if store_path else store_path_for(EMBEDDINGS_CACHE, encoder.space_id, catalogue.root)
     store = embed_catalogue(catalogue, encoder, path)
     vectors = store.get(catalogue.products.index.to_numpy())
     return vectors, encoder.encode_texts, f"encoder {spec} (space {encoder.space_id}), store {path}"
@@ -164,14 +161,14 @@ def _encoder_vectors(catalogue, spec, store_path):
 
 @click.command("new-items")
 @click.option("--users", type=int, default=3000, show_default=True, help="Simulated users.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option
 @click.option("--new-products", "new_products", type=click.IntRange(1), default=100, show_default=True,
               help="Random products held out of the fit and added after it, as if PUT through the API.")
 @click.option("--catalogue", "catalogue_path", type=click.Path(), required=True,
               help=f"Products, with attribute columns; {FASHION_SMALL_HELP}.")
 @click.option("--vectors", "vectors_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Precomputed product vectors (.npz with ids, vectors); default: the embedded encoder's store.")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object with the numbers.")
+@json_option(NUMBERS)
 def bench_new_items(users, seed, new_products, catalogue_path, vectors_path, as_json):
     """Do products added after the fit reach the shoppers they suit? On SIMULATED behaviour: the share of
     matching shoppers who see a new product in their top 12, of the others who see one, and MAP@12, with the
@@ -181,7 +178,7 @@ def bench_new_items(users, seed, new_products, catalogue_path, vectors_path, as_
     catalogue = load_catalogue(catalogue_path, check_images=vectors_path is None)
     item_ids = catalogue.products.index.to_numpy()
     vectors, _, source = (load_vectors_file(vectors_path, item_ids), None, f"vectors {vectors_path}") if vectors_path \
-        else _encoder_vectors(catalogue, "embedded", None)
+        else _encoder_vectors(catalogue, DEFAULT_MODEL, None)
     click.echo(f"product vectors: {source}")
     report = run_new_items_bench(catalogue, item_ids, vectors, n_users=users, seed=seed, n_new=new_products,
                                  log=click.echo)
@@ -195,7 +192,7 @@ def bench_new_items(users, seed, new_products, catalogue_path, vectors_path, as_
 @click.option("--items", type=int, default=1_000_000, show_default=True, help="Synthetic products.")
 @click.option("--events", type=int, default=1_000_000, show_default=True, help="Synthetic events for the preference build.")
 @click.option("--factory", default=None, help="ANN faiss factory string (default: chosen by size).")
-@click.option("--json", "as_json", is_flag=True, help="Last stdout line: one JSON object with the numbers.")
+@json_option(NUMBERS)
 def bench_retrieval(items, events, factory, as_json):
     """Exact vs ANN search (recall@12, q/s, latency) and preference build speed, on SYNTHETIC data."""
     from lab.retrieval_bench import bench_index, bench_preferences, format_report

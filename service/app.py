@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from features.defaults import DEFAULT_MODEL
 from service import auth, db, errors, metrics
 from service.deps import EXTENSION, Deps, LazyEncoder, LazyLive  # noqa: F401 (LazyEncoder, LazyLive: also from here)
 from service.experiments_store import DatabaseExperiments
@@ -21,7 +22,7 @@ from service.variants import NullVariantStore
 
 DEFAULTS = {
     "DATABASE_URL": None,  # default: sqlite file in the instance folder
-    "ENCODER": "embedded",  # a spec string (features.encoder) or an encoder object (tests)
+    "ENCODER": DEFAULT_MODEL,  # a spec string (features.encoder) or an encoder object (tests)
     "API_KEYS": [],  # [{"name", "key", "scopes"}]; `tailorcard serve` writes instance/api_keys.json
     "API_KEYS_FILE": "api_keys.json",  # relative to the instance folder
     "STOREFRONT_KEY": None,  # the key the demo page uses (a storefront key is meant to be public)

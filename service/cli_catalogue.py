@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from service.cli import main
+from service.cli_options import SERVED_INSTANCE_HELP, encoder_option, instance_option
 
 
 @main.group("catalogue")
@@ -67,9 +68,8 @@ def from_folders_command(folder, out):
 @catalogue_group.command("sync")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Report what would be added, changed and deleted; write nothing.")
-@click.option("--instance", type=click.Path(file_okay=False, path_type=Path), default="instance", show_default=True,
-              help="The served instance (its SQLite file), unless DATABASE_URL is set.")
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@instance_option(help=SERVED_INSTANCE_HELP)
+@encoder_option()
 def sync_command(path, dry_run, instance, encoder_spec):
     """Bring a running store's products in step with its catalogue: add new ones, replace changed ones (re-embedded
     only when the photo or text changed), delete those no longer in it. Idempotent; safe while serving."""

@@ -11,6 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from service.cli import main
+from service.cli_options import SERVED_INSTANCE_HELP, instance_option
 
 IMPORT_BATCH = 50_000  # events per transaction: a long import never holds the database for long
 
@@ -27,8 +28,7 @@ def events_group():
                    "without one the file is in tailorcard's own events format.")
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where the lines kept aside go, each with its reasons [default: FILE.rejects.csv].")
-@click.option("--instance", type=click.Path(file_okay=False, path_type=Path), default="instance", show_default=True,
-              help="The served instance (its SQLite file), unless DATABASE_URL is set.")
+@instance_option(help=SERVED_INSTANCE_HELP)
 @click.option("--dry-run", is_flag=True, help="Read, map and check; write nothing but the rejects file.")
 def import_command(path, mapping, rejects_path, instance, dry_run):
     """Import a history of events (CSV, Parquet or JSON lines). Re-running it adds nothing: event ids come from

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from features.model_spec import data_dir
+from features.defaults import EMBEDDING_STORE, ENCODER_RUN
 from service.cli import main
-
-DEFAULT_CATALOGUE = data_dir() / "catalogue"  # the shipped sample
+from service.cli_options import encoder_option, sample_catalogue_option
 
 
 @main.command("pack-images")
@@ -31,7 +30,7 @@ def pack_images(catalogue_path, out, size, webp_quality):
               help="Products with titles and photos (the shipped encoder: fashion-small, held-out split excluded).")
 @click.option("--pack", "pack_path", type=click.Path(path_type=Path), default=None,
               help="Image pack from `pack-images` (made from the catalogue when absent).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs/encoder"), show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=ENCODER_RUN, show_default=True)
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None,
               help="Write the finished model here as an open_clip local-dir folder.")
 @click.option("--model", default="tailorcard-clip-s64", show_default=True, help="Registered architecture.")
@@ -67,9 +66,9 @@ def train_encoder(catalogue_path, pack_path, out_dir, export_dir, model, minutes
 
 
 @main.command("embed")
-@click.option("--catalogue", "catalogue_path", default=str(DEFAULT_CATALOGUE), show_default=True)
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
-@click.option("--store", "store_path", type=click.Path(path_type=Path), default=Path("var/embeddings.npz"), show_default=True)
+@sample_catalogue_option("catalogue_path")
+@encoder_option()
+@click.option("--store", "store_path", type=click.Path(path_type=Path), default=EMBEDDING_STORE, show_default=True)
 def embed_command(catalogue_path, encoder_spec, store_path):
     """Embed a catalogue into the store; only new or changed products are encoded."""
     from features.catalogue import load_catalogue

@@ -7,46 +7,17 @@ from pathlib import Path
 import click
 
 from service.cli import main
-
-DEFAULT_TRAIN_DIR = "runs/generator"
-
-
-def _default_device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _training_options(function):
-    """Options every training command shares."""
-    for option in reversed([
-        click.option("--pack", "pack_path", required=True, type=click.Path(dir_okay=False),
-                     help="Image pack (.npz) from `tailorcard pack-images`."),
-        click.option("--out", "out_dir", default=DEFAULT_TRAIN_DIR, show_default=True, type=click.Path(file_okay=False),
-                     help="Training folder: checkpoints every ~30 s, train.log."),
-        click.option("--minutes", default=10.0, show_default=True, help="Time budget of each stage (wall clock)."),
-        click.option("--device", default=None, help="cuda or cpu (default: cuda if available)."),
-        click.option("--batch-size", default=None, type=int, help="Default: the stage's own."),
-        click.option("--max-steps", default=None, type=int, help="Stop after this many steps (smoke tests)."),
-        click.option("--resume", is_flag=True, help="Continue from the folder's last checkpoint."),
-    ]):
-        function = option(function)
-    return function
-
-
-def _stage_kwargs(device, batch_size, max_steps, resume) -> dict:
-    kwargs = {"device": device or _default_device(), "max_steps": max_steps, "resume": resume}
-    return kwargs | ({"batch_size": batch_size} if batch_size else {})
+from service.cli_options import export_option, pack_training_options, stage_kwargs
 
 
 @main.command("train-generator")
-@_training_options
+@pack_training_options("Training folder: checkpoints every ~30 s, train.log.", "Time budget of each stage (wall clock).")
 @click.option("--stage", type=click.Choice(["all", "autoencoder", "unet"]), default="all", show_default=True)
 @click.option("--conditions", "conditions_path", type=click.Path(dir_okay=False),
               help="Embedding store (.npz) of the pack's products, or a float32 .npy in pack order (with --space-id).")
 @click.option("--space-id", default=None, help="Embedding space of a .npy conditions file.")
 @click.option("--encoder", "encoder_spec", default=None, help="Compute the conditions with this encoder (e.g. embedded).")
-@click.option("--export", "export_dir", default=None, type=click.Path(file_okay=False),
-              help="Where the finished generator is written (default: OUT/model; the shipped one only when named).")
+@export_option("Where the finished generator is written (default: OUT/model; the shipped one only when named).")
 @click.option("--movq-config", default="movq", show_default=True, help="Config name in imagegen/configs or a JSON path.")
 @click.option("--unet-config", default="unet", show_default=True)
 @click.option("--autoencoder-minutes", default=None, type=float, help="Budget of the autoencoder stage (default: --minutes).")
@@ -57,7 +28,7 @@ def train_generator(pack_path, out_dir, minutes, device, batch_size, max_steps, 
     from imagegen.training import save_generator, train_autoencoder, train_unet
 
     pack = load_image_pack(pack_path)
-    kwargs = _stage_kwargs(device, batch_size, max_steps, resume)
+    kwargs = stage_kwargs(device, batch_size, max_steps, resume)
     if stage in ("all", "unet"):  # fail on bad conditions before spending the autoencoder's time
         conditions, space = _conditions(pack, conditions_path, space_id, encoder_spec, kwargs["device"])
     if stage in ("all", "autoencoder"):

@@ -5,28 +5,25 @@ from pathlib import Path
 
 import click
 
+from features.defaults import SCENE_RUN
 from service.cli import main
+from service.cli_options import (encoder_option, export_option, photo_sets, run_folder_options, seed_option,
+                                 spec_option, stop_options)
 
 
 @main.command("train-scene")
-@click.option("--catalogue", "catalogue_dir", required=True, type=click.Path(file_okay=False),
-              help="Catalogue of studio photos on plain backdrops (their pseudo-masks are the products kept).")
-@click.option("--backgrounds", "backgrounds_dir", required=True, type=click.Path(file_okay=False),
-              help="clothing-photos folder: its train/ photos are the real backdrops.")
-@click.option("--out", "out_dir", default="runs/scene", show_default=True, type=click.Path(file_okay=False),
-              help="Training folder: train.log, the prepared composites, checkpoints every minute.")
-@click.option("--minutes", default=30.0, show_default=True, help="Training time of this session.")
+@photo_sets("Catalogue of studio photos on plain backdrops (their pseudo-masks are the products kept).",
+            "clothing-photos folder: its train/ photos are the real backdrops.", folders_only=True)
+@run_folder_options(SCENE_RUN, "Training folder: train.log, the prepared composites, checkpoints every minute.",
+                    30.0, "Training time of this session.")
 @click.option("--samples", default=12000, show_default=True, help="Composites prepared once for training.")
 @click.option("--products", default=16000, show_default=True, help="Catalogue photos to pseudo-mask.")
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True, help="Condition space.")
-@click.option("--movq", "movq_spec", default="embedded", show_default=True,
-              help="Generator spec whose autoencoder (movq) the scene generator reuses.")
+@encoder_option("Condition space.")
+@spec_option("--movq", "movq_spec", "Generator spec whose autoencoder (movq) the scene generator reuses.")
 @click.option("--batch-size", default=64, show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--max-steps", default=None, type=int, help="Stop after this many steps (smoke tests).")
-@click.option("--resume", is_flag=True, help="Continue from the folder's last checkpoint.")
-@click.option("--export", "export_dir", default=None, type=click.Path(file_okay=False),
-              help="Write the finished generator here (default OUT/model).")
+@seed_option
+@stop_options
+@export_option("Write the finished generator here (default OUT/model).")
 def train_scene_command(catalogue_dir, backgrounds_dir, out_dir, minutes, samples, products, encoder_spec, movq_spec,
                         batch_size, seed, max_steps, resume, export_dir):
     """Train the taste-conditioned scene generator (an inpainting UNet) on CPU; run it with nice."""

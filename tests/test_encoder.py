@@ -98,13 +98,13 @@ def test_training_resumes_and_exports_a_loadable_local_dir(sample_catalogue, tmp
     trainer = EncoderTrainer(config, pack, products, tmp_path / "run", "cpu")
     trainer.run.extra_state = {"note": "kept"}  # the loop's extra state survives the encoder's checkpoint
     trainer.train()
-    assert trainer.step == 2
+    assert trainer.run.step == 2
     again = EncoderTrainer(EncoderTrainingConfig(**{**config.__dict__, "max_steps": 3}), pack,
                            products, tmp_path / "run", "cpu")
-    assert again.resume() and again.step == 2
+    assert again.resume() and again.run.step == 2
     assert again.run.extra_state == {"note": "kept"}
     again.train()
-    assert again.step == 3
+    assert again.run.step == 3
     folder = again.export(tmp_path / "export")
     encoder = load_encoder(f"local-dir:{folder}")
     config_json = json.loads((folder / "open_clip_config.json").read_text())

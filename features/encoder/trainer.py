@@ -42,20 +42,12 @@ class EncoderTrainer:
         self.batches = self._batches(products.loc[self.train_pack.ids])
         # the one atomic checkpoint format (features.checkpoint): weights and optimiser swapped in together
         checkpoints = CheckpointFolder(self.out_dir / "checkpoint", {"model": self.model}, {"optimizer": self.optimizer})
-        # The budget spans resumed sessions: the learning-rate schedule runs on training time.
+        # The budget spans resumed sessions: the learning-rate schedule runs on training time. The loop keeps the
+        # step and the training seconds so far (run.step, run.seconds, resumed sessions included).
         self.run = TrainingLoop("encoder", checkpoints, config.minutes, logger=log, max_steps=config.max_steps,
                                 checkpoint_every_s=config.checkpoint_every_s, budget_spans_sessions=True,
                                 hyperparameters=asdict(config))
         self.run.every(config.eval_every_s, self.evaluate)
-
-    @property
-    def step(self) -> int:
-        return self.run.step
-
-    @property
-    def elapsed(self) -> float:
-        """Training seconds so far, resumed sessions included."""
-        return self.run.seconds
 
     def _batches(self, train_products: pd.DataFrame) -> PairBatches:
         tokens = tokenise_texts(train_products, self.tokenizer, self.config.texts_per_product, self.config.seed)
@@ -75,12 +67,12 @@ class EncoderTrainer:
             self._set_learning_rate()
             loss = self._step()
             if step == 0 or (step + 1) % 50 == 0:
-                log.info("step %d  %.0fs  loss %.4f  lr %.2e  scale %.1f", step + 1, self.elapsed, loss,
+                log.info("step %d  %.0fs  loss %.4f  lr %.2e  scale %.1f", step + 1, self.run.seconds, loss,
                          self.optimizer.param_groups[0]["lr"], self.model.logit_scale.exp().item())
         return self.evaluate()
 
     def _set_learning_rate(self) -> None:
-        progress = max(self.elapsed / self.run.budget_s, self.step / self.config.max_steps)
+        progress = max(self.run.seconds / self.run.budget_s, self.run.step / self.config.max_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.config, progress)
 
@@ -109,7 +101,7 @@ class EncoderTrainer:
                                  for chunk in pixels.split(512)]).cpu().numpy()
         scores = encoder_quality(vectors, self.eval_products, lambda t: encoder.encode_texts(t, progress=False))
         self.model.train()
-        log.info("eval step %d on %d held-out products: %s", self.step, len(vectors), json.dumps(scores))
+        log.info("eval step %d on %d held-out products: %s", self.run.step, len(vectors), json.dumps(scores))
         return scores
 
     def resume(self) -> bool:
@@ -128,7 +120,7 @@ class EncoderTrainer:
             "preprocess_cfg": {"size": visual.image_size, "mean": list(visual.image_mean), "std": list(visual.image_std),
                                "interpolation": "bicubic", "resize_mode": "shortest"},
             "tailorcard": {"space_id": f"{self.config.model}@{digest}", "architecture": self.config.model,
-                           "steps": self.step, "training_seconds": round(self.elapsed), **(extra or {})},
+                           "steps": self.run.step, "training_seconds": round(self.run.seconds), **(extra or {})},
         }
         (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2))
         return folder

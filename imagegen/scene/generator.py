@@ -13,45 +13,24 @@ encoder). The painted square is only a backdrop: the product's own pixels are pu
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import KandinskyV22InpaintPipeline
 
-from imagegen.components import build_sampler
-from imagegen.pipeline import GeneratorSettings, load_decoder_parts, save_decoder, scaled_conditions, to_uint8
-from imagegen.spec import check_same_space
+from imagegen.pipeline import Decoder, GeneratorSettings, load_decoder_parts, scaled_conditions, to_uint8
 
 
+class SceneGenerator(Decoder):
+    """Paints the backdrop around kept products (one inpainting pipeline), toward a condition row each."""
+    pipeline_class = KandinskyV22InpaintPipeline
 
-class SceneGenerator:
     def __init__(self, unet, movq, training_scheduler, settings: GeneratorSettings, name: str = "scene generator",
                  device: str | torch.device | None = None):
         if unet.config.in_channels != 2 * movq.config.latent_channels + 1:
             raise ValueError(f"{name}: an inpainting UNet takes {2 * movq.config.latent_channels + 1} channels "
                              f"(latents, kept latents, mask); got in_channels={unet.config.in_channels}")
-        self.settings, self.name, self.training_scheduler = settings, name, training_scheduler
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.pipeline = KandinskyV22InpaintPipeline(unet=unet.to(device).eval(), movq=movq.to(device).eval(),
-                                                    scheduler=build_sampler(training_scheduler, settings.sampler))
-        self.pipeline.set_progress_bar_config(disable=True)
-
-    @property
-    def unet(self):
-        return self.pipeline.unet
-
-    @property
-    def movq(self):
-        return self.pipeline.movq
-
-    @property
-    def space_id(self) -> str:
-        return self.settings.space_id
-
-    def check_encoder(self, encoder) -> None:
-        check_same_space(encoder.space_id, self.space_id, self.name)
+        super().__init__(unet, movq, training_scheduler, settings, name, device)
 
     def condition_for(self, target: np.ndarray, product: np.ndarray) -> np.ndarray:
         """The condition row that paints toward `target` (a unit taste or steered point) around a product whose own
@@ -93,9 +72,6 @@ class SceneGenerator:
             raise ValueError(f"{self.name}: expected a bool repaint mask [n, {size}, {size}] (True: paint there); "
                              f"got {repaint.dtype} {repaint.shape}")
         return squares, repaint
-
-    def save(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
-        save_decoder(KandinskyV22InpaintPipeline, self, folder, dtype)
 
 
 def load_scene_generator(spec: str = "embedded", device: str | torch.device | None = None) -> SceneGenerator:
