@@ -2,9 +2,15 @@
 (re-embedded only when what the encoder reads changed), delete those gone. Idempotent: a second run
 finds nothing to do. Safe while serving: each batch is one transaction that logs its product changes,
 so every web worker picks them up on its next ranking (service.live), as for changes through the API.
+
+    sync_catalogue(engine, catalogue, encoder)                       # the whole file: `tailorcard catalogue sync`
+    sync_catalogue(engine, batch, encoder, deletes=[keys], dry_run=True)  # a batch (service.catalogue_changes)
+
+Both plan first (stored_state, plan_sync), report the plan's summary, then apply it (apply_sync) unless a dry run.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +41,24 @@ class SyncPlan:
         return {"adds": len(self.adds), "changes": len(self.changes), "deletes": len(self.deletes),
                 "unchanged": self.unchanged, "added": named(self.adds), "changed": named(self.changes),
                 "deleted": named(self.deletes)}
+
+
+def sync_catalogue(engine: sa.Engine, catalogue: Catalogue | None, encoder, dry_run: bool = False,
+                   deletes: list[int] | None = None, report: Callable[[dict], None] | None = None) -> dict:
+    """Plan, `report` the summary (before anything is written: a long sync shows its plan first), then apply it
+    unless `dry_run`; the summary gains "embedded" when applied. `deletes` None: the catalogue is the whole
+    store (what it lacks is deleted); a list: a batch, deleting those of these keys that are stored."""
+    with engine.connect() as connection:
+        stored = stored_state(connection)
+    plan = plan_sync(catalogue, stored, delete_missing=deletes is None) if catalogue is not None else SyncPlan()
+    if deletes is not None:
+        plan.deletes = sorted(set(deletes) & set(stored))
+    summary = plan.summary(catalogue, {key: sku for key, (sku, _) in stored.items()})
+    if report is not None:
+        report(summary)
+    if not dry_run:
+        summary["embedded"] = apply_sync(engine, catalogue, encoder, plan)
+    return summary
 
 
 def stored_state(connection) -> dict[int, tuple[str, str]]:

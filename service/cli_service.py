@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
-from features.model_spec import data_dir
+from features.defaults import HOST, PORT, SAMPLE_CATALOGUE, SEGMENTS
 from service.cli import main
+from service.cli_options import encoder_option, instance_option, sample_catalogue_option, spec_option
 
-DEFAULT_CATALOGUE = data_dir() / "catalogue"
 DEMO_SHOPPERS = 400
 
 
@@ -48,20 +48,18 @@ def prepare(instance: Path, catalogue_path: str, encoder_spec: str, users: int, 
 
 def sync_database(engine, catalogue, encoder, dry_run: bool = False) -> dict:
     """Bring the database's products in step with the catalogue (service.catalogue_sync); prints what it did."""
-    from service.catalogue_sync import apply_sync, plan_sync, stored_state
-    with engine.connect() as connection:
-        stored = stored_state(connection)
-    plan = plan_sync(catalogue, stored)
-    summary = plan.summary(catalogue, {key: sku for key, (sku, _) in stored.items()})
-    verbs = ("would add", "change", "delete") if dry_run else ("added", "changed", "deleted")
-    click.echo(f"catalogue sync: {verbs[0]} {summary['adds']}, {verbs[1]} {summary['changes']}, {verbs[2]} "
-               f"{summary['deletes']}; {summary['unchanged']} unchanged" + (" (dry run: nothing written)" if dry_run else ""))
-    for named, count in (("added", "adds"), ("changed", "changes"), ("deleted", "deletes")):
-        if summary[named]:
-            click.echo(f"  {named}: {', '.join(summary[named])}{' ...' if summary[count] > len(summary[named]) else ''}")
-    if not dry_run:
-        summary["embedded"] = apply_sync(engine, catalogue, encoder, plan)
-    return summary
+    from service.catalogue_sync import sync_catalogue
+
+    def report(summary: dict) -> None:
+        verbs = ("would add", "change", "delete") if dry_run else ("added", "changed", "deleted")
+        click.echo(f"catalogue sync: {verbs[0]} {summary['adds']}, {verbs[1]} {summary['changes']}, {verbs[2]} "
+                   f"{summary['deletes']}; {summary['unchanged']} unchanged"
+                   + (" (dry run: nothing written)" if dry_run else ""))
+        for named, count in (("added", "adds"), ("changed", "changes"), ("deleted", "deletes")):
+            if summary[named]:
+                more = " ..." if summary[count] > len(summary[named]) else ""
+                click.echo(f"  {named}: {', '.join(summary[named])}{more}")
+    return sync_catalogue(engine, catalogue, encoder, dry_run, report=report)
 
 
 def gunicorn_command(bind: str, workers: int, app: str = "service.app:create_app()") -> list[str]:
@@ -82,25 +80,24 @@ def serving_environment(config: dict, instance: Path) -> dict:
 
 
 @main.command()
-@click.option("--host", default="localhost", show_default=True)
-@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--host", default=HOST, show_default=True)
+@click.option("--port", type=int, default=PORT, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True, help="gunicorn workers (0 = Flask dev server).")
-@click.option("--instance", type=click.Path(file_okay=False), default="instance", show_default=True)
-@click.option("--catalogue", "catalogue_path", type=click.Path(), default=str(DEFAULT_CATALOGUE), show_default=True)
-@click.option("--encoder", "encoder_spec", default="embedded", show_default=True)
+@instance_option()
+@sample_catalogue_option("catalogue_path")
+@encoder_option()
 @click.option("--users", type=click.IntRange(min=0), default=None,
               help="SIMULATED shoppers to seed a new database with [default: 400 for the bundled demo catalogue, "
                    "0 for any other: a real store's statistics never mix with simulated ones].")
-@click.option("--segments", type=int, default=8, show_default=True, help="Taste segments (k-means over shoppers).")
-@click.option("--generator", "generator_spec", default="embedded", show_default=True,
-              help="Generator spec for personalised variants; 'none' serves original photos only.")
+@click.option("--segments", type=int, default=SEGMENTS, show_default=True, help="Taste segments (k-means over shoppers).")
+@spec_option("--generator", "generator_spec", "Generator spec for personalised variants; 'none' serves original photos only.")
 def serve(host, port, workers, instance, catalogue_path, encoder_spec, users, segments, generator_spec):
     """Serve a store: its catalogue (default: the bundled demo with SIMULATED shoppers), synced into the database
     at every start, with the shipped encoder; any other catalogue starts with no shoppers until events arrive."""
     instance = Path(instance).resolve()
     variants = None if generator_spec == "none" else generator_spec
     if users is None:
-        users = DEMO_SHOPPERS if Path(catalogue_path).resolve() == DEFAULT_CATALOGUE.resolve() else 0
+        users = DEMO_SHOPPERS if Path(catalogue_path).resolve() == SAMPLE_CATALOGUE.resolve() else 0
     config = prepare(instance, catalogue_path, encoder_spec, users, segments, variants)
     storefront = next(k["key"] for k in config["API_KEYS"] if k["name"] == "storefront")
     click.echo(f"storefront: http://{host}:{port}/   API docs: http://{host}:{port}/docs")

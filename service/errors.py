@@ -1,7 +1,7 @@
 """Every error leaves as JSON {"error": code, "message": text} with the right status.
 
-Domain errors (features/recsys/imagegen) map to 4xx by type; anything unexpected is a 500 that
-is logged with its traceback and tells the client nothing about the inside.
+Domain errors (features/recsys/imagegen, and the use cases' NotFound) map to 4xx by type; anything unexpected
+is a 500 that is logged with its traceback and tells the client nothing about the inside.
 
 A 413 that werkzeug raises (body over MAX_CONTENT_LENGTH, a form field or part over its limit) leaves
 the rest of the body unread on the socket, so the server closes the connection after it: the reply says
@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
-from features.errors import CatalogueError, ImageError
+from features.errors import CatalogueError, ImageError, TailorcardError
 from features.events import EventError
 from features.preferences import PreferenceError
 from imagegen.errors import PresentationError
@@ -31,6 +31,10 @@ class ApiError(Exception):
         self.status, self.error, self.message, self.headers = status, error, message, headers or {}
 
 
+class NotFound(TailorcardError):
+    """What a request names does not exist (a product, a rule): the use cases raise it, the API answers 404."""
+
+
 # Domain error type -> (status, code). Order matters: the first matching type wins.
 DOMAIN_ERRORS = (
     (ImageError, 400, "invalid_image"),
@@ -40,6 +44,7 @@ DOMAIN_ERRORS = (
     (RecommenderError, 400, "bad_request"),
     (PresentationError, 400, "bad_request"),
     (VariantNotFound, 404, "not_found"),
+    (NotFound, 404, "not_found"),
     (KeyCollision, 409, "conflict"),
 )
 

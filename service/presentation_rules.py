@@ -4,7 +4,8 @@
     variants_allowed(rules, card["key"], card["product"]["attributes"])  # False: show the product's own photo
 
 Rules live in the `presentation_rules` table (service.db) and are set through /v1/presentation/rules
-(service.api.presentation). Without any rule every product may show variants.
+(service.api.presentation), whose use cases are all_rules(), save_rule(scope, value, variants_off) and
+remove_rule(scope, value) (NotFound when there is none). Without any rule every product may show variants.
 
 Precedence
 ----------
@@ -38,9 +39,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from features.categories import category_keys, normalize_category, product_categories
-from features.ids import product_key
+from features.ids import echo, product_key
 from service import db
 from service.deps import EXTENSION, deps
+from service.errors import NotFound
 
 PRODUCT, CATEGORY = "product", "category"
 SCOPES = (PRODUCT, CATEGORY)
@@ -133,6 +135,30 @@ def _stored_value(scope: str, value: str) -> str:
 def _public(row) -> dict:
     return {"scope": row["scope"], "value": row["value"], "variants": "off" if row["variants_off"] else "on",
             "updated_at": row["updated_at"]}
+
+
+# ---- the API's use cases ---------------------------------------------------------------------------
+
+def all_rules() -> list[dict]:
+    with deps().db.connect() as connection:
+        return list_rules(connection)
+
+
+def save_rule(scope: str, value: str, variants_off: bool) -> dict:
+    """set_rule, seen by this process at once (by the others within the TTL)."""
+    with deps().db.begin() as connection:
+        rule = set_rule(connection, scope, value, variants_off)
+    rules_cache().invalidate()
+    return rule
+
+
+def remove_rule(scope: str, value: str) -> None:
+    """Back to the default for this product or category; NotFound when it had no rule."""
+    with deps().db.begin() as connection:
+        removed = delete_rule(connection, scope, value)
+    rules_cache().invalidate()
+    if not removed:
+        raise NotFound(f"no {scope} rule for {echo(value)}")
 
 
 # ---- the per-process cache ----------------------------------------------------------------------

@@ -3,10 +3,16 @@
 The service only asks: is a card image ready for (product content, segment, policy)? make one (in a job,
 never in a request), forget a product's images, and give me an image's bytes. Without a scene generator
 configured, NullVariantStore answers "no image": every card shows the product's own photo.
+
+The variants endpoints' use cases (service.api.variants), both raising VariantNotFound:
+
+    variant_image(variant_id, etags)   # (record, image bytes), or None when the client's copy (ETag) is current
+    variant_provenance(variant_id)     # {"id", "product_id" (the store's id), "segment", "provenance"}
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -15,6 +21,8 @@ from PIL import Image
 
 from imagegen.presentation.policy import PresentationPolicy
 from imagegen.variants.errors import VariantNotFound  # noqa: F401 (re-exported: one class for "no such variant")
+from service import repository
+from service.deps import deps
 
 # Variant ids are content-addressed tokens; anything else (dots, slashes) cannot name a file in a store.
 VARIANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
@@ -94,3 +102,24 @@ def build_variant_store(scene_spec: str, encoder, root, signer=None) -> "Variant
     from imagegen.variants import VariantStore as FileVariantStore
     presenter = build_presenter(scene_spec, encoder)
     return PresentationMaker(presenter, FileVariantStore(root, signer), encoder_space=encoder.space_id)
+
+
+# ---- the use cases of the variants endpoints ----------------------------------------------------
+
+def variant_image(variant_id: str, etags: Container[str] = ()) -> tuple[VariantRecord, bytes] | None:
+    """A variant's record and image bytes; None when `etags` (the client's) hold its id: ids are content
+    addresses, so that copy is current and the bytes are not read."""
+    store = deps().variants
+    record = store.get(variant_id)
+    if record.variant_id in etags:
+        return None
+    return record, store.read_bytes(record.variant_id)
+
+
+def variant_provenance(variant_id: str) -> dict:
+    """A variant's provenance record, with its product as the store names it (deleted since or not)."""
+    record = deps().variants.get(variant_id)
+    with deps().db.connect() as connection:
+        product_id = repository.sku_of(connection, record.product_id)
+    return {"id": record.variant_id, "product_id": product_id, "segment": record.segment,
+            "provenance": record.provenance}

@@ -1,5 +1,7 @@
 """House rules that code review alone would let slip (issue #17): the product packages never import the lab, and
-no CLI default points outside the installed project (a fresh install has no ../shared/ data sets)."""
+every CLI default is one a fresh install has: none points outside the installed project (a fresh install has no
+../shared/ data sets), the shipped data and models they name are there, and no command writes under data/
+unless given a path there."""
 import ast
 from pathlib import Path
 
@@ -7,6 +9,9 @@ import click
 import pytest
 
 import features
+from features.defaults import DEFAULT_MODEL
+from features.model_spec import data_dir, embedded_dir
+from service.app import DEFAULTS
 from service.cli import bench, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,13 +20,14 @@ PRODUCT = ("features", "recsys", "imagegen", "service")
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
-    """(line, module) of every absolute import in the file, at any depth (imports inside functions too)."""
+    """(line, dotted name) of every absolute import at any depth (imports inside functions too); a name imported
+    from a package counts as its module (`from service import repository` is service.repository)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append((node.lineno, node.module))
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
     return found
 
 
@@ -35,6 +41,18 @@ def test_the_product_packages_never_import_the_lab():
     offenders = [f"{path.relative_to(ROOT)}:{line} imports {module}" for path in files
                  for line, module in imported_modules(path) if module == "lab" or module.startswith("lab.")]
     assert offenders == []
+
+
+STORAGE = ("service.repository", "service.db", "sqlalchemy")
+
+
+def test_views_reach_storage_only_through_use_cases():
+    """A view parses, calls one use case (a plain service module) and maps errors: no SQL, tables or repository."""
+    views = sorted((ROOT / "service" / "api").glob("*.py"))
+    offenders = [f"{path.relative_to(ROOT)}:{line} imports {name}" for path in views
+                 for line, name in imported_modules(path)
+                 if any(name == module or name.startswith(f"{module}.") for module in STORAGE)]
+    assert len(views) > 5 and offenders == []
 
 
 def commands(group: click.Group, prefix: str = "tailorcard"):
@@ -70,6 +88,40 @@ def test_no_cli_default_points_outside_the_installed_project(name, command):
         assert "../" not in text and "shared/" not in text, f"{name} {param.opts}: default {text}"
         if Path(text).is_absolute():
             assert Path(text).resolve().is_relative_to(INSTALLED), f"{name} {param.opts}: {text} outside {INSTALLED}"
+
+
+# the only defaults under data/: inputs read, never written (the shipped sample catalogue, the DCGAN baseline)
+SHIPPED_INPUTS = {"catalogue_path", "catalogue_dir", "dcgan_dir"}
+# the kind of model a spec option's default names ('embedded': the shipped one of that kind)
+SPEC_KINDS = {"encoder_spec": "encoder", "generator_spec": "generator", "movq_spec": "generator", "scene_spec": "scene",
+              ("tailorcard bench upscale", "model_spec"): "upscaler", ("tailorcard bench matte", "model_spec"): "matte"}
+
+
+def path_defaults(command: click.Command):
+    for param in command.params:
+        if isinstance(param.default, (str, Path)) and str(param.default):
+            yield param, Path(param.default)
+
+
+@pytest.mark.parametrize("name, command", ALL_COMMANDS, ids=[name for name, _ in ALL_COMMANDS])
+def test_a_default_under_data_is_a_shipped_input_never_an_output(name, command):
+    shipped = data_dir().resolve()
+    for param, path in path_defaults(command):
+        if path.resolve().is_relative_to(shipped):
+            assert param.name in SHIPPED_INPUTS, f"{name} {param.opts}: {path} is under data/"
+            assert path.exists(), f"{name} {param.opts}: {path} is not shipped"
+
+
+@pytest.mark.parametrize("name, command", ALL_COMMANDS, ids=[name for name, _ in ALL_COMMANDS])
+def test_every_default_model_is_shipped(name, command):
+    for param in command.params:
+        if param.default == DEFAULT_MODEL:
+            kind = SPEC_KINDS.get(param.name) or SPEC_KINDS[(name, param.name)]
+            assert embedded_dir(kind).is_dir(), f"{name} {param.opts}: no shipped {kind} ({embedded_dir(kind)})"
+
+
+def test_the_app_serves_the_default_encoder():
+    assert DEFAULTS["ENCODER"] == DEFAULT_MODEL and embedded_dir("encoder").is_dir()
 
 
 def test_every_bench_is_the_labs():

@@ -5,22 +5,18 @@ upserts the rows (a new product is added, a changed one replaced and re-embedded
 changed, an unchanged one left as it is) and deletes the ids; the reply says which. Photos are http(s) URLs
 (fetched with the catalogue's limits) or absent (a text-only product). Idempotent: sending a batch twice
 changes nothing the second time.
+
+The body's shape is checked here; service.catalogue_changes.sync_batch checks the rows as a catalogue file,
+plans, applies and brings this worker up to date (a CatalogueError is a 400 invalid_product: service.errors).
 """
 from __future__ import annotations
 
-import json
-import tempfile
-from pathlib import Path
+from flask import Blueprint, jsonify
 
-from flask import Blueprint, current_app, jsonify
-
-from features.catalogue import check_catalogue
-from features.errors import CatalogueError
-from features.image_sources import ImageFetcher, is_web_url
+from features.image_sources import is_web_url
 from service.api.params import bad_request, json_body, product_id
 from service.auth import require_scope
-from service.catalogue_sync import SyncPlan, apply_sync, plan_sync, stored_state
-from service.deps import deps
+from service.catalogue_changes import sync_batch
 from service.openapi import PRODUCT_ID, _op
 
 bp = Blueprint("catalogue", __name__, url_prefix="/v1/catalogue")
@@ -47,34 +43,17 @@ def batch():
         raise bad_request("body", body, '"products" and "delete" lists, "dry_run" true or false')
     if len(rows) > MAX_BATCH or len(deletes) > MAX_BATCH:
         raise bad_request("batch", f"{len(rows)} products, {len(deletes)} deletes", f"at most {MAX_BATCH} of each")
-    catalogue = _catalogue(rows) if rows else None
-    engine = deps().db
-    with engine.connect() as connection:
-        stored = stored_state(connection)
-    plan = plan_sync(catalogue, stored, delete_missing=False) if catalogue else SyncPlan()
-    plan.deletes = sorted({product_id(raw, "delete[]") for raw in deletes} & set(stored))
-    summary = plan.summary(catalogue, {key: sku for key, (sku, _) in stored.items()})
-    if not dry_run:
-        summary["embedded"] = apply_sync(engine, catalogue, deps().encoder.get(), plan)
-        live = deps().live
-        if live.ready:
-            live.get().catch_up()  # this worker at once; the others on their next ranking
-    return jsonify(dry_run=dry_run, **summary)
+    _check_rows(rows)
+    keys = [product_id(raw, "delete[]") for raw in deletes]
+    return jsonify(dry_run=dry_run, **sync_batch(rows, keys, dry_run))
 
 
-def _catalogue(rows: list):
-    """The rows checked exactly as a catalogue file is (features.catalogue), from a JSON-lines file of them."""
+def _check_rows(rows: list) -> None:
+    """Each row an object whose image is an http(s) URL or absent; the rest is checked as a catalogue file is
+    (service.catalogue_changes.sync_batch, which fetches the photos)."""
     for number, row in enumerate(rows):
         if not isinstance(row, dict):
             raise bad_request(f"products[{number}]", row, "a catalogue row object")
         image = row.get("image")
         if image not in (None, "") and not (isinstance(image, str) and is_web_url(image)):
             raise bad_request(f"products[{number}].image", image, "an http(s) URL, or none for a text-only product")
-    images = ImageFetcher(Path(current_app.instance_path) / "image-cache")  # fetched once, kept for the rows
-    with tempfile.TemporaryDirectory() as folder:
-        file = Path(folder) / "catalogue.jsonl"
-        file.write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
-        check = check_catalogue(file, images=images)
-    if check.problems:
-        raise CatalogueError(f"{len(check.problems)} problem(s) in the batch", check.problems)
-    return check.catalogue()

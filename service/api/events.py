@@ -1,17 +1,16 @@
-"""Behaviour events in: validated as features.events does, idempotent by event_id, durable before 202."""
+"""Behaviour events in: the batch's shape is checked here; service.event_ingest validates the events as
+features.events does and stores them (idempotent by event_id, durable before 202); its EventsRejected is a 400
+invalid_event (service.errors)."""
 from __future__ import annotations
 
-import pandas as pd
 from flask import Blueprint, current_app, jsonify
 
-from features.events import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, item_keys, rejects_summary, validate_events
+from features.events import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from features.ids import echo
-from service import repository
 from service.api.params import json_body
 from service.auth import require_scope
-from service.deps import deps
 from service.errors import ApiError
-from service.metrics import current as metrics
+from service.event_ingest import record_events
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events")
 FIELDS = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
@@ -21,20 +20,8 @@ FIELDS = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
 @require_scope("events")
 def ingest():
     """One event object, a list of them, or {"events": [...]}. All or nothing: one bad event rejects the batch."""
-    batch = _as_batch(json_body())
-    frame = pd.DataFrame(batch, dtype=object)  # as sent: true stays a boolean, which is not an id
-    # a field left out is empty, whether or not another event of the batch has it (features.events says when
-    # that is fine: no user_id with a session_id, no item_id with a query)
-    frame = frame.reindex(columns=[*REQUIRED_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in frame)])
-    mentioned = item_keys(frame["item_id"]).dropna() if "item_id" in frame else []
-    with deps().db.begin() as connection:
-        known = repository.live_product_ids(connection, [int(key) for key in mentioned])
-        log = validate_events(frame, known_items=known)
-        if len(log.rejects):
-            raise ApiError(400, "invalid_event", "; ".join(rejects_summary(log.rejects, limit=10)))
-        accepted = repository.insert_events(connection, log.events)
-    metrics().events.inc(accepted)
-    return jsonify(accepted=accepted, duplicates=len(batch) - accepted), 202
+    accepted, duplicates = record_events(_as_batch(json_body()))
+    return jsonify(accepted=accepted, duplicates=duplicates), 202
 
 
 def _as_batch(body) -> list[dict]:

@@ -1,11 +1,10 @@
-"""Liveness (the process answers) and readiness (database reachable, model loaded)."""
+"""Liveness (the process answers) and readiness (service.readiness: database reachable, model loaded)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
-from service.deps import deps
 from service.errors import ApiError
+from service.readiness import readiness
 
 bp = Blueprint("health", __name__)
 
@@ -17,12 +16,10 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Also builds this worker's model, so a load balancer's first probe warms it up."""
+    """A 503 until the database answers and this worker's model is built (the probe builds it)."""
     try:
-        with deps().db.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        live = deps().live.get()
-    except Exception as exc:
+        ready = readiness()
+    except Exception as exc:  # any failure means "not yet": the cause goes to the log, never to the prober
         current_app.logger.warning("not ready: %s", exc)
         raise ApiError(503, "not_ready", "the database or the model is not available yet") from None
-    return jsonify(status="ready", products=len(live.products), skipped_events=len(live.skipped_events))
+    return jsonify(status="ready", **ready)

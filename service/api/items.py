@@ -1,4 +1,7 @@
-"""Products: read, create or replace (text, any attributes, an optional photo), patch, delete, and the photo."""
+"""Products: read, create or replace (text, any attributes, an optional photo), patch, delete, and the photo.
+
+Each view checks its input and calls one use case of service.catalogue_changes; its NotFound is a 404.
+"""
 from __future__ import annotations
 
 import io
@@ -7,12 +10,10 @@ import re
 from PIL import Image
 from flask import Blueprint, Response, jsonify, request
 
-from features.ids import echo
 from features.images import open_image
-from service import catalogue_changes, repository
-from service.api.params import bad_request, json_body, product_id, product_sku
+from service import catalogue_changes
+from service.api.params import bad_request, json_body, product_sku
 from service.auth import require_scope
-from service.deps import deps
 from service.errors import ApiError
 
 bp = Blueprint("items", __name__, url_prefix="/v1/items")
@@ -29,16 +30,15 @@ MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "
 @bp.get("/<item_id>")
 @require_scope("items", "cards")
 def get(item_id: str):
-    product = _existing(item_id)
-    return jsonify(_public(product))
+    return jsonify(_public(catalogue_changes.product(product_sku(item_id))))
 
 
 @bp.get("/<item_id>/image")
 def image(item_id: str):
     """The original photo. Public (an <img> cannot send a key); cached by content hash."""
-    if request.if_none_match and request.if_none_match.contains(_photographed(item_id)["content_hash"]):
-        return Response(status=304)  # the browser has it: the photo is not read
-    product = _photographed(item_id, with_image=True)  # the ETag comes from the same row as the photo
+    product = catalogue_changes.product_photo(product_sku(item_id), request.if_none_match)
+    if product is None:
+        return Response(status=304)  # the browser has it: the photo was not read
     response = Response(product["image"], mimetype=_media_type(product["image"]))
     response.set_etag(product["content_hash"])
     response.cache_control.public, response.cache_control.max_age = True, 3600
@@ -61,35 +61,24 @@ def put(item_id: str):
 @require_scope("items")
 def patch(item_id: str):
     """JSON (or multipart, to change the photo too) with any of the fields; an attribute set to null is removed."""
-    current = _existing(item_id, with_image=True)
-    fields = _json_fields() if request.is_json else _form_fields(partial=True)
-    photo = _uploaded_image() or current["image"]
-    return jsonify(catalogue_changes.save_product(
-        current["sku"], fields.get("title", current["title"]), fields.get("description", current["description"] or ""),
-        _attributes(fields, current["attributes"]), photo, fields.get("in_stock", current["in_stock"])))
+    return jsonify(catalogue_changes.patch_product(product_sku(item_id), _patched))
 
 
 @bp.delete("/<item_id>")
 @require_scope("items")
 def delete(item_id: str):
-    if not catalogue_changes.delete_product(product_id(item_id)):
-        raise ApiError(404, "not_found", f"no product {echo(item_id)}")
+    catalogue_changes.delete_product(product_sku(item_id))
     return "", 204
 
 
-def _existing(item_id: str, with_image: bool = False) -> dict:
-    with deps().db.connect() as connection:
-        product = repository.get_product(connection, product_id(item_id), with_image=with_image)
-    if product is None:
-        raise ApiError(404, "not_found", f"no product {echo(item_id)}")
-    return product
-
-
-def _photographed(item_id: str, with_image: bool = False) -> dict:
-    product = _existing(item_id, with_image)
-    if not product["has_photo"]:
-        raise ApiError(404, "not_found", f"product {echo(item_id)} has no photo (a text-only product)")
-    return product
+def _patched(current: dict) -> dict:
+    """The product after this request's changes (read once the product is found: a missing one is a 404 first)."""
+    fields = _json_fields() if request.is_json else _form_fields(partial=True)
+    photo = _uploaded_image() or current["image"]
+    return {"title": fields.get("title", current["title"]),
+            "description": fields.get("description", current["description"] or ""),
+            "attributes": _attributes(fields, current["attributes"]), "image_bytes": photo,
+            "in_stock": fields.get("in_stock", current["in_stock"])}
 
 
 def _public(product: dict) -> dict:

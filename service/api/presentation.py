@@ -7,18 +7,16 @@
 
 An admin key (scope `items`) is needed. A product rule beats any category rule; among categories, "off" wins.
 A product may be ruled before it is in the catalogue (a rule names the store's id, not a row).
+Each view checks the URL (and body) and calls one use case of service.presentation_rules; NotFound is a 404.
 """
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from features.categories import CATEGORY_ATTRIBUTES
-from features.ids import echo
 from service import presentation_rules as rules
 from service.api.params import bad_request, json_body, product_sku
 from service.auth import require_scope
-from service.deps import deps
-from service.errors import ApiError
 from service.openapi import PRODUCT_ID, _op, _path
 
 bp = Blueprint("presentation", __name__, url_prefix="/v1/presentation")
@@ -66,22 +64,23 @@ OPENAPI_PATHS = {
 @bp.get("/rules")
 @require_scope("items")
 def list_rules():
-    with deps().db.connect() as connection:
-        return jsonify(rules=rules.list_rules(connection))
+    return jsonify(rules=rules.all_rules())
 
 
 @bp.put("/rules/products/<product_id>")
 @bp.put("/rules/categories/<category>")
 @require_scope("items")
 def put_rule(product_id: str | None = None, category: str | None = None):
-    return _put(*_target(product_id, category))
+    scope, value = _target(product_id, category)
+    return jsonify(rules.save_rule(scope, value, _switch()))
 
 
 @bp.delete("/rules/products/<product_id>")
 @bp.delete("/rules/categories/<category>")
 @require_scope("items")
 def delete_rule(product_id: str | None = None, category: str | None = None):
-    return _delete(*_target(product_id, category))
+    rules.remove_rule(*_target(product_id, category))
+    return "", 204
 
 
 def _target(product_id: str | None, category: str | None) -> tuple[str, str]:
@@ -103,20 +102,3 @@ def _switch() -> bool:
     if not isinstance(body["variants"], str) or body["variants"] not in SWITCH:
         raise bad_request("variants", body["variants"], '"off" or "on"')
     return SWITCH[body["variants"]]
-
-
-def _put(scope: str, value: str):
-    variants_off = _switch()
-    with deps().db.begin() as connection:
-        rule = rules.set_rule(connection, scope, value, variants_off)
-    rules.rules_cache().invalidate()
-    return jsonify(rule)
-
-
-def _delete(scope: str, value: str):
-    with deps().db.begin() as connection:
-        removed = rules.delete_rule(connection, scope, value)
-    rules.rules_cache().invalidate()
-    if not removed:
-        raise ApiError(404, "not_found", f"no {scope} rule for {echo(value)}")
-    return "", 204

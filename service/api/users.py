@@ -1,13 +1,12 @@
-"""Shoppers: who there is (for the demo page) and each one's personalized cards."""
+"""Shoppers: who there is (for the demo page: service.shoppers) and each one's personalized cards (service.cards)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from service import repository
 from service.api.params import int_arg, user_id as checked_user_id
 from service.auth import require_scope
 from service.cards import personalized_cards
-from service.deps import deps
+from service.shoppers import list_shoppers
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 
@@ -15,9 +14,7 @@ bp = Blueprint("users", __name__, url_prefix="/v1/users")
 @bp.get("")
 @require_scope("cards")
 def list_users():
-    limit = int_arg("limit", 20, 1, 200)
-    with deps().db.connect() as connection:
-        return jsonify(users=repository.list_users(connection, limit))
+    return jsonify(users=list_shoppers(int_arg("limit", 20, 1, 200)))
 
 
 @bp.get("/<user_id>/cards")

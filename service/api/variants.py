@@ -1,12 +1,11 @@
-"""Generated variants: image bytes (immutable, content-addressed: cached for a year) and provenance."""
+"""Generated variants: image bytes (immutable, content-addressed: cached for a year) and provenance, through the
+use cases of service.variants (VariantNotFound is a 404: service.errors)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from service import repository
-from service.deps import deps
 from service.errors import ApiError
-from service.variants import VARIANT_ID_PATTERN
+from service.variants import VARIANT_ID_PATTERN, variant_image, variant_provenance
 
 bp = Blueprint("variants", __name__, url_prefix="/v1/variants")
 
@@ -20,11 +19,11 @@ def _checked(variant_id: str) -> str:
 
 @bp.get("/<variant_id>")
 def image(variant_id: str):
-    store = deps().variants
-    record = store.get(_checked(variant_id))
-    if request.if_none_match.contains(record.variant_id):
+    found = variant_image(_checked(variant_id), request.if_none_match)
+    if found is None:
         return Response(status=304)
-    response = Response(store.read_bytes(record.variant_id), mimetype=record.media_type)
+    record, image_bytes = found
+    response = Response(image_bytes, mimetype=record.media_type)
     response.set_etag(record.variant_id)
     response.cache_control.public, response.cache_control.max_age = True, 31_536_000
     response.cache_control.immutable = True
@@ -35,9 +34,4 @@ def image(variant_id: str):
 
 @bp.get("/<variant_id>/provenance")
 def provenance(variant_id: str):
-    record = deps().variants.get(_checked(variant_id))
-    with deps().db.connect() as connection:
-        product_id = repository.sku_of(connection, record.product_id)
-    return jsonify(id=record.variant_id, product_id=product_id, segment=record.segment, provenance=record.provenance)
-
-
+    return jsonify(variant_provenance(_checked(variant_id)))
