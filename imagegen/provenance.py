@@ -218,6 +218,9 @@ def generator_version(generator) -> str:
         for name, tensor in model.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().to("cpu", torch.float32).numpy().tobytes())
+    bank = getattr(generator, "condition_bank", None)  # a scene generator's bank picks what it paints
+    if bank is not None:
+        digest.update(np.asarray(bank, dtype=np.float32).tobytes())
     return digest.hexdigest()[:16]
 
 

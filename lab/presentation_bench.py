@@ -5,7 +5,10 @@ without shoppers, so the bench runs on any store. For each held-out product with
 is painted from the same noise, so cards differ by their condition alone. Measured:
   product_pixels_identical  share of scene cards whose product pixels (alpha == 1) are the card-size photo's
   taste_specificity         over products and segment pairs s != t: share where the card made for s is nearer
-                            s's centroid than the card made for t is (CLIP cosine); 0.5 is chance
+                            s's centroid than the card made for t is (CLIP cosine); 0.5 is chance. The
+                            presenter keeps the best of policy.candidates backdrops by the same encoder, so
+                            this says the cards moved toward their segment in *this* CLIP space; the grid and
+                            background_delta_e say whether a person sees it
   background_delta_e        median CIELAB delta E between the mean backdrop colours of one product's cards for
                             two segments
   fallback_rate             share of products that keep their own photo (no sure matte), with the reasons
@@ -93,7 +96,8 @@ def _painted_squares(presenter, photo, matted, centroids: np.ndarray, seed: int)
     """The generator's own squares for the first segment and for the zero condition (fd_clip's rows)."""
     scenes = presenter.scenes
     square, repaint, _ = generator_input(matted, scenes.settings.image_size)
-    conditions = presenter.condition_rows(photo, np.vstack([centroids[:1], np.zeros_like(centroids[:1])]))
+    rows = presenter.candidate_rows(photo, np.vstack([centroids[:1], np.zeros_like(centroids[:1])]))
+    conditions = np.vstack([rows[0][:1], rows[1][:1]])  # the first candidate for segment 0, and no condition
     images = scenes.paint(np.stack([square] * 2), np.stack([repaint] * 2), conditions, seed=seed)
     return {"conditional": images[0], "unconditional": images[1]}
 

@@ -37,5 +37,5 @@ def train_scene_command(catalogue_dir, backgrounds_dir, out_dir, minutes, sample
     scenes = prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir, load_encoder(encoder_spec, device="cpu"), movq,
                                count=samples, products=products, seed=seed, log=log)
     train_scene(scenes, out_dir, minutes, batch_size=batch_size, resume=resume, max_steps=max_steps, seed=seed)
-    export_scene_generator(out_dir, export_dir or f"{out_dir}/model", movq)
+    export_scene_generator(out_dir, export_dir or f"{out_dir}/model", movq, condition_bank=scenes.conditions.numpy())
     click.echo(f"scene generator written to {export_dir or f'{out_dir}/model'}")

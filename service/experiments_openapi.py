@@ -24,7 +24,13 @@ PRESENTATION = {"type": "object", "additionalProperties": False,
                     "num_inference_steps": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 200},
                                                       {"type": "null"}]},
                     "seed": {"type": "integer", "minimum": 0},
-                    "backdrop_blur": {"type": "number", "minimum": 0, "maximum": 20}}}
+                    "backdrop_blur": {"type": "number", "minimum": 0, "maximum": 20},
+                    "round": {"type": "integer", "minimum": 0,
+                              "description": "0: painted for the segment's centroid; n: for the condition that "
+                                             "round n's winners steered it to (POST /v1/segments/{segment}/rounds)"},
+                    "candidates": {"type": "integer", "minimum": 1, "maximum": 16, "default": 4,
+                                   "description": "backdrops painted per card; the one nearest the segment in CLIP "
+                                                  "space is kept (the cost grows with it)"}}}
 ARM = {"type": "object", "required": ["name", "weight"], "additionalProperties": False, "properties": {
     "name": ID, "weight": {"type": "number", "minimum": 0, "maximum": 1000},
     "presentation": PRESENTATION,

@@ -16,12 +16,13 @@ def tiny_generator(space_id="test", **settings) -> Generator:
                      GeneratorSettings(space_id=space_id, embed_dim=EMBED_DIM, **settings), device="cpu")
 
 
-def tiny_scenes(**settings) -> SceneGenerator:
+def tiny_scenes(condition_bank=None, **settings) -> SceneGenerator:
     """A tiny Kandinsky-inpainting scene generator (random weights) for tests."""
     torch.manual_seed(0)
     settings = {"space_id": "test", "image_size": 16, "num_inference_steps": 2, "condition_scale": 4.0} | settings
     return SceneGenerator(build_unet("unet-inpaint-tiny", embed_dim=EMBED_DIM), build_movq("movq-tiny"),
-                          build_training_scheduler(), GeneratorSettings(embed_dim=EMBED_DIM, **settings), device="cpu")
+                          build_training_scheduler(), GeneratorSettings(embed_dim=EMBED_DIM, **settings), device="cpu",
+                          condition_bank=condition_bank)
 
 
 def unit_embeddings(n, seed=0, dim=EMBED_DIM) -> np.ndarray:

@@ -31,6 +31,7 @@ class PresentationPolicy:
     seed: int = 0  # scene: the same seed for every segment, so segments differ by their condition alone
     backdrop_blur: float = 1.0  # scene: Gaussian blur (card px) of the painted backdrop after upsampling
     round: int = 0  # scene: 0 paints for the segment's centroid; n for the condition results steered it to (steering.py)
+    candidates: int = 4  # scene: backdrops painted per card; the one nearest the target in CLIP space is kept
 
     def __post_init__(self):
         self.check_inputs()
@@ -45,6 +46,8 @@ class PresentationPolicy:
             ("seed", whole(self.seed, 0), "an integer >= 0"),
             ("backdrop_blur", number(self.backdrop_blur, 0, 20), "a number of pixels in [0, 20]"),
             ("round", whole(self.round, 0), "an integer >= 0"),
+            ("candidates", whole(self.candidates, 1) and self.candidates <= 16,
+             "an integer in [1, 16] (each one is painted: the cost grows with it)"),
         ))
 
     @property

@@ -5,7 +5,9 @@
     card.image, card.generated, card.reason, card.details
 
 `present_segments` paints one product for several segments from the same noise, so they differ by their
-condition alone (what `bench presentation` compares). A scene whose product pixels would not be the
+condition alone (what `bench presentation` compares). A card is the best of a few painted backdrops: the
+scene generator offers the conditions worth painting for the target (imagegen.scene.bank), and the card whose
+CLIP embedding comes out nearest the target is kept, as DALL-E's samples were reranked by CLIP. A scene whose product pixels would not be the
 photo's own is refused, never served (the check runs on every card).
 """
 from __future__ import annotations
@@ -75,33 +77,58 @@ class Presenter:
         return self.present_segments(photo, policy, np.atleast_2d(condition))[0]
 
     def present_segments(self, photo: Image.Image, policy: PresentationPolicy, conditions: np.ndarray) -> list[Presented]:
-        """One scene card per condition row, all from the same noise (policy.seed)."""
+        """One scene card per target row (a segment's centroid, or a point results steered it to), all from the
+        same noise (policy.seed); each is the best of up to policy.candidates painted backdrops."""
         if self.scenes is None:
             return [Presented(None, False, "no scene generator installed")] * len(conditions)
         pixels, details = self.at_card_size(photo)
         matted, reason = matte_photo(pixels, self.matte_model)
         if matted is None:
             return [Presented(None, False, reason, details)] * len(conditions)
-        square, repaint, box = generator_input(matted, self.scenes.settings.image_size)
-        rows = self.condition_rows(photo, conditions)
-        with torch.no_grad():
-            painted = [self.scenes.paint(square[None], repaint[None], row[None], seed=policy.seed,
-                                         guidance_scale=policy.guidance_scale,
-                                         num_inference_steps=policy.num_inference_steps)[0] for row in rows]
+        painting = (matted, *generator_input(matted, self.scenes.settings.image_size), policy)
         details = {**details, "kind": "scene", "matte": matted.source,
                    "product_share": round(float(matted.product.mean()), 4)}
-        return [self._scene_card(matted, image, box, policy, details) for image in painted]
+        targets = unit_rows(np.asarray(conditions, dtype=np.float32), dtype=np.float32, allow_zero=True)
+        return [self._best_card(painting, target, rows, details)
+                for target, rows in zip(targets, self.candidate_rows(photo, targets, policy.candidates))]
 
-    def condition_rows(self, photo: Image.Image, targets: np.ndarray) -> np.ndarray:
-        """The scene generator's condition rows for painting toward each target (unit rows; zero rows stay zero)."""
+    def candidate_rows(self, photo: Image.Image, targets: np.ndarray, count: int = 1) -> list[np.ndarray]:
+        """Per target, the scene generator's condition rows worth painting toward it ([m, d], 1 <= m <= count): a
+        generator trained on what backdrops add offers its bank's nearest backdrops (imagegen.scene.bank); a
+        zero target stays the zero row (the unconditional backdrop)."""
         targets = unit_rows(np.asarray(targets, dtype=np.float32), dtype=np.float32, allow_zero=True)
         if self.scenes.settings.conditioning != "added":
-            return targets
+            return [target[None] for target in targets]
         if self.encoder is None:
             raise PresentationError(f"{self.scenes.name} paints what backdrops add to a product: the presenter "
                                     "needs the encoder of its space to embed the product")
         product = self.encoder.encode_images([photo.convert("RGB")])[0]
-        return np.stack([self.scenes.condition_for(target, product) if target.any() else target for target in targets])
+        return [self.scenes.condition_candidates(target, product, count) for target in targets]
+
+    def _best_card(self, painting, target: np.ndarray, rows: np.ndarray, details: dict) -> Presented:
+        """Paint every candidate row and keep the card nearest `target` in CLIP space (the first without an encoder)."""
+        matted, square, repaint, box, policy = painting
+        with torch.no_grad():
+            painted = [self.scenes.paint(square[None], repaint[None], row[None], seed=policy.seed,
+                                         guidance_scale=policy.guidance_scale,
+                                         num_inference_steps=policy.num_inference_steps)[0] for row in rows]
+        cards = [self._scene_card(matted, image, box, policy, details) for image in painted]
+        fit = self._fit(cards, target)
+        best = int(np.argmax(fit)) if fit is not None else 0
+        chosen = cards[best]
+        chosen.details = {**chosen.details, "candidates": len(cards), "chosen": best,
+                          "fit": round(float(fit[best]), 4) if fit is not None else None}
+        return chosen
+
+    def _fit(self, cards: list[Presented], target: np.ndarray) -> np.ndarray | None:
+        """Cosine of each card to the target (-inf for a refused one); None when there is nothing to choose."""
+        if self.encoder is None or len(cards) < 2 or not target.any():
+            return None
+        made = [i for i, card in enumerate(cards) if card.image is not None]
+        fit = np.full(len(cards), -np.inf)
+        if made:
+            fit[made] = self.encoder.encode_images([Image.fromarray(cards[i].image) for i in made]) @ target
+        return fit
 
     def _scene_card(self, matted, painted, box, policy, details) -> Presented:
         card = compose(matted, backdrop_at_card(painted, box, matted.alpha.shape, policy.backdrop_blur))

@@ -13,12 +13,16 @@ encoder). The painted square is only a backdrop: the product's own pixels are pu
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import KandinskyV22InpaintPipeline
 
 from imagegen.pipeline import Decoder, GeneratorSettings, load_decoder_parts, scaled_conditions, to_uint8
+from imagegen.scene.bank import check_bank, load_bank, nearest_backdrops, save_bank
+from imagegen.spec import parse_generator_spec
 
 
 class SceneGenerator(Decoder):
@@ -26,11 +30,14 @@ class SceneGenerator(Decoder):
     pipeline_class = KandinskyV22InpaintPipeline
 
     def __init__(self, unet, movq, training_scheduler, settings: GeneratorSettings, name: str = "scene generator",
-                 device: str | torch.device | None = None):
+                 device: str | torch.device | None = None, condition_bank: np.ndarray | None = None):
+        """`condition_bank`: what each training backdrop added, [n, embed_dim] (imagegen.scene.bank); None: the
+        condition is the way from the product to the target alone (a real Kandinsky decoder has no bank)."""
         if unet.config.in_channels != 2 * movq.config.latent_channels + 1:
             raise ValueError(f"{name}: an inpainting UNet takes {2 * movq.config.latent_channels + 1} channels "
                              f"(latents, kept latents, mask); got in_channels={unet.config.in_channels}")
         super().__init__(unet, movq, training_scheduler, settings, name, device)
+        self.condition_bank = None if condition_bank is None else check_bank(condition_bank, settings, name)
 
     def condition_for(self, target: np.ndarray, product: np.ndarray) -> np.ndarray:
         """The condition row that paints toward `target` (a unit taste or steered point) around a product whose own
@@ -42,6 +49,16 @@ class SceneGenerator(Decoder):
         way = target - np.asarray(product, dtype=np.float32)
         length = float(np.linalg.norm(way))
         return way * (self.settings.added_norm / length) if length > 1e-6 else np.zeros_like(way)
+
+    def condition_candidates(self, target: np.ndarray, product: np.ndarray, count: int) -> np.ndarray:
+        """Up to `count` condition rows worth painting for `target` around a product embedded as `product`: the
+        bank's backdrops that would bring the card nearest the target, or the one way-based row without a bank."""
+        target = np.asarray(target, dtype=np.float32)
+        if not target.any():
+            return target[None]  # the unconditional backdrop
+        if self.condition_bank is None or self.settings.conditioning != "added":
+            return self.condition_for(target, product)[None]
+        return nearest_backdrops(self.condition_bank, target, product, count)
 
     def paint(self, squares: np.ndarray, repaint: np.ndarray, embeddings: np.ndarray, *, seed: int = 0,
               guidance_scale: float | None = None, num_inference_steps: int | None = None) -> np.ndarray:
@@ -62,6 +79,10 @@ class SceneGenerator(Decoder):
             guidance_scale=self.settings.guidance_scale if guidance_scale is None else guidance_scale,
             generator=torch.Generator("cpu").manual_seed(seed)).images for i in range(len(squares))], size)
 
+    def save(self, folder: str | Path, dtype: torch.dtype = torch.float16) -> None:
+        super().save(folder, dtype)
+        save_bank(folder, self.condition_bank)
+
     def check_inputs(self, squares, repaint) -> tuple[np.ndarray, np.ndarray]:
         size = self.settings.image_size
         squares, repaint = np.asarray(squares), np.asarray(repaint)
@@ -77,7 +98,8 @@ class SceneGenerator(Decoder):
 def load_scene_generator(spec: str = "embedded", device: str | torch.device | None = None) -> SceneGenerator:
     """The scene generator a spec names ('embedded': data/models/embedded-scene; 'local-dir:PATH')."""
     unet, movq, scheduler, settings, name = load_decoder_parts(spec, "scene")
-    return SceneGenerator(unet, movq, scheduler, settings, name=f"scene {name}", device=device)
+    return SceneGenerator(unet, movq, scheduler, settings, name=f"scene {name}", device=device,
+                          condition_bank=load_bank(parse_generator_spec(spec, "scene").folder))
 
 
 def latent_keep_mask(repaint: torch.Tensor, latent_size: int) -> torch.Tensor:

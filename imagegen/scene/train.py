@@ -85,8 +85,10 @@ def scene_loss(unet, scheduler, snr, scenes: SceneSet, index: torch.Tensor, cond
                           extra=extra, where=1.0 - keep)
 
 
-def export_scene_generator(out_dir: str | Path, dest: str | Path, movq, **settings) -> SceneGenerator:
-    """Write `dest` (a diffusers KandinskyV22InpaintPipeline folder + our settings) from the last checkpoint."""
+def export_scene_generator(out_dir: str | Path, dest: str | Path, movq, condition_bank=None,
+                           **settings) -> SceneGenerator:
+    """Write `dest` (a diffusers KandinskyV22InpaintPipeline folder + our settings) from the last checkpoint, with
+    `condition_bank` (the training set's conditions, imagegen.scene.bank) beside it."""
     checkpoint = find_checkpoint(Path(out_dir) / STAGE / "checkpoint")
     if checkpoint is None:
         raise TrainingError(f"{out_dir}: no scene checkpoint; run `tailorcard train-scene` first")
@@ -98,7 +100,7 @@ def export_scene_generator(out_dir: str | Path, dest: str | Path, movq, **settin
                                        added_norm=float(state["added_norm"]),
                                        image_size=int(movq.config.sample_size), **settings)
     generator = SceneGenerator(unet, movq, build_training_scheduler(dict(state["scheduler"])), scene_settings,
-                               device="cpu")
+                               device="cpu", condition_bank=condition_bank)
     generator.save(dest)
     job_logger(Path(out_dir) / "train.log").info(f"{STAGE}: exported to {dest}")
     return generator

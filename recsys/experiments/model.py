@@ -5,7 +5,8 @@ methods that return a new one (`started`, `stopped`, `reweighted`, `reallocated`
 when to persist. The first arm is the control; lifts are measured against it.
 
 An arm's `presentation` is a presentation policy as a dict (imagegen.presentation.PresentationPolicy
-fields: kind "original" | "upscaled" | "scene", guidance_scale, num_inference_steps, seed, backdrop_blur).
+fields: kind "original" | "upscaled" | "scene", guidance_scale, num_inference_steps, seed, backdrop_blur, round,
+candidates).
 recsys cannot import imagegen, so the arm keeps the dict and the service checks it with PresentationPolicy.
 Old definitions name an `image_policy` instead: "original" (the photo at card size) or "variant" (the scene
 for the shopper's segment); they map to {"kind": "upscaled"} and {"kind": "scene"}.
