@@ -6,9 +6,9 @@
         loss = ...
         run.log(step, loss=loss)
 
-How checkpoints are stored is the caller's (the encoder and the generator keep different layouts):
 `checkpoints` saves and loads weights and optimiser state together with the loop's progress,
-{"step", "seconds", "finished", "extra"}.
+{"step", "seconds", "finished", "extra"}; every model's training passes the one atomic format,
+features.checkpoint.CheckpointFolder (the protocol below keeps the loop testable without files).
 """
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ def ranking_of(user_id: str, n: int) -> dict:
         return cached
     ranking = dependencies.live.get().rank(user_id, n)
     for card in ranking["cards"]:  # built once here, not on every hit; a text-only product has no photo
-        card["original_url"] = url_for("items.image", item_id=card["product"]["id"]) if card["has_photo"] else None
+        card["original_url"] = (url_for("items.image", item_id=card["product"]["id"], size="card")
+                                if card["has_photo"] else None)  # never below card size, even before a copy is made
     with engine.begin() as connection:
         repository.store_cards(connection, user_id, n, stamp, ranking)
     memory.put(user_id, n, stamp, ranking)

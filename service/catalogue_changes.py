@@ -24,6 +24,7 @@ from features.errors import CatalogueError
 from features.ids import echo, product_key
 from features.image_sources import ImageFetcher
 from features.images import open_image
+from imagegen.upscale import plain_card_png
 from service import repository
 from service.catalogue_sync import sync_catalogue
 from service.deps import deps
@@ -40,12 +41,19 @@ def product(sku: str, with_image: bool = False) -> dict:
     return row
 
 
-def product_photo(sku: str, etags: Container[str] = ()) -> dict | None:
-    """The product's row with its photo; None when `etags` (the client's) hold its content hash: then the photo
-    is not read. NotFound for a text-only product too."""
-    if etags and _photographed(sku)["content_hash"] in etags:
+def product_photo(sku: str, etags: Container[str] = (), at_card_size: bool = False) -> dict | None:
+    """{"image": bytes, "etag"} of the product's photo; None when `etags` (the client's) hold its ETag: then the
+    photo is not read. `at_card_size`: enlarged plainly (bicubic, no model) when it is under card size, which
+    is what a card shows until the photo's card-size copy is made. NotFound for a text-only product too."""
+    if etags and photo_etag(_photographed(sku)["content_hash"], at_card_size) in etags:
         return None
-    return _photographed(sku, with_image=True)  # the ETag comes from the same row as the photo
+    row = _photographed(sku, with_image=True)  # the ETag comes from the same row as the photo
+    image = (plain_card_png(open_image(row["image"])) if at_card_size else None) or row["image"]
+    return {"image": image, "etag": photo_etag(row["content_hash"], at_card_size)}
+
+
+def photo_etag(content_hash: str, at_card_size: bool) -> str:
+    return f"{content_hash}-card" if at_card_size else content_hash
 
 
 def _photographed(sku: str, with_image: bool = False) -> dict:

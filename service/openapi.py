@@ -205,7 +205,9 @@ def _core_paths(max_events: int, max_cards: int) -> dict:
         },
         "/v1/items/{item_id}/image": {"get": _op(
             "The product photo (public: an <img> sends no key); 404 for a text-only product", None, "200", IMAGE,
-            [ITEM_ID], ok_media="image/*")},
+            [ITEM_ID, _query("size", {"enum": ["card"]}, "card: enlarged plainly (bicubic) to at least 240 px on "
+                                                         "the long side when the upload is smaller")],
+            ok_media="image/*")},
         "/v1/variants/{variant_id}": {"get": _op("A generated image (header X-AI-Generated: true)", None, "200",
                                                  IMAGE, [VARIANT_ID], errors=(), ok_media="image/*")},
         "/v1/variants/{variant_id}/provenance": {"get": _op(

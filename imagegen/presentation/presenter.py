@@ -26,7 +26,7 @@ from imagegen.presentation.compose import (backdrop_at_card, compose, generator_
                                            product_unchanged)
 from imagegen.presentation.policy import PresentationPolicy
 from imagegen.provenance import generator_version
-from imagegen.upscale import card_size, upscale_for_card
+from imagegen.upscale import enlarged_plainly, upscale_for_card
 from imagegen.upscale.model import model_version
 
 
@@ -57,10 +57,11 @@ class Presenter:
         """The photo as every card serves it: 4x upscaled when it is small (and an upscaler is installed)."""
         photo = photo.convert("RGB")
         if self.upscaler is None:  # no model installed: a plain bicubic enlargement, still never below card size
-            size = card_size(*photo.size)
+            enlarged = enlarged_plainly(photo)
+            size = enlarged.size
             upscaled = {"factor": round(max(size) / max(photo.size), 4), "model_version": "bicubic",
                         "steps": [f"bicubic to {max(size)} px long side"]} if size != photo.size else None
-            return np.asarray(photo.resize(size, Image.BICUBIC)), {"upscaled": upscaled, "size": list(size)}
+            return np.asarray(enlarged), {"upscaled": upscaled, "size": list(size)}
         result = upscale_for_card(self.upscaler, photo)
         upscaled = {"factor": round(result.factor, 4), "model_version": result.model_version,
                     "steps": list(result.steps)} if result.upscaled else None

@@ -9,6 +9,7 @@ uint8; a model whose residual is zero gives PIL's bicubic exactly. Deterministic
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,22 @@ def card_size(width: int, height: int, min_long_side: int = MIN_LONG_SIDE) -> tu
         return width, height
     ratio = min_long_side / long_side
     return max(round(width * ratio), 1), max(round(height * ratio), 1)
+
+
+def enlarged_plainly(image: Image.Image, min_long_side: int = MIN_LONG_SIDE) -> Image.Image:
+    """The photo at card size by bicubic enlargement alone (no model); the same object when it is large enough."""
+    size = card_size(*image.size, min_long_side)
+    return image if size == image.size else image.convert("RGB").resize(size, Image.BICUBIC)
+
+
+def plain_card_png(image: Image.Image) -> bytes | None:
+    """`enlarged_plainly` as PNG bytes, or None when the photo is already card-sized (serve it as it is)."""
+    enlarged = enlarged_plainly(image)
+    if enlarged is image:
+        return None
+    out = io.BytesIO()
+    enlarged.save(out, format="PNG", optimize=False)
+    return out.getvalue()
 
 
 def upscale_for_card(model: Upscaler, image: Image.Image, min_long_side: int = MIN_LONG_SIDE) -> UpscaleResult:

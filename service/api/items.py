@@ -35,12 +35,16 @@ def get(item_id: str):
 
 @bp.get("/<item_id>/image")
 def image(item_id: str):
-    """The original photo. Public (an <img> cannot send a key); cached by content hash."""
-    product = catalogue_changes.product_photo(product_sku(item_id), request.if_none_match)
-    if product is None:
+    """The photo as uploaded, or with ?size=card enlarged plainly to card size when it is smaller (what cards show
+    until the photo's card-size copy is made). Public (an <img> cannot send a key); cached by content hash."""
+    size = request.args.get("size")
+    if size not in (None, "card"):
+        raise bad_request("size", size, "'card' (at least 240 px on the long side), or no size: as uploaded")
+    photo = catalogue_changes.product_photo(product_sku(item_id), request.if_none_match, at_card_size=size == "card")
+    if photo is None:
         return Response(status=304)  # the browser has it: the photo was not read
-    response = Response(product["image"], mimetype=_media_type(product["image"]))
-    response.set_etag(product["content_hash"])
+    response = Response(photo["image"], mimetype=_media_type(photo["image"]))
+    response.set_etag(photo["etag"])
     response.cache_control.public, response.cache_control.max_age = True, 3600
     return response
 

@@ -38,7 +38,7 @@ def test_cards_have_products_scores_explanations_and_original_photos(client):
     assert len(body["cards"]) == 5 and body["experiment"] is None and body["segment"] in (0, 1)
     first = body["cards"][0]
     assert first["rank"] == 1 and {"id", "title", "attributes"} <= set(first["product"])
-    assert first["image_url"] == f"/v1/items/{first['product']['id']}/image" and first["variant"] is None
+    assert first["image_url"] == f"/v1/items/{first['product']['id']}/image?size=card" and first["variant"] is None
     assert any("item_id" in reason and "title" in reason for reason in first["explanation"])
     scores = [c["score"] for c in body["cards"]]
     assert scores[0] == max(scores)

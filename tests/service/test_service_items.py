@@ -6,6 +6,7 @@ import struct
 import time
 import zlib
 
+import numpy as np
 import pytest
 from service_helpers import auth, shopper_wanting_variants
 from PIL import Image
@@ -46,6 +47,21 @@ def test_get_item_and_its_photo(client):
     assert photo.status_code == 200 and photo.mimetype == "image/jpeg" and photo.headers["ETag"].strip('"') == item["content_hash"]
     assert client.get(f"/v1/items/{item_id}/image", headers={"If-None-Match": photo.headers["ETag"]}).status_code == 304
     assert client.get("/v1/items/123456789/image").status_code == 404
+
+
+def test_cards_photo_is_the_upload_enlarged_to_card_size_and_nothing_else(client):
+    item_id = card_ids(client, "u1", 1)[0]
+    upload = Image.open(io.BytesIO(client.get(f"/v1/items/{item_id}/image").data)).convert("RGB")
+    served = client.get(f"/v1/items/{item_id}/image?size=card")
+    card = Image.open(io.BytesIO(served.data))
+    assert served.status_code == 200 and served.mimetype == "image/png" and max(card.size) >= 240
+    assert card.size[0] * upload.size[1] == card.size[1] * upload.size[0]  # the aspect is kept
+    assert np.array_equal(np.asarray(card), np.asarray(upload.resize(card.size, Image.BICUBIC)))  # plain bicubic
+    etag = served.headers["ETag"]
+    assert etag != client.get(f"/v1/items/{item_id}/image").headers["ETag"]  # another representation
+    assert client.get(f"/v1/items/{item_id}/image?size=card", headers={"If-None-Match": etag}).status_code == 304
+    refused = client.get(f"/v1/items/{item_id}/image?size=huge")
+    assert refused.status_code == 400 and refused.json["message"].startswith("size:")
 
 
 def test_a_cached_photo_is_answered_without_reading_it(client, monkeypatch):
