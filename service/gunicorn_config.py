@@ -19,6 +19,9 @@ import sys
 # gunicorn answers a request line over 4,094 bytes with its own HTML 414; at its maximum, a long path
 # (an id far over the id rule's 128 characters) reaches the app and gets the app's JSON 400 instead
 limit_request_line = 8190
+# gunicorn 24+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl), so a second instance
+# (a bench beside a demo, parallel test servers) fights the first for it; nothing here uses it
+control_socket_disable = True
 
 
 def post_worker_init(worker) -> None:
