@@ -1,0 +1,30 @@
+"""`bench presentation` on a tiny catalogue with tiny models: every key, the product kept, soft mattes measured."""
+import math
+
+import numpy as np
+
+from imagegen.presentation import Presenter
+from imagegen.presentation.compose import MattedPhoto, compose
+from imagegen_helpers import tiny_scenes, unit_embeddings
+from lab.presentation_bench import _measure, bench_presentation
+
+
+def test_the_bench_measures_scene_cards_and_draws_the_grid(sample_catalogue_dir, tiny_encoder):
+    presenter = Presenter(tiny_scenes(space_id=tiny_encoder.space_id), encoder=tiny_encoder)
+    metrics, grid = bench_presentation(presenter, tiny_encoder, sample_catalogue_dir, products=3, segments=2,
+                                       log=lambda *_: None)
+    assert metrics["product_pixels_identical"] == 1.0 and metrics["min_long_side"] >= 240
+    assert metrics["variants"] + 2 * round(metrics["fallback_rate"] * 3) == 6  # 3 products x 2 segments
+    assert 0.0 <= metrics["taste_specificity"] <= 1.0 and math.isfinite(metrics["background_delta_e"])
+    assert grid is not None and grid.size[0] == 3 * 240  # the photo, then one card per segment
+
+
+def test_backdrop_colours_are_measured_where_a_soft_matte_leaves_faint_alpha(tiny_encoder):
+    alpha = np.full((32, 24), 0.01, dtype=np.float32)  # a trained matte: faint, never exactly 0, on the backdrop
+    alpha[8:24, 6:18] = 1.0
+    matted = MattedPhoto(np.full((32, 24, 3), 200, dtype=np.uint8), alpha, "matte")
+    red, blue = (np.zeros((32, 24, 3), dtype=np.uint8) for _ in range(2))
+    red[..., 0], blue[..., 2] = 255, 255
+    cards = [compose(matted, backdrop) for backdrop in (red, blue)]
+    measured = _measure(tiny_encoder, matted, cards, unit_embeddings(2, seed=1))
+    assert measured["delta_e"][0] > 100  # red against blue, not two empty selections
