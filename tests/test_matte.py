@@ -178,6 +178,20 @@ def test_judge_accepts_a_crisp_matte_and_explains_each_fallback():
     assert "100% of the photo is foreground" in judge_matte(np.ones((80, 60))).reason
 
 
+def test_a_see_through_patch_inside_the_product_makes_the_matte_unsure():
+    """White bags on white came back with half-alpha holes while the whole-photo confidence stayed high."""
+    alpha = ellipse_alpha().astype(np.float32)
+    assert judge_matte(alpha).interior_unsure_share < 0.01  # the soft outline is not the interior
+    holed = alpha.copy()
+    holed[30:42, 24:36] = 0.5  # a patch of the product's middle neither in nor out
+    judged = judge_matte(holed)
+    assert judged.score > 0.85 and judged.interior_unsure_share > 0.05  # the old rules passed it
+    assert "of the product's interior is between 0.1 and 0.9 (a see-through patch" in judged.reason
+    handled = alpha.copy()
+    handled[30:42, 24:36] = 0.0  # a real hole (a bag's handle) is decided, so it is no reason to doubt
+    assert judge_matte(handled).sure
+
+
 def test_matte_of_an_all_noise_photo_falls_back_with_a_reason():
     torch.manual_seed(0)
     noise = np.random.default_rng(0).integers(0, 256, (80, 60, 3), dtype=np.uint8)

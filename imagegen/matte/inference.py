@@ -10,7 +10,10 @@ A matte is unsure, and the photo keeps its original presentation, when any of th
 working size, so the same photo judges the same at any resolution):
   - confidence, the mean of |2 alpha - 1|, is below MIN_CONFIDENCE (too many pixels neither in nor out);
   - the product covers less than MIN_PRODUCT_SHARE of the photo (nothing found) or more than MAX_PRODUCT_SHARE;
-  - the product touches all four borders (no backdrop around it: likely a texture, not a product).
+  - the product touches all four borders (no backdrop around it: likely a texture, not a product);
+  - more than MAX_INTERIOR_UNSURE of the product's interior (its filled outline, less a band along the edge) is
+    undecided: a see-through patch, where a composite would show the new backdrop through the product (white
+    bags and shirts on white did this while the whole-photo confidence stayed high).
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ from imagegen.matte.model import MatteNet, load_matte_model
 MIN_CONFIDENCE = 0.85
 UNSURE_BAND = (0.1, 0.9)  # alpha strictly between these is undecided
 MIN_PRODUCT_SHARE, MAX_PRODUCT_SHARE = 0.02, 0.95
+MAX_INTERIOR_UNSURE = 0.05  # share of the product's interior that may be undecided
+EDGE_BAND_PX = 2  # the outline's soft band (working-size pixels), not counted as interior
 GUIDED_EPS = 1e-3  # the guided filter's regulariser, on [0, 1] grey levels
 
 
@@ -37,6 +42,7 @@ class MatteConfidence:
     score: float  # mean |2 alpha - 1| at the working size: 1 when every pixel is decided
     unsure_share: float  # share of pixels with alpha strictly inside UNSURE_BAND
     product_share: float  # share of pixels with alpha >= 0.5
+    interior_unsure_share: float = 0.0  # share of the product's interior undecided (see-through patches)
     reason: str | None = None  # why the matte is unsure; None when it can be used
 
     @property
@@ -99,11 +105,14 @@ def judge_matte(alpha: np.ndarray) -> MatteConfidence:
     unsure = float(((alpha > UNSURE_BAND[0]) & (alpha < UNSURE_BAND[1])).mean())
     product = alpha >= 0.5
     share = float(product.mean())
-    values = {"score": round(score, 4), "unsure_share": round(unsure, 4), "product_share": round(share, 4)}
-    return MatteConfidence(**values, reason=_unsure_reason(score, unsure, share, product))
+    interior = interior_unsure_share(alpha)
+    values = {"score": round(score, 4), "unsure_share": round(unsure, 4), "product_share": round(share, 4),
+              "interior_unsure_share": round(interior, 4)}
+    return MatteConfidence(**values, reason=_unsure_reason(score, unsure, share, product, interior))
 
 
-def _unsure_reason(score: float, unsure: float, share: float, product: np.ndarray) -> str | None:
+def _unsure_reason(score: float, unsure: float, share: float, product: np.ndarray,
+                   interior_unsure: float) -> str | None:
     low, high = UNSURE_BAND
     if score < MIN_CONFIDENCE:
         return (f"matte unsure: confidence {score:.2f} < {MIN_CONFIDENCE} "
@@ -114,7 +123,19 @@ def _unsure_reason(score: float, unsure: float, share: float, product: np.ndarra
         return f"matte unsure: {share:.0%} of the photo is foreground (at most {MAX_PRODUCT_SHARE:.0%} expected)"
     if product[0].any() and product[-1].any() and product[:, 0].any() and product[:, -1].any():
         return "matte unsure: the foreground touches all four borders (no backdrop around it)"
+    if interior_unsure > MAX_INTERIOR_UNSURE:
+        return (f"matte unsure: {interior_unsure:.0%} of the product's interior is between {low} and {high} "
+                f"(a see-through patch; at most {MAX_INTERIOR_UNSURE:.0%})")
     return None
+
+
+def interior_unsure_share(alpha: np.ndarray) -> float:
+    """Share of the product's interior (alpha > low filled in, less EDGE_BAND_PX along its outline) undecided."""
+    low, high = UNSURE_BAND
+    interior = ndimage.binary_erosion(ndimage.binary_fill_holes(alpha > low), iterations=EDGE_BAND_PX)
+    if not interior.any():
+        return 0.0
+    return float(((alpha[interior] > low) & (alpha[interior] < high)).mean())
 
 
 def _checked_photo(image) -> np.ndarray:
