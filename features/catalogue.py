@@ -25,7 +25,8 @@ Columns, by name, in any order:
   row with no image is a text-only product: embedded through the encoder's text tower.
 - Any other column is an attribute of that name (`brand`, `aisle`, `articleType`, ...), kept as
   text; an empty cell is allowed. No attribute is required to load; a feature that needs one
-  (the fashion simulator's `articleType`, ...) says so itself.
+  (the fashion simulator's `articleType`, ...) says so itself. One is checked when present: `colours`
+  (or `colors`), the colours a product comes in, for colour previews (format: features.colours).
 
 Loading validates everything and names every bad row by its line (Parquet: row) in the file;
 nothing is silently dropped, and a catalogue with no product is refused.
@@ -42,6 +43,7 @@ import pandas as pd
 from PIL import Image
 
 from features.catalogue_table import CatalogueTable, find_catalogue_file, read_catalogue_table
+from features.colours import ATTRIBUTE_NAMES as COLOUR_ATTRIBUTES, colour_problem
 from features.errors import CatalogueError, ImageError
 from features.ids import ID_RULE, echo, product_keys, valid_ids
 from features.image_sources import ImageFetcher, is_web_url, local_image_path, url_scheme
@@ -281,7 +283,15 @@ def _row_problems(frame: pd.DataFrame, keys: np.ndarray, table: CatalogueTable) 
     problems += [f"{table.where(p)}: product {ids[p]}: empty title" for p in frame.index[frame["title"] == ""]]
     problems += [f"{table.where(p)}: product {ids[p]}: {problem}"
                  for p, problem in _image_cells(frame).map(_location_problem).dropna().items()]
+    problems += [f"{table.where(p)}: product {ids[p]}: {problem}"
+                 for p, problem in _colour_cells(frame).map(colour_problem).dropna().items()]
     return problems
+
+
+def _colour_cells(frame: pd.DataFrame) -> pd.Series:
+    """The optional `colours` (or `colors`) attribute, checked when present: previews rely on it (features.colours)."""
+    column = next((name for name in COLOUR_ATTRIBUTES if name in frame.columns), None)
+    return frame[column].astype(str) if column else pd.Series(dtype=object)
 
 
 def _location_problem(location: str) -> str | None:

@@ -15,7 +15,10 @@ The digital source type follows the record's kind of edit (`edit`):
 - "personalized", "style": the whole image is drawn by a trained model: `trainedAlgorithmicMedia`;
 - "background", "composite": the product photo's own pixels (matted) over a generated background:
   `compositeWithTrainedAlgorithmicMedia`, labelled "AI-generated background";
-- "upscaled": the product photo enlarged, nothing added: `algorithmicallyEnhanced`, "Photo enlarged".
+- "upscaled": the product photo enlarged, nothing added: `algorithmicallyEnhanced`, "Photo enlarged";
+- "colour_preview": the product photo recoloured by a fixed algorithm (no trained model) to a colour its
+  catalogue row lists: `algorithmicallyEnhanced` (IPTC: "modification or correction by algorithm"),
+  labelled "Colour preview: <colour>" (imagegen.presentation.colour_preview).
 A record read from disk keeps the type it was written with (records older than composites carry
 `trainedAlgorithmicMedia`, which they were).
 
@@ -51,6 +54,7 @@ EDITS = {
     "background": (COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, "AI-generated background"),
     "composite": (COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, "AI-generated background"),
     "upscaled": (ALGORITHMICALLY_ENHANCED, "Photo enlarged"),
+    "colour_preview": (ALGORITHMICALLY_ENHANCED, "Colour preview"),  # the record's label names the colour
 }
 XMP_KEY = "XML:com.adobe.xmp"  # the PNG iTXt keyword XMP lives under (XMP spec part 3)
 IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
@@ -72,7 +76,7 @@ class Provenance:
     segment: str  # the taste segment it was made for
     parameters: dict
     product_id: int | None = None
-    edit: str = "personalized"  # a key of EDITS: "personalized", "style", "background", "composite", "upscaled"
+    edit: str = "personalized"  # a key of EDITS: "personalized", "style", "background", "composite", "upscaled", ...
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     digital_source_type: str | None = None  # None: the one the edit calls for (EDITS)
     schema: str = SCHEMA

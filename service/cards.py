@@ -6,13 +6,15 @@ The ranking is cached per (events of this user, catalogue version): this worker'
 card cache, else ranked now (and stored in both). Images are not cached: a variant that became ready since shows
 up at once (service.generation.card_image). A running experiment on the cards slot assigns the shopper an arm,
 whose policy picks the images and marks the cards; the assignment is stored in one transaction with the
-exposures of the cards served in it.
+exposures of the cards served in it. A card whose product lists the colours it comes in carries them, each with
+its preview URL (service.colour_previews); its image stays the product's own.
 """
 from __future__ import annotations
 
 from flask import url_for
 
 from service import repository
+from service.colour_previews import card_colours
 from service.deps import deps
 from service.experiments_store import arm_cards, arm_policy
 from service.generation import card_image
@@ -25,7 +27,7 @@ def personalized_cards(user_id: str, n: int) -> dict:
     assigned = experiments.assign(user_id, ranking["segment"])
     policy = arm_policy(assigned)
     cards = [{"rank": rank, "product": card["product"], "score": card["score"], "explanation": card["explanation"],
-              **card_image(card, rank, n, ranking["segment"], policy)}
+              **card_image(card, rank, n, ranking["segment"], policy), **card_colours(card)}
              for rank, card in enumerate(ranking["cards"], start=1)]
     cards = arm_cards(cards, assigned)
     if assigned:  # the assignment is stored here, in one transaction with what was served in it

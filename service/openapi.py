@@ -122,6 +122,15 @@ EVENT = {"type": "object", "required": ["event_id", "type", "timestamp"],
                                  {"type": "string", "pattern": NUMBER_TEXT}, {"type": "string", "pattern": BLANK_TEXT},
                                  {"type": "null"}],
                        "description": f"a finite number, |value| <= {MAX_VALUE:g} (e.g. a price); blank: none"}}}
+NULLABLE_TEXT = {"type": ["string", "null"]}
+COLOUR = {"type": "object", "additionalProperties": False,
+          "required": ["name", "hex", "preview_url", "label", "reason"], "properties": {
+              "name": {"type": "string", "description": "as the product's row writes it, e.g. 'Navy Blue'"},
+              "hex": NULLABLE_TEXT | {"pattern": "^#[0-9a-f]{6}$", "description": "sRGB; null: no single colour"},
+              "preview_url": NULLABLE_TEXT | {"description": "the photo previewed in this colour; null: none (see "
+                                                             "reason)"},
+              "label": NULLABLE_TEXT | {"description": "show it over the preview: 'Colour preview: <name>'"},
+              "reason": NULLABLE_TEXT | {"description": "why there is no preview ('Multi', a text-only product)"}}}
 CARD = {"type": "object", "required": ["rank", "product", "score", "explanation", "image_url", "variant"],
         "properties": {
             "rank": {"type": "integer", "minimum": 1},
@@ -133,7 +142,10 @@ CARD = {"type": "object", "required": ["rank", "product", "score", "explanation"
                         "product over a backdrop painted for the shopper's taste segment, or its photo enlarged to "
                         "card size): id, ai_generated, label (show it: e.g. 'AI-generated background'), segment, "
                         "provenance, provenance_url; null: the product's photo as uploaded"},
-            "experiment": {"type": "object", "description": "the experiment and arm, when the shopper is in one"}}}
+            "experiment": {"type": "object", "description": "the experiment and arm, when the shopper is in one"},
+            "colours": {"type": "array", "items": {"$ref": "#/components/schemas/Colour"}, "minItems": 1,
+                        "description": "only when the product's row lists the colours it comes in: each with its "
+                                       "preview; image_url stays the product's own photo"}}}
 
 
 def openapi_document() -> dict:
@@ -158,7 +170,7 @@ def _core_document() -> dict:
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "message"], "additionalProperties": False,
                           "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
-                "Event": EVENT, "Card": CARD, "Product": PRODUCT,
+                "Event": EVENT, "Card": CARD, "Product": PRODUCT, "Colour": COLOUR,
             },
         },
         "paths": _core_paths(max_events, max_cards),
@@ -208,6 +220,19 @@ def _core_paths(max_events: int, max_cards: int) -> dict:
             [ITEM_ID, _query("size", {"enum": ["card"]}, "card: enlarged plainly (bicubic) to at least 240 px on "
                                                          "the long side when the upload is smaller")],
             ok_media="image/*")},
+        "/v1/items/{item_id}/colours": {"get": _op(
+            "The colours the product comes in (its row's `colours` attribute), each with its preview URL; an empty "
+            "list when the row lists none; 422 when the row's colours cannot be read", "items or cards", "200",
+            {"type": "object", "required": ["id", "colours"], "additionalProperties": False, "properties": {
+                "id": PRODUCT_ID, "colours": {"type": "array", "items": {"$ref": "#/components/schemas/Colour"}}}},
+            [ITEM_ID], errors=(400, 422))},
+        "/v1/items/{item_id}/colours/{name}": {"get": _op(
+            "The photo at card size in a colour its row lists, labelled (header X-Colour-Preview: <name>; the PNG "
+            "carries its provenance). Public. 404 for a colour the row does not list (the message lists those it "
+            "does); 422 when no preview can be made (no single colour, no photo, no trusted matte)", None, "200",
+            IMAGE, [ITEM_ID, _path("name", {"type": "string", "description": "the colour's name or slug, any case: "
+                                                                             "'Navy Blue', 'navy-blue'"})],
+            errors=(400, 422), ok_media="image/png")},
         "/v1/variants/{variant_id}": {"get": _op("A generated image (header X-AI-Generated: true)", None, "200",
                                                  IMAGE, [VARIANT_ID], errors=(), ok_media="image/*")},
         "/v1/variants/{variant_id}/provenance": {"get": _op(

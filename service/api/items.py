@@ -1,17 +1,21 @@
-"""Products: read, create or replace (text, any attributes, an optional photo), patch, delete, and the photo.
+"""Products: read, create or replace (text, any attributes, an optional photo), patch, delete, the photo, and
+the colours the product comes in with a preview of each.
 
-Each view checks its input and calls one use case of service.catalogue_changes; its NotFound is a 404.
+Each view checks its input and calls one use case of service.catalogue_changes (service.colour_previews for the
+colours); its NotFound is a 404, a colour preview that cannot be made a 422 saying why.
 """
 from __future__ import annotations
 
 import io
 import re
+from contextlib import contextmanager
 
 from PIL import Image
 from flask import Blueprint, Response, jsonify, request
 
+from features.colours import ATTRIBUTE_NAMES as COLOUR_ATTRIBUTES, ColourError, colour_problem, colours_cell
 from features.images import open_image
-from service import catalogue_changes
+from service import catalogue_changes, colour_previews
 from service.api.params import bad_request, json_body, product_sku
 from service.auth import require_scope
 from service.errors import ApiError
@@ -47,6 +51,43 @@ def image(item_id: str):
     response.set_etag(photo["etag"])
     response.cache_control.public, response.cache_control.max_age = True, 3600
     return response
+
+
+@bp.get("/<item_id>/colours")
+@require_scope("items", "cards")
+def colours(item_id: str):
+    """The colours the product comes in (its row's `colours` attribute), each with its preview URL; [] when none."""
+    sku = product_sku(item_id)
+    with _colour_refusals():
+        return jsonify(id=sku, colours=colour_previews.listed_colours(sku))
+
+
+@bp.get("/<item_id>/colours/<name>")
+def colour_preview(item_id: str, name: str):
+    """The photo at card size in a colour the row lists (by name or slug: "Navy Blue", "navy-blue"), as a PNG that
+    carries its provenance. Public, as the photo is (an <img> cannot send a key); cached by content hash."""
+    with _colour_refusals():
+        preview = colour_previews.colour_preview(product_sku(item_id), name, request.if_none_match)
+    if preview is None:
+        return Response(status=304)  # the browser has it: nothing was made
+    response = Response(preview["image"], mimetype="image/png")
+    response.set_etag(preview["etag"])
+    response.cache_control.public, response.cache_control.max_age = True, 3600
+    response.headers["X-Colour-Preview"] = preview["name"]
+    response.headers["X-AI-Generated"] = "false"  # a fixed colour edit of the photo, no generative model
+    return response
+
+
+@contextmanager
+def _colour_refusals():
+    """No preview can be made (no single colour, no photo, no trusted matte) or the row's colours cannot be read:
+    a 422 that says why."""
+    try:
+        yield
+    except ColourError as exc:
+        raise ApiError(422, "invalid_colours", str(exc)) from None
+    except colour_previews.ColourPreviewRefused as exc:
+        raise ApiError(422, "no_colour_preview", str(exc)) from None
 
 
 @bp.put("/<item_id>")
@@ -129,6 +170,10 @@ def _attributes(fields: dict, current: dict) -> dict:
     attributes = {k: v for k, v in merged.items() if v is not None}
     if len(attributes) > MAX_ATTRIBUTES:
         raise bad_request("attributes", len(attributes), f"at most {MAX_ATTRIBUTES} attributes per product")
+    if any(name in fields for name in COLOUR_ATTRIBUTES):  # stored as sent, so checked as a catalogue row is
+        problem = colour_problem(colours_cell(attributes))
+        if problem:
+            raise ApiError(400, "bad_request", problem)
     return attributes
 
 

@@ -34,20 +34,73 @@ function render(cards) {
     element.className = "card";
     element.dataset.itemId = card.product.id;
     const label = card.variant && card.variant.ai_generated ? (card.variant.label || "AI-generated") : "";
-    element.innerHTML = `${label ? '<span class="badge"></span>' : ""}
-      ${card.image_url ? `<img alt="" src="${card.image_url}">` : '<div class="text-only">no photo</div>'}
+    element.innerHTML = `${card.image_url ? `<img alt="" src="${card.image_url}">` : '<div class="text-only">no photo</div>'}
       <div class="title"></div><div class="why"></div>`;
-    if (label) element.querySelector(".badge").textContent = label;
+    showLabel(element, label);
     element.querySelector(".title").textContent = card.product.title;
     element.querySelector(".why").textContent = reason(card);
+    if (card.colours) element.appendChild(swatches(card, element, label));
     element.addEventListener("click", () => clicked(card.product.id));
     grid.appendChild(element);
   }
 }
 
+// The label over the card's image: what made it ("AI-generated background", "Colour preview: Navy Blue"), if anything.
+function showLabel(element, text) {
+  let badge = element.querySelector(".badge");
+  if (!text) {
+    if (badge) badge.remove();
+    return;
+  }
+  if (!badge) {
+    badge = document.createElement("span");
+    badge.className = "badge";
+    element.prepend(badge);
+  }
+  badge.textContent = text;
+}
+
+// The colours the product comes in: a swatch shows the photo in that colour, labelled; again, the card's own image.
+function swatches(card, element, label) {
+  const row = document.createElement("div");
+  row.className = "swatches";
+  for (const colour of card.colours) {
+    const swatch = document.createElement("button");
+    swatch.type = "button";
+    swatch.className = "swatch";
+    swatch.dataset.colour = colour.name;
+    swatch.setAttribute("aria-label", colour.name);
+    swatch.style.background = colour.hex || "repeating-linear-gradient(45deg, #e33, #fc3 4px, #39f 8px)";
+    swatch.title = colour.reason ? `${colour.name}: ${colour.reason}` : colour.label;
+    swatch.disabled = !colour.preview_url;
+    swatch.addEventListener("click", event => {
+      event.stopPropagation();  // looking at a colour is not a click on the product
+      preview(card, element, colour, swatch, label).catch(error => { statusLine.textContent = error.message; });
+    });
+    row.appendChild(swatch);
+  }
+  return row;
+}
+
+async function preview(card, element, colour, swatch, label) {
+  const image = element.querySelector("img");
+  const showing = swatch.getAttribute("aria-pressed") === "true";
+  element.querySelectorAll(".swatch").forEach(s => s.setAttribute("aria-pressed", "false"));
+  if (showing) {  // back to the card's own image
+    image.src = card.image_url;
+    showLabel(element, label);
+    return;
+  }
+  const response = await fetch(colour.preview_url);
+  if (!response.ok) throw new Error((await response.json()).message);
+  image.src = URL.createObjectURL(await response.blob());
+  swatch.setAttribute("aria-pressed", "true");
+  showLabel(element, colour.label);
+}
+
 async function loadCards() {
   const body = await api(`/v1/users/${encodeURIComponent(shopper.value)}/cards?n=12`);
-  const signature = JSON.stringify(body.cards.map(c => [c.product.id, c.image_url]));
+  const signature = JSON.stringify(body.cards.map(c => [c.product.id, c.image_url, c.colours || []]));
   if (signature !== lastRendered) {  // re-render only on change: new ranking or a variant became ready
     render(body.cards);
     lastRendered = signature;

@@ -71,6 +71,7 @@ OPERATIONS = [
     ("GET", "/v1/users"), ("GET", "/v1/users/{user_id}/cards"), ("POST", "/v1/events"),
     ("GET", "/v1/items/{item_id}"), ("PUT", "/v1/items/{item_id}"), ("PATCH", "/v1/items/{item_id}"),
     ("DELETE", "/v1/items/{item_id}"), ("GET", "/v1/items/{item_id}/image"),
+    ("GET", "/v1/items/{item_id}/colours"), ("GET", "/v1/items/{item_id}/colours/{name}"),
     ("GET", "/v1/variants/{variant_id}"), ("GET", "/v1/variants/{variant_id}/provenance"),
     ("GET", "/v1/experiments"), ("POST", "/v1/experiments"), ("GET", "/v1/experiments/{name}"),
     ("POST", "/v1/experiments/{name}/start"), ("POST", "/v1/experiments/{name}/stop"),
