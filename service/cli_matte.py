@@ -17,13 +17,14 @@ from service.cli_options import BUDGET_IN_ALL, export_option, photo_sets, run_fo
 @click.option("--products", default=16000, show_default=True, help="Training photos to pseudo-mask.")
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--lr", default=3e-3, show_default=True)
+@click.option("--bf16", is_flag=True, help="bf16 autocast: about twice as fast a step on these CPUs.")
 @stop_options
 @export_option("Where the finished model is written (default: OUT/model).")
 def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, products, batch_size, lr, max_steps,
-                        resume, export_dir):
+                        resume, export_dir, bf16):
     """Train the product matte on pseudo-masked catalogue photos and hard composites (CPU; run it with nice)."""
     from imagegen.matte.train import train_matte
 
     train_matte(catalogue_dir, backgrounds_dir, out_dir, minutes, products=products, batch_size=batch_size, lr=lr,
-                resume=resume, max_steps=max_steps, seed=seed, export_dir=export_dir)
+                resume=resume, max_steps=max_steps, seed=seed, export_dir=export_dir, bf16=bf16)
     click.echo(f"matte model written to {export_dir or f'{out_dir}/model'}")

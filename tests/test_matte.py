@@ -192,6 +192,19 @@ def test_a_see_through_patch_inside_the_product_makes_the_matte_unsure():
     assert judge_matte(handled).sure
 
 
+def test_a_small_kept_part_makes_the_matte_unsure_whatever_its_confidence():
+    """A catalogue photo frames its product: a crisp matte of a pocket-sized part is no matte of the product."""
+    pocket = ellipse_alpha(centre=(30, 22), radii=(7, 6))
+    judged = judge_matte(pocket)
+    assert judged.score > 0.85 and judged.product_share > 0.02  # every earlier rule passes it
+    assert judged.product_extent == pytest.approx(max(15 / 80, 13 / 60), abs=0.03)  # the wider of its two spans
+    assert "the product's largest part spans 2" in judged.reason and "at least 40%" in judged.reason
+    specks = pocket.copy()
+    specks[2, 2] = specks[77, 57] = 1.0  # stray specks far apart do not make the product large
+    assert not judge_matte(specks).sure
+    assert judge_matte(ellipse_alpha(radii=(17, 9))).sure  # a narrow product spanning 43% of the height is one
+
+
 def test_matte_of_an_all_noise_photo_falls_back_with_a_reason():
     torch.manual_seed(0)
     noise = np.random.default_rng(0).integers(0, 256, (80, 60, 3), dtype=np.uint8)

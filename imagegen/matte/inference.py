@@ -11,6 +11,10 @@ working size, so the same photo judges the same at any resolution):
   - confidence, the mean of |2 alpha - 1|, is below MIN_CONFIDENCE (too many pixels neither in nor out);
   - the product covers less than MIN_PRODUCT_SHARE of the photo (nothing found) or more than MAX_PRODUCT_SHARE;
   - the product touches all four borders (no backdrop around it: likely a texture, not a product);
+  - its largest connected part spans less than MIN_PRODUCT_EXTENT of the photo's height and of its width: a
+    catalogue photo frames its product, so a small kept part is likely a piece of it (a T-shirt's sequined
+    pocket was kept "surely" on an amateur photo) or a stray object; 0.3 % of fashion-small's 12,757 trusted
+    pseudo-masks span less than 0.4, 1.7 % less than 0.5;
   - more than MAX_INTERIOR_UNSURE of the product's interior (its filled outline, less a band along the edge) is
     undecided: a see-through patch, where a composite would show the new backdrop through the product (white
     bags and shirts on white did this while the whole-photo confidence stayed high).
@@ -32,6 +36,7 @@ from imagegen.matte.model import MatteNet, load_matte_model
 MIN_CONFIDENCE = 0.85
 UNSURE_BAND = (0.1, 0.9)  # alpha strictly between these is undecided
 MIN_PRODUCT_SHARE, MAX_PRODUCT_SHARE = 0.02, 0.95
+MIN_PRODUCT_EXTENT = 0.4  # the product's largest part spans at least this share of the height or the width
 MAX_INTERIOR_UNSURE = 0.05  # share of the product's interior that may be undecided
 EDGE_BAND_PX = 2  # the outline's soft band (working-size pixels), not counted as interior
 GUIDED_EPS = 1e-3  # the guided filter's regulariser, on [0, 1] grey levels
@@ -43,6 +48,7 @@ class MatteConfidence:
     unsure_share: float  # share of pixels with alpha strictly inside UNSURE_BAND
     product_share: float  # share of pixels with alpha >= 0.5
     interior_unsure_share: float = 0.0  # share of the product's interior undecided (see-through patches)
+    product_extent: float = 1.0  # the largest connected part's span: max of its height and width shares
     reason: str | None = None  # why the matte is unsure; None when it can be used
 
     @property
@@ -106,13 +112,14 @@ def judge_matte(alpha: np.ndarray) -> MatteConfidence:
     product = alpha >= 0.5
     share = float(product.mean())
     interior = interior_unsure_share(alpha)
+    extent = product_extent(product)
     values = {"score": round(score, 4), "unsure_share": round(unsure, 4), "product_share": round(share, 4),
-              "interior_unsure_share": round(interior, 4)}
-    return MatteConfidence(**values, reason=_unsure_reason(score, unsure, share, product, interior))
+              "interior_unsure_share": round(interior, 4), "product_extent": round(extent, 4)}
+    return MatteConfidence(**values, reason=_unsure_reason(score, unsure, share, product, interior, extent))
 
 
 def _unsure_reason(score: float, unsure: float, share: float, product: np.ndarray,
-                   interior_unsure: float) -> str | None:
+                   interior_unsure: float, extent: float) -> str | None:
     low, high = UNSURE_BAND
     if score < MIN_CONFIDENCE:
         return (f"matte unsure: confidence {score:.2f} < {MIN_CONFIDENCE} "
@@ -123,10 +130,23 @@ def _unsure_reason(score: float, unsure: float, share: float, product: np.ndarra
         return f"matte unsure: {share:.0%} of the photo is foreground (at most {MAX_PRODUCT_SHARE:.0%} expected)"
     if product[0].any() and product[-1].any() and product[:, 0].any() and product[:, -1].any():
         return "matte unsure: the foreground touches all four borders (no backdrop around it)"
+    if extent < MIN_PRODUCT_EXTENT:
+        return (f"matte unsure: the product's largest part spans {extent:.0%} of the photo (at least "
+                f"{MIN_PRODUCT_EXTENT:.0%} of its height or width expected: a part of the product, or a stray object?)")
     if interior_unsure > MAX_INTERIOR_UNSURE:
         return (f"matte unsure: {interior_unsure:.0%} of the product's interior is between {low} and {high} "
                 f"(a see-through patch; at most {MAX_INTERIOR_UNSURE:.0%})")
     return None
+
+
+def product_extent(product: np.ndarray) -> float:
+    """The largest connected part of a boolean product mask: the larger of its height and width shares."""
+    labels, count = ndimage.label(product)
+    if count == 0:
+        return 0.0
+    largest = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    rows, cols = ndimage.find_objects((labels == largest).astype(np.int32))[0]
+    return max((rows.stop - rows.start) / product.shape[0], (cols.stop - cols.start) / product.shape[1])
 
 
 def interior_unsure_share(alpha: np.ndarray) -> float:

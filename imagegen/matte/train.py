@@ -2,7 +2,9 @@
 
 Loss: binary cross-entropy against the (soft) true alpha plus a soft-IoU term, so small products count as much
 as large ones. AdamW with a short warm-up and a cosine decay over the run's training time, which spans resumed
-sessions. Checkpoints (atomic, imagegen/training/checkpoint.py) every minute; IoU on fixed held-out composites
+sessions. `bf16=True` runs forward and loss under CPU bf16 autocast: for this convolutional net it halves a
+step's time on these CPUs (0.50 s -> 0.25 s at batch 32, one thread), unlike the CLIP trainer's transformer.
+Checkpoints (atomic, imagegen/training/checkpoint.py) every minute; IoU on fixed held-out composites
 in the log every few minutes.
 """
 from __future__ import annotations
@@ -36,7 +38,8 @@ def mask_iou(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir: str | Path, minutes: float, *,
                 products: int = 16000, batch_size: int = 32, lr: float = 3e-3, config: MatteConfig | None = None,
                 resume: bool = False, max_steps: int | None = None, seed: int = 0, export_dir: str | Path | None = None,
-                checkpoint_every_s: float = 60.0, validate_every_s: float = 180.0, log_every: int = 50) -> MatteNet:
+                checkpoint_every_s: float = 60.0, validate_every_s: float = 180.0, log_every: int = 50,
+                bf16: bool = False) -> MatteNet:
     """Train for `minutes` of training time in all (resumed sessions included); write the model to `export_dir`
     (default out_dir/model)."""
     out_dir = Path(out_dir)
@@ -52,14 +55,15 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
                       max_steps=max_steps, checkpoint_every_s=checkpoint_every_s, log_every=log_every,
                       budget_spans_sessions=True, progress=False, log_file=out_dir / "train.log",
                       hyperparameters={"batch_size": batch_size, "config": model.config, "products": len(training),
-                                       "backgrounds": len(backgrounds), "seed": seed})
+                                       "backgrounds": len(backgrounds), "seed": seed, "bf16": bf16})
     run.every(validate_every_s, lambda: logger.info(f"{STAGE} step {run.step}: held-out composite IoU "
                                                     f"{validation_iou(model, *validation):.4f}"))
     torch.manual_seed(seed + run.step)  # a resumed run does not replay the batches it has seen
     for step in run:
         _set_learning_rate(optimizer, lr, step, run.seconds / run.budget_s)
         images, alpha = random_batch(training, backgrounds, batch_size, size=model.config.working_size)
-        loss = training_step(model, optimizer, images, alpha)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = training_step(model, optimizer, images, alpha)
         run.log(step, loss=loss)
     logger.info(f"{STAGE}: final held-out composite IoU {validation_iou(model, *validation):.4f}")
     save_matte_model(model.eval(), export_dir or out_dir / "model")
