@@ -33,6 +33,25 @@ def test_the_bank_offers_the_backdrops_whose_card_would_land_nearest_the_target(
     assert (predicted @ target).min() >= np.sort(rest @ target)[-2] - 1e-6  # the runners-up are the next nearest
 
 
+def test_a_variation_offers_the_next_nearest_backdrops_another_scene_for_the_same_target():
+    product, target = unit_embeddings(2, seed=1)
+    bank = 0.3 * np.random.default_rng(2).normal(size=(40, EMBED_DIM)).astype(np.float32)
+    nearest_nine = nearest_backdrops(bank, target, product, count=9)
+    assert np.array_equal(nearest_backdrops(bank, target, product, count=3, skip=3), nearest_nine[3:6])
+    assert np.array_equal(nearest_backdrops(bank, target, product, count=3, skip=6), nearest_nine[6:9])
+    assert len(nearest_backdrops(bank, target, product, count=3, skip=500)) == 1  # past the end: the farthest row
+
+
+def test_arms_of_two_variations_show_two_scenes(photo, tiny_encoder):
+    presenter = Presenter(added_scenes(tiny_encoder, 0.5 * unit_embeddings(12, seed=5)), encoder=tiny_encoder)
+    target = unit_embeddings(1, seed=6)[0]
+    first, second = (presenter.present(photo, PresentationPolicy(candidates=2, variation=v), target) for v in (0, 1))
+    assert not np.array_equal(first.image, second.image)
+    assert PresentationPolicy(variation=1).digest() != PresentationPolicy().digest()  # stored apart
+    with pytest.raises(PresentationError, match=r"variation must be an integer in \[0, 63\].*got 64"):
+        PresentationPolicy(variation=64)
+
+
 def test_without_a_bank_or_for_no_target_there_is_one_row(tiny_encoder):
     product, target = unit_embeddings(2, seed=3)
     scenes = added_scenes(tiny_encoder, None)

@@ -20,11 +20,14 @@ from features.vectors import unit_rows
 BANK_FILE = "condition_bank.npy"
 
 
-def nearest_backdrops(bank: np.ndarray, target: np.ndarray, product: np.ndarray, count: int) -> np.ndarray:
-    """The `count` bank rows (float32 [count, d]) whose predicted card, unit(product + row), is nearest `target`."""
+def nearest_backdrops(bank: np.ndarray, target: np.ndarray, product: np.ndarray, count: int,
+                      skip: int = 0) -> np.ndarray:
+    """The `count` bank rows (float32 [count, d]) whose predicted card, unit(product + row), is nearest `target`,
+    after the `skip` nearest (other scenes for the same target: an experiment's arms can explore them)."""
     predicted = unit_rows(np.asarray(product, dtype=np.float32)[None] + bank, np.float32, allow_zero=True)
     nearness = predicted @ unit_rows(np.asarray(target, dtype=np.float32)[None], dtype=np.float32)[0]
-    best = np.argsort(-nearness, kind="stable")[:count]
+    order = np.argsort(-nearness, kind="stable")
+    best = order[min(skip, len(order) - 1):][:count]  # a skip past the bank's end keeps its farthest row
     return bank[best].astype(np.float32)
 
 

@@ -50,15 +50,16 @@ class SceneGenerator(Decoder):
         length = float(np.linalg.norm(way))
         return way * (self.settings.added_norm / length) if length > 1e-6 else np.zeros_like(way)
 
-    def condition_candidates(self, target: np.ndarray, product: np.ndarray, count: int) -> np.ndarray:
+    def condition_candidates(self, target: np.ndarray, product: np.ndarray, count: int, skip: int = 0) -> np.ndarray:
         """Up to `count` condition rows worth painting for `target` around a product embedded as `product`: the
-        bank's backdrops that would bring the card nearest the target, or the one way-based row without a bank."""
+        bank's backdrops that would bring the card nearest the target (after the `skip` nearest), or the one
+        way-based row without a bank."""
         target = np.asarray(target, dtype=np.float32)
         if not target.any():
             return target[None]  # the unconditional backdrop
         if self.condition_bank is None or self.settings.conditioning != "added":
             return self.condition_for(target, product)[None]
-        return nearest_backdrops(self.condition_bank, target, product, count)
+        return nearest_backdrops(self.condition_bank, target, product, count, skip)
 
     def paint(self, squares: np.ndarray, repaint: np.ndarray, embeddings: np.ndarray, *, seed: int = 0,
               guidance_scale: float | None = None, num_inference_steps: int | None = None) -> np.ndarray:
