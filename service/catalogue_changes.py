@@ -30,6 +30,9 @@ from service.catalogue_sync import sync_catalogue
 from service.deps import deps
 from service.errors import NotFound
 from service.generation import regenerate
+from service.image_cache import cached_image
+
+PLAIN_CARD_CACHE_SIZE = 128  # card-size PNGs of small photos, ~50-200 KB each
 
 
 def product(sku: str, with_image: bool = False) -> dict:
@@ -48,8 +51,15 @@ def product_photo(sku: str, etags: Container[str] = (), at_card_size: bool = Fal
     if etags and photo_etag(_photographed(sku)["content_hash"], at_card_size) in etags:
         return None
     row = _photographed(sku, with_image=True)  # the ETag comes from the same row as the photo
-    image = (plain_card_png(open_image(row["image"])) if at_card_size else None) or row["image"]
+    image = _card_copy(row) if at_card_size else row["image"]
     return {"image": image, "etag": photo_etag(row["content_hash"], at_card_size)}
+
+
+def _card_copy(row: dict) -> bytes:
+    """The photo enlarged plainly to card size (the upload itself when it is large enough), kept in memory: every
+    card shows it until the photo's card-size copy is made, and a PNG encode costs more than the request."""
+    return cached_image("plain_card", row["content_hash"],
+                        lambda: plain_card_png(open_image(row["image"])) or row["image"], PLAIN_CARD_CACHE_SIZE)
 
 
 def photo_etag(content_hash: str, at_card_size: bool) -> str:

@@ -15,11 +15,9 @@ content hash and the colour, so a changed photo (a new hash) never finds an old 
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Container
+from collections.abc import Container
 
-from flask import current_app, url_for
+from flask import url_for
 
 from features.colours import ProductColour, colour_named, product_colours
 from features.errors import TailorcardError
@@ -30,9 +28,9 @@ from imagegen.presentation.colour_preview import (VERSION, ColourPreviewRefused,
 from service.catalogue_changes import product
 from service.deps import deps
 from service.errors import NotFound
+from service.image_cache import cached_image
 
 PREVIEW_CACHE_SIZE = 128  # PNGs at card size, ~50-200 KB each
-CACHE = "tailorcard.colour_previews"
 _TEXT_ONLY = "a text-only product has no photo to preview"
 
 
@@ -65,7 +63,8 @@ def colour_preview(sku: str, name: str, etags: Container[str] = ()) -> dict | No
     if etag in etags:
         return None
     row = product(sku, with_image=True)  # the photo of the same content: a change since gives another ETag
-    image = _cached((row["content_hash"], colour), lambda: _made(row, colour))
+    image = cached_image("colour_previews", (row["content_hash"], colour), lambda: _made(row, colour),
+                         PREVIEW_CACHE_SIZE)
     return {"image": image, "etag": etag, "name": colour.name}
 
 
@@ -94,18 +93,3 @@ def _listed(row: dict, name: str) -> ProductColour:
 def _made(row: dict, colour: ProductColour) -> bytes:
     preview = make_preview(open_image(row["image"]), colour, matte_model(), row["content_hash"], row["product_id"])
     return preview.png()
-
-
-def _cached(key: tuple, make: Callable[[], bytes]) -> bytes:
-    """The app's LRU of previews; made outside the lock (two requests may both make one: it is cheap)."""
-    cache, lock = current_app.extensions.setdefault(CACHE, (OrderedDict(), threading.Lock()))
-    with lock:
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-    image = make()
-    with lock:
-        cache[key] = image
-        while len(cache) > PREVIEW_CACHE_SIZE:
-            cache.popitem(last=False)
-    return image

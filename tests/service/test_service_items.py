@@ -64,6 +64,19 @@ def test_cards_photo_is_the_upload_enlarged_to_card_size_and_nothing_else(client
     assert refused.status_code == 400 and refused.json["message"].startswith("size:")
 
 
+def test_the_card_size_copy_is_encoded_once_until_the_photo_changes(client, monkeypatch):
+    from service import catalogue_changes
+    item_id, encodes, made = card_ids(client, "u1", 1)[0], [], io.BytesIO()
+    Image.new("RGB", (240, 320), (20, 30, 200)).save(made, format="PNG")
+    monkeypatch.setattr(catalogue_changes, "plain_card_png", lambda image: encodes.append(1) or made.getvalue())
+    assert [client.get(f"/v1/items/{item_id}/image?size=card").data for _ in range(3)] == [made.getvalue()] * 3
+    assert len(encodes) == 1
+    replaced = put(client, item_id, png_bytes(), title="Red")
+    assert replaced.status_code == 200, replaced.json
+    client.get(f"/v1/items/{item_id}/image?size=card")
+    assert len(encodes) == 2  # a new photo is a new content hash: made again
+
+
 def test_a_cached_photo_is_answered_without_reading_it(client, monkeypatch):
     item_id = card_ids(client, "u1", 1)[0]
     etag = client.get(f"/v1/items/{item_id}/image").headers["ETag"]
