@@ -31,9 +31,10 @@ PRESENTATION = {"type": "object", "additionalProperties": False,
                     "candidates": {"type": "integer", "minimum": 1, "maximum": 16, "default": 4,
                                    "description": "backdrops painted per card; the one nearest the segment in CLIP "
                                                   "space is kept (the cost grows with it)"},
-                    "variation": {"type": "integer", "minimum": 0, "maximum": 63, "default": 0,
-                                  "description": "another scene for the same segment: 0 paints the backdrops "
-                                                 "nearest it, n the n-th next set (arms that explore scenes)"}}}
+                    "style": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 7}, {"type": "null"}],
+                              "default": None,
+                              "description": "a scene style (a cluster of the generator's backdrops): arms that "
+                                             "paint other styles for the same segment; null: the nearest of any"}}}
 ARM = {"type": "object", "required": ["name", "weight"], "additionalProperties": False, "properties": {
     "name": ID, "weight": {"type": "number", "minimum": 0, "maximum": 1000},
     "presentation": PRESENTATION,

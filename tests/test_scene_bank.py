@@ -7,7 +7,7 @@ from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationPolicy, Presenter
 from imagegen.provenance import generator_version
 from imagegen.scene import load_scene_generator
-from imagegen.scene.bank import nearest_backdrops
+from imagegen.scene.bank import backdrop_styles, nearest_backdrops
 from imagegen_helpers import EMBED_DIM, tiny_scenes, unit_embeddings
 from matte_helpers import ellipse_alpha, studio_photo
 
@@ -33,23 +33,29 @@ def test_the_bank_offers_the_backdrops_whose_card_would_land_nearest_the_target(
     assert (predicted @ target).min() >= np.sort(rest @ target)[-2] - 1e-6  # the runners-up are the next nearest
 
 
-def test_a_variation_offers_the_next_nearest_backdrops_another_scene_for_the_same_target():
+def test_styles_are_stable_clusters_of_the_bank_and_a_style_offers_only_its_own_backdrops():
+    rng = np.random.default_rng(2)
+    directions = unit_embeddings(3, seed=7)
+    bank = np.concatenate([direction + 0.05 * rng.normal(size=(n, EMBED_DIM))
+                           for direction, n in zip(directions, (30, 20, 10))]).astype(np.float32)
+    styles = backdrop_styles(bank, styles=3)
+    assert np.array_equal(styles, [0] * 30 + [1] * 20 + [2] * 10)  # the three groups, numbered by size
+    assert np.array_equal(backdrop_styles(bank[::-1], styles=3), styles[::-1])  # the rows' order does not matter
     product, target = unit_embeddings(2, seed=1)
-    bank = 0.3 * np.random.default_rng(2).normal(size=(40, EMBED_DIM)).astype(np.float32)
-    nearest_nine = nearest_backdrops(bank, target, product, count=9)
-    assert np.array_equal(nearest_backdrops(bank, target, product, count=3, skip=3), nearest_nine[3:6])
-    assert np.array_equal(nearest_backdrops(bank, target, product, count=3, skip=6), nearest_nine[6:9])
-    assert len(nearest_backdrops(bank, target, product, count=3, skip=500)) == 1  # past the end: the farthest row
+    chosen = nearest_backdrops(bank, target, product, count=4, among=styles == 1)
+    assert all(any(np.array_equal(row, own) for own in bank[30:50]) for row in chosen)
+    everyone = nearest_backdrops(bank, target, product, count=60)
+    assert np.array_equal(chosen, [row for row in everyone if any(np.array_equal(row, own) for own in bank[30:50])][:4])
 
 
-def test_arms_of_two_variations_show_two_scenes(photo, tiny_encoder):
-    presenter = Presenter(added_scenes(tiny_encoder, 0.5 * unit_embeddings(12, seed=5)), encoder=tiny_encoder)
+def test_arms_of_two_styles_show_two_scenes(photo, tiny_encoder):
+    presenter = Presenter(added_scenes(tiny_encoder, 0.5 * unit_embeddings(24, seed=5)), encoder=tiny_encoder)
     target = unit_embeddings(1, seed=6)[0]
-    first, second = (presenter.present(photo, PresentationPolicy(candidates=2, variation=v), target) for v in (0, 1))
+    first, second = (presenter.present(photo, PresentationPolicy(candidates=2, style=s), target) for s in (0, 1))
     assert not np.array_equal(first.image, second.image)
-    assert PresentationPolicy(variation=1).digest() != PresentationPolicy().digest()  # stored apart
-    with pytest.raises(PresentationError, match=r"variation must be an integer in \[0, 63\].*got 64"):
-        PresentationPolicy(variation=64)
+    assert PresentationPolicy(style=1).digest() != PresentationPolicy().digest()  # stored apart
+    with pytest.raises(PresentationError, match=r"style must be an integer in \[0, 7\].*got 8"):
+        PresentationPolicy(style=8)
 
 
 def test_without_a_bank_or_for_no_target_there_is_one_row(tiny_encoder):

@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 
 from features.checks import check_fields, from_fields, number, whole
 from imagegen.errors import PresentationError
+from imagegen.scene.bank import STYLES
 
 KINDS = ("original", "upscaled", "scene")
-MAX_VARIATION = 63  # x 16 candidates at most: well inside a bank of thousands of backdrops
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class PresentationPolicy:
     backdrop_blur: float = 1.0  # scene: Gaussian blur (card px) of the painted backdrop after upsampling
     round: int = 0  # scene: 0 paints for the segment's centroid; n for the condition results steered it to (steering.py)
     candidates: int = 4  # scene: backdrops painted per card; the one nearest the target in CLIP space is kept
-    variation: int = 0  # scene: 0 paints the bank's `candidates` nearest backdrops, n the n-th next set (another scene)
+    style: int | None = None  # scene: None paints the bank's backdrops nearest the segment; s only style s's
 
     def __post_init__(self):
         self.check_inputs()
@@ -50,8 +50,8 @@ class PresentationPolicy:
             ("round", whole(self.round, 0), "an integer >= 0"),
             ("candidates", whole(self.candidates, 1) and self.candidates <= 16,
              "an integer in [1, 16] (each one is painted: the cost grows with it)"),
-            ("variation", whole(self.variation, 0) and self.variation <= MAX_VARIATION,
-             f"an integer in [0, {MAX_VARIATION}] (0: the backdrops nearest the segment; n: the n-th next ones)"),
+            ("style", self.style is None or whole(self.style, 0) and self.style < STYLES,
+             f"an integer in [0, {STYLES - 1}] (a scene style of the generator's bank), or null (any style)"),
         ))
 
     @property

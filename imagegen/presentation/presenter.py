@@ -92,13 +92,13 @@ class Presenter:
         targets = unit_rows(np.asarray(conditions, dtype=np.float32), dtype=np.float32, allow_zero=True)
         return [self._best_card(painting, target, rows, details)
                 for target, rows in zip(targets, self.candidate_rows(photo, targets, policy.candidates,
-                                                                     policy.variation))]
+                                                                     policy.style))]
 
     def candidate_rows(self, photo: Image.Image, targets: np.ndarray, count: int = 1,
-                       variation: int = 0) -> list[np.ndarray]:
+                       style: int | None = None) -> list[np.ndarray]:
         """Per target, the scene generator's condition rows worth painting toward it ([m, d], 1 <= m <= count): a
-        generator trained on what backdrops add offers its bank's nearest backdrops (imagegen.scene.bank), the
-        `variation`-th set of `count` of them; a zero target stays the zero row (the unconditional backdrop)."""
+        generator trained on what backdrops add offers its bank's nearest backdrops (imagegen.scene.bank), of
+        `style` only when given; a zero target stays the zero row (the unconditional backdrop)."""
         targets = unit_rows(np.asarray(targets, dtype=np.float32), dtype=np.float32, allow_zero=True)
         if self.scenes.settings.conditioning != "added":
             return [target[None] for target in targets]
@@ -106,7 +106,7 @@ class Presenter:
             raise PresentationError(f"{self.scenes.name} paints what backdrops add to a product: the presenter "
                                     "needs the encoder of its space to embed the product")
         product = self.encoder.encode_images([photo.convert("RGB")])[0]
-        return [self.scenes.condition_candidates(target, product, count, variation * count) for target in targets]
+        return [self.scenes.condition_candidates(target, product, count, style) for target in targets]
 
     def _best_card(self, painting, target: np.ndarray, rows: np.ndarray, details: dict) -> Presented:
         """Paint every candidate row and keep the card nearest `target` in CLIP space (the first without an encoder)."""

@@ -1,6 +1,8 @@
 """The condition bank: what each training backdrop added in CLIP space, shipped beside the scene generator.
 
     rows = nearest_backdrops(bank, target, product, count=4)   # conditions worth painting for `target`
+    styles = backdrop_styles(bank)                             # each row's scene style (k-means cluster)
+    rows = nearest_backdrops(bank, target, product, count=4, among=styles == 2)   # only style 2's backdrops
 
 A taste segment's centroid is a point among product photos; the way from one product to it is rarely a way
 any backdrop goes, so a generator conditioned on it paints something arbitrary. The bank holds the ways real
@@ -8,6 +10,12 @@ backdrops did go (the training composites' conditions, imagegen.scene.data), and
 whose card, the product plus what that backdrop added, would lie nearest the target: conditions the generator
 has learnt to follow, pointing where the segment is. The presenter paints them and keeps the card that came
 out nearest (imagegen.presentation.presenter).
+
+Scene styles are the bank's k-means clusters (spherical, STYLES of them, started farthest-first: the same bank
+always gives the same styles); on the shipped bank they look like blue-purple clutter, near-white, reddish blur,
+warm beige, ... An experiment's arms can each paint one style for the same segment. Arms that differed by noise
+seed, or by the next-nearest rows, were within about 1 % of each other's click rate in the loop simulation: the
+same scene again, which no bandit can tell apart.
 """
 from __future__ import annotations
 
@@ -18,17 +26,46 @@ import numpy as np
 from features.vectors import unit_rows
 
 BANK_FILE = "condition_bank.npy"
+STYLES = 8  # k-means clusters of the shipped bank's 4,096 rows: 277 to 731 rows each
+STYLE_ITERATIONS = 30
 
 
 def nearest_backdrops(bank: np.ndarray, target: np.ndarray, product: np.ndarray, count: int,
-                      skip: int = 0) -> np.ndarray:
-    """The `count` bank rows (float32 [count, d]) whose predicted card, unit(product + row), is nearest `target`,
-    after the `skip` nearest (other scenes for the same target: an experiment's arms can explore them)."""
-    predicted = unit_rows(np.asarray(product, dtype=np.float32)[None] + bank, np.float32, allow_zero=True)
+                      among: np.ndarray | None = None) -> np.ndarray:
+    """The `count` bank rows (float32 [count, d]) whose predicted card, unit(product + row), is nearest `target`;
+    `among`: a boolean mask of the rows to choose from (one style's), None: all."""
+    rows = bank if among is None else bank[among]
+    predicted = unit_rows(np.asarray(product, dtype=np.float32)[None] + rows, np.float32, allow_zero=True)
     nearness = predicted @ unit_rows(np.asarray(target, dtype=np.float32)[None], dtype=np.float32)[0]
-    order = np.argsort(-nearness, kind="stable")
-    best = order[min(skip, len(order) - 1):][:count]  # a skip past the bank's end keeps its farthest row
-    return bank[best].astype(np.float32)
+    best = np.argsort(-nearness, kind="stable")[:count]
+    return rows[best].astype(np.float32)
+
+
+def backdrop_styles(bank: np.ndarray, styles: int = STYLES) -> np.ndarray:
+    """Each bank row's style: int [n] in [0, styles), spherical k-means of the rows' directions, numbered by
+    size (style 0 the largest). Deterministic for a bank, so a style names the same backdrops on every server."""
+    directions = unit_rows(np.asarray(bank, dtype=np.float32), np.float32, allow_zero=True)
+    centres = _farthest_first(directions, min(styles, len(directions)))
+    for _ in range(STYLE_ITERATIONS):
+        labels = np.argmax(directions @ centres.T, axis=1)
+        centres = np.stack([directions[labels == k].sum(axis=0) if (labels == k).any() else centres[k]
+                            for k in range(styles)])
+        centres = unit_rows(centres, np.float32, allow_zero=True)
+    labels = np.argmax(directions @ centres.T, axis=1)
+    by_size = np.argsort(-np.bincount(labels, minlength=len(centres)), kind="stable")
+    return np.argsort(by_size)[labels]
+
+
+def _farthest_first(directions: np.ndarray, count: int) -> np.ndarray:
+    """Starting centres: the row nearest the mean direction, then each time the row least like every centre so
+    far. No random draw, and the rows' order does not matter (but for exact ties)."""
+    mean = unit_rows(directions.sum(axis=0)[None], np.float32, allow_zero=True)[0]
+    chosen = [int(np.argmax(directions @ mean))]
+    likeness = directions @ directions[chosen[0]]
+    while len(chosen) < count:
+        chosen.append(int(np.argmin(likeness)))
+        likeness = np.maximum(likeness, directions @ directions[chosen[-1]])
+    return directions[chosen]
 
 
 def check_bank(bank: np.ndarray, settings, name: str) -> np.ndarray:

@@ -13,6 +13,7 @@ encoder). The painted square is only a backdrop: the product's own pixels are pu
 """
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from diffusers import KandinskyV22InpaintPipeline
 
 from imagegen.pipeline import Decoder, GeneratorSettings, load_decoder_parts, scaled_conditions, to_uint8
-from imagegen.scene.bank import check_bank, load_bank, nearest_backdrops, save_bank
+from imagegen.scene.bank import backdrop_styles, check_bank, load_bank, nearest_backdrops, save_bank
 from imagegen.spec import parse_generator_spec
 
 
@@ -50,16 +51,23 @@ class SceneGenerator(Decoder):
         length = float(np.linalg.norm(way))
         return way * (self.settings.added_norm / length) if length > 1e-6 else np.zeros_like(way)
 
-    def condition_candidates(self, target: np.ndarray, product: np.ndarray, count: int, skip: int = 0) -> np.ndarray:
+    def condition_candidates(self, target: np.ndarray, product: np.ndarray, count: int,
+                             style: int | None = None) -> np.ndarray:
         """Up to `count` condition rows worth painting for `target` around a product embedded as `product`: the
-        bank's backdrops that would bring the card nearest the target (after the `skip` nearest), or the one
-        way-based row without a bank."""
+        bank's backdrops (of `style` only, when given) that would bring the card nearest the target, or the one
+        way-based row without a bank (which has no styles: `style` is then ignored)."""
         target = np.asarray(target, dtype=np.float32)
         if not target.any():
             return target[None]  # the unconditional backdrop
         if self.condition_bank is None or self.settings.conditioning != "added":
             return self.condition_for(target, product)[None]
-        return nearest_backdrops(self.condition_bank, target, product, count, skip)
+        among = None if style is None else self.styles == style % (int(self.styles.max()) + 1)
+        return nearest_backdrops(self.condition_bank, target, product, count, among)
+
+    @cached_property
+    def styles(self) -> np.ndarray:
+        """The bank's rows' scene styles (imagegen.scene.bank.backdrop_styles), computed once."""
+        return backdrop_styles(self.condition_bank)
 
     def paint(self, squares: np.ndarray, repaint: np.ndarray, embeddings: np.ndarray, *, seed: int = 0,
               guidance_scale: float | None = None, num_inference_steps: int | None = None) -> np.ndarray:
