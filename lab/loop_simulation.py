@@ -4,16 +4,26 @@ the real API (cards, events, experiments, results, segment rounds) on a small re
 Hidden from the loop: each taste segment likes one kind of backdrop. Its liking is a direction in CLIP space,
 what a plain backdrop of the segment's secret colour adds to a product's embedding (averaged over products); a
 card's liking is the cosine between what its backdrop added (card minus the product's own photo) and that
-direction. A shopper clicks a scene card with probability base * (1 + LIFT * max(0, liking) / TOP), where TOP is
-the liking of the secret backdrop itself; the photo (the control) has liking 0.
+direction. A shopper clicks a scene card with probability BASE_CTR * (1 + LIFT * max(0, liking)); the photo
+(the control) has liking 0.
 
-Each round: an experiment in bandit mode over the photo (control) and CANDIDATES scene arms (seeds) of the
-round; DECISIONS cards requests per segment, clicks posted as events; then per segment the most-played scene
-arm's cards are the winners that steer the segment's next round (POST /v1/segments/<s>/rounds). Reported:
+Traffic: many shoppers (3,000 by default), each visiting a few times a round, as on a store; a bandit keeps a
+shopper's draw for its decision window, so a few shoppers visiting thousands of times would be a few draws.
+A click is stamped when it is posted, after the exposure it answers and before that shopper's next visit.
+
+Each round: an experiment in bandit mode over the photo (control) and CANDIDATES scene arms of the round, each
+a scene style for the segment (policy `style`: a cluster of the generator's backdrops; arms that differed by
+noise seed, or by the next-nearest backdrops, were within about 1 % of each other's click rate: the same scene
+again, which no bandit can tell apart);
+DECISIONS cards requests per segment, clicks posted as events; then per segment the most-played scene arm's
+cards are the winners that steer the segment's next round (POST /v1/segments/<s>/rounds). Every decision, with
+what each arm would have earned, is written to FOLDER/decisions-round-<n>.csv. Reported:
   lift_round_1, lift_final    expected click rate of the scene cards served, over the control's, minus 1
   best_arm_found_rate         (segment, round) pairs whose most-played arm is the truly best one
+  missed_best_by              for each pair where it is not: the best arm's true decision click rate minus the
+                              most-played one's (how much the miss cost; near-ties cannot be told apart)
   regret_vs_oracle            1 - the expected click rate served / the best arm's, over all decisions
-  aa_false_winner_rate        A/A experiments (two identical scene arms) in which a winner was declared
+  aa_false_winner_rate        A/A experiments (two identical photo arms): segments in which a winner was declared
   ips_error                   |off-policy IPS estimate - true decision click rate|, averaged over arms and rounds
 """
 from __future__ import annotations
@@ -36,9 +46,9 @@ LIFT, BASE_CTR = 1.0, 0.05
 class LoopConfig:
     products: int = 16
     segments: int = 3
-    shoppers: int = 120  # SIMULATED shoppers seeding the taste segments
+    shoppers: int = 3000  # SIMULATED shoppers; many, so that each visits a few times a round, as on a real store
     rounds: int = 3
-    candidates: int = 3  # scene arms per round (seeds)
+    candidates: int = 3  # scene arms per round: styles 0, 1, ... (imagegen.scene.bank) for the same segment
     decisions: int = 400  # cards requests per segment per round
     cards: int = 4  # cards per request
     aa_experiments: int = 10
@@ -87,8 +97,13 @@ class LoopLab:
         return self.embeddings[url]
 
     def shoppers_by_segment(self) -> dict[int, list[str]]:
-        users = [u["user_id"] for u in self.call("GET", "/v1/users?limit=200", self.storefront)["users"]]
+        """Every simulated shopper, by taste segment. A bandit keeps a shopper's draw for its decision window (an
+        hour), so a few shoppers visiting thousands of times would be a few draws, not thousands of decisions."""
+        from service.deps import deps
+        from service.repository import list_users
         with self.app.app_context():
+            with deps().db.connect() as connection:
+                users = [u["user_id"] for u in list_users(connection, self.config.shoppers)]
             live = self.app.extensions["tailorcard"].live.get()
             segment_of = {user: live.segment_of(user) for user in users}
         return {s: [u for u in users if segment_of[u] == s] for s in sorted(set(segment_of.values()))}
@@ -122,7 +137,7 @@ def _on_backdrop(photo: Image.Image, colour) -> Image.Image:
 
 
 def scene_policies(config: LoopConfig, round_: int) -> list[dict]:
-    return [{"kind": "scene", "seed": j, "round": round_} for j in range(config.candidates)]
+    return [{"kind": "scene", "style": j, "round": round_} for j in range(config.candidates)]
 
 
 def make_round_images(lab: LoopLab, segments: list[int], policies: list[dict]) -> None:
@@ -187,13 +202,14 @@ def _decide(lab: LoopLab, segment: int, user: str, liking: np.ndarray, arms: lis
         urls = [image_url(lab, key, segment, arm["presentation"]) if scene else None for key in keys]
         rates[arm["name"]] = [click_probability(lab, u, p, liking, scene) for u, p in zip(urls, photos)]
     clicked = [c for c, p in zip(body["cards"], rates[chosen]) if lab.rng.random() < p]
-    now = time.time() + 1
+    now = time.time()  # after the exposure the server stamped, before this shopper's next request
     if clicked:
         lab.call("POST", "/v1/events", lab.storefront, [
             {"event_id": f"{event_prefix}-{user}-{c['product']['id']}", "user_id": user, "item_id": c["product"]["id"],
              "type": "click", "timestamp": now} for c in clicked])
     decision_rate = {arm: 1 - float(np.prod(1 - np.asarray(p))) for arm, p in rates.items()}
-    return {"segment": segment, "arm": chosen, "card_rate": float(np.mean(rates[chosen])),
+    return {"segment": segment, "user": user, "arm": chosen, "clicks": len(clicked),
+            "card_rate": float(np.mean(rates[chosen])),
             **{f"card_rate:{arm}": float(np.mean(p)) for arm, p in rates.items()},
             **{f"decision_rate:{arm}": rate for arm, rate in decision_rate.items()}}
 
@@ -244,7 +260,8 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
     lifts = [_scene_lift(r["decisions"]) for r in rounds]
     return {
         "lift_round_1": round(lifts[0], 4), "lift_final": round(lifts[-1], 4), "lift_by_round": [round(x, 4) for x in lifts],
-        "best_arm_found_rate": round(float(np.mean([found for r in rounds for found in _best_found(r)])), 4),
+        "best_arm_found_rate": round(float(np.mean([gap == 0 for r in rounds for gap in _best_gaps(r)])), 4),
+        "missed_best_by": [round(gap, 4) for r in rounds for gap in _best_gaps(r) if gap > 0],
         "regret_vs_oracle": round(float(np.mean([_regret(r["decisions"]) for r in rounds])), 4),
         "aa_false_winner_rate": round(float(np.mean(aa)), 4) if aa else None,
         "ips_error": round(float(np.mean([e for r in rounds for e in _ips_errors(r)])), 4),
@@ -266,12 +283,14 @@ def _arm_columns(decisions: pd.DataFrame, prefix: str) -> list[str]:
     return [c for c in decisions.columns if c.startswith(prefix)]
 
 
-def _best_found(finished: dict) -> list[bool]:
-    decisions, found = finished["decisions"], []
+def _best_gaps(finished: dict) -> list[float]:
+    """Per segment, the truly best arm's decision click rate minus the most-played arm's (0: the best was found)."""
+    decisions, gaps = finished["decisions"], []
     for _, part in decisions.groupby("segment"):
         truth = part[_arm_columns(part, "decision_rate:")].mean()
-        found.append(part["arm"].value_counts().index[0] == truth.idxmax().split(":", 1)[1])
-    return found
+        played = part["arm"].value_counts().index[0]
+        gaps.append(float(truth.max() - truth[f"decision_rate:{played}"]))
+    return gaps
 
 
 def _regret(decisions: pd.DataFrame) -> float:
@@ -303,6 +322,7 @@ def run_loop_simulation(folder: Path, config: LoopConfig, scene_spec: str = "emb
         started = time.perf_counter()
         make_round_images(lab, segments, scene_policies(config, round_))
         rounds.append(run_round(lab, round_, shoppers, likings, f"loop-round-{round_}", round_arms(config, round_)))
+        rounds[-1]["decisions"].to_csv(Path(folder) / f"decisions-round-{round_}.csv", index=False)
         log(f"round {round_}: scene lift {_scene_lift(rounds[-1]['decisions']):.4f}, "
             f"{time.perf_counter() - started:.0f} s")
         if round_ + 1 < config.rounds:
