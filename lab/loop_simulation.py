@@ -54,6 +54,7 @@ class LoopConfig:
     aa_experiments: int = 10
     aa_decisions: int = 200  # cards requests per segment in each A/A experiment
     step: float = 0.5
+    min_share: float | None = None  # the bandit's exploration floor per arm (None: the service's default)
     seed: int = 0
 
 
@@ -179,7 +180,8 @@ def run_round(lab: LoopLab, round_: int, shoppers: dict, likings: dict, name: st
     config = lab.config
     per_segment = decisions_per_segment or config.decisions
     lab.call("POST", "/v1/experiments", lab.analyst, {"name": name, "hypothesis": "SIMULATED loop", "layer": name,
-                                                       "arms": arms, "allocation": "bandit"})
+                                                       "arms": arms, "allocation": "bandit",
+                                                       "bandit": _bandit_settings(config)})
     lab.call("POST", f"/v1/experiments/{name}/start", lab.analyst)
     decisions = []
     for segment, users in shoppers.items():
@@ -188,6 +190,10 @@ def run_round(lab: LoopLab, round_: int, shoppers: dict, likings: dict, name: st
     results = lab.call("GET", f"/v1/experiments/{name}/results", lab.analyst)
     lab.call("POST", f"/v1/experiments/{name}/stop", lab.analyst)
     return {"round": round_, "decisions": pd.DataFrame(decisions), "results": results}
+
+
+def _bandit_settings(config: LoopConfig) -> dict:
+    return {} if config.min_share is None else {"min_share": config.min_share}
 
 
 def _decide(lab: LoopLab, segment: int, user: str, liking: np.ndarray, arms: list[dict], event_prefix: str) -> dict:
@@ -268,7 +274,7 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
         "decisions_per_segment_per_round": config.decisions, "cards_per_decision": config.cards,
         "products": config.products, "aa_experiments": config.aa_experiments, "aa_decisions_per_segment": config.aa_decisions,
-        "step": config.step,
+        "step": config.step, "min_share": config.min_share,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }
 
