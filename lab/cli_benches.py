@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from features.defaults import BENCH_SERVICE_INSTANCE, DCGAN_DIR, SEGMENTS
+from features.defaults import BENCH_SERVICE_INSTANCE, DCGAN_DIR, DEFAULT_MODEL, SEGMENTS
 from features.model_spec import parse_model_spec
 from lab.output import print_result
 from service.cli_options import (MODEL_HELP, clothing_photos_option, encoder_option, export_option, grid_option,
@@ -108,9 +108,9 @@ def bench_generator_command(catalogue_dir, generator_spec, encoder_spec, dcgan_d
 @photo_sets("Studio photos on plain backdrops, their held-out split (fashion-small gave the README's numbers).",
             "clothing-photos folder: its validation/ photos are the backgrounds and amateur photos.")
 @seed_option
-@click.option("--model", "model_spec", required=True,
-              help="Model spec: 'local-dir:PATH' (a folder `tailorcard train-matte` writes) or 'embedded' "
-                   "(data/models/embedded-matte, which a fresh install does not have: no matte is shipped).")
+@click.option("--model", "model_spec", default=DEFAULT_MODEL, show_default=True,
+              help="Model spec: 'embedded' (data/models/embedded-matte, the shipped matte) or 'local-dir:PATH' "
+                   "(a folder `tailorcard train-matte` writes).")
 @click.option("--composites", default=400, show_default=True, help="Held-out composites with known masks.")
 @click.option("--photos", default=400, show_default=True, help="Held-out catalogue photos.")
 @json_option(RESULTS)
