@@ -264,10 +264,11 @@ def run_aa(lab: LoopLab, shoppers: dict, likings: dict) -> list[bool]:
 
 def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
     lifts = [_scene_lift(r["decisions"]) for r in rounds]
+    gaps = [gap for r in rounds for gap in _best_gaps(r)]
     return {
         "lift_round_1": round(lifts[0], 4), "lift_final": round(lifts[-1], 4), "lift_by_round": [round(x, 4) for x in lifts],
-        "best_arm_found_rate": round(float(np.mean([gap == 0 for r in rounds for gap in _best_gaps(r)])), 4),
-        "missed_best_by": [round(gap, 4) for r in rounds for gap in _best_gaps(r) if gap > 0],
+        "best_arm_found_rate": round(float(np.mean([gap == 0 for gap in gaps])), 4),
+        "missed_best_by": [round(gap, 4) for gap in gaps if gap > 0],
         "regret_vs_oracle": round(float(np.mean([_regret(r["decisions"]) for r in rounds])), 4),
         "aa_false_winner_rate": round(float(np.mean(aa)), 4) if aa else None,
         "ips_error": round(float(np.mean([e for r in rounds for e in _ips_errors(r)])), 4),

@@ -23,8 +23,9 @@ from features.colours import ProductColour, colour_named, product_colours
 from features.errors import TailorcardError
 from features.ids import echo
 from features.images import open_image
+from imagegen.matte.inference import installed_matte_model
 from imagegen.presentation.colour_preview import (VERSION, ColourPreviewRefused, colour_preview as make_preview,
-                                                  installed_matte_model, preview_label)
+                                                  preview_label)
 from service.catalogue_changes import product
 from service.deps import deps
 from service.errors import NotFound

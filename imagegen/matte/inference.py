@@ -62,6 +62,11 @@ def embedded_matte_model() -> MatteNet:
     return load_matte_model(embedded_dir("matte"))
 
 
+def installed_matte_model() -> MatteNet | None:
+    """The shipped trained matte when data/models holds one (loaded once), else None: plain backdrops only."""
+    return embedded_matte_model() if embedded_dir("matte").is_dir() else None
+
+
 @torch.no_grad()
 def matte(image, model: MatteNet | None = None) -> tuple[np.ndarray, MatteConfidence]:
     """alpha float32 [h, w] in [0, 1] of a photo (uint8 [h, w, 3] array or PIL image), and its confidence."""

@@ -16,11 +16,11 @@ from imagegen.presentation.presenter import Presented, Presenter
 def build_presenter(scene_spec: str | None = "embedded", encoder=None, device: str = "cpu") -> Presenter:
     """A Presenter from a scene generator spec (None: no scenes), the encoder of its space, and the shipped matte
     and upscaler, each used when data/models has it."""
-    from imagegen.matte import load_matte_model
+    from imagegen.matte.inference import installed_matte_model
     from imagegen.scene import load_scene_generator
     from imagegen.upscale import load_upscaler
     scenes = load_scene_generator(scene_spec, device=device) if scene_spec else None
-    matte_model = load_matte_model(embedded_dir("matte")) if embedded_dir("matte").is_dir() else None
+    matte_model = installed_matte_model()
     upscaler = load_upscaler(embedded_dir("upscaler")) if embedded_dir("upscaler").is_dir() else None
     return Presenter(scenes, matte_model, upscaler, encoder)
 

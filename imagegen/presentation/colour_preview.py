@@ -24,9 +24,8 @@ from PIL import Image
 
 from features.colours import ProductColour
 from features.errors import TailorcardError
-from features.model_spec import embedded_dir
 from imagegen.colour import dominant_lab, lab_to_srgb, srgb_to_lab
-from imagegen.matte import decontaminate, embedded_matte_model
+from imagegen.matte import decontaminate
 from imagegen.presentation.compose import SOLID_ALPHA, matte_photo
 from imagegen.provenance import Provenance, png_bytes
 from imagegen.upscale import enlarged_plainly
@@ -81,11 +80,6 @@ def colour_preview(photo: Image.Image, colour: ProductColour, matte_model=None, 
 def preview_label(name: str) -> str:
     """What a card shows over a colour preview."""
     return f"Colour preview: {name}"
-
-
-def installed_matte_model():
-    """The shipped trained matte when data/models holds one (loaded once), else None: plain backdrops only."""
-    return embedded_matte_model() if embedded_dir("matte").is_dir() else None
 
 
 def recolour(pixels: np.ndarray, alpha: np.ndarray, target_rgb) -> tuple[np.ndarray, np.ndarray]:
