@@ -5,12 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from features.errors import ModelSpecError
 from imagegen.matte import (MatteConfig, MatteNet, composite, decontaminate, judge_matte, load_matte_model, matte,
                             pseudo_mask, save_matte_model)
 from imagegen.matte.train import mask_iou
-from imagegen.matte.data import BENCH_MIX, PRODUCT_SHAPE, ProductSet, random_batch
+from imagegen.errors import TrainingError
+from imagegen.matte.data import BENCH_MIX, PRODUCT_SHAPE, ProductSet, load_backgrounds, random_batch
 from imagegen.matte.inference import guided_upsample
 from matte_helpers import ellipse_alpha, studio_photo
 
@@ -82,6 +84,21 @@ def test_composites_are_the_same_for_the_same_seed_and_empty_samples_have_no_pro
     assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
     _, alpha = random_batch(_ellipse_products(), backgrounds, 4, mix=(0, 0, 0, 1))
     assert alpha.max() == 0
+
+
+def test_top_corner_backgrounds_leave_out_the_garment_in_the_middle(tmp_path):
+    # an amateur photo: a red garment in the middle of a grey floor, as clothing-photos are
+    photo = np.full((533, 400, 3), 128, dtype=np.uint8)
+    photo[120:480, 60:340] = (200, 20, 20)
+    (tmp_path / "train" / "shirt").mkdir(parents=True)
+    Image.fromarray(photo).save(tmp_path / "train" / "shirt" / "a.jpg")
+    corners = load_backgrounds(tmp_path, "train", log=lambda line: None, region="top-corners")
+    centre = load_backgrounds(tmp_path, "train", log=lambda line: None, region="centre")
+    assert corners.shape == (2, 3, 128, 128) and centre.shape == (1, 3, 128, 128)
+    assert (corners.float() - 128).abs().max() < 12  # floor only (JPEG noise)
+    assert (centre[0, 0].float() - centre[0, 1].float()).mean() > 100  # mostly the red garment
+    with pytest.raises(TrainingError, match="background region 'middle': expected one of centre, top-corners"):
+        load_backgrounds(tmp_path, "train", region="middle")
 
 
 # the model's files

@@ -3,9 +3,11 @@ and the CLI commands' wiring."""
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from features.checkpoint import read_state
+from imagegen.errors import TrainingError
 from imagegen.matte import MatteConfig, MatteNet, load_matte_model, save_matte_model
 from imagegen.matte.data import build_product_set, catalogue_products
 from imagegen.matte.train import train_matte
@@ -32,6 +34,19 @@ def test_training_checkpoints_resumes_and_exports(matte_data, tmp_path):
     assert "products: 10 from" in log  # the resumed session reused the prepared products
     assert read_state(tmp_path / "matte" / "checkpoint")["step"] == 3
     assert load_matte_model(tmp_path / "model").config == TINY
+
+
+def test_a_run_can_start_from_trained_weights(matte_data, tmp_path):
+    catalogue, backgrounds = matte_data
+    start = MatteNet(TINY)
+    save_matte_model(start, tmp_path / "start")
+    tuned = train_matte(catalogue, backgrounds, tmp_path / "tune", minutes=5, max_steps=0, products=10, batch_size=2,
+                        init_dir=tmp_path / "start")
+    assert all(torch.equal(a, b) for a, b in zip(start.state_dict().values(), tuned.state_dict().values()))
+    assert f"matte: starting from the weights in {tmp_path / 'start'}" in (tmp_path / "tune" / "train.log").read_text()
+    with pytest.raises(TrainingError, match="has config .* the run asked for"):
+        train_matte(catalogue, backgrounds, tmp_path / "other", minutes=5, max_steps=0, products=10,
+                    config=MatteConfig(widths=(4, 8), working_size=32), init_dir=tmp_path / "start")
 
 
 def test_held_out_products_are_never_training_products(matte_data):

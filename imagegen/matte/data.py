@@ -1,11 +1,11 @@
 """Training and bench data for the matte: catalogue products with pseudo-masks, pasted over real photos.
 
 Products are decoded once into 80x64 canvases (the photo, its decontaminated colours, its pseudo-mask alpha);
-backgrounds are square crops of clothing-photos resized to 128 px. `random_batch` then builds a batch with
+backgrounds are squares of clothing-photos resized to 128 px (their top corners for the matte). `random_batch` then builds a batch with
 torch on the fly: each sample is one of
   photo  the catalogue photo itself, scaled and moved, its backdrop extended (the service's own photos),
   busy   the product pasted over a random crop of a real amateur photo (the known paste alpha is exact),
-  plain  the product pasted over a random plain colour with a gradient (studio backdrops other than white),
+  plain  the product pasted over a plain colour with a gradient, half of them near-white (studio backdrops),
   empty  a background with no product (so that a photo without one gets no confident matte),
 with independent colour jitter of product and background, and a little noise.
 """
@@ -28,8 +28,10 @@ from imagegen.matte.pseudo_mask import pseudo_mask
 
 PRODUCT_SHAPE = (80, 64)  # (height, width) of a product canvas: fashion-small's 80x60 plus 2 px each side
 BACKGROUND_SIZE = 128
+BACKGROUND_REGIONS = ("centre", "top-corners")
+MATTE_BACKGROUNDS = "top-corners"  # where the matte's composite backgrounds come from (load_backgrounds)
 KINDS = ("photo", "busy", "plain", "empty")
-TRAINING_MIX = (0.35, 0.45, 0.15, 0.05)  # share of each kind in a training batch
+TRAINING_MIX = (0.35, 0.40, 0.20, 0.05)  # share of each kind in a training batch
 BENCH_MIX = (0.0, 1.0, 0.0, 0.0)  # held-out composites: busy backgrounds only
 
 
@@ -118,8 +120,15 @@ def _to_canvas(photo: np.ndarray, colours: np.ndarray, alpha: np.ndarray) -> tup
     return chw[:3], chw[3:6], chw[6:]
 
 
-def load_backgrounds(folder: str | Path, split: str, limit: int | None = None, log=print) -> torch.Tensor:
-    """clothing-photos' `split` (train or validation) as uint8 [n, 3, 128, 128]: centre squares, resized."""
+def load_backgrounds(folder: str | Path, split: str, limit: int | None = None, log=print,
+                     region: str = "centre") -> torch.Tensor:
+    """clothing-photos' `split` (train or validation) as uint8 [n, 3, 128, 128], squares resized from `region`:
+      centre       the photo's centre square, where its garment is;
+      top-corners  its two top corners, a quarter of its width each: floor, bed or wall, seldom the garment
+                   (a matte trained over garments learns that a garment photographed at home is background).
+    """
+    if region not in BACKGROUND_REGIONS:
+        raise TrainingError(f"background region {region!r}: expected one of {', '.join(BACKGROUND_REGIONS)}")
     paths = sorted((Path(folder) / split).glob("*/*.jpg"))[:limit]
     if not paths:
         raise TrainingError(f"{Path(folder) / split}: expected class folders of .jpg photos (clothing-photos layout)")
@@ -127,12 +136,21 @@ def load_backgrounds(folder: str | Path, split: str, limit: int | None = None, l
     for path in paths:
         with Image.open(path) as image:
             image.draft("RGB", (BACKGROUND_SIZE * 2, BACKGROUND_SIZE * 2))  # JPEG decodes at a reduced scale
-            side = min(image.size)
-            left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
-            square = image.convert("RGB").crop((left, top, left + side, top + side))
-            squares.append(np.asarray(square.resize((BACKGROUND_SIZE, BACKGROUND_SIZE), Image.BILINEAR)))
-    log(f"backgrounds: {len(squares)} photos from {Path(folder) / split}")
+            image = image.convert("RGB")
+            squares.extend(np.asarray(image.crop(box).resize((BACKGROUND_SIZE, BACKGROUND_SIZE), Image.BILINEAR))
+                           for box in _square_boxes(image.size, region))
+    log(f"backgrounds: {len(squares)} {region} squares of {len(paths)} photos from {Path(folder) / split}")
     return torch.from_numpy(np.stack(squares)).permute(0, 3, 1, 2).contiguous()
+
+
+def _square_boxes(size: tuple[int, int], region: str) -> list[tuple[int, int, int, int]]:
+    width, height = size
+    if region == "centre":
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        return [(left, top, left + side, top + side)]
+    side = max(1, min(width, height) // 4)
+    return [(0, 0, side, side), (width - side, 0, width, side)]
 
 
 def random_batch(products: ProductSet, backgrounds: torch.Tensor, count: int, size: int = 80,
@@ -189,7 +207,13 @@ def _background_crops(backgrounds: torch.Tensor, count: int, size: int, generato
 
 
 def _plain_backdrops(count: int, size: int, generator) -> torch.Tensor:
+    """Plain colours with a gradient; half of them near-white greys, the studio backdrop that white and pale
+    products are hardest to tell from (the catalogue's own photos of those have no trusted pseudo-mask)."""
     colour = torch.rand(count, 3, 1, 1, generator=generator)
+    grey = 0.85 + 0.15 * torch.rand(count, 1, 1, 1, generator=generator)
+    tint = (torch.rand(count, 3, 1, 1, generator=generator) - 0.5) * 0.03
+    near_white = torch.rand(count, 1, 1, 1, generator=generator) < 0.5
+    colour = torch.where(near_white, grey + tint, colour)
     slope = (torch.rand(count, 3, 1, 1, generator=generator) - 0.5) * 0.2
     ramp = torch.linspace(-1, 1, size)[None, None, :, None]
     return (colour + slope * ramp).clamp(0, 1).expand(count, 3, size, size)

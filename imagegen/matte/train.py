@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from features.logs import job_logger
-from imagegen.matte.data import (BENCH_MIX, build_product_set, cached_product_set, catalogue_products, load_backgrounds,
-                                 random_batch)
-from imagegen.matte.model import MatteConfig, MatteNet, save_matte_model
+from imagegen.errors import TrainingError
+from imagegen.matte.data import (BENCH_MIX, MATTE_BACKGROUNDS, build_product_set, cached_product_set, catalogue_products,
+                                 load_backgrounds, random_batch)
+from imagegen.matte.model import MatteConfig, MatteNet, load_matte_model, save_matte_model
 from imagegen.training.run import TrainingRun, prepare_device
 
 STAGE = "matte"
@@ -39,23 +40,25 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
                 products: int = 16000, batch_size: int = 32, lr: float = 3e-3, config: MatteConfig | None = None,
                 resume: bool = False, max_steps: int | None = None, seed: int = 0, export_dir: str | Path | None = None,
                 checkpoint_every_s: float = 60.0, validate_every_s: float = 180.0, log_every: int = 50,
-                bf16: bool = False) -> MatteNet:
+                bf16: bool = False, init_dir: str | Path | None = None) -> MatteNet:
     """Train for `minutes` of training time in all (resumed sessions included); write the model to `export_dir`
-    (default out_dir/model)."""
+    (default out_dir/model). `init_dir`: a matte model folder whose weights the run starts from (fine-tuning;
+    its config is the model's), instead of a random start."""
     out_dir = Path(out_dir)
     logger = job_logger(out_dir / "train.log")
     device = prepare_device("cpu", seed)
     training = cached_product_set(out_dir / f"products-{products}-seed{seed}.npz", catalogue_dir, products, seed,
                                   logger.info)
-    backgrounds = load_backgrounds(backgrounds_dir, "train", log=logger.info)
+    backgrounds = load_backgrounds(backgrounds_dir, "train", log=logger.info, region=MATTE_BACKGROUNDS)
     validation = _validation_set(catalogue_dir, backgrounds_dir, seed, logger)
-    model = MatteNet(config or MatteConfig()).to(device)
+    model = _initial_model(config, init_dir, logger).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     run = TrainingRun(out_dir / STAGE, {"model": model}, {"optimizer": optimizer}, minutes, resume=resume,
                       max_steps=max_steps, checkpoint_every_s=checkpoint_every_s, log_every=log_every,
                       budget_spans_sessions=True, progress=False, log_file=out_dir / "train.log",
                       hyperparameters={"batch_size": batch_size, "config": model.config, "products": len(training),
-                                       "backgrounds": len(backgrounds), "seed": seed, "bf16": bf16})
+                                       "backgrounds": len(backgrounds), "seed": seed, "bf16": bf16,
+                                       "init": str(init_dir) if init_dir else None})
     run.every(validate_every_s, lambda: logger.info(f"{STAGE} step {run.step}: held-out composite IoU "
                                                     f"{validation_iou(model, *validation):.4f}"))
     torch.manual_seed(seed + run.step)  # a resumed run does not replay the batches it has seen
@@ -67,6 +70,16 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
         run.log(step, loss=loss)
     logger.info(f"{STAGE}: final held-out composite IoU {validation_iou(model, *validation):.4f}")
     save_matte_model(model.eval(), export_dir or out_dir / "model")
+    return model
+
+
+def _initial_model(config: MatteConfig | None, init_dir, logger) -> MatteNet:
+    if init_dir is None:
+        return MatteNet(config or MatteConfig())
+    model = load_matte_model(init_dir)
+    if config is not None and config != model.config:
+        raise TrainingError(f"--init {init_dir} has config {model.config}; the run asked for {config}")
+    logger.info(f"{STAGE}: starting from the weights in {init_dir}")
     return model
 
 
@@ -104,6 +117,6 @@ def _validation_set(catalogue_dir, backgrounds_dir, seed: int, logger) -> tuple[
     """Fixed composites of held-out products over validation backgrounds, for the log (the bench has its own)."""
     products = build_product_set(catalogue_products(catalogue_dir, heldout=True, limit=400, seed=seed + 1),
                                  log=logger.info)
-    backgrounds = load_backgrounds(backgrounds_dir, "validation", log=logger.info)
+    backgrounds = load_backgrounds(backgrounds_dir, "validation", log=logger.info, region=MATTE_BACKGROUNDS)
     generator = torch.Generator().manual_seed(seed + 1)
     return random_batch(products, backgrounds, VALIDATION_SAMPLES, mix=BENCH_MIX, generator=generator)
