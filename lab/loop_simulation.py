@@ -9,7 +9,11 @@ direction. A shopper clicks a scene card with probability BASE_CTR * (1 + LIFT *
 
 Traffic: many shoppers (3,000 by default), each visiting a few times a round, as on a store; a bandit keeps a
 shopper's draw for its decision window, so a few shoppers visiting thousands of times would be a few draws.
-A click is stamped when it is posted, after the exposure it answers and before that shopper's next visit.
+Time is simulated (service.clock.ManualClock, handed to the app): the store gets a cards request every
+SECONDS_BETWEEN_REQUESTS (20 a second), a click is stamped half-way to the next request (after the exposure it
+answers, before that shopper's next visit), and the bandit's counts refresh every 5 simulated seconds (about
+100 requests). Decisions, exposures and refreshes follow that clock, not the machine's, so a run gives the same
+numbers on any machine at any speed (the wall-clock runs before 2026-12-06 did not).
 
 Each round: an experiment in bandit mode over the photo (control) and CANDIDATES scene arms of the round, each
 a scene style for the segment (policy `style`: a cluster of the generator's backdrops; arms that differed by
@@ -40,6 +44,7 @@ from PIL import Image
 from lab.catalogues import copy_sample_catalogue
 
 LIFT, BASE_CTR = 1.0, 0.05
+SIMULATED_START = 1_800_000_000.0  # 2027-01-15 08:00 UTC: the simulated clock's first reading, the same every run
 
 
 @dataclass
@@ -55,6 +60,7 @@ class LoopConfig:
     aa_decisions: int = 200  # cards requests per segment in each A/A experiment
     step: float = 0.5
     min_share: float | None = None  # the bandit's exploration floor per arm (None: the service's default)
+    seconds_between_requests: float = 0.05  # simulated time between two cards requests of the store
     seed: int = 0
 
 
@@ -67,8 +73,10 @@ class LoopLab:
         from service.app import create_app
         from service.auth import new_key
         from service.bootstrap import seed
+        from service.clock import ManualClock
         from service.db import create_or_upgrade, make_engine
         self.config, self.log, self.rng = config, log, np.random.default_rng(config.seed)
+        self.clock = ManualClock(SIMULATED_START)
         catalogue_dir = copy_sample_catalogue(folder / "catalogue", config.products)
         self.encoder = load_encoder(encoder_spec, device="cpu")
         engine = make_engine(f"sqlite:///{folder}/loop.sqlite")
@@ -77,7 +85,7 @@ class LoopLab:
         engine.dispose()
         analyst, storefront = new_key("analyst"), new_key("storefront")
         self.app = create_app({"DATABASE_URL": f"sqlite:///{folder}/loop.sqlite", "JOB_QUEUE": "none",
-                               "ENCODER": self.encoder, "VARIANTS": scene_spec, "VARIANT_MIN_DEMAND": 1,
+                               "ENCODER": self.encoder, "CLOCK": self.clock, "VARIANTS": scene_spec, "VARIANT_MIN_DEMAND": 1,
                                "API_KEYS": [analyst, storefront], "RATE_LIMIT_PER_SECOND": 1e6,
                                "RATE_LIMIT_BURST": 10**6})
         self.client = self.app.test_client()
@@ -198,6 +206,8 @@ def _bandit_settings(config: LoopConfig) -> dict:
 
 def _decide(lab: LoopLab, segment: int, user: str, liking: np.ndarray, arms: list[dict], event_prefix: str) -> dict:
     """One cards request, the clicks it draws (posted as events), and what every arm would have earned."""
+    interval = lab.config.seconds_between_requests
+    lab.clock.advance(interval)
     body = lab.call("GET", f"/v1/users/{user}/cards?n={lab.config.cards}", lab.storefront)
     chosen = body["experiment"]["arm"]
     keys = [_key(lab, c["product"]["id"]) for c in body["cards"]]
@@ -208,11 +218,11 @@ def _decide(lab: LoopLab, segment: int, user: str, liking: np.ndarray, arms: lis
         urls = [image_url(lab, key, segment, arm["presentation"]) if scene else None for key in keys]
         rates[arm["name"]] = [click_probability(lab, u, p, liking, scene) for u, p in zip(urls, photos)]
     clicked = [c for c, p in zip(body["cards"], rates[chosen]) if lab.rng.random() < p]
-    now = time.time()  # after the exposure the server stamped, before this shopper's next request
+    clicked_at = lab.clock.time() + interval / 2  # after the exposure the server stamped, before the next request
     if clicked:
         lab.call("POST", "/v1/events", lab.storefront, [
             {"event_id": f"{event_prefix}-{user}-{c['product']['id']}", "user_id": user, "item_id": c["product"]["id"],
-             "type": "click", "timestamp": now} for c in clicked])
+             "type": "click", "timestamp": clicked_at} for c in clicked])
     decision_rate = {arm: 1 - float(np.prod(1 - np.asarray(p))) for arm, p in rates.items()}
     return {"segment": segment, "user": user, "arm": chosen, "clicks": len(clicked),
             "card_rate": float(np.mean(rates[chosen])),
@@ -275,7 +285,7 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
         "decisions_per_segment_per_round": config.decisions, "cards_per_decision": config.cards,
         "products": config.products, "aa_experiments": config.aa_experiments, "aa_decisions_per_segment": config.aa_decisions,
-        "step": config.step, "min_share": config.min_share,
+        "step": config.step, "min_share": config.min_share, "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }
 

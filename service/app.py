@@ -46,6 +46,7 @@ DEFAULTS = {
     # C2PA Content Credentials in every made image, where the instance has a key (imagegen/c2pa_manifest.py)
     "C2PA_SIGNING_KEY": None, "C2PA_CERTIFICATE_CHAIN": None, "C2PA_SIGNING_ALG": "ES256", "C2PA_TIMESTAMP_URL": None,
     "PRESENTATION_RULES_TTL_SECONDS": RULES_TTL_SECONDS,  # how old a worker's copy of the merchant's scene switches may be
+    "CLOCK": None,  # an object with time() and monotonic() (service.clock); None = the system's
     "EXPERIMENTS": None,  # an object following service.experiments.Experiments; None = DatabaseExperiments
     "RANKING_CACHE_SIZE": 4096,  # rankings each worker keeps in memory (service.ranking_cache); 0 = off
 }
@@ -86,19 +87,22 @@ def _load_key_file(app: Flask) -> None:
 
 
 def _dependencies(app: Flask) -> Deps:
+    from service.clock import SystemClock
     from service.live import LiveModel
     engine = app.extensions["tailorcard.db"]  # made by db.init_app
     encoder = LazyEncoder(app.config["ENCODER"])
     queue = _job_queue(app, engine)
+    clock = app.config["CLOCK"] or SystemClock()
     dependencies = Deps(
         db=engine,
+        clock=clock,
         keys=auth.load_keys(app.config["API_KEYS"]),
         limiter=auth.RateLimiter(app.config["RATE_LIMIT_PER_SECOND"], app.config["RATE_LIMIT_BURST"]),
         experiments=app.config["EXPERIMENTS"] or DatabaseExperiments(),
         rankings=RankingCache(app.config["RANKING_CACHE_SIZE"]),
         encoder=encoder,
         variants=app.config["VARIANT_STORE"] or _variant_store(app, encoder),
-        live=LazyLive(lambda: LiveModel(engine, encoder.encode_texts).load()),
+        live=LazyLive(lambda: LiveModel(engine, encoder.encode_texts, clock=clock).load()),
         presentation_rules=RulesCache(engine, app.config["PRESENTATION_RULES_TTL_SECONDS"]),
         jobs=queue,
         metrics=metrics.Metrics(queue.depth))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from imagegen.variants.queue import DemandQueue
     from service.auth import ApiKey, RateLimiter
+    from service.clock import SystemClock as Clock
     from service.experiments import Experiments
     from service.jobs import InProcessWorker, JobQueue
     from service.live import LiveModel
@@ -71,6 +72,7 @@ class LazyLive:
 class Deps:
     """Everything one app (one worker process) keeps beside its config."""
     db: sa.Engine
+    clock: Clock  # timestamps and refresh intervals (service.clock)
     keys: list[ApiKey]  # the API keys (service.auth)
     limiter: RateLimiter  # per key
     experiments: Experiments

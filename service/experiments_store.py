@@ -4,7 +4,7 @@
 what the experiments blueprint needs. A shopper's assignment is stored in the transaction that logs the
 cards served in it, so no assignment is left without its exposures. It finds the engine through the
 app's dependencies (service.deps), so one instance can be handed to create_app in config before the
-engine exists.
+engine exists; its timestamps and refresh intervals come from the app's clock (service.clock).
 
 Allocation. A fixed experiment assigns each shopper one arm for good (sticky, by the weights). A bandit
 experiment decides per cards request: the segment's counts (exposures and attributed clicks per arm, read
@@ -16,7 +16,6 @@ Cards a storefront rendered itself (`record_exposures`) are not bandit decisions
 from __future__ import annotations
 
 import re
-import time
 
 from features.ids import product_key
 from imagegen.errors import PresentationError
@@ -72,7 +71,7 @@ class DatabaseExperiments:
         running = self._running_on(CARDS_SLOT)
         if not running:  # the common case costs no database round trip
             return None
-        now = time.time()
+        now = deps().clock.time()
         for experiment in running:
             if experiment.allocation == "bandit":
                 if applies_to(experiment, user_id, segment):
@@ -95,10 +94,10 @@ class DatabaseExperiments:
         """The segment's current assignment probabilities, from counts at most BANDIT_COUNTS_REFRESH_S old."""
         cached = self._bandits.get(experiment.name)
         version = (experiment.started_at, experiment.arm_names, sorted(experiment.bandit.items()))
-        if cached is None or time.monotonic() - cached[0] > BANDIT_COUNTS_REFRESH_S or cached[1] != version:
+        if cached is None or deps().clock.monotonic() - cached[0] > BANDIT_COUNTS_REFRESH_S or cached[1] != version:
             with self._engine().connect() as connection:
                 counts = bandit_counts(connection, experiment)
-            cached = (time.monotonic(), version, counts, {})
+            cached = (deps().clock.monotonic(), version, counts, {})
             self._bandits[experiment.name] = cached
         _, _, counts, probabilities = cached
         if key not in probabilities:
@@ -111,7 +110,7 @@ class DatabaseExperiments:
         """user_id -> the arms they are in, one per experiment in `running` (one per layer at most).
         `users` maps each user to their taste segment (None when unknown) for segment-targeted experiments;
         `store_new` writes newcomers' arms on `connection` (a concurrent worker's first row is kept)."""
-        now = time.time()
+        now = deps().clock.time()
         found = {user: [] for user in users}
         for experiment in running:
             table = store.AssignmentTable(connection, experiment.name, list(users))
@@ -129,17 +128,17 @@ class DatabaseExperiments:
 
     def _running_experiments(self) -> list[Experiment]:
         read_at, running = self._running
-        if time.monotonic() - read_at > RUNNING_REFRESH_S:
+        if deps().clock.monotonic() - read_at > RUNNING_REFRESH_S:
             with self._engine().connect() as connection:
                 running = store.list_experiments(connection, status="running")
-            self._running = (time.monotonic(), running)
+            self._running = (deps().clock.monotonic(), running)
         return running
 
     def log_exposures(self, user_id: str, assigned: dict, cards: list[dict], slot: str = CARDS_SLOT) -> int:
         """Stores what `assign` gave, in one transaction with one exposure per card served in it; `cards` as the
         cards endpoint returns them. Fixed: the assignment (one already stored stays: the first wins). Bandit:
         the decision with its probabilities (none when no card was served), which its exposures name."""
-        at = time.time()
+        at = deps().clock.time()
         rows = [{"experiment": assigned["experiment"], "arm": assigned["arm"], "user_id": user_id,
                  "item_id": product_key(card["product"]["id"]), "slot": slot, "position": card["rank"],
                  "image": _image_kind(card), "timestamp": at, "segment": assigned.get("segment"),
@@ -202,20 +201,21 @@ class DatabaseExperiments:
     def start(self, name: str) -> Experiment:
         with self._engine().begin() as connection:
             running = store.list_experiments(connection, status="running")
-            return self._change(connection, name, lambda e: start_experiment(e, running, time.time()))
+            return self._change(connection, name, lambda e: start_experiment(e, running, deps().clock.time()))
 
     def stop(self, name: str) -> Experiment:
         with self._engine().begin() as connection:
-            return self._change(connection, name, lambda e: e.stopped(time.time()))
+            return self._change(connection, name, lambda e: e.stopped(deps().clock.time()))
 
     def reweight(self, name: str, weights: dict[str, float]) -> Experiment:
         with self._engine().begin() as connection:
-            return self._change(connection, name, lambda e: change_weights(e, ordered_weights(e, weights), time.time()))
+            return self._change(connection, name,
+                                lambda e: change_weights(e, ordered_weights(e, weights), deps().clock.time()))
 
     def allocate(self, name: str, allocation, bandit=None) -> Experiment:
         """Switch between a fixed split and the bandit (optionally new bandit settings); the switch time is kept."""
         with self._engine().begin() as connection:
-            return self._change(connection, name, lambda e: e.reallocated(allocation, time.time(), bandit))
+            return self._change(connection, name, lambda e: e.reallocated(allocation, deps().clock.time(), bandit))
 
     def _change(self, connection, name: str, change) -> Experiment:
         experiment = store.get_experiment(connection, name)

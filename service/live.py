@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import numpy as np
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from features.preferences import DAY
 from recsys.recommender import Recommender, RecommenderConfig
 from recsys.segments import TasteSegments
 from service import repository
+from service.clock import SystemClock
 
 SEGMENTS = "segment_centroids"
 POPULARITY_SEQ = "popularity_seq"  # the last event the popularity prior counts
@@ -29,15 +29,16 @@ log = logging.getLogger(__name__)
 
 
 class LiveModel:
-    def __init__(self, engine: sa.Engine, encode_texts=None, config: RecommenderConfig | None = None):
+    def __init__(self, engine: sa.Engine, encode_texts=None, config: RecommenderConfig | None = None, clock=None):
         self.engine, self.encode_texts, self.config = engine, encode_texts, config
+        self.clock = clock or SystemClock()
         self.lock = threading.RLock()  # the recommender is not thread-safe (dev server, job threads)
         self.recommender: Recommender | None = None
         self.products: dict[int, dict] = {}
         self.segments: TasteSegments | None = None
         self.event_seq = self.change_seq = 0
         self.skipped_events: set[int] = set()  # seqs of stored events no model can use (see _usable)
-        self.popularity_seq, self._popularity_checked = 0, time.monotonic()
+        self.popularity_seq, self._popularity_checked = 0, self.clock.monotonic()
 
     def load(self) -> "LiveModel":
         with self.lock, self.engine.connect() as connection:
@@ -74,7 +75,7 @@ class LiveModel:
         """Products that joined the running store recently are new arrivals again after a restart, as they were
         when their change was caught up (recsys.freshness): the same added_at, so the same newness."""
         recent = catalogue["created_at"].notna() & ~catalogue["deleted"].astype(bool) & \
-            (catalogue["created_at"] > time.time() - NEW_ARRIVAL_DAYS * DAY)
+            (catalogue["created_at"] > self.clock.time() - NEW_ARRIVAL_DAYS * DAY)
         for position in np.flatnonzero(recent.to_numpy()):
             row = catalogue.iloc[position]
             self.recommender.upsert_item(int(row["product_id"]), vectors[position], in_stock=bool(row["in_stock"]),
@@ -104,14 +105,14 @@ class LiveModel:
             if len(pending):
                 self._rebuild_users(connection, pending["user_id"].unique())
                 self.event_seq = int(pending["seq"].max())
-        if time.monotonic() - self._popularity_checked >= POPULARITY_CHECK_S:
+        if self.clock.monotonic() - self._popularity_checked >= POPULARITY_CHECK_S:
             self.refresh_popularity()
 
     def refresh_popularity(self) -> bool:
         """Rebuild from the log when the popularity prior is due (or another worker refreshed it): a new store's
         first events become its popularity without a restart. True when it rebuilt."""
         with self.lock:
-            self._popularity_checked = time.monotonic()
+            self._popularity_checked = self.clock.monotonic()
             with self.engine.connect() as connection:
                 stored = repository.load_array(connection, POPULARITY_SEQ)
             stored = int(stored) if stored is not None else 0

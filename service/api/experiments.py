@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import math
-import time
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
@@ -148,7 +147,7 @@ def _exposure(row, number: int) -> dict:
             "item_id": product_id(row.get("item_id"), f"{where}.item_id"),
             "position": _integer(row.get("position"), f"{where}.position", 1, 10_000),
             "image": _choice(row.get("image", "original"), f"{where}.image", IMAGES),
-            "timestamp": _timestamp(row.get("timestamp", time.time()), f"{where}.timestamp"),
+            "timestamp": _timestamp(row.get("timestamp", deps().clock.time()), f"{where}.timestamp"),
             "segment": None if row.get("segment") is None else _integer(row["segment"], f"{where}.segment", 0, 10_000)}
 
 

@@ -22,7 +22,8 @@ from recsys.experiments import Experiment  # noqa: E402
 from service import experiments_db  # noqa: E402
 from service.bootstrap import seed  # noqa: E402
 from service.db import make_engine, metadata  # noqa: E402
-from service.experiments_store import arm_description, arm_policy  # noqa: E402
+from service.clock import ManualClock  # noqa: E402
+from service.experiments_store import BANDIT_COUNTS_REFRESH_S, arm_description, arm_policy  # noqa: E402
 
 STOREFRONT, ANALYST = auth("storefront"), auth("analyst")
 GUIDED = [{"name": "calm", "weight": 1, "presentation": {"kind": "scene", "guidance_scale": 3.0}},
@@ -155,6 +156,30 @@ def test_bandit_decisions_are_logged_with_their_probabilities_and_the_switch_bac
     stored = {r["user_id"]: r["arm"] for r in rows(app, experiments_db.assignments, "bandit")}
     assert {user: arms.pop() for user, arms in again.items()} == stored
     assert len(rows(app, experiments_db.decisions, "bandit")) == 2 * len(users)  # no decision under a fixed split
+
+
+def test_a_bandit_stamps_and_refreshes_on_the_apps_clock(seeded_database, tmp_path, tiny_encoder):
+    """Decisions and exposures carry the app's clock's time, and the counts behind the probabilities are re-read
+    when that clock has moved BANDIT_COUNTS_REFRESH_S, not the machine's (what makes simulations repeatable)."""
+    copy = tmp_path / "tailorcard.sqlite"
+    shutil.copy(seeded_database, copy)
+    clock = ManualClock(1_800_000_000.0)
+    app = make_app(f"sqlite:///{copy}", tiny_encoder, CLOCK=clock, RATE_LIMIT_PER_SECOND=1e6, RATE_LIMIT_BURST=10**6)
+    client = app.test_client()
+    create(client, "clocked", BANDIT_ARMS, allocation="bandit", bandit=BANDIT)
+    user = shoppers(app)[0]
+    first = cards(client, user)["experiment"]["probabilities"]
+    decision, = rows(app, experiments_db.decisions, "clocked")
+    assert decision["at"] == clock.time()
+    assert {e["timestamp"] for e in rows(app, experiments_db.exposures, "clocked")} == {clock.time()}
+    clicks = [{"event_id": f"c-{n}-{other}", "user_id": other, "item_id": card["product"]["id"], "type": "click",
+               "timestamp": clock.time() + 1}
+              for n, other in enumerate(shoppers(app)[:12]) for card in cards(client, other)["cards"][:1]]
+    assert client.post("/v1/events", json=clicks, headers=STOREFRONT).status_code in (200, 202)
+    clock.advance(BANDIT_COUNTS_REFRESH_S / 2)
+    assert cards(client, user)["experiment"]["probabilities"] == first  # counted less than the interval ago
+    clock.advance(BANDIT_COUNTS_REFRESH_S)
+    assert cards(client, user)["experiment"]["probabilities"] != first  # re-counted: the clicks moved them
 
 
 def test_results_show_status_segments_bandit_probabilities_and_off_policy_estimates(app, client):

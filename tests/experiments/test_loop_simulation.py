@@ -2,14 +2,16 @@
 its summary reads the truth it was given (the lab: SIMULATED shoppers, the real API)."""
 import numpy as np
 import pandas as pd
+import pytest
 
-from lab.loop_simulation import LoopConfig, LoopLab, _best_gaps, _ips_errors, hidden_likings, run_round
+from lab.loop_simulation import (SIMULATED_START, LoopConfig, LoopLab, _best_gaps, _ips_errors, hidden_likings,
+                                 run_round)
 
 PHOTO_ARMS = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} for name in ("photo", "photo-again")]
 
 
 def test_every_posted_click_is_credited_to_the_decision_that_drew_it(tmp_path):
-    """Shoppers come back within a second here; a click stamped later than now was credited to their next visit."""
+    """Shoppers come back within seconds here; a click stamped after their next visit was credited to it."""
     lab = LoopLab(tmp_path, LoopConfig(products=8, shoppers=60, segments=2), "embedded", "embedded", log=lambda *a: None)
     shoppers = lab.shoppers_by_segment()
     assert sum(len(users) for users in shoppers.values()) == 60  # every simulated shopper, not the API's first page
@@ -20,6 +22,21 @@ def test_every_posted_click_is_credited_to_the_decision_that_drew_it(tmp_path):
     assert decisions.groupby("segment")["user"].nunique().max() < 60  # shoppers did come back
     assert (decisions["clicks"] > 0).sum() > 10
     assert off_policy["observed_reward"] == (decisions["clicks"] > 0).mean()
+
+
+def test_a_run_repeats_to_the_digit_on_its_simulated_clock(tmp_path):
+    """Decisions, exposures and the bandit's refreshes follow the simulated clock, not the machine's: the decision
+    draws hash simulated hours and the counts refresh every 5 simulated seconds, however fast the machine runs."""
+    config = LoopConfig(products=8, shoppers=60, segments=2)
+    runs = []
+    for name in ("first", "again"):
+        lab = LoopLab(tmp_path / name, config, "embedded", "embedded", log=lambda *a: None)
+        shoppers = lab.shoppers_by_segment()
+        runs.append(run_round(lab, 0, shoppers, hidden_likings(lab, sorted(shoppers)), "check", PHOTO_ARMS,
+                              decisions_per_segment=40))
+        assert lab.clock.time() == pytest.approx(SIMULATED_START + 80 * config.seconds_between_requests)
+    pd.testing.assert_frame_equal(runs[0]["decisions"], runs[1]["decisions"])
+    assert runs[0]["results"]["off_policy"] == runs[1]["results"]["off_policy"]
 
 
 def _decisions(arms: list[str], truth: dict[str, float], counts: dict[str, int]) -> pd.DataFrame:
