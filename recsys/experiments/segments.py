@@ -26,7 +26,7 @@ import pandas as pd
 from recsys.experiments.bandit import bandit_srm
 from recsys.experiments.model import ExperimentError
 from recsys.experiments.off_policy import DecisionLog, off_policy_estimates
-from recsys.experiments.stats import normal_interval
+from recsys.experiments.stats import normal_interval, wilson_interval
 
 NO_SEGMENT = "none"  # the key of shoppers without a taste segment
 
@@ -58,7 +58,9 @@ def segment_counts(exposures: pd.DataFrame, arms: Sequence[str]) -> dict[str, di
 
 
 def clustered_ratio(clicks: np.ndarray, shown: np.ndarray, confidence: float = 0.95):
-    """sum(clicks) / sum(shown) over users, with the delta-method interval clustered by user; None when empty."""
+    """sum(clicks) / sum(shown) over users, with the delta-method interval clustered by user, widened to at least
+    the Wilson interval of the exposures taken one by one: the delta method's is [0, 0] for an arm with no
+    click yet, which would claim a rate known exactly. (None, None) when nothing was shown."""
     total = shown.sum()
     if total == 0:
         return None, None
@@ -66,7 +68,9 @@ def clustered_ratio(clicks: np.ndarray, shown: np.ndarray, confidence: float = 0
     n = len(shown)
     residual = clicks - ratio * shown
     variance = (residual ** 2).sum() / total ** 2 * (n / (n - 1) if n > 1 else 1.0)
-    return float(ratio), tuple(float(v) for v in normal_interval(float(ratio), float(np.sqrt(variance)), confidence))
+    low, high = normal_interval(float(ratio), float(np.sqrt(variance)), confidence)
+    floor_low, floor_high = wilson_interval(float(clicks.sum()), float(total), confidence)
+    return float(ratio), (max(0.0, min(low, floor_low)), min(1.0, max(high, floor_high)))  # a rate: in [0, 1]
 
 
 def segment_breakdown(exposures: pd.DataFrame, decisions: pd.DataFrame, arms: Sequence[str],

@@ -29,6 +29,15 @@ def proportion_interval(successes: int, n: int, confidence: float = 0.95) -> tup
     return normal_interval(p, np.sqrt(p * (1 - p) / n), confidence)
 
 
+def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion: inside [0, 1], and not empty at 0 or n successes (Wald's is)."""
+    z = z_value(confidence)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def mean_and_variance(values: np.ndarray) -> tuple[float, float]:
     """The mean and the variance of that mean."""
     return float(values.mean()), float(values.var() / len(values))

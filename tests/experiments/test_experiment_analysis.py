@@ -9,7 +9,8 @@ from lab.experiment_simulation import ShopperModel, simulate_in_process
 from recsys.experiments import (Experiment, analyze, attribute, change_weights, hashed_arm, results_table,
                                 start_experiment)
 from recsys.experiments.analysis import linearised
-from recsys.experiments.stats import compare, proportion_interval
+from recsys.experiments.segments import clustered_ratio
+from recsys.experiments.stats import compare, proportion_interval, wilson_interval
 
 DAY = 86_400.0
 
@@ -31,6 +32,21 @@ def test_wald_interval_matches_the_textbook():
     # support expanding solar energy; 0.887 +- 1.96 x 0.010 gives the 95% interval (0.8674, 0.9066).
     low, high = proportion_interval(887, 1000)
     assert (round(low, 4), round(high, 4)) == (0.8674, 0.9066)
+
+
+def test_wilson_interval_is_not_empty_at_no_successes():
+    # with no success in n trials the Wilson upper bound is z^2 / (n + z^2): 3.8415 / 13.8415 for n = 10
+    assert wilson_interval(0, 10) == (0.0, pytest.approx(0.27753, abs=1e-5))
+    low, high = wilson_interval(887, 1000)  # near Wald's (0.8674, 0.9066) at this n, pulled toward 1/2
+    assert (round(low, 4), round(high, 4)) == (0.8659, 0.9052)  # worked by hand: centre 0.8855, half 0.0196
+
+
+def test_an_arm_with_exposures_and_no_click_gets_an_honest_interval():
+    """The clustered delta-method interval is [0, 0] without clicks; the Wilson floor widens it."""
+    ctr, (low, high) = clustered_ratio(np.zeros(5), np.full(5, 2.0))  # 5 shoppers, 2 exposures each, no click
+    assert ctr == 0.0 and low == 0.0 and high == pytest.approx(wilson_interval(0, 10)[1])
+    ctr, (low, high) = clustered_ratio(np.array([2.0, 0.0, 0.0, 0.0]), np.full(4, 2.0))  # one shopper clicked both
+    assert ctr == 0.25 and 0.0 <= low and high <= 1.0  # the clustered interval, kept inside [0, 1]
 
 
 def test_conversion_interval_of_an_arm_is_the_textbook_wald_interval():
