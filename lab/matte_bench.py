@@ -25,7 +25,7 @@ from imagegen.matte.data import (BENCH_MIX, MATTE_BACKGROUNDS, build_product_set
 from imagegen.matte.inference import matte
 from imagegen.matte.model import MatteNet
 from imagegen.matte.pseudo_mask import pseudo_mask
-from imagegen.matte.train import mask_iou
+from imagegen.matte.inference import mask_iou
 
 COMPOSITE_SIZE = 80
 

@@ -10,7 +10,7 @@ from PIL import Image
 from features.errors import ModelSpecError
 from imagegen.matte import (MatteConfig, MatteNet, composite, decontaminate, judge_matte, load_matte_model, matte,
                             pseudo_mask, save_matte_model)
-from imagegen.matte.train import mask_iou
+from imagegen.matte.inference import mask_iou
 from imagegen.errors import TrainingError
 from imagegen.matte.data import BENCH_MIX, PRODUCT_SHAPE, ProductSet, load_backgrounds, random_batch
 from imagegen.matte.inference import guided_upsample

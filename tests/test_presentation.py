@@ -8,6 +8,8 @@ from PIL import Image
 from imagegen import GeneratorSettings
 from imagegen.components import build_movq, build_training_scheduler, build_unet
 from imagegen.errors import PresentationError
+from imagegen.matte import MatteConfig
+from imagegen.matte.pseudo_mask import pseudo_mask
 from imagegen.presentation import (ALL_SEGMENTS, ORIGINAL, SCENE, UPSCALED, PresentationMaker, PresentationPolicy,
                                    Presenter, plan_card)
 from imagegen.presentation.compose import compose, generator_input, matte_photo, product_unchanged
@@ -48,6 +50,35 @@ def test_a_plain_backdrop_is_matted_and_the_composite_keeps_every_product_pixel(
 def test_a_busy_photo_without_a_trained_matte_keeps_its_presentation_and_says_why():
     matted, reason = matte_photo(np.asarray(busy_photo()), matte_model=None)
     assert matted is None and "no trained matte" in reason
+
+
+class KnownMatte(torch.nn.Module):
+    """A stand-in for the trained matte that returns a given alpha (for a photo of its size)."""
+
+    def __init__(self, alpha: np.ndarray):
+        super().__init__()
+        self.config, self.anchor = MatteConfig(widths=(4, 8), working_size=80), torch.nn.Parameter(torch.zeros(1))
+        self.logits = torch.logit(torch.from_numpy(alpha).clamp(1e-4, 1 - 1e-4))[None]
+
+    def forward(self, photos):  # the photo and its mirror image, as imagegen.matte.matte runs them
+        return torch.stack([self.logits, self.logits.flip(-1)])
+
+
+def test_a_pseudo_mask_that_misses_a_pale_part_is_not_used_against_the_matte():
+    """On white, a white sole is backdrop to a colour-based pseudo-mask: the scene would replace it."""
+    shoe = ellipse_alpha()
+    pixels = studio_photo(shoe, (30, 90, 160))
+    sole = (shoe > 0) & (np.arange(80)[:, None] >= 56)
+    pixels[sole] = 250  # as white as the backdrop
+    assert pseudo_mask(pixels).trusted and pseudo_mask(pixels).alpha[60:66, 25:35].max() < 0.5
+    matted, reason = matte_photo(pixels, KnownMatte(shoe))  # a matte sure of the whole shoe
+    assert reason is None and matted.source == "matte" and matted.product[60:66, 25:35].all()
+    unsure = np.clip(shoe * 0.6 + 0.2, 0, 1).astype(np.float32)
+    matted, reason = matte_photo(pixels, KnownMatte(unsure))
+    assert matted is None and reason.startswith("the plain-backdrop mask and the matte disagree (IoU ")
+    agreeing = pseudo_mask(pixels).alpha
+    matted, reason = matte_photo(pixels, KnownMatte(agreeing))
+    assert reason is None and matted.source == "pseudo-mask"
 
 
 def test_the_generator_paints_everything_but_the_product(photo):

@@ -144,6 +144,14 @@ def _unsure_reason(score: float, unsure: float, share: float, product: np.ndarra
     return None
 
 
+def mask_iou(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """IoU per image of alphas [n, h, w] thresholded at 0.5 (1.0 when both are empty)."""
+    predicted, truth = np.asarray(predicted) >= 0.5, np.asarray(truth) >= 0.5
+    intersection = (predicted & truth).sum(axis=(1, 2))
+    union = (predicted | truth).sum(axis=(1, 2))
+    return np.where(union == 0, 1.0, intersection / np.maximum(union, 1))
+
+
 def product_extent(product: np.ndarray) -> float:
     """The largest connected part of a boolean product mask: the larger of its height and width shares."""
     labels, count = ndimage.label(product)

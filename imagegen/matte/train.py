@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -20,20 +19,13 @@ from features.logs import job_logger
 from imagegen.errors import TrainingError
 from imagegen.matte.data import (BENCH_MIX, MATTE_BACKGROUNDS, build_product_set, cached_product_set, catalogue_products,
                                  load_backgrounds, random_batch)
+from imagegen.matte.inference import mask_iou
 from imagegen.matte.model import MatteConfig, MatteNet, load_matte_model, save_matte_model
 from imagegen.training.run import TrainingRun, prepare_device
 
 STAGE = "matte"
 WARMUP_STEPS = 50
 VALIDATION_SAMPLES = 256
-
-
-def mask_iou(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """IoU per image of alphas [n, h, w] thresholded at 0.5 (1.0 when both are empty)."""
-    predicted, truth = np.asarray(predicted) >= 0.5, np.asarray(truth) >= 0.5
-    intersection = (predicted & truth).sum(axis=(1, 2))
-    union = (predicted | truth).sum(axis=(1, 2))
-    return np.where(union == 0, 1.0, intersection / np.maximum(union, 1))
 
 
 def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir: str | Path, minutes: float, *,

@@ -22,7 +22,7 @@ from PIL import Image
 
 from features.vectors import unit_rows
 from imagegen.errors import PresentationError
-from imagegen.presentation.compose import (backdrop_at_card, compose, generator_input, matte_photo,
+from imagegen.presentation.compose import (RULES_VERSION, backdrop_at_card, compose, generator_input, matte_photo,
                                            product_unchanged)
 from imagegen.presentation.policy import PresentationPolicy
 from imagegen.provenance import generator_version
@@ -143,7 +143,7 @@ class Presenter:
 def _version(scenes, matte_model, upscaler) -> str:
     """A short hash of every model that decides the pictures."""
     parts = {"scenes": generator_version(scenes) if scenes is not None else None,
-             "matte": _weights_digest(matte_model) if matte_model is not None else None,
+             "matte": _weights_digest(matte_model) if matte_model is not None else None, "rules": RULES_VERSION,
              "upscaler": model_version(upscaler) if upscaler is not None else None}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
