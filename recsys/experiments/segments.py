@@ -70,7 +70,7 @@ def clustered_ratio(clicks: np.ndarray, shown: np.ndarray, confidence: float = 0
     variance = (residual ** 2).sum() / total ** 2 * (n / (n - 1) if n > 1 else 1.0)
     low, high = normal_interval(float(ratio), float(np.sqrt(variance)), confidence)
     floor_low, floor_high = wilson_interval(float(clicks.sum()), float(total), confidence)
-    return float(ratio), (max(0.0, min(low, floor_low)), min(1.0, max(high, floor_high)))  # a rate: in [0, 1]
+    return float(ratio), (max(0.0, float(min(low, floor_low))), min(1.0, float(max(high, floor_high))))  # in [0, 1]
 
 
 def segment_breakdown(exposures: pd.DataFrame, decisions: pd.DataFrame, arms: Sequence[str],
