@@ -19,13 +19,17 @@ Each round: an experiment in bandit mode over the photo (control) and CANDIDATES
 a scene style for the segment (policy `style`: a cluster of the generator's backdrops; arms that differed by
 noise seed had true decision click rates within 0.5-0.8 points of each other in every segment, the same scene
 again, which no bandit tells apart in thousands of decisions; styles spread 0.1-2.9 points);
-DECISIONS cards requests per segment, clicks posted as events; then per segment the most-played scene arm's
-cards are the winners that steer the segment's next round (POST /v1/segments/<s>/rounds). Every decision, with
+DECISIONS cards requests per segment, clicks posted as events; then per segment the round's winner, the
+bandit's leader among the scene arms at the round's end, steers the segment's next round with its cards
+(POST /v1/segments/<s>/rounds; until 2026-12-06 the most-played scene arm, which lags). Every decision, with
 what each arm would have earned, is written to FOLDER/decisions-round-<n>.csv. Reported:
   lift_round_1, lift_final    expected click rate of the scene cards served, over the control's, minus 1
   best_arm_found_rate         (segment, round) pairs whose most-played arm is the truly best one
-  missed_best_by              for each pair where it is not: the best arm's true decision click rate minus the
-                              most-played one's (how much the miss cost; near-ties cannot be told apart)
+  winner_is_best_scene_rate   (segment, round) pairs whose winner (round_winner: what steers the next round) is
+                              the truly best scene arm
+  missed_best_by              for each pair whose most-played arm is not the best: the best arm's true decision
+                              click rate minus the most-played one's (what the miss cost; near-ties cannot be
+                              told apart)
   regret_vs_oracle            1 - the expected click rate served / the best arm's, over all decisions
   aa_false_winner_rate        A/A experiments (two identical photo arms): segments in which a winner was declared
   ips_error                   |off-policy IPS estimate - true decision click rate|, averaged over arms and rounds
@@ -236,13 +240,14 @@ def _key(lab: LoopLab, sku: str) -> int:
 
 
 def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig) -> dict[int, list[str]]:
-    """Per segment, the most-played scene arm's images of the round steer its next round."""
-    decisions, winners = finished["decisions"], {}
+    """Per segment, the round's winning scene arm's images steer its next round: the bandit's leader at the
+    round's end (the scene arm most probably best, as the results page shows it)."""
+    winners = {}
     for segment in segments:
-        played = decisions[(decisions["segment"] == segment) & (decisions["arm"] != "photo")]["arm"].value_counts()
-        if played.empty:
+        name = round_winner(finished, segment)
+        if name is None:
             continue
-        arm = next(a for a in scene_arms(config, finished["round"]) if a["name"] == played.index[0])
+        arm = next(a for a in scene_arms(config, finished["round"]) if a["name"] == name)
         with lab.app.app_context():
             keys = sorted(lab.app.extensions["tailorcard"].live.get().products)
         urls = [image_url(lab, key, segment, arm["presentation"]) for key in keys]
@@ -250,6 +255,19 @@ def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig)
         lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst, {"winners": winners[segment],
                                                                            "step": config.step})
     return winners
+
+
+def round_winner(finished: dict, segment: int) -> str | None:
+    """The scene arm an analyst reads as the round's winner: the bandit's leader (highest posterior probability of
+    being best among the variants), or the most-played scene arm where the results name none. Most-played lags:
+    it counts the round's first, uninformed decisions as much as its last."""
+    part = finished["results"]["segments"].get(str(segment)) or {}
+    leader = (part.get("winner") or {}).get("leader")
+    if leader is not None:
+        return leader
+    decisions = finished["decisions"]
+    played = decisions[(decisions["segment"] == segment) & (decisions["arm"] != "photo")]["arm"].value_counts()
+    return None if played.empty else played.index[0]
 
 
 def scene_arms(config: LoopConfig, round_: int) -> list[dict]:
@@ -279,6 +297,7 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "lift_round_1": round(lifts[0], 4), "lift_final": round(lifts[-1], 4), "lift_by_round": [round(x, 4) for x in lifts],
         "best_arm_found_rate": round(float(np.mean([gap == 0 for gap in gaps])), 4),
         "missed_best_by": [round(gap, 4) for gap in gaps if gap > 0],
+        "winner_is_best_scene_rate": round(float(np.mean([hit for r in rounds for hit in _winner_hits(r)])), 4),
         "regret_vs_oracle": round(float(np.mean([_regret(r["decisions"]) for r in rounds])), 4),
         "aa_false_winner_rate": round(float(np.mean(aa)), 4) if aa else None,
         "ips_error": round(float(np.mean([e for r in rounds for e in _ips_errors(r)])), 4),
@@ -308,6 +327,15 @@ def _best_gaps(finished: dict) -> list[float]:
         played = part["arm"].value_counts().index[0]
         gaps.append(float(truth.max() - truth[f"decision_rate:{played}"]))
     return gaps
+
+
+def _winner_hits(finished: dict) -> list[bool]:
+    """Per segment, whether the round's winner is the scene arm with the highest true decision click rate."""
+    hits = []
+    for segment, part in finished["decisions"].groupby("segment"):
+        truth = part[[c for c in _arm_columns(part, "decision_rate:") if c != "decision_rate:photo"]].mean()
+        hits.append(f"decision_rate:{round_winner(finished, segment)}" == truth.idxmax())
+    return hits
 
 
 def _regret(decisions: pd.DataFrame) -> float:

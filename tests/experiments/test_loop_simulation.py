@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from lab.loop_simulation import (SIMULATED_START, LoopConfig, LoopLab, _best_gaps, _ips_errors, hidden_likings,
-                                 run_round)
+                                 round_winner, run_round, _winner_hits)
 
 PHOTO_ARMS = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} for name in ("photo", "photo-again")]
 
@@ -50,6 +50,16 @@ def test_the_best_arm_is_found_when_it_is_the_most_played_and_a_miss_says_what_i
     assert _best_gaps({"decisions": _decisions(arms, truth, {"photo": 20, "scene-0": 10, "scene-1": 70})}) == [0.0]
     missed = _best_gaps({"decisions": _decisions(arms, truth, {"photo": 20, "scene-0": 70, "scene-1": 10})})
     assert np.allclose(missed, [0.1])
+
+
+def test_the_rounds_winner_is_the_bandits_leader_not_the_most_played_arm():
+    arms, truth = ["photo", "scene-0", "scene-1"], {"photo": 0.1, "scene-0": 0.2, "scene-1": 0.3}
+    decisions = _decisions(arms, truth, {"photo": 20, "scene-0": 70, "scene-1": 10})  # scene-0 played most early
+    led = {"decisions": decisions, "results": {"segments": {"0": {"winner": {"leader": "scene-1"}}}}}
+    assert round_winner(led, 0) == "scene-1"
+    unread = {"decisions": decisions, "results": {"segments": {}}}  # no results for the segment: most played
+    assert round_winner(unread, 0) == "scene-0" and round_winner(unread, 5) is None
+    assert _winner_hits(led) == [True] and _winner_hits(unread) == [False]
 
 
 def test_ips_error_is_the_distance_from_each_arms_true_rate():
