@@ -7,7 +7,6 @@ once per product content, most-shown first, and the card shows the product's own
 """
 from __future__ import annotations
 
-import time
 
 from flask import current_app, url_for
 
@@ -70,7 +69,7 @@ def request_variant(product_id: int, content_hash: str, segment: str, policy: Pr
     if key in dependencies.asked or not getattr(dependencies.variants, "generates", True):
         return
     demand = (product_id, f"{segment}:{policy.digest()}")
-    if not (wanted or demand_queue().request(*demand, at=time.time())):
+    if not (wanted or demand_queue().request(*demand, at=dependencies.clock.time())):
         return
     demand_queue().forget(*demand)
     dependencies.jobs.enqueue(GENERATE_VARIANT, key, {"product_id": product_id, "content_hash": content_hash,
