@@ -6,7 +6,8 @@
   alpha is the whole truth. `matte_iou_garment_backgrounds` uses their centre squares, each holding another
   garment that the truth calls background (how this bench measured before 2026-12-06).
 - catalogue photos: held-out fashion-small photos against their pseudo-masks (only trusted ones count for IoU;
-  all count for the fallback rate).
+  all count for the fallback rate); `pseudo_masks_agreeing`: the share of trusted pseudo-masks the matte agrees
+  with (IoU >= imagegen.presentation.compose.MIN_MASK_AGREEMENT), the ones cards use.
 - amateur photos: clothing-photos validation photos at full size (no truth): fallback rate and speed with the
   guided upsampling.
 IoU of alpha >= 0.5 against truth >= 0.5, per image, averaged; unsure mattes count too.
@@ -25,6 +26,7 @@ from imagegen.matte.data import (BENCH_MIX, MATTE_BACKGROUNDS, build_product_set
 from imagegen.matte.inference import matte
 from imagegen.matte.model import MatteNet
 from imagegen.matte.pseudo_mask import pseudo_mask
+from imagegen.presentation.compose import MIN_MASK_AGREEMENT
 from imagegen.matte.inference import mask_iou
 
 COMPOSITE_SIZE = 80
@@ -72,6 +74,7 @@ def _bench_catalogue_photos(model, products) -> dict:
     iou = [float(mask_iou(alphas[i][None], masks[i].alpha[None])[0]) for i in trusted]
     return {"pseudo_mask_iou": round(float(np.mean(iou)), 4) if iou else None, "photos": len(photos),
             "photos_with_trusted_pseudo_mask": len(trusted),
+            "pseudo_masks_agreeing": round(float(np.mean(np.array(iou) >= MIN_MASK_AGREEMENT)), 4) if iou else None,
             "fallback_rate": round(float(np.mean([not c.sure for c in confidences])), 4),
             "ms_per_photo": round(1000 * seconds / len(photos), 2),
             "photo_size": "x".join(map(str, photos[0].shape[1::-1]))}

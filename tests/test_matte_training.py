@@ -71,6 +71,7 @@ def test_cli_trains_and_benches_the_matte(matte_data, tmp_path):
     result = json.loads(benched.output.strip().splitlines()[-1])
     assert 0 <= result["matte_iou"] <= 1 and result["composites"] == 4 and result["photos"] == 4
     assert 0 <= result["fallback_rate"] <= 1 and result["ms_per_photo"] > 0
+    assert 0 <= result["pseudo_masks_agreeing"] <= 1 and result["matte_iou_garment_backgrounds"] <= 1
     # the command reports what the bench measures of that model (seeded), not numbers of its own
     direct = bench_matte(load_matte_model(tmp_path / "copy"), catalogue, backgrounds, composites=4, photos=4,
                          amateur_photos=result["amateur_photos"], log=lambda *_: None)
