@@ -184,3 +184,28 @@ def simulate_bandit(lab: BanditLab | None = None) -> dict:
         "exposures_per_segment": lab.exposures_per_segment, "segments": lab.segments, "arms": lab.arms,
         "batch_size": lab.batch_size, "seed": lab.seed, "simulated": SIMULATED_NOTE,
     }
+
+
+def best_arm_found_by_exposures(rates, exposures: list[int], segments: int = 40, batch_size: int = 1_000,
+                                seed: int = 0) -> dict:
+    """SIMULATED: how many exposures per segment the bandit needs to find the best of arms with these click rates
+    (arm 0 the control). For each budget, `segments` independent segments with exactly these rates; reported:
+    the share whose most-played arm is the best (issue #16's reading) and whose leader at the end is (the
+    variant of highest posterior probability of being best, what an analyst reads)."""
+    rates = np.asarray(rates, dtype=float)
+    valid = rates.ndim == 1 and len(rates) >= 2 and all(number(r, 0, 1) for r in rates)
+    if not valid or (rates == rates.max()).sum() > 1:
+        raise ExperimentError(f"rates must be 2 or more click rates in [0, 1], the control's first, one of them the "
+                              f"highest; got {rates.tolist()}")
+    best, rows = int(rates.argmax()), []
+    for budget in exposures:
+        lab = BanditLab(arms=len(rates), segments=segments, exposures_per_segment=budget, batch_size=batch_size,
+                        seed=seed)
+        lab.check_inputs()
+        logs = run_bandit(lab, np.repeat(rates[None], segments, axis=0), np.random.default_rng(seed))
+        leaders = logs.shares[:, -1, 1:].argmax(axis=1) + 1  # the variants' shares follow P(best) past the floors
+        rows.append({"exposures_per_segment": budget,
+                     "most_played_is_best": float(np.mean(logs.exposures.argmax(axis=1) == best)),
+                     "leader_is_best": float(np.mean(leaders == best)) if best else None})
+    return {"rates": rates.tolist(), "segments": segments, "batch_size": batch_size, "seed": seed,
+            "budgets": rows, "simulated": SIMULATED_NOTE}

@@ -18,6 +18,7 @@ def register(main: click.Group, bench: click.Group) -> None:
         module.register(main, bench)
     bench.add_command(bench_presentation_command)
     main.add_command(simulate_loop_command)
+    main.add_command(simulate_bandit_command)
     main.add_command(storefront_shots_command)
 
 
@@ -84,6 +85,30 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, a
                         seconds_between_requests=1 / requests_per_second, seed=seed)
     result = run_loop_simulation(Path(folder), config, scene_spec, encoder_spec, log=lambda l: click.echo(l, err=True))
     print_result(result, as_json)
+
+
+def _numbers(kind):
+    def parse(ctx, param, value):
+        try:
+            return [kind(part) for part in value.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated numbers; got {value!r}") from None
+    return parse
+
+
+@click.command("simulate-bandit")
+@click.option("--rates", required=True, callback=_numbers(float),
+              help="Each arm's click rate per exposure, the control's first: 0.05,0.057,0.0585,0.06.")
+@click.option("--exposures", default="20000,80000,320000", show_default=True, callback=_numbers(int),
+              help="Exposure budgets per segment to try.")
+@click.option("--segments", default=40, show_default=True, help="Independent segments per budget.")
+@seed_option
+@json_option()
+def simulate_bandit_command(rates, exposures, segments, seed, as_json):
+    """SIMULATED: the exposures per segment the bandit needs to find the best of arms with these click rates."""
+    from lab.bandit_simulation import best_arm_found_by_exposures
+
+    print_result(best_arm_found_by_exposures(rates, exposures, segments=segments, seed=seed), as_json)
 
 
 @click.command("storefront-shots")

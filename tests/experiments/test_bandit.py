@@ -1,8 +1,10 @@
 """Bandit mode: assignment probabilities, reproducible decisions, the winner rule, SRM, the seeded lab."""
+import json
+
 import numpy as np
 import pytest
 
-from lab.bandit_simulation import (BanditLab, aa_rates, declared_winners, run_bandit,
+from lab.bandit_simulation import (BanditLab, aa_rates, best_arm_found_by_exposures, declared_winners, run_bandit,
                                    simulate_bandit)
 from recsys.experiments import ExperimentError
 from recsys.experiments.bandit import (BanditConfig, assignment_probabilities, bandit_srm, choose, decision_draw,
@@ -161,3 +163,24 @@ def test_bad_choices_are_refused(shares, draw, message):
 def test_a_draw_needs_a_positive_window():
     with pytest.raises(ExperimentError, match=r"window_s a number of seconds > 0; got 10.0, 0"):
         decision_draw("exp", "u1", 10.0, 0)
+
+
+def test_the_exposures_a_bandit_needs_grow_as_the_arms_draw_closer():
+    far = best_arm_found_by_exposures([0.05, 0.03, 0.15], [3_000], segments=10)["budgets"][0]
+    assert far == {"exposures_per_segment": 3_000, "most_played_is_best": 1.0, "leader_is_best": 1.0}
+    near = best_arm_found_by_exposures([0.05, 0.0500, 0.0505], [3_000], segments=10)["budgets"][0]
+    assert near["most_played_is_best"] < 0.9  # a 1 % relative gap cannot be told at this budget
+    with pytest.raises(ExperimentError, match=r"in \[0, 1\], the control's first, one of them the highest"):
+        best_arm_found_by_exposures([0.05, 0.06, 0.06], [1_000])
+
+
+def test_simulate_bandit_command_prints_every_budget():
+    from click.testing import CliRunner
+
+    from service.cli import main
+    result = CliRunner().invoke(main, ["simulate-bandit", "--rates", "0.05,0.2", "--exposures", "1000,2000",
+                                       "--segments", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [row["exposures_per_segment"] for row in json.loads(result.output)["budgets"]] == [1000, 2000]
+    refused = CliRunner().invoke(main, ["simulate-bandit", "--rates", "0.05,lots"])
+    assert refused.exit_code == 2 and "expected comma-separated numbers" in refused.output
