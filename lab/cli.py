@@ -32,10 +32,13 @@ scenes_option = spec_option("--scenes", "scene_spec", "Scene generator spec.")
 @encoder_option()
 @click.option("--products", default=24, show_default=True, help="Held-out products presented.")
 @click.option("--segments", default=SEGMENTS, show_default=True, help="K: k-means segments of the product embeddings.")
+@click.option("--fallback-products", default=400, show_default=True,
+              help="Held-out products whose matte decision gives fallback_rate_heldout (no painting).")
 @seed_option
 @grid_option("Write the products x segments grid here (PNG); nothing is written without it.")
 @json_option()
-def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products, segments, seed, grid_path, as_json):
+def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products, segments, fallback_products, seed,
+                               grid_path, as_json):
     """Scene cards on a catalogue: product pixels kept, taste specificity, backdrop change, fallbacks, CPU speed."""
     import torch
 
@@ -47,7 +50,7 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
     presenter = build_presenter(scene_spec, encoder)
     result, grid = bench_presentation(presenter, encoder, catalogue_dir,
                                       products=products, segments=segments, seed=seed,
-                                      log=lambda line: click.echo(line, err=True))
+                                      fallback_products=fallback_products, log=lambda line: click.echo(line, err=True))
     result.update(catalogue=str(catalogue_dir), scenes=scene_spec, device="cpu", torch_threads=torch.get_num_threads(),
                   matte="trained matte" if presenter.matte_model is not None else "pseudo-masks of plain backdrops only",
                   upscaler="embedded-upscaler" if presenter.upscaler is not None else "bicubic")

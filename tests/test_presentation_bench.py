@@ -12,9 +12,11 @@ from lab.presentation_bench import _measure, bench_presentation
 def test_the_bench_measures_scene_cards_and_draws_the_grid(sample_catalogue_dir, tiny_encoder):
     presenter = Presenter(tiny_scenes(space_id=tiny_encoder.space_id), encoder=tiny_encoder)
     metrics, grid = bench_presentation(presenter, tiny_encoder, sample_catalogue_dir, products=3, segments=2,
-                                       log=lambda *_: None)
+                                       fallback_products=3, log=lambda *_: None)
     assert metrics["product_pixels_identical"] == 1.0 and metrics["min_long_side"] >= 240
     assert metrics["variants"] + 2 * round(metrics["fallback_rate"] * 3) == 6  # 3 products x 2 segments
+    assert metrics["fallback_products"] == 3
+    assert metrics["fallback_rate_heldout"] == metrics["fallback_rate"]  # the same 3 products, seeded alike
     assert 0.0 <= metrics["taste_specificity"] <= 1.0 and math.isfinite(metrics["background_delta_e"])
     assert grid is not None and grid.size[0] == 3 * 240  # the photo, then one card per segment
 
