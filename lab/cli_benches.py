@@ -113,8 +113,9 @@ def bench_generator_command(catalogue_dir, generator_spec, encoder_spec, dcgan_d
                    "(a folder `tailorcard train-matte` writes).")
 @click.option("--composites", default=400, show_default=True, help="Held-out composites with known masks.")
 @click.option("--photos", default=400, show_default=True, help="Held-out catalogue photos.")
+@grid_option("Write the visual check here (PNG): photos beside their matte over blue, unsure ones barred red.")
 @json_option(RESULTS)
-def bench_matte_command(catalogue_dir, backgrounds_dir, seed, model_spec, composites, photos, as_json):
+def bench_matte_command(catalogue_dir, backgrounds_dir, seed, model_spec, composites, photos, grid_path, as_json):
     """IoU of the matte on held-out composites and catalogue photos, fallback rates, CPU speed."""
     from imagegen.matte import load_matte_model
     from lab.matte_bench import bench_matte
@@ -122,6 +123,11 @@ def bench_matte_command(catalogue_dir, backgrounds_dir, seed, model_spec, compos
     model = load_matte_model(parse_model_spec(model_spec, "matte").folder)
     result = bench_matte(model, catalogue_dir, backgrounds_dir, composites=composites, photos=photos, seed=seed,
                          log=lambda line: click.echo(line, err=True))
+    if grid_path:
+        from lab.matte_grid import matte_grid
+        Path(grid_path).parent.mkdir(parents=True, exist_ok=True)
+        matte_grid(model, catalogue_dir, backgrounds_dir, seed=seed).save(grid_path, optimize=True)
+        result["grid"] = str(grid_path)
     print_result(result, as_json)
 
 

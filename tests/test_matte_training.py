@@ -3,6 +3,7 @@ and the CLI commands' wiring."""
 import json
 
 import pytest
+from PIL import Image
 import torch
 from click.testing import CliRunner
 
@@ -66,11 +67,13 @@ def test_cli_trains_and_benches_the_matte(matte_data, tmp_path):
     assert f"matte model written to {tmp_path / 'run'}/model" in trained.output
     save_matte_model(load_matte_model(tmp_path / "run" / "model"), tmp_path / "copy")
     benched = CliRunner().invoke(main, ["bench", "matte", *data, "--model", f"local-dir:{tmp_path / 'copy'}",
-                                        "--composites", "4", "--photos", "4", "--json"])
+                                        "--composites", "4", "--photos", "4", "--grid", str(tmp_path / "g.png"),
+                                        "--json"])
     assert benched.exit_code == 0, benched.output
     result = json.loads(benched.output.strip().splitlines()[-1])
     assert 0 <= result["matte_iou"] <= 1 and result["composites"] == 4 and result["photos"] == 4
     assert 0 <= result["fallback_rate"] <= 1 and result["ms_per_photo"] > 0
+    assert result["grid"] == str(tmp_path / "g.png") and Image.open(tmp_path / "g.png").size[0] == 12 * 120
     assert 0 <= result["pseudo_masks_agreeing"] <= 1 and result["matte_iou_garment_backgrounds"] <= 1
     # the command reports what the bench measures of that model (seeded), not numbers of its own
     direct = bench_matte(load_matte_model(tmp_path / "copy"), catalogue, backgrounds, composites=4, photos=4,
