@@ -3,9 +3,11 @@ its summary reads the truth it was given (the lab: SIMULATED shoppers, the real 
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
-from lab.loop_simulation import (SIMULATED_START, LoopConfig, LoopLab, _best_gaps, _ips_errors, hidden_likings,
-                                 round_winner, run_round, _winner_hits)
+from lab.loop_simulation import (SIMULATED_START, LoopConfig, LoopLab, _best_gaps, _ips_errors, _winner_hits,
+                                 hidden_likings, round_winner, run_round)
+from service import experiments_db
 
 PHOTO_ARMS = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} for name in ("photo", "photo-again")]
 
@@ -35,6 +37,9 @@ def test_a_run_repeats_to_the_digit_on_its_simulated_clock(tmp_path):
         runs.append(run_round(lab, 0, shoppers, hidden_likings(lab, sorted(shoppers)), "check", PHOTO_ARMS,
                               decisions_per_segment=40))
         assert lab.clock.time() == pytest.approx(SIMULATED_START + 80 * config.seconds_between_requests)
+        with lab.app.extensions["tailorcard"].db.connect() as connection:  # the service stamped simulated time
+            stamped = [row.at for row in connection.execute(sa.select(experiments_db.decisions.c.at))]
+        assert len(stamped) == 80 and all(SIMULATED_START < at <= lab.clock.time() for at in stamped)
     pd.testing.assert_frame_equal(runs[0]["decisions"], runs[1]["decisions"])
     assert runs[0]["results"]["off_policy"] == runs[1]["results"]["off_policy"]
 
