@@ -315,17 +315,18 @@ def _scene_lift(decisions: pd.DataFrame) -> float:
     return float(scenes["card_rate"].mean() / BASE_CTR - 1) if len(scenes) else 0.0
 
 
-def _arm_columns(decisions: pd.DataFrame, prefix: str) -> list[str]:
-    return [c for c in decisions.columns if c.startswith(prefix)]
+def _true_rates(decisions: pd.DataFrame) -> pd.Series:
+    """Arm name -> its true decision click rate over these decisions (what every arm would have earned)."""
+    columns = [c for c in decisions.columns if c.startswith("decision_rate:")]
+    return decisions[columns].mean().rename(lambda column: column.split(":", 1)[1])
 
 
 def _best_gaps(finished: dict) -> list[float]:
     """Per segment, the truly best arm's decision click rate minus the most-played arm's (0: the best was found)."""
     decisions, gaps = finished["decisions"], []
     for _, part in decisions.groupby("segment"):
-        truth = part[_arm_columns(part, "decision_rate:")].mean()
-        played = part["arm"].value_counts().index[0]
-        gaps.append(float(truth.max() - truth[f"decision_rate:{played}"]))
+        truth = _true_rates(part)
+        gaps.append(float(truth.max() - truth[part["arm"].value_counts().index[0]]))
     return gaps
 
 
@@ -333,8 +334,8 @@ def _winner_hits(finished: dict) -> list[bool]:
     """Per segment, whether the round's winner is the scene arm with the highest true decision click rate."""
     hits = []
     for segment, part in finished["decisions"].groupby("segment"):
-        truth = part[[c for c in _arm_columns(part, "decision_rate:") if c != "decision_rate:photo"]].mean()
-        hits.append(f"decision_rate:{round_winner(finished, segment)}" == truth.idxmax())
+        scenes = _true_rates(part).drop("photo", errors="ignore")
+        hits.append(round_winner(finished, segment) == scenes.idxmax())
     return hits
 
 
@@ -342,17 +343,16 @@ def _regret(decisions: pd.DataFrame) -> float:
     """1 - served / best arm's expected decision click rate, per segment, averaged."""
     regrets = []
     for _, part in decisions.groupby("segment"):
-        truth = part[_arm_columns(part, "decision_rate:")].mean()
         served = np.mean([row[f"decision_rate:{row['arm']}"] for _, row in part.iterrows()])
-        regrets.append(1 - served / truth.max())
+        regrets.append(1 - served / _true_rates(part).max())
     return float(np.mean(regrets))
 
 
 def _ips_errors(finished: dict) -> list[float]:
     """|IPS estimate - true decision click rate| per arm the log can speak for."""
-    truth = finished["decisions"][_arm_columns(finished["decisions"], "decision_rate:")].mean()
+    truth = _true_rates(finished["decisions"])
     estimates = finished["results"]["off_policy"]["arms"]
-    return [abs(estimates[arm]["ips"]["value"] - truth[f"decision_rate:{arm}"])
+    return [abs(estimates[arm]["ips"]["value"] - truth[arm])
             for arm in estimates if "ips" in estimates[arm]]
 
 
