@@ -23,11 +23,10 @@ import torch
 from imagegen.errors import BenchError
 from imagegen.matte.data import (BENCH_MIX, MATTE_BACKGROUNDS, build_product_set, catalogue_products, load_backgrounds,
                                  random_batch, read_photo)
-from imagegen.matte.inference import matte
+from imagegen.matte.inference import mask_iou, matte
 from imagegen.matte.model import MatteNet
 from imagegen.matte.pseudo_mask import pseudo_mask
 from imagegen.presentation.compose import MIN_MASK_AGREEMENT
-from imagegen.matte.inference import mask_iou
 
 COMPOSITE_SIZE = 80
 

@@ -7,7 +7,6 @@ once per product content, most-shown first, and the card shows the product's own
 """
 from __future__ import annotations
 
-
 from flask import current_app, url_for
 
 from features.images import open_image

@@ -1,8 +1,8 @@
 """Training and bench data for the matte: catalogue products with pseudo-masks, pasted over real photos.
 
 Products are decoded once into 80x64 canvases (the photo, its decontaminated colours, its pseudo-mask alpha);
-backgrounds are squares of clothing-photos resized to 128 px (their top corners for the matte). `random_batch` then builds a batch with
-torch on the fly: each sample is one of
+backgrounds are squares of clothing-photos resized to 128 px (their top corners for the matte). `random_batch`
+then builds a batch with torch on the fly: each sample is one of
   photo  the catalogue photo itself, scaled and moved, its backdrop extended (the service's own photos),
   busy   the product pasted over a random crop of a real amateur photo (the known paste alpha is exact),
   plain  the product pasted over a plain colour with a gradient, half of them near-white (studio backdrops),

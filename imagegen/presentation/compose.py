@@ -52,12 +52,11 @@ def matte_photo(pixels: np.ndarray, matte_model=None) -> tuple[MattedPhoto | Non
     agreement = float(mask_iou(alpha[None], plain.alpha[None])[0]) if plain.trusted else None
     if agreement is not None and agreement >= MIN_MASK_AGREEMENT:
         return MattedPhoto(pixels, _solid(plain.alpha), "pseudo-mask"), None
-    if not confidence.sure:
-        if agreement is None:
-            return None, confidence.reason
-        return None, (f"the plain-backdrop mask and the matte disagree (IoU {agreement:.3f} < {MIN_MASK_AGREEMENT}: "
-                      f"a part of the product as pale as the backdrop?) and {confidence.reason}")
-    return MattedPhoto(pixels, _solid(alpha), "matte"), None
+    if confidence.sure:
+        return MattedPhoto(pixels, _solid(alpha), "matte"), None
+    disagreement = ("" if agreement is None else f"the plain-backdrop mask and the matte disagree (IoU {agreement:.3f} "
+                    f"< {MIN_MASK_AGREEMENT}: a part of the product as pale as the backdrop?) and ")
+    return None, disagreement + confidence.reason
 
 
 def _solid(alpha: np.ndarray) -> np.ndarray:
