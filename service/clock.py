@@ -7,6 +7,13 @@ popularity) follows simulated time: the same run gives the same numbers on any m
 from __future__ import annotations
 
 import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def time(self) -> float: ...  # seconds since the epoch: what timestamps are stored in
+
+    def monotonic(self) -> float: ...  # seconds that only go forward: what refresh intervals are measured in
 
 
 class SystemClock:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from imagegen.variants.queue import DemandQueue
     from service.auth import ApiKey, RateLimiter
-    from service.clock import SystemClock as Clock
+    from service.clock import Clock
     from service.experiments import Experiments
     from service.jobs import InProcessWorker, JobQueue
     from service.live import LiveModel

@@ -17,7 +17,7 @@ from features.preferences import DAY
 from recsys.recommender import Recommender, RecommenderConfig
 from recsys.segments import TasteSegments
 from service import repository
-from service.clock import SystemClock
+from service.clock import Clock, SystemClock
 
 SEGMENTS = "segment_centroids"
 POPULARITY_SEQ = "popularity_seq"  # the last event the popularity prior counts
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 
 class LiveModel:
-    def __init__(self, engine: sa.Engine, encode_texts=None, config: RecommenderConfig | None = None, clock=None):
+    def __init__(self, engine: sa.Engine, encode_texts=None, config: RecommenderConfig | None = None,
+                 clock: Clock | None = None):
         self.engine, self.encode_texts, self.config = engine, encode_texts, config
         self.clock = clock or SystemClock()
         self.lock = threading.RLock()  # the recommender is not thread-safe (dev server, job threads)
