@@ -17,18 +17,27 @@ from service.cli_options import BUDGET_IN_ALL, export_option, photo_sets, run_fo
 @click.option("--products", default=16000, show_default=True, help="Training photos to pseudo-mask.")
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--lr", default=3e-3, show_default=True)
-@click.option("--bf16", is_flag=True, help="bf16 autocast: about twice as fast a step on these CPUs.")
+@click.option("--bf16", is_flag=True,
+              help="bf16 autocast: twice as fast a step on CPUs with native bf16 (AVX512-BF16), about ten times "
+                   "slower on CPUs without it (check `lscpu` for avx512_bf16).")
 @click.option("--init", "init_spec", default=None,
               help="Start from these weights (fine-tuning): 'embedded' or 'local-dir:PATH'; default a random start.")
+@click.option("--teacher", "teacher_spec", default=None,
+              help="Leave out products whose pseudo-mask this matte ('embedded' or 'local-dir:PATH') disagrees with "
+                   "(IoU < 0.95); default: every trusted pseudo-mask.")
+@click.option("--self-train", is_flag=True,
+              help="With --teacher: the --backgrounds folder's train photos whose teacher matte is sure are training "
+                   "products too, that matte as their truth.")
 @stop_options
 @export_option("Where the finished model is written (default: OUT/model).")
 def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, products, batch_size, lr, max_steps,
-                        resume, export_dir, bf16, init_spec):
+                        resume, export_dir, bf16, init_spec, teacher_spec, self_train):
     """Train the product matte on pseudo-masked catalogue photos and hard composites (CPU; run it with nice)."""
     from features.model_spec import parse_model_spec
     from imagegen.matte.train import train_matte
 
-    init_dir = parse_model_spec(init_spec, "matte").folder if init_spec else None
+    init_dir, teacher_dir = (parse_model_spec(spec, "matte").folder if spec else None for spec in (init_spec, teacher_spec))
     train_matte(catalogue_dir, backgrounds_dir, out_dir, minutes, products=products, batch_size=batch_size, lr=lr,
-                resume=resume, max_steps=max_steps, seed=seed, export_dir=export_dir, bf16=bf16, init_dir=init_dir)
+                resume=resume, max_steps=max_steps, seed=seed, export_dir=export_dir, bf16=bf16, init_dir=init_dir,
+                teacher_dir=teacher_dir, self_train=self_train)
     click.echo(f"matte model written to {export_dir or f'{out_dir}/model'}")

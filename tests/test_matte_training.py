@@ -2,6 +2,8 @@
 and the CLI commands' wiring."""
 import json
 
+import numpy as np
+
 import pytest
 from PIL import Image
 import torch
@@ -88,3 +90,63 @@ def test_bench_says_when_there_are_too_few_held_out_products(matte_data, tmp_pat
                                        str(backgrounds), "--model", f"local-dir:{tmp_path}", "--photos", "50"])
     assert result.exit_code == 2
     assert "6 held-out products; the bench needs 400" in result.output
+
+
+def test_teacher_filter_leaves_out_pseudo_masks_the_teacher_disagrees_with(matte_data, monkeypatch):
+    import imagegen.matte.inference as inference
+    from imagegen.matte.data import teacher_agreeing
+    catalogue, _ = matte_data
+    products = build_product_set(catalogue_products(catalogue, heldout=False), log=lambda line: None)
+    truth = {product_id: products.alpha[n, 0].numpy() / 255.0 for n, product_id in enumerate(products.ids)}
+    order = {photo.tobytes(): product_id for photo, product_id in zip(products.photos.permute(0, 2, 3, 1).numpy(),
+                                                                      products.ids)}
+
+    def stand_in(photo, model):  # the true alpha for even ids, an alpha cut in half (IoU ~0.5) for odd ones
+        product_id = order[photo.tobytes()]
+        alpha = truth[product_id].copy()
+        if product_id % 2:
+            alpha[: alpha.shape[0] // 2] = 0
+        return alpha.astype(np.float32), None
+
+    monkeypatch.setattr(inference, "matte", stand_in)
+    lines = []
+    kept = teacher_agreeing(products, teacher=None, min_iou=0.95, log=lines.append)
+    assert sorted(kept.ids) == sorted(i for i in products.ids if i % 2 == 0) and 0 < len(kept) < len(products)
+    assert all(torch.equal(kept.alpha[n], products.alpha[list(products.ids).index(i)]) for n, i in enumerate(kept.ids))
+    assert f"{len(kept)} of {len(products)} pseudo-masks agree with the teacher" in lines[0]
+    with pytest.raises(TrainingError, match="agrees with none"):
+        teacher_agreeing(products, teacher=None, min_iou=1.01, log=lines.append)
+
+
+def test_self_training_keeps_the_amateur_photos_the_teacher_is_sure_of_with_its_matte_as_truth(matte_data, monkeypatch,
+                                                                                              tmp_path):
+    import imagegen.matte.inference as inference
+    from imagegen.matte import judge_matte
+    from imagegen.matte.data import PRODUCT_SHAPE, pseudo_labelled_photos
+    from matte_helpers import ellipse_alpha
+    _, backgrounds = matte_data
+    sure_alpha = ellipse_alpha(80, 60)
+    calls = []
+
+    def stand_in(photo, model):  # sure of every other photo (a whole ellipse), unsure of the rest (all grey)
+        calls.append(photo.shape)
+        alpha = sure_alpha if len(calls) % 2 else np.full(photo.shape[:2], 0.5, np.float32)
+        return alpha, judge_matte(alpha)
+
+    monkeypatch.setattr(inference, "matte", stand_in)
+    lines = []
+    taught = pseudo_labelled_photos(backgrounds, "train", teacher=None, log=lines.append)
+    assert calls == [(80, 60, 3)] * 4  # the 300x400 photos at the canvas height
+    assert list(taught.ids) == [-1, -3] and taught.alpha.shape == (2, 1, *PRODUCT_SHAPE)
+    assert np.array_equal(taught.alpha[0, 0, :, 2:62].numpy(), np.round(sure_alpha * 255).astype(np.uint8))
+    assert lines == [f"self-training: the teacher is sure of 2 of 4 photos in {backgrounds / 'train'}"]
+    with pytest.raises(TrainingError, match="needs a teacher"):
+        train_matte(matte_data[0], backgrounds, tmp_path, minutes=1, self_train=True, config=TINY, max_steps=0)
+    assert not any(tmp_path.iterdir())  # refused before any work
+
+
+def test_cli_refuses_self_training_without_a_teacher(matte_data, tmp_path):
+    catalogue, backgrounds = matte_data
+    result = CliRunner().invoke(main, ["train-matte", "--catalogue", str(catalogue), "--backgrounds", str(backgrounds),
+                                       "--out", str(tmp_path / "run"), "--self-train"])
+    assert result.exit_code != 0 and "self-training needs a teacher" in result.output

@@ -100,6 +100,52 @@ def cached_product_set(cache: Path, catalogue_dir, limit: int, seed: int, log=pr
     return products
 
 
+def teacher_agreeing(products: ProductSet, teacher, min_iou: float, log=print) -> ProductSet:
+    """The products whose pseudo-mask a trained matte (`teacher`) agrees with at IoU >= `min_iou`. A "trusted"
+    pseudo-mask can still cut a white sole or a pale shirt's body out of the product; learning from those teaches
+    the matte that such parts are backdrop, so a disagreement leaves the product out of training."""
+    from imagegen.matte.inference import mask_iou, matte
+    photos = products.photos.permute(0, 2, 3, 1).numpy()
+    alphas = np.stack([matte(photo, teacher)[0] for photo in photos])
+    agreement = mask_iou(alphas, products.alpha[:, 0].numpy() / 255.0)
+    keep = torch.from_numpy(agreement >= min_iou)
+    log(f"teacher filter: {int(keep.sum())} of {len(products)} pseudo-masks agree with the teacher at IoU >= "
+        f"{min_iou} (median IoU {float(np.median(agreement)):.4f}); the rest are left out")
+    if not keep.any():
+        raise TrainingError(f"the teacher agrees with none of the {len(products)} pseudo-masks at IoU >= {min_iou}")
+    return ProductSet(products.ids[keep.numpy()], products.photos[keep], products.colours[keep], products.alpha[keep])
+
+
+def pseudo_labelled_photos(folder: str | Path, split: str, teacher, limit: int | None = None, log=print) -> ProductSet:
+    """Self-training products: clothing-photos' `split` photos at the canvas height whose `teacher` matte is sure,
+    that matte taken as their alpha. Amateur garments on beds and floors are what the catalogue's studio photos
+    never show the matte; only the photos its rules would use on a card are kept, so it learns from its own sure
+    mattes (Noisy Student, Xie et al. 2020, with the composites' jitter and noise as the noise)."""
+    from imagegen.matte.inference import matte
+    paths = sorted((Path(folder) / split).glob("*/*.jpg"))[:limit]
+    if not paths:
+        raise TrainingError(f"{Path(folder) / split}: expected class folders of .jpg photos (clothing-photos layout)")
+    ids, canvases = [], []
+    for n, path in enumerate(paths):
+        photo = Image.fromarray(read_photo(path))
+        small = np.asarray(photo.resize((max(1, round(photo.width * PRODUCT_SHAPE[0] / photo.height)), PRODUCT_SHAPE[0]),
+                                        Image.BILINEAR))
+        alpha, confidence = matte(small, teacher)
+        if confidence.sure:
+            canvases.append(_to_canvas(small, np.round(decontaminate(small, alpha)).astype(np.uint8), alpha))
+            ids.append(-(n + 1))  # negative: no catalogue product key
+    log(f"self-training: the teacher is sure of {len(ids)} of {len(paths)} photos in {Path(folder) / split}")
+    if not ids:
+        raise TrainingError(f"the teacher is sure of none of the {len(paths)} photos in {Path(folder) / split}")
+    photos, colours, alpha = (torch.from_numpy(np.stack(part)) for part in zip(*canvases))
+    return ProductSet(np.array(ids, dtype=np.int64), photos, colours, alpha)
+
+
+def joined(first: ProductSet, second: ProductSet) -> ProductSet:
+    return ProductSet(np.concatenate([first.ids, second.ids]),
+                      *(torch.cat([getattr(first, name), getattr(second, name)]) for name in ("photos", "colours", "alpha")))
+
+
 def _to_canvas(photo: np.ndarray, colours: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, ...]:
     """Scale to the canvas height, then pad its width with the edge pixels (alpha with zeros) or crop it."""
     height, width = PRODUCT_SHAPE
