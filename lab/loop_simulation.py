@@ -21,7 +21,8 @@ noise seed had true decision click rates within 0.5-0.8 points of each other in 
 again, which no bandit tells apart in thousands of decisions; styles spread 0.1-2.9 points);
 DECISIONS cards requests per segment, clicks posted as events; then per segment the round's winner, the
 bandit's leader among the scene arms at the round's end, steers the segment's next round with its cards
-(POST /v1/segments/<s>/rounds; until 2026-12-06 the most-played scene arm, which lags). Every decision, with
+(POST /v1/segments/<s>/rounds; until 2026-12-06 the most-played scene arm, which lags); `--steer-by oracle`
+steers toward the truly best scene arm instead, a ceiling no service can reach. Every decision, with
 what each arm would have earned, is written to FOLDER/decisions-round-<n>.csv. Reported:
   lift_round_1, lift_final    expected click rate of the scene cards served, over the control's, minus 1
   best_arm_found_rate         (segment, round) pairs whose most-played arm is the truly best one
@@ -65,6 +66,7 @@ class LoopConfig:
     step: float = 0.5
     min_share: float | None = None  # the bandit's exploration floor per arm (None: the service's default)
     seconds_between_requests: float = 0.05  # simulated time between two cards requests of the store
+    steer_by: str = "leader"  # "leader": the round's winner as analysts read it; "oracle": the truly best scene arm
     seed: int = 0
 
 
@@ -244,7 +246,7 @@ def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig)
     round's end (the scene arm most probably best, as the results page shows it)."""
     winners = {}
     for segment in segments:
-        name = round_winner(finished, segment)
+        name = oracle_winner(finished, segment) if config.steer_by == "oracle" else round_winner(finished, segment)
         if name is None:
             continue
         arm = next(a for a in scene_arms(config, finished["round"]) if a["name"] == name)
@@ -268,6 +270,13 @@ def round_winner(finished: dict, segment: int) -> str | None:
     decisions = finished["decisions"]
     played = decisions[(decisions["segment"] == segment) & (decisions["arm"] != "photo")]["arm"].value_counts()
     return None if played.empty else played.index[0]
+
+
+def oracle_winner(finished: dict, segment: int) -> str:
+    """The scene arm with the highest true decision click rate: known to the simulation only, so steering by it is
+    a ceiling (what the loop would gain if every round's winner were read right), never the service's rule."""
+    decisions = finished["decisions"]
+    return _true_rates(decisions[decisions["segment"] == segment]).drop("photo", errors="ignore").idxmax()
 
 
 def scene_arms(config: LoopConfig, round_: int) -> list[dict]:
@@ -304,7 +313,7 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
         "decisions_per_segment_per_round": config.decisions, "cards_per_decision": config.cards,
         "products": config.products, "aa_experiments": config.aa_experiments, "aa_decisions_per_segment": config.aa_decisions,
-        "step": config.step, "min_share": config.min_share, "seconds_between_requests": config.seconds_between_requests,
+        "step": config.step, "steer_by": config.steer_by, "min_share": config.min_share, "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }
 

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from lab.loop_simulation import (SIMULATED_START, LoopConfig, LoopLab, _best_gaps, _ips_errors, _winner_hits,
-                                 hidden_likings, round_winner, run_round)
+                                 hidden_likings, oracle_winner, round_winner, run_round)
 from service import experiments_db
 
 PHOTO_ARMS = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} for name in ("photo", "photo-again")]
@@ -73,3 +73,9 @@ def test_ips_error_is_the_distance_from_each_arms_true_rate():
                 "results": {"off_policy": {"arms": {"photo": {"ips": {"value": 0.12}}, "scene-0": {"ips": {"value": 0.25}},
                                                     "gone": {"error": "no decisions"}}}}}
     assert np.allclose(_ips_errors(finished), [0.02, 0.05])
+
+
+def test_the_oracle_ceiling_steers_toward_the_truly_best_scene_arm_whatever_was_played():
+    arms, truth = ["photo", "scene-0", "scene-1"], {"photo": 0.5, "scene-0": 0.2, "scene-1": 0.3}
+    finished = {"decisions": _decisions(arms, truth, {"photo": 20, "scene-0": 70, "scene-1": 10})}
+    assert oracle_winner(finished, 0) == "scene-1"  # not the photo, though it is truly better, nor the most played
