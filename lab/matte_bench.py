@@ -11,6 +11,8 @@
 - amateur photos: clothing-photos validation photos at full size (no truth): fallback rate and speed with the
   guided upsampling.
 IoU of alpha >= 0.5 against truth >= 0.5, per image, averaged; unsure mattes count too.
+`sure_but_wrong_composites`: the share of sure mattes (those a card would use) with IoU under 0.9: the fault
+a more confident matte risks, a card whose product lost or gained a part.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from imagegen.matte.pseudo_mask import pseudo_mask
 from imagegen.presentation.compose import MIN_MASK_AGREEMENT
 
 COMPOSITE_SIZE = 80
+SURE_BUT_WRONG_IOU = 0.9  # a sure matte under this IoU would put a cut (or grown) product on a card
 
 
 def bench_matte(model: MatteNet, catalogue_dir: str | Path, backgrounds_dir: str | Path, *, composites: int = 400,
@@ -61,6 +64,7 @@ def _composite_iou(model, product_set, backgrounds_dir, region: str, count: int,
     sure = np.array([c.sure for c in confidences])
     return {"matte_iou": round(float(iou.mean()), 4),
             "matte_iou_sure": round(float(iou[sure].mean()), 4) if sure.any() else None,
+            "sure_but_wrong_composites": round(float((iou[sure] < SURE_BUT_WRONG_IOU).mean()), 4) if sure.any() else None,
             "fallback_rate_composites": round(float(1 - sure.mean()), 4), "composites": count,
             "ms_per_composite": round(1000 * seconds / count, 2)}
 

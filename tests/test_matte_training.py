@@ -77,6 +77,7 @@ def test_cli_trains_and_benches_the_matte(matte_data, tmp_path):
     assert 0 <= result["fallback_rate"] <= 1 and result["ms_per_photo"] > 0
     assert result["grid"] == str(tmp_path / "g.png") and Image.open(tmp_path / "g.png").size[0] == 12 * 120
     assert 0 <= result["pseudo_masks_agreeing"] <= 1 and result["matte_iou_garment_backgrounds"] <= 1
+    assert result["sure_but_wrong_composites"] is None or 0 <= result["sure_but_wrong_composites"] <= 1
     # the command reports what the bench measures of that model (seeded), not numbers of its own
     direct = bench_matte(load_matte_model(tmp_path / "copy"), catalogue, backgrounds, composites=4, photos=4,
                          amateur_photos=result["amateur_photos"], log=lambda *_: None)
@@ -150,3 +151,17 @@ def test_cli_refuses_self_training_without_a_teacher(matte_data, tmp_path):
     result = CliRunner().invoke(main, ["train-matte", "--catalogue", str(catalogue), "--backgrounds", str(backgrounds),
                                        "--out", str(tmp_path / "run"), "--self-train"])
     assert result.exit_code != 0 and "self-training needs a teacher" in result.output
+
+
+def test_bench_counts_sure_mattes_that_would_cut_the_product(matte_data, monkeypatch):
+    import types
+    import lab.matte_bench as matte_bench
+    catalogue, backgrounds = matte_data
+    products = build_product_set(catalogue_products(catalogue, heldout=True), log=lambda line: None)
+    sure = [True, True, True, False]  # the last matte is unsure: a card would not use it, so it does not count
+    monkeypatch.setattr(matte_bench, "_matte_all", lambda model, photos: (
+        [np.ones(photo.shape[:2], np.float32) for photo in photos], [types.SimpleNamespace(sure=s) for s in sure], 0.1))
+    monkeypatch.setattr(matte_bench, "mask_iou", lambda predicted, truth: np.array([0.5, 0.95, 0.89, 0.1]))
+    result = matte_bench._composite_iou(None, products, backgrounds, "top-corners", 4, 0, lambda line: None)
+    assert result["sure_but_wrong_composites"] == 0.6667  # 0.5 and 0.89 are under 0.9 (rounded to 4 places)
+    assert result["matte_iou_sure"] == round((0.5 + 0.95 + 0.89) / 3, 4)
