@@ -203,8 +203,8 @@ def best_arm_found_by_exposures(rates, exposures: list[int], segments: int = 40,
                         seed=seed)
         lab.check_inputs()
         logs = run_bandit(lab, np.repeat(rates[None], segments, axis=0), np.random.default_rng(seed))
-        prior = lab.config  # the leader by the final counts, not by the last batch's shares (a batch behind)
-        final_best = probability_best(prior.prior_alpha + logs.clicks, prior.prior_beta + logs.exposures - logs.clicks)
+        config = lab.config  # the leader by the final counts, not by the last batch's shares (a batch behind)
+        final_best = probability_best(config.prior_alpha + logs.clicks, config.prior_beta + logs.exposures - logs.clicks)
         leaders = final_best[:, 1:].argmax(axis=1) + 1
         rows.append({"exposures_per_segment": budget,
                      "most_played_is_best": float(np.mean(logs.exposures.argmax(axis=1) == best)),

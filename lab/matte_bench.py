@@ -7,7 +7,7 @@
   garment that the truth calls background (how this bench measured before 2026-12-06).
 - catalogue photos: held-out fashion-small photos against their pseudo-masks (only trusted ones count for IoU;
   all count for the fallback rate); `pseudo_masks_agreeing`: the share of trusted pseudo-masks the matte agrees
-  with (IoU >= imagegen.presentation.compose.MIN_MASK_AGREEMENT), the ones cards use.
+  with (IoU >= imagegen.matte.inference.MIN_MASK_AGREEMENT), the ones cards use.
 - amateur photos: clothing-photos validation photos at full size (no truth): fallback rate and speed with the
   guided upsampling.
 IoU of alpha >= 0.5 against truth >= 0.5, per image, averaged; unsure mattes count too.
@@ -25,10 +25,9 @@ import torch
 from imagegen.errors import BenchError
 from imagegen.matte.data import (BENCH_MIX, MATTE_BACKGROUNDS, build_product_set, catalogue_products, load_backgrounds,
                                  random_batch, read_photo)
-from imagegen.matte.inference import mask_iou, matte
+from imagegen.matte.inference import MIN_MASK_AGREEMENT, mask_iou, matte
 from imagegen.matte.model import MatteNet
 from imagegen.matte.pseudo_mask import pseudo_mask
-from imagegen.presentation.compose import MIN_MASK_AGREEMENT
 
 COMPOSITE_SIZE = 80
 SURE_BUT_WRONG_IOU = 0.9  # a sure matte under this IoU would put a cut (or grown) product on a card

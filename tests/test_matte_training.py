@@ -94,7 +94,7 @@ def test_bench_says_when_there_are_too_few_held_out_products(matte_data, tmp_pat
 
 
 def test_teacher_filter_leaves_out_pseudo_masks_the_teacher_disagrees_with(matte_data, monkeypatch):
-    import imagegen.matte.inference as inference
+    import imagegen.matte.data as data
     from imagegen.matte.data import teacher_agreeing
     catalogue, _ = matte_data
     products = build_product_set(catalogue_products(catalogue, heldout=False), log=lambda line: None)
@@ -109,7 +109,7 @@ def test_teacher_filter_leaves_out_pseudo_masks_the_teacher_disagrees_with(matte
             alpha[: alpha.shape[0] // 2] = 0
         return alpha.astype(np.float32), None
 
-    monkeypatch.setattr(inference, "matte", stand_in)
+    monkeypatch.setattr(data, "matte", stand_in)
     lines = []
     kept = teacher_agreeing(products, teacher=None, min_iou=0.95, log=lines.append)
     assert sorted(kept.ids) == sorted(i for i in products.ids if i % 2 == 0) and 0 < len(kept) < len(products)
@@ -121,7 +121,7 @@ def test_teacher_filter_leaves_out_pseudo_masks_the_teacher_disagrees_with(matte
 
 def test_self_training_keeps_the_amateur_photos_the_teacher_is_sure_of_with_its_matte_as_truth(matte_data, monkeypatch,
                                                                                               tmp_path):
-    import imagegen.matte.inference as inference
+    import imagegen.matte.data as data
     from imagegen.matte import judge_matte
     from imagegen.matte.data import PRODUCT_SHAPE, pseudo_labelled_photos
     from matte_helpers import ellipse_alpha
@@ -134,7 +134,7 @@ def test_self_training_keeps_the_amateur_photos_the_teacher_is_sure_of_with_its_
         alpha = sure_alpha if len(calls) % 2 else np.full(photo.shape[:2], 0.5, np.float32)
         return alpha, judge_matte(alpha)
 
-    monkeypatch.setattr(inference, "matte", stand_in)
+    monkeypatch.setattr(data, "matte", stand_in)
     lines = []
     taught = pseudo_labelled_photos(backgrounds, "train", teacher=None, log=lines.append)
     assert calls == [(80, 60, 3)] * 4  # the 300x400 photos at the canvas height

@@ -24,6 +24,7 @@ from features.image_pack import is_heldout
 from features.images import open_image
 from imagegen.errors import TrainingError
 from imagegen.matte.foreground import decontaminate
+from imagegen.matte.inference import mask_iou, matte
 from imagegen.matte.pseudo_mask import pseudo_mask
 
 PRODUCT_SHAPE = (80, 64)  # (height, width) of a product canvas: fashion-small's 80x60 plus 2 px each side
@@ -82,8 +83,7 @@ def build_product_set(products: list[tuple[int, Path]], log=print) -> ProductSet
             log(f"pseudo-masks: {n + 1}/{len(products)} photos, {len(ids)} trusted")
     if not ids:
         raise TrainingError(f"none of the {len(products)} photos has a trusted pseudo-mask (plain backdrops needed)")
-    photos, colours, alpha = (torch.from_numpy(np.stack(part)) for part in zip(*canvases))
-    return ProductSet(np.array(ids, dtype=np.int64), photos, colours, alpha)
+    return _product_set(ids, canvases)
 
 
 def cached_product_set(cache: Path, catalogue_dir, limit: int, seed: int, log=print) -> ProductSet:
@@ -104,7 +104,6 @@ def teacher_agreeing(products: ProductSet, teacher, min_iou: float, log=print) -
     """The products whose pseudo-mask a trained matte (`teacher`) agrees with at IoU >= `min_iou`. A "trusted"
     pseudo-mask can still cut a white sole or a pale shirt's body out of the product; learning from those teaches
     the matte that such parts are backdrop, so a disagreement leaves the product out of training."""
-    from imagegen.matte.inference import mask_iou, matte
     photos = products.photos.permute(0, 2, 3, 1).numpy()
     alphas = np.stack([matte(photo, teacher)[0] for photo in photos])
     agreement = mask_iou(alphas, products.alpha[:, 0].numpy() / 255.0)
@@ -121,10 +120,7 @@ def pseudo_labelled_photos(folder: str | Path, split: str, teacher, limit: int |
     that matte taken as their alpha. Amateur garments on beds and floors are what the catalogue's studio photos
     never show the matte; only the photos its rules would use on a card are kept, so it learns from its own sure
     mattes (Noisy Student, Xie et al. 2020, with the composites' jitter and noise as the noise)."""
-    from imagegen.matte.inference import matte
-    paths = sorted((Path(folder) / split).glob("*/*.jpg"))[:limit]
-    if not paths:
-        raise TrainingError(f"{Path(folder) / split}: expected class folders of .jpg photos (clothing-photos layout)")
+    paths = _split_photos(folder, split, limit)
     ids, canvases = [], []
     for n, path in enumerate(paths):
         photo = Image.fromarray(read_photo(path))
@@ -137,8 +133,20 @@ def pseudo_labelled_photos(folder: str | Path, split: str, teacher, limit: int |
     log(f"self-training: the teacher is sure of {len(ids)} of {len(paths)} photos in {Path(folder) / split}")
     if not ids:
         raise TrainingError(f"the teacher is sure of none of the {len(paths)} photos in {Path(folder) / split}")
+    return _product_set(ids, canvases)
+
+
+def _product_set(ids: list[int], canvases: list[tuple[np.ndarray, ...]]) -> ProductSet:
     photos, colours, alpha = (torch.from_numpy(np.stack(part)) for part in zip(*canvases))
     return ProductSet(np.array(ids, dtype=np.int64), photos, colours, alpha)
+
+
+def _split_photos(folder: str | Path, split: str, limit: int | None = None) -> list[Path]:
+    """clothing-photos' `split` (class folders of .jpg photos), sorted."""
+    paths = sorted((Path(folder) / split).glob("*/*.jpg"))[:limit]
+    if not paths:
+        raise TrainingError(f"{Path(folder) / split}: expected class folders of .jpg photos (clothing-photos layout)")
+    return paths
 
 
 def joined(first: ProductSet, second: ProductSet) -> ProductSet:
@@ -175,9 +183,7 @@ def load_backgrounds(folder: str | Path, split: str, limit: int | None = None, l
     """
     if region not in BACKGROUND_REGIONS:
         raise TrainingError(f"background region {region!r}: expected one of {', '.join(BACKGROUND_REGIONS)}")
-    paths = sorted((Path(folder) / split).glob("*/*.jpg"))[:limit]
-    if not paths:
-        raise TrainingError(f"{Path(folder) / split}: expected class folders of .jpg photos (clothing-photos layout)")
+    paths = _split_photos(folder, split, limit)
     squares = []
     for path in paths:
         with Image.open(path) as image:

@@ -22,14 +22,13 @@ from imagegen.errors import TrainingError
 from imagegen.matte.data import (BENCH_MIX, MATTE_BACKGROUNDS, build_product_set, cached_product_set, catalogue_products,
                                  ProductSet, joined, load_backgrounds, pseudo_labelled_photos, random_batch,
                                  teacher_agreeing)
-from imagegen.matte.inference import mask_iou
+from imagegen.matte.inference import MIN_MASK_AGREEMENT, mask_iou
 from imagegen.matte.model import MatteConfig, MatteNet, load_matte_model, save_matte_model
 from imagegen.training.run import TrainingRun, prepare_device
 
 STAGE = "matte"
 WARMUP_STEPS = 50
 VALIDATION_SAMPLES = 256
-TEACHER_MIN_IOU = 0.95  # as the service trusts a pseudo-mask (imagegen.presentation.compose.MIN_MASK_AGREEMENT)
 
 
 def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir: str | Path, minutes: float, *,
@@ -82,7 +81,7 @@ def _taught(training: ProductSet, teacher_dir, photos_dir, logger) -> ProductSet
     if teacher_dir is None:
         return training
     teacher = load_matte_model(teacher_dir)
-    training = teacher_agreeing(training, teacher, TEACHER_MIN_IOU, logger.info)
+    training = teacher_agreeing(training, teacher, MIN_MASK_AGREEMENT, logger.info)
     if photos_dir is None:
         return training
     return joined(training, pseudo_labelled_photos(photos_dir, "train", teacher, log=logger.info))

@@ -14,15 +14,10 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from imagegen.matte import composite, matte
-from imagegen.matte.inference import mask_iou
+from imagegen.matte.inference import MIN_MASK_AGREEMENT, mask_iou
 from imagegen.matte.pseudo_mask import pseudo_mask
 
 SOLID_ALPHA = 0.98  # alpha from here up is the product's interior: those pixels are the photo's, bit for bit
-# A plain-backdrop pseudo-mask is used only where the trained matte agrees with it (IoU at 0.5): on white, a
-# pseudo-mask can be "trusted" yet miss a white sole or a white shirt's body, which the scene would then replace.
-# At 0.9 a sneaker whose white sole the pseudo-mask cut (5.6 % of the shoe) passed with 0.901; at 0.95, 58 of
-# fashion-small's 318 trusted held-out pseudo-masks go to the matte instead (which keeps or refuses them whole).
-MIN_MASK_AGREEMENT = 0.95
 RULES_VERSION = "matte-rules/3"  # how matte_photo decides; part of the presenter's version (stored cards remade)
 
 
