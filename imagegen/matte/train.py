@@ -5,7 +5,7 @@ as large ones. AdamW with a short warm-up and a cosine decay over the run's trai
 sessions. `bf16=True` runs forward and loss under CPU bf16 autocast: for this convolutional net it halves a
 step's time where the CPU computes bf16 natively (0.50 s -> 0.25 s at batch 32, one thread, on the machine of the
 shipped runs) and makes it about ten times slower where it does not (4.2 s against 0.42 s on an AMD EPYC without
-avx512_bf16, 2026-12-06).
+avx512_bf16, 2026-12-06, read off two runs' step logs).
 Checkpoints (atomic, imagegen/training/checkpoint.py) every minute; IoU on fixed held-out composites
 in the log every few minutes.
 """
