@@ -220,6 +220,23 @@ def exposure_frame(connection, name: str, since: float | None = None) -> pd.Data
     return _frame(connection, query, [c.name for c in query.selected_columns])
 
 
+def exposures_after(connection, name: str, after_seq: int) -> pd.DataFrame:
+    """The experiment's exposures with seq > `after_seq`: what a bandit's running counts need, and their seq."""
+    query = sa.select(exposures.c.seq, exposures.c.user_id, exposures.c.arm, exposures.c.item_id,
+                      exposures.c.timestamp, exposures.c.segment).where(exposures.c.experiment == name,
+                                                                        exposures.c.seq > after_seq)
+    return _frame(connection, query, [c.name for c in query.selected_columns])
+
+
+def clicks_after(connection, since: float, after_seq: int) -> pd.DataFrame:
+    """Every shopper's clicks with seq > `after_seq`, stamped from `since` on (no join with an experiment's users:
+    its whole decision log would be read each time; a click of someone it never showed a card credits nothing)."""
+    query = sa.select(events.c.seq, events.c.user_id, events.c.item_id, events.c.type, events.c.timestamp).where(
+        events.c.seq > after_seq, events.c.type == "click", events.c.timestamp >= since,
+        events.c.item_id.is_not(None))
+    return _frame(connection, query, ["seq", "user_id", "item_id", "type", "timestamp"])
+
+
 def decision_frame(connection, name: str) -> pd.DataFrame:
     """Every bandit decision of the experiment, in order: seq, user_id, segment, arm, probability, probabilities."""
     query = sa.select(decisions.c.seq, decisions.c.user_id, decisions.c.segment, decisions.c.arm,

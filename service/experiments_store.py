@@ -8,7 +8,7 @@ engine exists; its timestamps and refresh intervals come from the app's clock (s
 
 Allocation. A fixed experiment assigns each shopper one arm for good (sticky, by the weights). A bandit
 experiment decides per cards request: the segment's counts (exposures and attributed clicks per arm, read
-from the exposures and events, cached per process for BANDIT_COUNTS_REFRESH_S) give Thompson-sampling
+from the exposures and events, read incrementally and refreshed per process every BANDIT_COUNTS_REFRESH_S) give Thompson-sampling
 probabilities (recsys.experiments.bandit), the hashed draw of (experiment, shopper, time window) picks the arm,
 and the decision (arm, its probability, every arm's) is stored in the transaction that logs its exposures.
 Cards a storefront rendered itself (`record_exposures`) are not bandit decisions: bandit experiments skip them.
@@ -29,6 +29,7 @@ from recsys.experiments.model import LEGACY_PRESENTATIONS
 from recsys.experiments.segments import (decision_log, off_policy_summary, segment_breakdown, segment_counts,
                                          segment_key, srm_summary)
 from service import experiments_db as store
+from service.bandit_tally import BanditTally
 from service.deps import deps
 
 PRE_PERIOD_S = 28 * 86_400.0  # CUPED's covariate: clicks in the four weeks before the start
@@ -36,8 +37,8 @@ CARDS_SLOT = "cards"
 # Cards ask on every request which experiments run; a worker re-reads the list at most this often (its
 # own changes at once), so another worker's start or stop reaches these cards within this many seconds.
 RUNNING_REFRESH_S = 1.0
-# A bandit's probabilities follow its counts; a worker re-counts an experiment's exposures and clicks at most this
-# often (a cards request then costs one attribution pass of the experiment's log, every few seconds per worker).
+# A bandit's probabilities follow its counts; a worker brings an experiment's counts up to date at most this often
+# (a cards request then reads what was logged since, and attributes one window's traffic in memory).
 BANDIT_COUNTS_REFRESH_S = 5.0
 
 
@@ -53,7 +54,7 @@ class DatabaseExperiments:
     def __init__(self):
         self._ready = False
         self._running = (float("-inf"), [])  # (when read, the running experiments): one tuple, swapped whole
-        self._bandits = {}  # experiment name -> (when counted, its version, counts, {segment key: probabilities})
+        self._bandits = {}  # name -> (when counted, its version, its BanditTally, counts, {segment key: probabilities})
 
     def _engine(self):
         engine = deps().db
@@ -91,15 +92,19 @@ class DatabaseExperiments:
                 "probability": probability, "probabilities": probabilities, "decided_at": now}
 
     def _bandit_probabilities(self, experiment: Experiment, key: str) -> dict[str, float]:
-        """The segment's current assignment probabilities, from counts at most BANDIT_COUNTS_REFRESH_S old."""
+        """The segment's current assignment probabilities, from counts at most BANDIT_COUNTS_REFRESH_S old (each
+        refresh reads only what was logged since the last: service.bandit_tally)."""
+        clock = deps().clock
+        version = (experiment.started_at, experiment.arm_names, sorted(experiment.bandit.items()),
+                   experiment.attribution_window_s)
         cached = self._bandits.get(experiment.name)
-        version = (experiment.started_at, experiment.arm_names, sorted(experiment.bandit.items()))
-        if cached is None or deps().clock.monotonic() - cached[0] > BANDIT_COUNTS_REFRESH_S or cached[1] != version:
+        if cached is None or cached[1] != version or clock.monotonic() - cached[0] > BANDIT_COUNTS_REFRESH_S:
+            tally = cached[2] if cached is not None and cached[1] == version else BanditTally(experiment)
             with self._engine().connect() as connection:
-                counts = bandit_counts(connection, experiment)
-            cached = (deps().clock.monotonic(), version, counts, {})
+                counts = tally.refresh(connection, clock.time(), clock.monotonic())
+            cached = (clock.monotonic(), version, tally, counts, {})
             self._bandits[experiment.name] = cached
-        _, _, counts, probabilities = cached
+        _, _, _, counts, probabilities = cached
         if key not in probabilities:
             probabilities[key] = assignment_probabilities(experiment.bandit_config, experiment.arm_names,
                                                           counts.get(key, {}))
@@ -259,16 +264,6 @@ class DatabaseExperiments:
         return json_ready({**analyzed, "experiment": name, "status": experiment.status,
                            "allocation": experiment.allocation, "definition": public(experiment), "segments": segments,
                            "bandit_srm": srm_summary(log), "off_policy": off_policy_summary(log, arms)})
-
-
-def bandit_counts(connection, experiment: Experiment) -> dict[str, dict[str, tuple[int, int]]]:
-    """Segment key -> arm -> (exposures, attributed clicks) of every exposure of the experiment so far."""
-    shown = store.exposure_frame(connection, experiment.name)
-    if shown.empty:
-        return {}
-    clicks = store.outcome_events(connection, experiment.name, experiment.started_at or 0.0, types=("click",))
-    attributed = attribute(shown, clicks, experiment.attribution_window_s, keep_multi_arm=True)
-    return segment_counts(attributed.exposures, experiment.arm_names)
 
 
 def with_checked_presentations(experiment: Experiment) -> Experiment:

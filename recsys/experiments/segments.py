@@ -48,12 +48,12 @@ def segment_counts(exposures: pd.DataFrame, arms: Sequence[str]) -> dict[str, di
     """segment key -> arm -> (exposures, clicks), from attributed exposures; what the bandit's posteriors need."""
     if exposures.empty:
         return {}
-    frame = _with_keys(exposures)
-    frame = frame[frame["arm"].isin(list(arms))]
-    grouped = frame.groupby(["segment_key", "arm"])["clicked"].agg(["size", "sum"])
+    frame = exposures[exposures["arm"].isin(list(arms))]
+    segments = pd.to_numeric(frame["segment"], errors="coerce")  # None -> NaN; keyed per group, not per row
+    grouped = frame.groupby([segments, frame["arm"]], dropna=False)["clicked"].agg(["size", "sum"])
     counts: dict[str, dict[str, tuple[int, int]]] = {}
-    for (key, arm), row in grouped.iterrows():
-        counts.setdefault(key, {})[arm] = (int(row["size"]), int(row["sum"]))
+    for (segment, arm), row in grouped.iterrows():
+        counts.setdefault(segment_key(segment), {})[arm] = (int(row["size"]), int(row["sum"]))
     return counts
 
 

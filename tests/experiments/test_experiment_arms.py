@@ -22,6 +22,7 @@ from recsys.experiments import Experiment  # noqa: E402
 from service import experiments_db  # noqa: E402
 from service.bootstrap import seed  # noqa: E402
 from service.db import make_engine, metadata  # noqa: E402
+from service.bandit_tally import BanditTally  # noqa: E402
 from service.clock import ManualClock  # noqa: E402
 from service.experiments_store import BANDIT_COUNTS_REFRESH_S, arm_description, arm_policy  # noqa: E402
 
@@ -180,6 +181,36 @@ def test_a_bandit_stamps_and_refreshes_on_the_apps_clock(seeded_database, tmp_pa
     assert cards(client, user)["experiment"]["probabilities"] == first  # counted less than the interval ago
     clock.advance(BANDIT_COUNTS_REFRESH_S)
     assert cards(client, user)["experiment"]["probabilities"] != first  # re-counted: the clicks moved them
+
+
+def test_a_bandits_counts_read_a_little_at_a_time_equal_the_results_recount(seeded_database, tmp_path, tiny_encoder):
+    """The counts behind a bandit's probabilities are brought up to date from the rows logged since the last read
+    (service.bandit_tally); across rounds in which exposures grow older than the window, they equal the results
+    page's recount of the whole log."""
+    copy = tmp_path / "tailorcard.sqlite"
+    shutil.copy(seeded_database, copy)
+    clock = ManualClock(1_800_000_000.0)
+    app = make_app(f"sqlite:///{copy}", tiny_encoder, CLOCK=clock, RATE_LIMIT_PER_SECOND=1e6, RATE_LIMIT_BURST=10**6)
+    client = app.test_client()
+    create(client, "tally", BANDIT_ARMS, allocation="bandit", bandit=BANDIT, attribution_window_s=60)
+    with app.app_context():
+        tally = BanditTally(app.extensions["tailorcard"].experiments.get("tally"))
+    users, clicked, later = shoppers(app), 0, []
+    for round_ in range(4):  # 40 s apart: each round's exposures are a window old two rounds later
+        shown = [(user, cards(client, user)["cards"][0]["product"]["id"]) for user in users[round_ % 2::2]]
+        clicks = [{"event_id": f"c-{round_}-{n}", "user_id": user, "item_id": item, "type": "click",
+                   "timestamp": clock.time() + 1} for n, (user, item) in enumerate(shown + later)]
+        later = shown[1::3]  # a third of them click a round later too (40 s: still within the window)
+        assert client.post("/v1/events", json=clicks[::2], headers=STOREFRONT).status_code in (200, 202)
+        clock.advance(40)
+        with app.extensions["tailorcard"].db.connect() as connection:
+            counts = tally.refresh(connection, clock.time(), clock.monotonic())
+        segments = client.get("/v1/experiments/tally/results", headers=ANALYST).json["segments"]
+        assert counts == {key: {arm["arm"]: (arm["exposures"], arm["clicks"]) for arm in part["arms"] if arm["exposures"]}
+                          for key, part in segments.items()}
+        clicked = sum(c for arms in counts.values() for _, c in arms.values())
+    assert len(tally._counts._exposures) < sum(n for arms in counts.values() for n, _ in arms.values())  # some settled
+    assert clicked >= 4
 
 
 def test_results_show_status_segments_bandit_probabilities_and_off_policy_estimates(app, client):

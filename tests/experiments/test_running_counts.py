@@ -1,0 +1,48 @@
+"""RunningCounts: a bandit's counts from the new rows only equal a recount of the whole log."""
+import numpy as np
+import pandas as pd
+
+from recsys.experiments import attribute
+from recsys.experiments.running_counts import RunningCounts, added
+from recsys.experiments.segments import segment_counts
+
+ARMS = ("photo", "scene-a", "scene-b")
+WINDOW_S = 50.0
+
+
+def traffic(rng, start: float, end: float, earlier: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Exposures in [start, end) and clicks in the same span on products among the last 150 shown: some credit
+    exposures of earlier batches, a window old by the next update, some come too late to credit any."""
+    n = int(rng.integers(20, 60))
+    exposures = pd.DataFrame({"user_id": rng.choice([f"u{i}" for i in range(12)], n), "arm": rng.choice(ARMS, n),
+                              "item_id": rng.integers(0, 8, n), "timestamp": np.sort(rng.uniform(start, end, n)),
+                              "segment": rng.choice([0, 1, None], n)})
+    shown = pd.concat([earlier, exposures], ignore_index=True)
+    picked = shown.tail(150).sample(n=20, random_state=int(rng.integers(1 << 30)))
+    strangers = pd.DataFrame({"user_id": ["stranger"] * 3, "item_id": [0, 1, 2]})  # shown no card: credit nothing
+    picked = pd.concat([picked[["user_id", "item_id"]], strangers], ignore_index=True)
+    clicks = pd.DataFrame({"user_id": picked["user_id"].to_numpy(), "item_id": picked["item_id"].to_numpy(),
+                           "type": "click", "timestamp": rng.uniform(start, end, len(picked))})
+    return exposures, clicks
+
+
+def test_counts_from_new_rows_equal_a_full_recount_at_every_update():
+    rng = np.random.default_rng(7)
+    running = RunningCounts(ARMS, WINDOW_S)
+    every_exposure, every_click = pd.DataFrame(), pd.DataFrame()
+    for step in range(12):  # 12 batches of 20 s: exposures settle (leave memory) from the fourth on
+        start, now = 20.0 * step, 20.0 * (step + 1)
+        exposures, clicks = traffic(rng, start, now, every_exposure)
+        every_exposure = pd.concat([every_exposure, exposures], ignore_index=True)
+        every_click = pd.concat([every_click, clicks], ignore_index=True)
+        recount = segment_counts(attribute(every_exposure, every_click, WINDOW_S, keep_multi_arm=True).exposures,
+                                 ARMS)
+        assert running.update(exposures, clicks.sample(frac=1.0, random_state=step), now) == recount
+    assert len(running._exposures) < len(every_exposure) / 3  # only the last window is kept
+    assert sum(clicked for arms in recount.values() for _, clicked in arms.values()) > 20
+
+
+def test_no_rows_yet_is_no_counts_and_sums_add_per_segment_and_arm():
+    assert RunningCounts(ARMS, WINDOW_S).update(pd.DataFrame(), pd.DataFrame(), now=10.0) == {}
+    assert added({"0": {"photo": (3, 1)}}, {"0": {"photo": (2, 2), "scene-a": (1, 0)}, "none": {"photo": (4, 0)}}) == {
+        "0": {"photo": (5, 3), "scene-a": (1, 0)}, "none": {"photo": (4, 0)}}
