@@ -13,6 +13,13 @@
 IoU of alpha >= 0.5 against truth >= 0.5, per image, averaged; unsure mattes count too.
 `sure_but_wrong_composites`: the share of sure mattes (those a card would use) with IoU under 0.9: the fault
 a more confident matte risks, a card whose product lost or gained a part.
+Edges at card size: the first EDGE_COMPOSITES composites enlarged 4x (bicubic, as a small catalogue photo is
+enlarged for its card), matted, and put over a plain backdrop with the alpha a card uses
+(imagegen.presentation.compose.card_alpha); over the sure ones, within EDGE_RING_PX card pixels of the true outline:
+  edge_glow_delta_e  mean CIELAB delta E from the new backdrop on pixels the truth calls background (the old
+                     background showing around the product: a glow or halo; 0 is none)
+  edge_cut_delta_e   mean delta E from the enlarged photo on pixels the truth calls product (the product's own
+                     edge replaced or blended away; 0 is none)
 """
 from __future__ import annotations
 
@@ -21,16 +28,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+from scipy import ndimage
 
+from imagegen.colour import delta_e, srgb_to_lab
 from imagegen.errors import BenchError
+from imagegen.matte.foreground import composite
 from imagegen.matte.data import (BENCH_MIX, MATTE_BACKGROUNDS, build_product_set, catalogue_products, load_backgrounds,
                                  random_batch, read_photo)
 from imagegen.matte.inference import MIN_MASK_AGREEMENT, mask_iou, matte
 from imagegen.matte.model import MatteNet
 from imagegen.matte.pseudo_mask import pseudo_mask
+from imagegen.presentation.compose import card_alpha
 
 COMPOSITE_SIZE = 80
 SURE_BUT_WRONG_IOU = 0.9  # a sure matte under this IoU would put a cut (or grown) product on a card
+EDGE_COMPOSITES, CARD_SCALE, EDGE_RING_PX = 100, 4, 6
+EDGE_BACKDROP = np.array([40, 60, 140], dtype=np.uint8)  # a plain blue, unlike any clothing-photos background
 
 
 def bench_matte(model: MatteNet, catalogue_dir: str | Path, backgrounds_dir: str | Path, *, composites: int = 400,
@@ -48,12 +62,13 @@ def bench_matte(model: MatteNet, catalogue_dir: str | Path, backgrounds_dir: str
 
 def _bench_composites(model, products, backgrounds_dir, count: int, seed: int, log) -> dict:
     product_set = build_product_set(products, log=log)
-    result = _composite_iou(model, product_set, backgrounds_dir, MATTE_BACKGROUNDS, count, seed, log)
+    result = _composite_iou(model, product_set, backgrounds_dir, MATTE_BACKGROUNDS, count, seed, log, edges=True)
     garment_iou = _composite_iou(model, product_set, backgrounds_dir, "centre", count, seed, log)
     return {**result, "matte_iou_garment_backgrounds": garment_iou["matte_iou"]}
 
 
-def _composite_iou(model, product_set, backgrounds_dir, region: str, count: int, seed: int, log) -> dict:
+def _composite_iou(model, product_set, backgrounds_dir, region: str, count: int, seed: int, log,
+                   edges: bool = False) -> dict:
     backgrounds = load_backgrounds(backgrounds_dir, "validation", log=log, region=region)
     images, truth = random_batch(product_set, backgrounds, count, size=COMPOSITE_SIZE, mix=BENCH_MIX,
                                  generator=torch.Generator().manual_seed(seed))
@@ -61,11 +76,33 @@ def _composite_iou(model, product_set, backgrounds_dir, region: str, count: int,
     alphas, confidences, seconds = _matte_all(model, photos)
     iou = mask_iou(alphas, truth.numpy()[:, 0])
     sure = np.array([c.sure for c in confidences])
+    edge_errors = _edge_errors(model, photos[:EDGE_COMPOSITES], truth.numpy()[:EDGE_COMPOSITES, 0]) if edges else {}
     return {"matte_iou": round(float(iou.mean()), 4),
             "matte_iou_sure": round(float(iou[sure].mean()), 4) if sure.any() else None,
             "sure_but_wrong_composites": round(float((iou[sure] < SURE_BUT_WRONG_IOU).mean()), 4) if sure.any() else None,
             "fallback_rate_composites": round(float(1 - sure.mean()), 4), "composites": count,
-            "ms_per_composite": round(1000 * seconds / count, 2)}
+            "ms_per_composite": round(1000 * seconds / count, 2), **edge_errors}
+
+
+def _edge_errors(model, photos: np.ndarray, truth: np.ndarray) -> dict:
+    glow, cut = [], []
+    for photo, true_alpha in zip(photos, truth):
+        size = (photo.shape[1] * CARD_SCALE, photo.shape[0] * CARD_SCALE)
+        big = np.asarray(Image.fromarray(photo).resize(size, Image.BICUBIC))
+        alpha, confidence = matte(big, model)
+        if not confidence.sure:
+            continue
+        true_big = np.asarray(Image.fromarray(true_alpha.astype(np.float32)).resize(size, Image.BILINEAR))
+        card = srgb_to_lab(composite(big, card_alpha(alpha), np.broadcast_to(EDGE_BACKDROP, big.shape).copy()))
+        outside = (true_big <= 0.01) & (ndimage.distance_transform_edt(true_big < 0.5) <= EDGE_RING_PX)
+        inside = (true_big >= 0.99) & (ndimage.distance_transform_edt(true_big >= 0.5) <= EDGE_RING_PX)
+        if outside.any() and inside.any():
+            glow.append(float(delta_e(card[outside], srgb_to_lab(EDGE_BACKDROP)).mean()))
+            cut.append(float(delta_e(card[inside], srgb_to_lab(big)[inside]).mean()))
+    if not glow:
+        return {"edge_glow_delta_e": None, "edge_cut_delta_e": None, "edge_composites": 0}
+    return {"edge_glow_delta_e": round(float(np.mean(glow)), 3), "edge_cut_delta_e": round(float(np.mean(cut)), 3),
+            "edge_composites": len(glow)}
 
 
 def _bench_catalogue_photos(model, products) -> dict:

@@ -6,6 +6,7 @@ import numpy as np
 
 import pytest
 from PIL import Image
+from scipy import ndimage
 import torch
 from click.testing import CliRunner
 
@@ -198,3 +199,39 @@ def test_bench_counts_sure_mattes_that_would_cut_the_product(matte_data, monkeyp
     result = matte_bench._composite_iou(None, products, backgrounds, "top-corners", 4, 0, lambda line: None)
     assert result["sure_but_wrong_composites"] == 0.6667  # 0.5 and 0.89 are under 0.9 (rounded to 4 places)
     assert result["matte_iou_sure"] == round((0.5 + 0.95 + 0.89) / 3, 4)
+
+
+def test_edge_errors_see_a_glow_of_the_old_background_and_a_cut_edge(monkeypatch):
+    import types
+    import lab.matte_bench as matte_bench
+    from matte_helpers import ellipse_alpha
+    truth = ellipse_alpha(40, 32)
+    photo = np.where(truth[..., None] >= 0.5, np.uint8(200), np.uint8(30)).astype(np.uint8).repeat(3, axis=-1)
+    photo[..., 1] = np.where(truth >= 0.5, 40, 220)  # a magenta-ish product on a green background
+
+    def scaled(alpha):
+        def stand_in(photo, model):  # a sure matte: the truth at the photo's size, through `alpha`
+            size = (photo.shape[1], photo.shape[0])
+            big = np.asarray(Image.fromarray(truth.astype(np.float32)).resize(size, Image.BILINEAR))
+            return alpha(big), types.SimpleNamespace(sure=True)
+        return stand_in
+
+    monkeypatch.setattr(matte_bench, "matte", scaled(lambda big: big))
+    exact = matte_bench._edge_errors(None, photo[None], truth[None])
+    assert exact["edge_composites"] == 1 and exact["edge_glow_delta_e"] < 1.0 and exact["edge_cut_delta_e"] < 1.0
+    grown = np.ones((9, 9), bool)
+    monkeypatch.setattr(matte_bench, "matte", scaled(lambda big: ndimage.binary_dilation(big >= 0.5, grown).astype(np.float32)))
+    assert matte_bench._edge_errors(None, photo[None], truth[None])["edge_glow_delta_e"] > 10  # the green shows
+    monkeypatch.setattr(matte_bench, "matte", scaled(lambda big: ndimage.binary_erosion(big >= 0.5, grown).astype(np.float32)))
+    assert matte_bench._edge_errors(None, photo[None], truth[None])["edge_cut_delta_e"] > 10  # the edge is blue
+
+
+def test_a_cards_alpha_narrows_the_soft_band_and_keeps_which_pixels_are_product():
+    from imagegen.presentation.compose import SOLID_ALPHA, card_alpha
+    ramp = np.linspace(0.0, 1.0, 201, dtype=np.float32)[None]
+    card = card_alpha(ramp)
+    assert np.array_equal(card >= 0.5, ramp >= 0.5)
+    soft = lambda alpha: int(((alpha > 0) & (alpha < 1)).sum())  # noqa: E731
+    assert soft(card) < soft(ramp) / 2
+    assert np.all(card[ramp < 0.299] == 0.0) and np.all(card[ramp > 0.701] == 1.0) and card.max() == 1.0
+    assert np.all(np.diff(card[0]) >= 0) and SOLID_ALPHA < 1.0  # still a ramp, only steeper

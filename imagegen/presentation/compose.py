@@ -18,7 +18,11 @@ from imagegen.matte.inference import MIN_MASK_AGREEMENT, mask_iou
 from imagegen.matte.pseudo_mask import pseudo_mask
 
 SOLID_ALPHA = 0.98  # alpha from here up is the product's interior: those pixels are the photo's, bit for bit
-RULES_VERSION = "matte-rules/3"  # how matte_photo decides; part of the presenter's version (stored cards remade)
+# A card's alpha is stretched about 0.5 by this factor (0.3 and below: backdrop; 0.7 and up: product): the matte
+# is made at 80 px and enlarged to the card, so its soft band is 8-15 card pixels wide, a glow of the old backdrop
+# around the product (worst on amateur photos, enlarged 6.7x). Which pixels are product (alpha >= 0.5) is unchanged.
+EDGE_CONTRAST = 2.5
+RULES_VERSION = "matte-rules/4"  # how matte_photo decides; part of the presenter's version (stored cards remade)
 
 
 @dataclass(frozen=True)
@@ -41,21 +45,24 @@ def matte_photo(pixels: np.ndarray, matte_model=None) -> tuple[MattedPhoto | Non
     plain = pseudo_mask(pixels)
     if matte_model is None:
         if plain.trusted:
-            return MattedPhoto(pixels, _solid(plain.alpha), "pseudo-mask"), None
+            return MattedPhoto(pixels, card_alpha(plain.alpha), "pseudo-mask"), None
         return None, f"no trained matte installed, and the backdrop is not plain ({plain.reason})"
     alpha, confidence = matte(pixels, matte_model)
     agreement = float(mask_iou(alpha[None], plain.alpha[None])[0]) if plain.trusted else None
     if agreement is not None and agreement >= MIN_MASK_AGREEMENT:
-        return MattedPhoto(pixels, _solid(plain.alpha), "pseudo-mask"), None
+        return MattedPhoto(pixels, card_alpha(plain.alpha), "pseudo-mask"), None
     if confidence.sure:
-        return MattedPhoto(pixels, _solid(alpha), "matte"), None
+        return MattedPhoto(pixels, card_alpha(alpha), "matte"), None
     disagreement = ("" if agreement is None else f"the plain-backdrop mask and the matte disagree (IoU {agreement:.3f} "
                     f"< {MIN_MASK_AGREEMENT}: a part of the product as pale as the backdrop?) and ")
     return None, disagreement + confidence.reason
 
 
-def _solid(alpha: np.ndarray) -> np.ndarray:
-    return np.where(alpha >= SOLID_ALPHA, 1.0, alpha).astype(np.float32)
+def card_alpha(alpha: np.ndarray) -> np.ndarray:
+    """The alpha a card composites with: its edge band narrowed by EDGE_CONTRAST about 0.5, exactly 1 from
+    SOLID_ALPHA up (the product's interior)."""
+    narrowed = np.clip((np.asarray(alpha, dtype=np.float32) - 0.5) * EDGE_CONTRAST + 0.5, 0.0, 1.0)
+    return np.where(narrowed >= SOLID_ALPHA, 1.0, narrowed).astype(np.float32)
 
 
 def generator_input(matted: MattedPhoto, size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
