@@ -28,15 +28,10 @@ from service.cli_options import BUDGET_IN_ALL, export_option, photo_sets, run_fo
 @click.option("--self-train", is_flag=True,
               help="With --teacher: the --backgrounds folder's train photos whose teacher matte is sure are training "
                    "products too, that matte as their truth.")
-@click.option("--self-train-catalogue", is_flag=True,
-              help="With --teacher: the chosen catalogue photos whose pseudo-mask is left out (not trusted, or the "
-                   "teacher disagrees) and whose teacher matte is sure are training products too, that matte as "
-                   "their truth (the matte a card would use).")
 @stop_options
 @export_option("Where the finished model is written (default: OUT/model).")
 def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, products, batch_size, lr, max_steps,
-                        resume, export_dir, bf16, init_spec, teacher_spec, self_train,
-                        self_train_catalogue):
+                        resume, export_dir, bf16, init_spec, teacher_spec, self_train):
     """Train the product matte on pseudo-masked catalogue photos and hard composites (CPU; run it with nice)."""
     from features.model_spec import parse_model_spec
     from imagegen.matte.train import train_matte
@@ -44,6 +39,5 @@ def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, 
     init_dir, teacher_dir = (parse_model_spec(spec, "matte").folder if spec else None for spec in (init_spec, teacher_spec))
     train_matte(catalogue_dir, backgrounds_dir, out_dir, minutes, products=products, batch_size=batch_size, lr=lr,
                 resume=resume, max_steps=max_steps, seed=seed, export_dir=export_dir, bf16=bf16, init_dir=init_dir,
-                teacher_dir=teacher_dir, self_train=self_train,
-                self_train_catalogue=self_train_catalogue)
+                teacher_dir=teacher_dir, self_train=self_train)
     click.echo(f"matte model written to {export_dir or f'{out_dir}/model'}")

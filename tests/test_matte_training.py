@@ -124,7 +124,7 @@ def test_self_training_keeps_the_amateur_photos_the_teacher_is_sure_of_with_its_
                                                                                               tmp_path):
     import imagegen.matte.data as data
     from imagegen.matte import judge_matte
-    from imagegen.matte.data import PRODUCT_SHAPE, amateur_photos, pseudo_labelled_photos
+    from imagegen.matte.data import PRODUCT_SHAPE, pseudo_labelled_photos
     from matte_helpers import ellipse_alpha
     _, backgrounds = matte_data
     sure_alpha = ellipse_alpha(80, 60)
@@ -137,53 +137,20 @@ def test_self_training_keeps_the_amateur_photos_the_teacher_is_sure_of_with_its_
 
     monkeypatch.setattr(data, "matte", stand_in)
     lines = []
-    taught = pseudo_labelled_photos(amateur_photos(backgrounds, "train"), None, "amateur", log=lines.append)
+    taught = pseudo_labelled_photos(backgrounds, "train", teacher=None, log=lines.append)
     assert calls == [(80, 60, 3)] * 4  # the 300x400 photos at the canvas height
     assert list(taught.ids) == [-1, -3] and taught.alpha.shape == (2, 1, *PRODUCT_SHAPE)
     assert np.array_equal(taught.alpha[0, 0, :, 2:62].numpy(), np.round(sure_alpha * 255).astype(np.uint8))
-    assert lines == ["self-training: the teacher is sure of 2 of 4 photos in amateur"]
+    assert lines == [f"self-training: the teacher is sure of 2 of 4 photos in {backgrounds / 'train'}"]
     with pytest.raises(TrainingError, match="needs a teacher"):
         train_matte(matte_data[0], backgrounds, tmp_path, minutes=1, self_train=True, config=TINY, max_steps=0)
     assert not any(tmp_path.iterdir())  # refused before any work
 
 
-def test_catalogue_self_training_adds_the_left_out_photos_the_teacher_is_sure_of(matte_data, monkeypatch, tmp_path):
-    import logging
-    import imagegen.matte.data as data
-    import imagegen.matte.train as train
-    from imagegen.matte import judge_matte
-    from matte_helpers import ellipse_alpha
-    catalogue, _ = matte_data
-    chosen = catalogue_products(catalogue, heldout=False)
-    products = build_product_set(chosen, log=lambda line: None)
-    even = products.ids % 2 == 0
-    monkeypatch.setattr(train, "teacher_agreeing", lambda products, *args: data.ProductSet(
-        products.ids[even], products.photos[even], products.colours[even], products.alpha[even]))
-    sure_alpha, matted = ellipse_alpha(80, 60), []
-
-    def stand_in(photo, model):  # sure of every photo it is asked about, which must be only the left-out ones
-        matted.append(photo.shape)
-        return sure_alpha, judge_matte(sure_alpha)
-
-    monkeypatch.setattr(data, "matte", stand_in)
-    save_matte_model(MatteNet(TINY), tmp_path / "teacher")
-    taught = train._taught(products, tmp_path / "teacher", logging.getLogger("test"), catalogue_photos=chosen)
-    left_out = sorted(key for key, _ in chosen if key % 2)
-    assert len(matted) == len(left_out) > 0  # the kept products are not matted again
-    assert sorted(taught.ids) == sorted(products.ids)  # the odd ones are back, with the teacher's matte as truth
-    for n, key in enumerate(taught.ids):
-        expected = (np.round(sure_alpha * 255).astype(np.uint8) if key % 2
-                    else products.alpha[list(products.ids).index(key), 0, :, 2:62].numpy())
-        assert np.array_equal(taught.alpha[n, 0, :, 2:62].numpy(), expected)
-    filtered_only = train._taught(products, tmp_path / "teacher", logging.getLogger("test"))
-    assert sorted(filtered_only.ids) == sorted(products.ids[even]) and len(matted) == len(left_out)
-
-
-@pytest.mark.parametrize("flag", ["--self-train", "--self-train-catalogue"])
-def test_cli_refuses_self_training_without_a_teacher(matte_data, tmp_path, flag):
+def test_cli_refuses_self_training_without_a_teacher(matte_data, tmp_path):
     catalogue, backgrounds = matte_data
     result = CliRunner().invoke(main, ["train-matte", "--catalogue", str(catalogue), "--backgrounds", str(backgrounds),
-                                       "--out", str(tmp_path / "run"), flag])
+                                       "--out", str(tmp_path / "run"), "--self-train"])
     assert result.exit_code != 0 and "self-training needs a teacher" in result.output
 
 

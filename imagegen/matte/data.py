@@ -115,30 +115,25 @@ def teacher_agreeing(products: ProductSet, teacher, min_iou: float, log=print) -
     return ProductSet(products.ids[keep.numpy()], products.photos[keep], products.colours[keep], products.alpha[keep])
 
 
-def pseudo_labelled_photos(photos: list[tuple[int, Path]], teacher, source: str, log=print) -> ProductSet:
-    """Self-training products: the (key, photo file) `photos`, at the canvas height, whose `teacher` matte is sure,
-    that matte taken as their alpha. Only the photos its rules would use on a card are kept, so the matte learns
-    from its own sure mattes (Noisy Student, Xie et al. 2020, with the composites' jitter and noise as the noise):
-    amateur garments on beds and floors, which the catalogue's studio photos never show it, and the catalogue
-    photos whose pseudo-mask was left out (a card uses the sure matte there too). `source` names them in the log."""
+def pseudo_labelled_photos(folder: str | Path, split: str, teacher, limit: int | None = None, log=print) -> ProductSet:
+    """Self-training products: clothing-photos' `split` photos at the canvas height whose `teacher` matte is sure,
+    that matte taken as their alpha. Amateur garments on beds and floors are what the catalogue's studio photos
+    never show the matte; only the photos its rules would use on a card are kept, so it learns from its own sure
+    mattes (Noisy Student, Xie et al. 2020, with the composites' jitter and noise as the noise)."""
+    paths = _split_photos(folder, split, limit)
     ids, canvases = [], []
-    for key, path in photos:
+    for n, path in enumerate(paths):
         photo = Image.fromarray(read_photo(path))
         small = np.asarray(photo.resize((max(1, round(photo.width * PRODUCT_SHAPE[0] / photo.height)), PRODUCT_SHAPE[0]),
                                         Image.BILINEAR))
         alpha, confidence = matte(small, teacher)
         if confidence.sure:
             canvases.append(_to_canvas(small, np.round(decontaminate(small, alpha)).astype(np.uint8), alpha))
-            ids.append(key)
-    log(f"self-training: the teacher is sure of {len(ids)} of {len(photos)} photos in {source}")
+            ids.append(-(n + 1))  # negative: no catalogue product key
+    log(f"self-training: the teacher is sure of {len(ids)} of {len(paths)} photos in {Path(folder) / split}")
     if not ids:
-        raise TrainingError(f"the teacher is sure of none of the {len(photos)} photos in {source}")
+        raise TrainingError(f"the teacher is sure of none of the {len(paths)} photos in {Path(folder) / split}")
     return _product_set(ids, canvases)
-
-
-def amateur_photos(folder: str | Path, split: str, limit: int | None = None) -> list[tuple[int, Path]]:
-    """clothing-photos' `split` photos keyed -1, -2, ... (negative: no catalogue product key)."""
-    return [(-(n + 1), path) for n, path in enumerate(_split_photos(folder, split, limit))]
 
 
 def _product_set(ids: list[int], canvases: list[tuple[np.ndarray, ...]]) -> ProductSet:

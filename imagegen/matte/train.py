@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from features.logs import job_logger
 from imagegen.errors import TrainingError
 from imagegen.matte.data import (BENCH_MIX, MATTE_BACKGROUNDS, build_product_set, cached_product_set, catalogue_products,
-                                 ProductSet, amateur_photos, joined, load_backgrounds, pseudo_labelled_photos,
-                                 random_batch, teacher_agreeing)
+                                 ProductSet, joined, load_backgrounds, pseudo_labelled_photos, random_batch,
+                                 teacher_agreeing)
 from imagegen.matte.inference import MIN_MASK_AGREEMENT, mask_iou
 from imagegen.matte.model import MatteConfig, MatteNet, load_matte_model, save_matte_model
 from imagegen.training.run import TrainingRun, prepare_device
@@ -36,24 +36,20 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
                 resume: bool = False, max_steps: int | None = None, seed: int = 0, export_dir: str | Path | None = None,
                 checkpoint_every_s: float = 60.0, validate_every_s: float = 180.0, log_every: int = 50,
                 bf16: bool = False, init_dir: str | Path | None = None,
-                teacher_dir: str | Path | None = None, self_train: bool = False,
-                self_train_catalogue: bool = False) -> MatteNet:
+                teacher_dir: str | Path | None = None, self_train: bool = False) -> MatteNet:
     """Train for `minutes` of training time in all (resumed sessions included); write the model to `export_dir`
     (default out_dir/model). `init_dir`: a matte model folder whose weights the run starts from (fine-tuning;
     its config is the model's), instead of a random start. `teacher_dir`: a trained matte whose disagreement
     leaves a product's pseudo-mask out of training (imagegen.matte.data.teacher_agreeing); with `self_train`,
-    its sure mattes of the backgrounds' train photos are training products too (pseudo_labelled_photos); with
-    `self_train_catalogue`, its sure mattes of the chosen catalogue photos whose pseudo-mask was left out."""
-    if (self_train or self_train_catalogue) and teacher_dir is None:
+    its sure mattes of the backgrounds' train photos are training products too (pseudo_labelled_photos)."""
+    if self_train and teacher_dir is None:
         raise TrainingError("self-training needs a teacher: the matte whose sure mattes become the truth")
     out_dir = Path(out_dir)
     logger = job_logger(out_dir / "train.log")
     device = prepare_device("cpu", seed)
     training = cached_product_set(out_dir / f"products-{products}-seed{seed}.npz", catalogue_dir, products, seed,
                                   logger.info)
-    chosen = catalogue_products(catalogue_dir, heldout=False, limit=products, seed=seed) if self_train_catalogue else []
-    training = _taught(training, teacher_dir, logger, amateur_dir=backgrounds_dir if self_train else None,
-                       catalogue_photos=chosen)
+    training = _taught(training, teacher_dir, backgrounds_dir if self_train else None, logger)
     backgrounds = load_backgrounds(backgrounds_dir, "train", log=logger.info, region=MATTE_BACKGROUNDS)
     validation = _validation_set(catalogue_dir, backgrounds_dir, seed, logger)
     model = _initial_model(config, init_dir, logger).to(device)
@@ -65,7 +61,7 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
                                        "backgrounds": len(backgrounds), "seed": seed, "bf16": bf16,
                                        "init": str(init_dir) if init_dir else None,
                                        "teacher": str(teacher_dir) if teacher_dir else None,
-                                       "self_train": self_train, "self_train_catalogue": self_train_catalogue})
+                                       "self_train": self_train})
     run.every(validate_every_s, lambda: logger.info(f"{STAGE} step {run.step}: held-out composite IoU "
                                                     f"{validation_iou(model, *validation):.4f}"))
     torch.manual_seed(seed + run.step)  # a resumed run does not replay the batches it has seen
@@ -80,23 +76,15 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
     return model
 
 
-def _taught(training: ProductSet, teacher_dir, logger, amateur_dir=None, catalogue_photos=()) -> ProductSet:
-    """The products a teacher leaves, and the photos it is sure of: `amateur_dir`'s train photos, and those of
-    `catalogue_photos` whose pseudo-mask is not among the products (untrusted, or the teacher disagreed)."""
+def _taught(training: ProductSet, teacher_dir, photos_dir, logger) -> ProductSet:
+    """The products a teacher leaves (and the amateur photos it is sure of, given `photos_dir`)."""
     if teacher_dir is None:
         return training
     teacher = load_matte_model(teacher_dir)
     training = teacher_agreeing(training, teacher, MIN_MASK_AGREEMENT, logger.info)
-    if amateur_dir is not None:
-        amateur = pseudo_labelled_photos(amateur_photos(amateur_dir, "train"), teacher, f"{amateur_dir}/train",
-                                         logger.info)
-        training = joined(training, amateur)
-    kept = set(training.ids.tolist())
-    left_out = [(key, path) for key, path in catalogue_photos if key not in kept]
-    if left_out:
-        training = joined(training, pseudo_labelled_photos(left_out, teacher, "the catalogue photos left out",
-                                                           logger.info))
-    return training
+    if photos_dir is None:
+        return training
+    return joined(training, pseudo_labelled_photos(photos_dir, "train", teacher, log=logger.info))
 
 
 def _initial_model(config: MatteConfig | None, init_dir, logger) -> MatteNet:
