@@ -79,3 +79,17 @@ def test_the_oracle_ceiling_steers_toward_the_truly_best_scene_arm_whatever_was_
     arms, truth = ["photo", "scene-0", "scene-1"], {"photo": 0.5, "scene-0": 0.2, "scene-1": 0.3}
     finished = {"decisions": _decisions(arms, truth, {"photo": 20, "scene-0": 70, "scene-1": 10})}
     assert oracle_winner(finished, 0) == "scene-1"  # not the photo, though it is truly better, nor the most played
+
+
+def test_the_cli_passes_the_rounds_step_and_refuses_one_outside_0_to_1(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    import lab.loop_simulation as loop_simulation
+    from service.cli import main
+    seen = []
+    monkeypatch.setattr(loop_simulation, "run_loop_simulation", lambda folder, config, *args, **kwargs: (
+        seen.append(config) or {"step": config.step}))
+    ran = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "0.8", "--json"])
+    assert ran.exit_code == 0, ran.output
+    assert [config.step for config in seen] == [0.8]
+    refused = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "1.5"])
+    assert refused.exit_code == 2 and "--step" in refused.output and len(seen) == 1
