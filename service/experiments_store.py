@@ -8,9 +8,10 @@ engine exists; its timestamps and refresh intervals come from the app's clock (s
 
 Allocation. A fixed experiment assigns each shopper one arm for good (sticky, by the weights). A bandit
 experiment decides per cards request: the segment's counts (exposures and attributed clicks per arm, read
-from the exposures and events, read incrementally and refreshed per process every BANDIT_COUNTS_REFRESH_S) give Thompson-sampling
-probabilities (recsys.experiments.bandit), the hashed draw of (experiment, shopper, time window) picks the arm,
-and the decision (arm, its probability, every arm's) is stored in the transaction that logs its exposures.
+from the exposures and events a little at a time, brought up to date per process every BANDIT_COUNTS_REFRESH_S)
+give Thompson-sampling probabilities (recsys.experiments.bandit), the hashed draw of (experiment, shopper, time
+window) picks the arm, and the decision (arm, its probability, every arm's) is stored in the transaction that
+logs its exposures.
 Cards a storefront rendered itself (`record_exposures`) are not bandit decisions: bandit experiments skip them.
 """
 from __future__ import annotations

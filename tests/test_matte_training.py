@@ -187,9 +187,11 @@ def test_edge_errors_see_a_glow_of_the_old_background_and_a_cut_edge(monkeypatch
     exact = matte_bench._edge_errors(None, photo[None], truth[None])
     assert exact["edge_composites"] == 1 and exact["edge_glow_delta_e"] < 1.0 and exact["edge_cut_delta_e"] < 1.0
     grown = np.ones((9, 9), bool)
-    monkeypatch.setattr(matte_bench, "matte", scaled(lambda big: ndimage.binary_dilation(big >= 0.5, grown).astype(np.float32)))
+    monkeypatch.setattr(matte_bench, "matte", scaled(
+        lambda big: ndimage.binary_dilation(big >= 0.5, grown).astype(np.float32)))
     assert matte_bench._edge_errors(None, photo[None], truth[None])["edge_glow_delta_e"] > 10  # the green shows
-    monkeypatch.setattr(matte_bench, "matte", scaled(lambda big: ndimage.binary_erosion(big >= 0.5, grown).astype(np.float32)))
+    monkeypatch.setattr(matte_bench, "matte", scaled(
+        lambda big: ndimage.binary_erosion(big >= 0.5, grown).astype(np.float32)))
     assert matte_bench._edge_errors(None, photo[None], truth[None])["edge_cut_delta_e"] > 10  # the edge is blue
 
 

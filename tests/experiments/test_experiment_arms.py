@@ -183,7 +183,8 @@ def test_a_bandit_stamps_and_refreshes_on_the_apps_clock(seeded_database, tmp_pa
     assert cards(client, user)["experiment"]["probabilities"] != first  # re-counted: the clicks moved them
 
 
-def test_a_bandits_counts_read_a_little_at_a_time_equal_the_results_recount(seeded_database, tmp_path, tiny_encoder):
+def test_a_bandits_counts_read_a_little_at_a_time_equal_the_results_recount(seeded_database, tmp_path,
+                                                                            tiny_encoder):
     """The counts behind a bandit's probabilities are brought up to date from the rows logged since the last read
     (service.bandit_tally); across rounds in which exposures grow older than the window, they equal the results
     page's recount of the whole log."""
@@ -206,8 +207,9 @@ def test_a_bandits_counts_read_a_little_at_a_time_equal_the_results_recount(seed
         with app.extensions["tailorcard"].db.connect() as connection:
             counts = tally.refresh(connection, clock.time(), clock.monotonic())
         segments = client.get("/v1/experiments/tally/results", headers=ANALYST).json["segments"]
-        assert counts == {key: {arm["arm"]: (arm["exposures"], arm["clicks"]) for arm in part["arms"] if arm["exposures"]}
-                          for key, part in segments.items()}
+        recount = {key: {arm["arm"]: (arm["exposures"], arm["clicks"]) for arm in part["arms"] if arm["exposures"]}
+                   for key, part in segments.items()}
+        assert counts == recount
         clicked = sum(c for arms in counts.values() for _, c in arms.values())
     assert len(tally._counts._exposures) < sum(n for arms in counts.values() for n, _ in arms.values())  # some settled
     assert clicked >= 4
