@@ -196,7 +196,7 @@ def test_edge_errors_see_a_glow_of_the_old_background_and_a_cut_edge(monkeypatch
 
 
 def test_a_cards_alpha_narrows_the_soft_band_and_keeps_which_pixels_are_product():
-    from imagegen.presentation.compose import SOLID_ALPHA, card_alpha
+    from imagegen.presentation.compose import EDGE_CONTRAST, SOLID_ALPHA, card_alpha
     ramp = np.linspace(0.0, 1.0, 201, dtype=np.float32)[None]
     card = card_alpha(ramp)
     assert np.array_equal(card >= 0.5, ramp >= 0.5)
@@ -204,3 +204,5 @@ def test_a_cards_alpha_narrows_the_soft_band_and_keeps_which_pixels_are_product(
     assert soft(card) < soft(ramp) / 2
     assert np.all(card[ramp < 0.299] == 0.0) and np.all(card[ramp > 0.701] == 1.0) and card.max() == 1.0
     assert np.all(np.diff(card[0]) >= 0) and SOLID_ALPHA < 1.0  # still a ramp, only steeper
+    band = (card > 0) & (card < 1)
+    assert band.any() and np.allclose(card[band], (ramp[band] - 0.5) * EDGE_CONTRAST + 0.5)  # stretched, not moved
