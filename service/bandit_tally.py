@@ -54,6 +54,8 @@ class BanditTally:
     def refresh(self, connection, now: float, monotonic: float) -> Counts:
         with self._lock:
             shown = store.exposures_after(connection, self.name, self._exposures.after)
-            clicked = store.clicks_after(connection, self.since, self._clicks.after)
+            # Until the look-back has passed once, a read goes back to the start: only the experiment's shoppers.
+            whose = self.name if self._clicks.after == 0 else None
+            clicked = store.clicks_after(connection, self.since, self._clicks.after, of_experiment=whose)
             return self._counts.update(self._exposures.fresh(shown, monotonic), self._clicks.fresh(clicked, monotonic),
                                        now)

@@ -228,12 +228,15 @@ def exposures_after(connection, name: str, after_seq: int) -> pd.DataFrame:
     return _frame(connection, query, [c.name for c in query.selected_columns])
 
 
-def clicks_after(connection, since: float, after_seq: int) -> pd.DataFrame:
-    """Every shopper's clicks with seq > `after_seq`, stamped from `since` on (no join with an experiment's users:
-    its whole decision log would be read each time; a click of someone it never showed a card credits nothing)."""
+def clicks_after(connection, since: float, after_seq: int, of_experiment: str | None = None) -> pd.DataFrame:
+    """Clicks with seq > `after_seq`, stamped from `since` on: every shopper's, or, given `of_experiment`, only
+    those of its shoppers (worth the join with its decision log when the read goes back to its start; a click of
+    someone it never showed a card credits nothing either way)."""
     query = sa.select(events.c.seq, events.c.user_id, events.c.item_id, events.c.type, events.c.timestamp).where(
         events.c.seq > after_seq, events.c.type == "click", events.c.timestamp >= since,
         events.c.item_id.is_not(None))
+    if of_experiment is not None:
+        query = query.where(events.c.user_id.in_(_experiment_users(of_experiment)))
     return _frame(connection, query, ["seq", "user_id", "item_id", "type", "timestamp"])
 
 
@@ -248,9 +251,8 @@ def decision_frame(connection, name: str) -> pd.DataFrame:
 def outcome_events(connection, name: str, since: float, types=OUTCOME_TYPES) -> pd.DataFrame:
     """Clicks, add-to-carts and purchases of the experiment's users (assigned, or in a bandit decision) from
     its start on."""
-    users = sa.union(_assigned_users(name), sa.select(decisions.c.user_id).where(decisions.c.experiment == name))
     query = sa.select(events.c.user_id, events.c.item_id, events.c.type, events.c.timestamp).where(
-        events.c.user_id.in_(users), events.c.type.in_(types),
+        events.c.user_id.in_(_experiment_users(name)), events.c.type.in_(types),
         events.c.timestamp >= since, events.c.item_id.is_not(None))
     return _frame(connection, query, ["user_id", "item_id", "type", "timestamp"])
 
@@ -267,6 +269,11 @@ def pre_period_clicks(connection, name: str, start: float, lookback_s: float) ->
 def _frame(connection, query, columns: list[str]) -> pd.DataFrame:
     # Plain tuples: pandas probes Row objects attribute by attribute, which is slow.
     return pd.DataFrame([tuple(row) for row in connection.execute(query)], columns=columns)
+
+
+def _experiment_users(name: str):
+    """Its shoppers: those assigned an arm, and those in a bandit decision."""
+    return sa.union(_assigned_users(name), sa.select(decisions.c.user_id).where(decisions.c.experiment == name))
 
 
 def _assigned_users(name: str):
