@@ -12,6 +12,7 @@ import hashlib
 import io
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -112,6 +113,7 @@ def study_api(folder, config: StudyConfig) -> tuple[ApiClient, list[int]]:
     events_per_request = 5000
     app = create_app({"DATABASE_URL": f"sqlite:///{folder}/simulate-ab.sqlite", "JOB_QUEUE": "none",
                       "API_KEYS": [analyst, storefront], "MAX_EVENTS_PER_REQUEST": events_per_request,
-                      "RATE_LIMIT_PER_SECOND": 1e6, "RATE_LIMIT_BURST": 10**6})
+                      "RATE_LIMIT_PER_SECOND": 1e6, "RATE_LIMIT_BURST": 10**6},
+                     instance_path=Path(folder) / "instance")
     item_ids = seed_products(app, config.items)
     return ApiClient(app.test_client(), analyst["key"], storefront["key"], events_per_request), item_ids

@@ -93,7 +93,7 @@ class LoopLab:
         self.app = create_app({"DATABASE_URL": f"sqlite:///{folder}/loop.sqlite", "JOB_QUEUE": "none",
                                "ENCODER": self.encoder, "CLOCK": self.clock, "VARIANTS": scene_spec, "VARIANT_MIN_DEMAND": 1,
                                "API_KEYS": [analyst, storefront], "RATE_LIMIT_PER_SECOND": 1e6,
-                               "RATE_LIMIT_BURST": 10**6})
+                               "RATE_LIMIT_BURST": 10**6}, instance_path=folder / "instance")
         self.client = self.app.test_client()
         self.analyst = {"Authorization": f"Bearer {analyst['key']}"}
         self.storefront = {"Authorization": f"Bearer {storefront['key']}"}

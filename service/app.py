@@ -1,4 +1,4 @@
-"""The application factory (as in the Flask tutorial): `create_app(test_config=None)`.
+"""The application factory (as in the Flask tutorial): `create_app(test_config=None, instance_path=None)`.
 
 Configuration, lowest to highest precedence: DEFAULTS below, `instance/config.json`,
 environment variables `TAILORCARD_<KEY>` (JSON-parsed where possible; `DATABASE_URL` too),
@@ -52,9 +52,12 @@ DEFAULTS = {
 }
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    # TAILORCARD_INSTANCE moves the instance folder (config.json, api_keys.json, the SQLite file).
-    app = Flask(__name__, instance_path=os.environ.get("TAILORCARD_INSTANCE"), instance_relative_config=True)
+def create_app(test_config: dict | None = None, instance_path: str | Path | None = None) -> Flask:
+    # The instance folder holds config.json, api_keys.json, the SQLite file and the variants: `instance_path`,
+    # else TAILORCARD_INSTANCE, else Flask's default (a simulation passes its own, so it leaves the server's alone).
+    instance_path = instance_path or os.environ.get("TAILORCARD_INSTANCE")
+    app = Flask(__name__, instance_path=str(Path(instance_path).absolute()) if instance_path else None,
+                instance_relative_config=True)
     app.config.from_mapping(DEFAULTS)
     app.config.from_file("config.json", load=json.load, silent=True)
     app.config.from_prefixed_env("TAILORCARD")

@@ -15,6 +15,7 @@ PHOTO_ARMS = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} 
 def test_every_posted_click_is_credited_to_the_decision_that_drew_it(tmp_path):
     """Shoppers come back within seconds here; a click stamped after their next visit was credited to it."""
     lab = LoopLab(tmp_path, LoopConfig(products=8, shoppers=60, segments=2), "embedded", "embedded", log=lambda *a: None)
+    assert lab.app.instance_path == str(tmp_path / "instance")  # its images stay in its folder, not the server's
     shoppers = lab.shoppers_by_segment()
     assert sum(len(users) for users in shoppers.values()) == 60  # every simulated shopper, not the API's first page
     likings = hidden_likings(lab, sorted(shoppers))
