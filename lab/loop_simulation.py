@@ -16,9 +16,11 @@ answers, before that shopper's next visit), and the bandit's counts refresh ever
 numbers on any machine at any speed (the wall-clock runs before 2026-12-06 did not).
 
 Each round: an experiment in bandit mode over the photo (control) and CANDIDATES scene arms of the round, each
-a scene style for the segment (policy `style`: a cluster of the generator's backdrops; arms that differed by
-noise seed had true decision click rates within 0.5-0.8 points of each other in every segment, the same scene
-again, which no bandit tells apart in thousands of decisions; styles spread 0.1-2.9 points);
+a scene style for the segment (a cluster of the generator's backdrops; arms that differed by noise seed had
+true decision click rates within 0.5-0.8 points of each other in every segment, the same scene again, which no
+bandit tells apart in thousands of decisions; styles spread 0.1-2.9 points): arm j paints the round's j-th
+style (policy `round_style`: round 0's styles in order, a steered round's the winner's style first, then the
+styles nearest what won), or with `--styles fixed` style j in every round (the runs before 2026-12-07);
 DECISIONS cards requests per segment, clicks posted as events; then per segment the round's winner, the
 bandit's leader among the scene arms at the round's end, steers the segment's next round with its cards
 (POST /v1/segments/<s>/rounds; until 2026-12-06 the most-played scene arm, which lags); `--steer-by oracle`
@@ -67,6 +69,7 @@ class LoopConfig:
     min_share: float | None = None  # the bandit's exploration floor per arm (None: the service's default)
     seconds_between_requests: float = 0.05  # simulated time between two cards requests of the store
     steer_by: str = "leader"  # "leader": the round's winner as analysts read it; "oracle": the truly best scene arm
+    styles: str = "follow"  # "follow": arm j paints the round's j-th style (round_style); "fixed": style j every round
     seed: int = 0
 
 
@@ -152,7 +155,10 @@ def _on_backdrop(photo: Image.Image, colour) -> Image.Image:
 
 
 def scene_policies(config: LoopConfig, round_: int) -> list[dict]:
-    return [{"kind": "scene", "style": j, "round": round_} for j in range(config.candidates)]
+    """Arm j's presentation: the round's j-th style (steering puts the winner's first, then the styles nearest
+    what won), or style j in every round (`styles="fixed"`, the runs before 2026-12-07)."""
+    field = "round_style" if config.styles == "follow" else "style"
+    return [{"kind": "scene", field: j, "round": round_} for j in range(config.candidates)]
 
 
 def make_round_images(lab: LoopLab, segments: list[int], policies: list[dict]) -> None:
@@ -313,7 +319,7 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
         "decisions_per_segment_per_round": config.decisions, "cards_per_decision": config.cards,
         "products": config.products, "aa_experiments": config.aa_experiments, "aa_decisions_per_segment": config.aa_decisions,
-        "step": config.step, "steer_by": config.steer_by, "min_share": config.min_share, "seconds_between_requests": config.seconds_between_requests,
+        "step": config.step, "steer_by": config.steer_by, "styles": config.styles, "min_share": config.min_share, "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }
 

@@ -34,7 +34,13 @@ PRESENTATION = {"type": "object", "additionalProperties": False,
                     "style": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 7}, {"type": "null"}],
                               "default": None,
                               "description": "a scene style (a cluster of the generator's backdrops): arms that "
-                                             "paint other styles for the same segment; null: the nearest of any"}}}
+                                             "paint other styles for the same segment; null: the nearest of any"},
+                    "round_style": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 7}, {"type": "null"}],
+                                    "default": None,
+                                    "description": "j: the round's j-th style (with style null). Round 0's are the "
+                                                   "styles in order; a steered round's start with the style that "
+                                                   "won the round before, then those nearest what won, so an arm "
+                                                   "named by it follows the winners"}}}
 ARM = {"type": "object", "required": ["name", "weight"], "additionalProperties": False, "properties": {
     "name": ID, "weight": {"type": "number", "minimum": 0, "maximum": 1000},
     "presentation": PRESENTATION,

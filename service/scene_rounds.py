@@ -4,11 +4,14 @@
     condition_of(segment, round)                          # (unit condition, lineage) or (None, None)
 
 Round 0 of a segment is painted for its centroid; round n for the condition stored here, steered from round
-n - 1's condition toward the scenes that won it. Each round's scenes carry their lineage in provenance.
+n - 1's condition toward the scenes that won it, and with its styles in a new order: the style that won first,
+then the styles nearest what won (an arm's `round_style` j paints the j-th). Each round's scenes carry their
+lineage in provenance.
 """
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import numpy as np
 import sqlalchemy as sa
@@ -16,7 +19,7 @@ import sqlalchemy as sa
 from features.images import open_image
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationPolicy
-from imagegen.presentation.steering import next_condition
+from imagegen.presentation.steering import next_condition, next_styles
 from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
 from service.deps import deps
@@ -47,7 +50,7 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5) -> dict:
     store = deps().variants
     records = [store.get(variant_id) for variant_id in winner_ids]  # VariantNotFound: a 404 naming the id
     parent = _round_of(records, segment)
-    current, _ = condition_of(segment, parent)
+    current, parent_lineage = condition_of(segment, parent)
     if current is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
     encoder = deps().encoder.get()
@@ -59,6 +62,9 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5) -> dict:
     originals = encoder.encode_images([open_image(photo["image"]) for photo in photos])
     condition = next_condition(current, winners, originals, step)
     lineage = {"parent_round": parent, "winners": list(winner_ids), "step": step}
+    centres = store.style_centres()
+    if centres is not None:  # the next round's styles: the winners' first, then those nearest what won
+        lineage["styles"] = next_styles(_winners_style(records, parent_lineage), winners, originals, centres)
     with deps().db.begin() as connection:
         inserted = insert_ignoring_duplicates(connection, scene_rounds, [{
             "segment": int(segment), "round": parent + 1, "condition": repository.vector_bytes(condition),
@@ -66,6 +72,13 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5) -> dict:
     if not inserted:
         raise PresentationError(f"segment {segment} already has round {parent + 1}; steer from round {parent + 1}")
     return {"segment": int(segment), "round": parent + 1, **lineage}
+
+
+def _winners_style(records, lineage: dict) -> int | None:
+    """The style most of the winners were painted in (None: painted in any style)."""
+    styles = Counter(PresentationPolicy.from_dict(record.provenance["parameters"]["policy"]).painted_style(lineage)
+                     for record in records)
+    return styles.most_common(1)[0][0]
 
 
 def _round_of(records, segment: int) -> int:

@@ -71,6 +71,10 @@ class VariantStore(Protocol):
     def read_bytes(self, variant_id: str) -> bytes:
         """The image bytes; raises VariantNotFound (also for ids that are not VARIANT_ID_PATTERN)."""
 
+    def style_centres(self) -> np.ndarray | None:
+        """The scene styles' mean directions [styles, d] (rounds order the next round's styles by them), or None
+        when scenes have no styles."""
+
 
 class NullVariantStore:
     """No generator wired: never a variant, so every card shows the product's own photo."""
@@ -92,6 +96,9 @@ class NullVariantStore:
 
     def read_bytes(self, variant_id: str) -> bytes:
         raise VariantNotFound(f"no variant {variant_id!r}: this server has no variant generator configured")
+
+    def style_centres(self) -> None:
+        return None
 
 
 def build_variant_store(scene_spec: str, encoder, root, signer=None) -> "VariantStore":

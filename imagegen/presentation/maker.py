@@ -13,6 +13,8 @@ matte is unsure is not tried again on every view, and the reason can be read bac
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from imagegen.presentation.policy import PresentationPolicy
 from imagegen.presentation.presenter import Presenter
 from imagegen.provenance import Provenance
@@ -70,13 +72,19 @@ class PresentationMaker:
     def read_bytes(self, variant_id: str) -> bytes:
         return self.store.read_bytes(variant_id)
 
+    def style_centres(self):
+        """The scene generator's style centres (imagegen.scene.bank.style_centres), or None without one."""
+        return None if self.presenter.scenes is None else self.presenter.scenes.style_centres
+
     def _make(self, key: VariantKey, request) -> StoredVariant:
         policy = request.policy
-        presented = self.presenter.present(request.image, policy, request.condition)
+        style = policy.painted_style(request.lineage)  # a round_style names a style of the request's round
+        presented = self.presenter.present(request.image, replace(policy, style=style, round_style=None),
+                                           request.condition)
         if presented.image is None:
             return self.store.put(key, request.product_id, None, reason=presented.reason)
         scene = policy.kind == "scene"
-        details = presented.details
+        details = {**presented.details, **({"style": style} if scene and style is not None else {})}
         record = Provenance(ai_generated=scene, generator_version=self.presenter.version,
                             encoder_version=self.encoder_space, seed=policy.seed if scene else None,
                             source_product_hash=key.product_hash, segment=key.segment,

@@ -22,6 +22,7 @@ from imagegen.errors import PresentationError
 from imagegen.scene.bank import STYLES
 
 KINDS = ("original", "upscaled", "scene")
+LATER_FIELDS = ("round_style",)  # left out of the digest while None (see PresentationPolicy.digest)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class PresentationPolicy:
     round: int = 0  # scene: 0 paints for the segment's centroid; n for the condition results steered it to (steering.py)
     candidates: int = 4  # scene: backdrops painted per card; the one nearest the target in CLIP space is kept
     style: int | None = None  # scene: None paints the bank's backdrops nearest the segment; s only style s's
+    # scene: j paints the round's j-th style (round_styles): round 0's are the styles in order, a steered round's
+    # start with the style that won the round before (steering.next_styles), so an arm named by it follows winners
+    round_style: int | None = None
 
     def __post_init__(self):
         self.check_inputs()
@@ -52,12 +56,22 @@ class PresentationPolicy:
              "an integer in [1, 16] (each one is painted: the cost grows with it)"),
             ("style", self.style is None or whole(self.style, 0) and self.style < STYLES,
              f"an integer in [0, {STYLES - 1}] (a scene style of the generator's bank), or null (any style)"),
+            ("round_style", self.round_style is None or whole(self.round_style, 0) and self.round_style < STYLES
+             and self.style is None, f"an integer in [0, {STYLES - 1}] (the round's j-th style) with style null, "
+                                     "or null"),
         ))
 
     @property
     def per_segment(self) -> bool:
         """Whether the image depends on the shopper's segment (else one image per product serves everyone)."""
         return self.kind == "scene"
+
+    def painted_style(self, lineage: dict | None) -> int | None:
+        """The bank style this policy paints in the round of `lineage` (service.scene_rounds): `style`, else the
+        round's `round_style`-th style, else None (any style)."""
+        if self.round_style is None:
+            return self.style
+        return round_styles(lineage)[self.round_style]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,8 +81,15 @@ class PresentationPolicy:
         return from_fields(cls, values, where, PresentationError)
 
     def digest(self) -> str:
-        """Stable hash of every field: a policy with any other setting is another image."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        """Stable hash of every field: a policy with any other setting is another image. Fields added since
+        images were stored (LATER_FIELDS) count only when set, so those images keep their keys."""
+        fields = {k: v for k, v in self.to_dict().items() if v is not None or k not in LATER_FIELDS}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def round_styles(lineage: dict | None) -> list[int]:
+    """The styles of a round in the order `round_style` counts them: as steering stored them, else 0, 1, ..."""
+    return list((lineage or {}).get("styles") or range(STYLES))
 
 
 ORIGINAL, UPSCALED, SCENE = PresentationPolicy("original"), PresentationPolicy("upscaled"), PresentationPolicy("scene")

@@ -92,7 +92,7 @@ class Presenter:
         targets = unit_rows(np.asarray(conditions, dtype=np.float32), dtype=np.float32, allow_zero=True)
         return [self._best_card(painting, target, rows, details)
                 for target, rows in zip(targets, self.candidate_rows(photo, targets, policy.candidates,
-                                                                     policy.style))]
+                                                                     policy.painted_style(None)))]
 
     def candidate_rows(self, photo: Image.Image, targets: np.ndarray, count: int = 1,
                        style: int | None = None) -> list[np.ndarray]:

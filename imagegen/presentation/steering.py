@@ -1,12 +1,18 @@
 """Results feed the generator: a segment's next scenes are painted for a condition drawn toward the scenes that won.
 
     condition = next_condition(current, winners, originals, step=0.5)
+    styles = next_styles(winner_style, winners, originals, centres)   # the next round's styles, in order
 
 `winners` are CLIP embeddings of the winning scene cards, `originals` those of the same products' own photos.
 What the backdrops added (winner minus original, so the product itself cancels) is the direction shoppers
 rewarded; the part of it that is new to the current condition turns the condition by `step` (0: stay, 1: 45
 degrees toward it). The next round is painted for that condition, so it keeps the segment's taste and leans
 to the backdrops that won. The fidelity rules do not change: every round is composited the same way.
+
+Styles follow the winners too. The next round's styles (an arm with `round_style` j paints its j-th) start with
+the style that won, then the other styles by how near their mean direction lies to what won: a round keeps its
+winner and tries the styles most like it, so a segment can reach a style no round-0 arm painted (measured in
+docs/benchmarks.md, "Styles follow the winners").
 """
 from __future__ import annotations
 
@@ -31,3 +37,17 @@ def next_condition(current: np.ndarray, winners: np.ndarray, originals: np.ndarr
     if norm < 1e-9:  # the winners add nothing the condition lacks: stay
         return current.astype(np.float32)
     return unit_rows(current + step * new / norm)[0].astype(np.float32)
+
+
+def next_styles(winner_style: int | None, winners: np.ndarray, originals: np.ndarray,
+                centres: np.ndarray) -> list[int]:
+    """Every style once: the winners' style first (None: none was named), then the rest by the cosine of their
+    centre (imagegen.scene.bank.style_centres) with what the winners' backdrops added, nearest first."""
+    winners, originals = np.atleast_2d(winners), np.atleast_2d(originals)
+    centres = np.atleast_2d(centres)
+    if winner_style is not None and not 0 <= winner_style < len(centres):
+        raise PresentationError(f"winner_style must be one of the {len(centres)} styles or None; got {winner_style!r}")
+    rewarded = (unit_rows(winners) - unit_rows(originals)).mean(axis=0)
+    nearness = unit_rows(centres, allow_zero=True) @ rewarded
+    order = [int(k) for k in np.argsort(-nearness, kind="stable") if k != winner_style]
+    return ([] if winner_style is None else [int(winner_style)]) + order

@@ -2,6 +2,7 @@
 
     rows = nearest_backdrops(bank, target, product, count=4)   # conditions worth painting for `target`
     styles = backdrop_styles(bank)                             # each row's scene style (k-means cluster)
+    centres = style_centres(bank, styles)                      # each style's mean direction (steering ranks them)
     rows = nearest_backdrops(bank, target, product, count=4, among=styles == 2)   # only style 2's backdrops
 
 A taste segment's centroid is a point among product photos; the way from one product to it is rarely a way
@@ -54,6 +55,13 @@ def backdrop_styles(bank: np.ndarray, styles: int = STYLES) -> np.ndarray:
     labels = np.argmax(directions @ centres.T, axis=1)
     by_size = np.argsort(-np.bincount(labels, minlength=len(centres)), kind="stable")
     return np.argsort(by_size)[labels]
+
+
+def style_centres(bank: np.ndarray, styles: np.ndarray) -> np.ndarray:
+    """Each style's mean direction: float32 [number of styles, d], unit rows (what that style's backdrops add)."""
+    directions = unit_rows(np.asarray(bank, dtype=np.float32), np.float32, allow_zero=True)
+    return unit_rows(np.stack([directions[styles == k].sum(axis=0) for k in range(int(styles.max()) + 1)]),
+                     np.float32, allow_zero=True)
 
 
 def _farthest_first(directions: np.ndarray, count: int) -> np.ndarray:

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from diffusers import KandinskyV22InpaintPipeline
 
 from imagegen.pipeline import Decoder, GeneratorSettings, load_decoder_parts, scaled_conditions, to_uint8
-from imagegen.scene.bank import backdrop_styles, check_bank, load_bank, nearest_backdrops, save_bank
+from imagegen.scene.bank import (backdrop_styles, check_bank, load_bank, nearest_backdrops, save_bank,
+                                 style_centres)
 from imagegen.spec import parse_generator_spec
 
 
@@ -68,6 +69,13 @@ class SceneGenerator(Decoder):
     def styles(self) -> np.ndarray:
         """The bank's rows' scene styles (imagegen.scene.bank.backdrop_styles), computed once."""
         return backdrop_styles(self.condition_bank)
+
+    @cached_property
+    def style_centres(self) -> np.ndarray | None:
+        """Each style's mean direction [styles, d] (what steering ranks styles by); None without a bank."""
+        if self.condition_bank is None or self.settings.conditioning != "added":
+            return None
+        return style_centres(self.condition_bank, self.styles)
 
     def paint(self, squares: np.ndarray, repaint: np.ndarray, embeddings: np.ndarray, *, seed: int = 0,
               guidance_scale: float | None = None, num_inference_steps: int | None = None) -> np.ndarray:

@@ -4,7 +4,8 @@ round is painted for a condition steered toward them (service.scene_rounds).
     GET  /v1/segments/<segment>/rounds     {"segment", "rounds": [{round, parent_round, winners, step, ...}]}
     POST /v1/segments/<segment>/rounds     {"winners": [variant ids of one round], "step": 0.5} -> 201 the round
 
-An experiment arm shows a round with the presentation {"kind": "scene", "round": n}. Analyst key (scope
+An experiment arm shows a round with the presentation {"kind": "scene", "round": n}; with "round_style": j it
+paints the round's j-th style (the winners' style first, then the styles nearest what won). Analyst key (scope
 `experiments`).
 """
 from __future__ import annotations
@@ -24,7 +25,9 @@ MAX_SEGMENT, MAX_WINNERS = 10_000, 100
 SEGMENT = _path("segment", {"type": "integer", "minimum": 0, "maximum": MAX_SEGMENT})
 ROUND = {"type": "object", "required": ["round"], "properties": {
     "round": {"type": "integer", "minimum": 0}, "parent_round": {"type": "integer"},
-    "winners": {"type": "array", "items": {"type": "string"}}, "step": {"type": "number"}}}
+    "winners": {"type": "array", "items": {"type": "string"}}, "step": {"type": "number"},
+    "styles": {"type": "array", "items": {"type": "integer"},
+               "description": "the round's scene styles in the order round_style counts them: the winners' first"}}}
 OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
     "get": _op("A taste segment's rounds of scenes and their lineage", "experiments", "200",
                {"type": "object", "required": ["segment", "rounds"], "properties": {

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from lab.loop_simulation import (SIMULATED_START, LoopConfig, LoopLab, _best_gaps, _ips_errors, _winner_hits,
-                                 hidden_likings, oracle_winner, round_winner, run_round)
+                                 hidden_likings, oracle_winner, round_winner, run_round, scene_policies)
 from service import experiments_db
 
 PHOTO_ARMS = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} for name in ("photo", "photo-again")]
@@ -91,6 +91,10 @@ def test_the_cli_passes_the_rounds_step_and_refuses_one_outside_0_to_1(tmp_path,
         seen.append(config) or {"step": config.step}))
     ran = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "0.8", "--json"])
     assert ran.exit_code == 0, ran.output
-    assert [config.step for config in seen] == [0.8]
+    assert [config.step for config in seen] == [0.8] and seen[0].styles == "follow"
+    fixed = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--styles", "fixed"])
+    assert fixed.exit_code == 0 and seen[-1].styles == "fixed"
+    assert scene_policies(seen[-1], 2)[1] == {"kind": "scene", "style": 1, "round": 2}
+    assert scene_policies(seen[0], 2)[1] == {"kind": "scene", "round_style": 1, "round": 2}
     refused = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "1.5"])
-    assert refused.exit_code == 2 and "--step" in refused.output and len(seen) == 1
+    assert refused.exit_code == 2 and "--step" in refused.output and len(seen) == 2

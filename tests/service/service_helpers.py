@@ -36,6 +36,7 @@ class FakeVariantStore:
         self.images: dict[str, bytes] = {}
         self.generated = 0
         self.requests = []  # every GenerationRequest, as asked
+        self.centres = None  # scene styles' mean directions (style_centres); None: scenes without styles
 
     def lookup(self, product_id, content_hash, segment, policy):
         return self.records.get((product_id, content_hash, segment, policy.digest()))
@@ -56,6 +57,9 @@ class FakeVariantStore:
         self.images[variant_id] = buffer.getvalue()
         self.generated += 1
         return record
+
+    def style_centres(self):
+        return self.centres
 
     def invalidate(self, product_id):
         stale = {key: self.records.pop(key) for key in list(self.records) if key[0] == product_id}

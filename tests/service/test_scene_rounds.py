@@ -49,3 +49,32 @@ def test_a_round_needs_scenes_of_its_own_segment(app, client):
     assert bad.status_code == 400 and "step" in bad.json["message"]
     assert client.post(f"/v1/segments/{segment}/rounds", json={"winners": scenes[:1]},
                        headers=STOREFRONT).status_code == 403
+
+
+def test_the_next_rounds_styles_start_with_the_style_that_won_and_arms_by_round_style_follow_it(app, client,
+                                                                                                tiny_encoder):
+    store = app.config["VARIANT_STORE"]
+    rng = np.random.default_rng(0)
+    store.centres = rng.normal(size=(8, tiny_encoder.embed_dim)).astype(np.float32)
+    segment, scenes = made_scenes(app, client)
+    products = [store.get(scene).product_id for scene in scenes]
+    with app.app_context():
+        live = app.extensions["tailorcard"].live.get()
+        for product in products:  # round 0's third style, as an arm {"round_style": 2} paints it
+            request_variant(product, live.products[product]["content_hash"], str(segment),
+                            PresentationPolicy("scene", round_style=2), wanted=True)
+    app.extensions["tailorcard"].jobs.run_pending()
+    winners = [store.lookup(product, live.products[product]["content_hash"], str(segment),
+                            PresentationPolicy("scene", round_style=2)).variant_id for product in products]
+    started = client.post(f"/v1/segments/{segment}/rounds", json={"winners": winners, "step": 1.0},
+                          headers=ANALYST)
+    assert started.status_code == 201, started.json
+    styles = started.json["styles"]
+    assert styles[0] == 2 and sorted(styles) == list(range(8))  # the winners' style first, every style once
+    assert client.get(f"/v1/segments/{segment}/rounds", headers=ANALYST).json["rounds"][1]["styles"] == styles
+    with app.app_context():
+        request_variant(products[0], live.products[products[0]]["content_hash"], str(segment),
+                        PresentationPolicy("scene", round=1, round_style=1), wanted=True)
+    app.extensions["tailorcard"].jobs.run_pending()
+    asked = store.requests[-1]
+    assert asked.lineage["styles"] == styles and asked.policy.painted_style(asked.lineage) == styles[1]

@@ -1,0 +1,92 @@
+"""Results feed the generator: the next round's condition turns toward what won, and its styles follow the winner."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imagegen.errors import PresentationError
+from imagegen.presentation import PresentationMaker, PresentationPolicy, Presenter
+from imagegen.presentation.policy import round_styles
+from imagegen.presentation.steering import next_condition, next_styles
+from imagegen.scene.bank import backdrop_styles, style_centres
+from imagegen.variants import VariantStore
+from imagegen_helpers import EMBED_DIM, tiny_scenes, unit_embeddings
+from matte_helpers import ellipse_alpha, studio_photo
+from service.variants import GenerationRequest
+
+
+def grouped_bank(directions, sizes, spread=0.05, seed=2) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([d + spread * rng.normal(size=(n, EMBED_DIM)) for d, n in zip(directions, sizes)]
+                          ).astype(np.float32)
+
+
+def test_the_condition_turns_toward_what_the_winners_added_and_no_further_than_the_step():
+    current, added = unit_embeddings(2, seed=1)
+    originals = unit_embeddings(3, seed=2)
+    winners = originals + 0.8 * added
+    stay = next_condition(current, winners, originals, step=0.0)
+    half, full = (next_condition(current, winners, originals, step=s) for s in (0.5, 1.0))
+    assert np.allclose(stay, current, atol=1e-6)
+    assert full @ added > half @ added > current @ added  # turned toward what won, further with a larger step
+    assert np.degrees(np.arccos(np.clip(full @ current, -1, 1))) == pytest.approx(45, abs=0.1)
+    with pytest.raises(PresentationError, match="step must be in"):
+        next_condition(current, winners, originals, step=1.5)
+
+
+def test_style_centres_are_each_styles_mean_direction():
+    directions = unit_embeddings(3, seed=7)
+    bank = grouped_bank(directions, (30, 20, 10))
+    styles = backdrop_styles(bank, styles=3)
+    centres = style_centres(bank, styles)
+    assert centres.shape == (3, EMBED_DIM) and np.allclose(np.linalg.norm(centres, axis=1), 1)
+    assert np.all(np.diag(centres @ directions.T) > 0.95)  # style k's centre is its group's direction
+
+
+def test_the_next_rounds_styles_start_with_the_winners_then_those_nearest_what_won():
+    centres = unit_embeddings(5, seed=3)
+    originals = unit_embeddings(4, seed=4)
+    toward = centres[3] + 0.6 * centres[1]  # what the winning backdrops added: mostly style 3's way, some of 1's
+    winners = originals + 0.7 * toward / np.linalg.norm(toward)
+    order = next_styles(2, winners, originals, centres)
+    assert sorted(order) == [0, 1, 2, 3, 4] and order[:3] == [2, 3, 1]  # the winner's style, then nearest first
+    assert next_styles(None, winners, originals, centres)[:2] == [3, 1]
+    with pytest.raises(PresentationError, match="winner_style must be one of the 5 styles"):
+        next_styles(5, winners, originals, centres)
+
+
+def test_a_round_style_is_the_rounds_jth_style_and_old_policies_keep_their_keys():
+    assert round_styles(None) == round_styles({"round": 0}) == list(range(8))  # round 0: the styles in order
+    steered = {"round": 1, "styles": [5, 2, 0, 1, 3, 4, 6, 7]}
+    assert PresentationPolicy(round_style=1).painted_style(steered) == 2
+    assert PresentationPolicy(round_style=1).painted_style(None) == 1
+    assert PresentationPolicy(style=4).painted_style(steered) == 4 and PresentationPolicy().painted_style(steered) is None
+    with pytest.raises(PresentationError, match="round_style must be an integer in .* with style null"):
+        PresentationPolicy(style=1, round_style=0)
+    # images stored before round_style existed are found under the same keys (sha256 of the fields they had)
+    assert PresentationPolicy().digest() == "fb973504ed3dc06b"
+    assert PresentationPolicy(round_style=0).digest() != PresentationPolicy().digest()
+
+
+def test_a_variant_of_a_round_style_is_painted_in_that_rounds_style_and_says_so(tmp_path, tiny_encoder):
+    bank = grouped_bank(unit_embeddings(3, seed=7), (30, 20, 10), spread=0.1)
+    presenter = Presenter(tiny_scenes(condition_bank=bank, space_id=tiny_encoder.space_id, conditioning="added",
+                                      added_norm=0.3), encoder=tiny_encoder)
+    maker = PresentationMaker(presenter, VariantStore(tmp_path))
+    photo = Image.fromarray(studio_photo(ellipse_alpha(), (30, 90, 160)))
+    condition = unit_embeddings(1, seed=6)[0]
+    lineage = {"round": 1, "styles": [2, 0, 1]}
+    follows = maker.generate(GenerationRequest(1, "a" * 16, "0", PresentationPolicy(round_style=0, candidates=2),
+                                               photo, condition, lineage))
+    fixed = maker.generate(GenerationRequest(1, "a" * 16, "0", PresentationPolicy(style=2, candidates=2),
+                                             photo, condition, lineage))
+    other = maker.generate(GenerationRequest(1, "a" * 16, "0", PresentationPolicy(style=0, candidates=2),
+                                             photo, condition, lineage))
+    assert follows.provenance["parameters"]["style"] == 2
+    assert follows.provenance["parameters"]["policy"]["round_style"] == 0  # the arm's policy, as asked
+    pixels = {name: np.asarray(Image.open(io.BytesIO(maker.read_bytes(made.variant_id))))
+              for name, made in (("follows", follows), ("fixed", fixed), ("other", other))}
+    assert np.array_equal(pixels["follows"], pixels["fixed"])  # style 2's painting
+    assert not np.array_equal(pixels["follows"], pixels["other"])
+    assert np.array_equal(maker.style_centres(), style_centres(bank, presenter.scenes.styles))
