@@ -79,16 +79,20 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--step", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="How far each round turns the segment's condition toward its winner (POST /v1/segments/<s>/rounds: "
                    "0 stays, 1 turns 45 degrees).")
+@click.option("--ceiling", is_flag=True,
+              help="No shoppers and no bandit: every arm's expected click rate over all the products, the truly "
+                   "best arm steering each round (lab.loop_ceiling; minutes, not an hour).")
 @click.option("--styles", type=click.Choice(["follow", "fixed"]), default="follow", show_default=True,
               help="Arm j paints the round's j-th style (the round before's winner first, then the styles nearest "
                    "what won), or style j in every round.")
 @seed_option
 @json_option()
 def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, aa_experiments, min_share,
-                          requests_per_second, steer_by, step, styles, seed, as_json):
+                          requests_per_second, steer_by, step, ceiling, styles, seed, as_json):
     """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
     import shutil
 
+    from lab.loop_ceiling import run_loop_ceiling
     from lab.loop_simulation import LoopConfig, run_loop_simulation
 
     shutil.rmtree(folder, ignore_errors=True)
@@ -96,7 +100,8 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, a
     config = LoopConfig(rounds=rounds, decisions=decisions, aa_experiments=aa_experiments, min_share=min_share,
                         seconds_between_requests=1 / requests_per_second, steer_by=steer_by, step=step, styles=styles,
                         seed=seed)
-    result = run_loop_simulation(Path(folder), config, scene_spec, encoder_spec, log=lambda l: click.echo(l, err=True))
+    run = run_loop_ceiling if ceiling else run_loop_simulation
+    result = run(Path(folder), config, scene_spec, encoder_spec, log=lambda line: click.echo(line, err=True))
     print_result(result, as_json)
 
 

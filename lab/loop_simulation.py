@@ -319,7 +319,8 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
         "decisions_per_segment_per_round": config.decisions, "cards_per_decision": config.cards,
         "products": config.products, "aa_experiments": config.aa_experiments, "aa_decisions_per_segment": config.aa_decisions,
-        "step": config.step, "steer_by": config.steer_by, "styles": config.styles, "min_share": config.min_share, "seconds_between_requests": config.seconds_between_requests,
+        "step": config.step, "steer_by": config.steer_by, "styles": config.styles, "min_share": config.min_share,
+        "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }
 

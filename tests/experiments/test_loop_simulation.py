@@ -98,3 +98,19 @@ def test_the_cli_passes_the_rounds_step_and_refuses_one_outside_0_to_1(tmp_path,
     assert scene_policies(seen[0], 2)[1] == {"kind": "scene", "round_style": 1, "round": 2}
     refused = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "1.5"])
     assert refused.exit_code == 2 and "--step" in refused.output and len(seen) == 2
+
+
+
+def test_the_ceiling_steers_each_segment_toward_its_best_arm_and_the_next_round_starts_with_that_style(tmp_path):
+    """`simulate-loop --ceiling`: no shoppers; every arm's rate over the products; the best arm's style leads
+    the segment's next round (the service orders the styles, as for any winner)."""
+    from lab.loop_ceiling import ceiling_rounds
+    config = LoopConfig(products=2, shoppers=60, segments=2, rounds=2, candidates=2, step=1.0)
+    lab = LoopLab(tmp_path, config, "embedded", "embedded", log=lambda *a: None)
+    segments = sorted(lab.shoppers_by_segment())
+    rounds = ceiling_rounds(lab, segments, hidden_likings(lab, segments))
+    assert len(rounds) == 2 and all(len(lifts) == 2 for r in rounds for lifts in r.values())
+    for segment in segments:
+        stored = lab.call("GET", f"/v1/segments/{segment}/rounds", lab.analyst)["rounds"]
+        assert stored[1]["styles"][0] == int(np.argmax(rounds[0][segment]))  # round 0's arm j painted style j
+        assert len(stored) == 2  # the last round steers nothing

@@ -1,0 +1,66 @@
+"""`tailorcard simulate-loop --ceiling`: the loop's rounds without shoppers or a bandit, in minutes. SIMULATED.
+
+Each round paints every arm's scenes (as `simulate-loop` does), reads every arm's expected click rate over all
+the products from the hidden likings, and steers each segment toward its truly best arm through the real rounds
+API. What the candidates of each round could earn if every winner were read right: a ceiling for a change to
+the generator or to steering, measured before the hour-long run with shoppers. Reported per round, averaged over
+segments: `best_lift` (the best arm's lift over the control) and `mean_lift` (the arms' average lift: where a
+bandit that still explores lands).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lab.loop_simulation import (BASE_CTR, LoopConfig, LoopLab, click_probability, hidden_likings, image_url,
+                                 make_round_images, scene_policies)
+
+
+def arm_rates(lab: LoopLab, segment: int, policies: list[dict], liking: np.ndarray) -> list[float]:
+    """Each arm's expected click rate per card, over every product of the catalogue."""
+    with lab.app.app_context():
+        products = lab.app.extensions["tailorcard"].live.get().products
+    return [float(np.mean([click_probability(lab, image_url(lab, key, segment, policy),
+                                             f"/v1/items/{product['id']}/image", liking, True)
+                           for key, product in sorted(products.items())])) for policy in policies]
+
+
+def steer_toward(lab: LoopLab, segment: int, policy: dict, step: float) -> None:
+    """POST the arm's scenes as the segment's winners (the service orders the next round's styles)."""
+    with lab.app.app_context():
+        keys = sorted(lab.app.extensions["tailorcard"].live.get().products)
+    urls = [image_url(lab, key, segment, policy) for key in keys]
+    winners = [url.rsplit("/", 1)[1] for url in urls if url]
+    if not winners:  # every product of the arm kept its photo: nothing to steer by
+        lab.log(f"segment {segment}: the best arm painted no scene; not steered")
+        return
+    lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst, {"winners": winners, "step": step})
+
+
+def ceiling_rounds(lab: LoopLab, segments: list[int], likings: dict) -> list[dict[int, np.ndarray]]:
+    """Per round, each segment's arms' lifts over the control; between rounds the best arm steers."""
+    config, rounds = lab.config, []
+    for round_ in range(config.rounds):
+        policies = scene_policies(config, round_)
+        make_round_images(lab, segments, policies)
+        rounds.append({s: np.asarray(arm_rates(lab, s, policies, likings[s])) / BASE_CTR - 1 for s in segments})
+        lab.log(f"round {round_}: lifts per segment and arm "
+                f"{ {s: np.round(lifts, 4).tolist() for s, lifts in rounds[-1].items()} }")
+        if round_ + 1 < config.rounds:
+            for segment in segments:
+                steer_toward(lab, segment, policies[int(np.argmax(rounds[-1][segment]))], config.step)
+    return rounds
+
+
+def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedded", encoder_spec: str = "embedded",
+                     log=print) -> dict:
+    lab = LoopLab(Path(folder), config, scene_spec, encoder_spec, log)
+    segments = sorted(lab.shoppers_by_segment())
+    rounds = ceiling_rounds(lab, segments, hidden_likings(lab, segments))
+    return {"best_lift_by_round": [round(float(np.mean([l.max() for l in r.values()])), 4) for r in rounds],
+            "mean_lift_by_round": [round(float(np.mean([l.mean() for l in r.values()])), 4) for r in rounds],
+            "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
+            "products": config.products, "step": config.step, "styles": config.styles,
+            "steer_by": "oracle (the truly best arm; no shoppers, no bandit)",
+            "simulated": "SIMULATED: clicks follow a hidden per-segment liking of backdrops in CLIP space"}
