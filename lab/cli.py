@@ -85,10 +85,13 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--styles", type=click.Choice(["follow", "fixed"]), default="follow", show_default=True,
               help="Arm j paints the round's j-th style (the round before's winner first, then the styles nearest "
                    "what won), or style j in every round.")
+@click.option("--with-losers/--winners-only", default=True, show_default=True,
+              help="Steer by what set the winning arm apart (its scenes, less what the round's other scene arms "
+                   "added), or by what the winning arm added alone.")
 @seed_option
 @json_option()
 def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, aa_experiments, min_share,
-                          requests_per_second, steer_by, step, ceiling, styles, seed, as_json):
+                          requests_per_second, steer_by, step, ceiling, styles, with_losers, seed, as_json):
     """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
     import shutil
 
@@ -99,7 +102,7 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, a
     Path(folder).mkdir(parents=True)
     config = LoopConfig(rounds=rounds, decisions=decisions, aa_experiments=aa_experiments, min_share=min_share,
                         seconds_between_requests=1 / requests_per_second, steer_by=steer_by, step=step, styles=styles,
-                        seed=seed)
+                        with_losers=with_losers, seed=seed)
     run = run_loop_ceiling if ceiling else run_loop_simulation
     result = run(Path(folder), config, scene_spec, encoder_spec, log=lambda line: click.echo(line, err=True))
     print_result(result, as_json)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lab.loop_simulation import (BASE_CTR, LoopConfig, LoopLab, click_probability, hidden_likings, image_url,
-                                 make_round_images, scene_policies)
+                                 make_round_images, post_round, scene_policies)
 
 
 def arm_rates(lab: LoopLab, segment: int, policies: list[dict], liking: np.ndarray) -> list[float]:
@@ -24,18 +24,6 @@ def arm_rates(lab: LoopLab, segment: int, policies: list[dict], liking: np.ndarr
     return [float(np.mean([click_probability(lab, image_url(lab, key, segment, policy),
                                              f"/v1/items/{product['id']}/image", liking, True)
                            for key, product in sorted(products.items())])) for policy in policies]
-
-
-def steer_toward(lab: LoopLab, segment: int, policy: dict, step: float) -> None:
-    """POST the arm's scenes as the segment's winners (the service orders the next round's styles)."""
-    with lab.app.app_context():
-        keys = sorted(lab.app.extensions["tailorcard"].live.get().products)
-    urls = [image_url(lab, key, segment, policy) for key in keys]
-    winners = [url.rsplit("/", 1)[1] for url in urls if url]
-    if not winners:  # every product of the arm kept its photo: nothing to steer by
-        lab.log(f"segment {segment}: the best arm painted no scene; not steered")
-        return
-    lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst, {"winners": winners, "step": step})
 
 
 def ceiling_rounds(lab: LoopLab, segments: list[int], likings: dict) -> list[dict[int, np.ndarray]]:
@@ -49,7 +37,8 @@ def ceiling_rounds(lab: LoopLab, segments: list[int], likings: dict) -> list[dic
                 f"{ {s: np.round(lifts, 4).tolist() for s, lifts in rounds[-1].items()} }")
         if round_ + 1 < config.rounds:
             for segment in segments:
-                steer_toward(lab, segment, policies[int(np.argmax(rounds[-1][segment]))], config.step)
+                best = int(np.argmax(rounds[-1][segment]))
+                post_round(lab, segment, policies[best], policies[:best] + policies[best + 1:])
     return rounds
 
 
@@ -62,5 +51,6 @@ def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedd
             "mean_lift_by_round": [round(float(np.mean([l.mean() for l in r.values()])), 4) for r in rounds],
             "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
             "products": config.products, "step": config.step, "styles": config.styles,
+            "with_losers": config.with_losers,
             "steer_by": "oracle (the truly best arm; no shoppers, no bandit)",
             "simulated": "SIMULATED: clicks follow a hidden per-segment liking of backdrops in CLIP space"}

@@ -70,6 +70,7 @@ class LoopConfig:
     seconds_between_requests: float = 0.05  # simulated time between two cards requests of the store
     steer_by: str = "leader"  # "leader": the round's winner as analysts read it; "oracle": the truly best scene arm
     styles: str = "follow"  # "follow": arm j paints the round's j-th style (round_style); "fixed": style j every round
+    with_losers: bool = True  # steering is also given the round's other scene arms' images, as losers
     seed: int = 0
 
 
@@ -255,13 +256,27 @@ def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig)
         name = oracle_winner(finished, segment) if config.steer_by == "oracle" else round_winner(finished, segment)
         if name is None:
             continue
-        arm = next(a for a in scene_arms(config, finished["round"]) if a["name"] == name)
-        with lab.app.app_context():
-            keys = sorted(lab.app.extensions["tailorcard"].live.get().products)
-        urls = [image_url(lab, key, segment, arm["presentation"]) for key in keys]
-        winners[segment] = [u.rsplit("/", 1)[1] for u in urls if u]
-        lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst, {"winners": winners[segment],
-                                                                           "step": config.step})
+        policies = {arm["name"]: arm["presentation"] for arm in scene_arms(config, finished["round"])}
+        winners[segment] = post_round(lab, segment, policies.pop(name), list(policies.values()))
+    return winners
+
+
+def post_round(lab: LoopLab, segment: int, won: dict, lost: list[dict]) -> list[str]:
+    """POST the segment's next round: the winning arm's scenes, and (with_losers) the other scene arms' as losers.
+    Returns the winners' variant ids (none: every product of the arm kept its photo, and nothing is posted)."""
+    with lab.app.app_context():
+        keys = sorted(lab.app.extensions["tailorcard"].live.get().products)
+
+    def scenes(policy: dict) -> list[str]:
+        return [url.rsplit("/", 1)[1] for url in (image_url(lab, key, segment, policy) for key in keys) if url]
+
+    winners = scenes(won)
+    losers = [variant for policy in lost for variant in scenes(policy)] if lab.config.with_losers else []
+    if winners:
+        lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst,
+                 {"winners": winners, "step": lab.config.step, **({"losers": losers} if losers else {})})
+    else:
+        lab.log(f"segment {segment}: the winning arm painted no scene; not steered")
     return winners
 
 
@@ -319,7 +334,8 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
         "decisions_per_segment_per_round": config.decisions, "cards_per_decision": config.cards,
         "products": config.products, "aa_experiments": config.aa_experiments, "aa_decisions_per_segment": config.aa_decisions,
-        "step": config.step, "steer_by": config.steer_by, "styles": config.styles, "min_share": config.min_share,
+        "step": config.step, "steer_by": config.steer_by, "styles": config.styles,
+        "with_losers": config.with_losers, "min_share": config.min_share,
         "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }

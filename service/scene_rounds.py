@@ -1,6 +1,6 @@
 """Rounds of scenes per taste segment: results steer what is painted next (imagegen.presentation.steering).
 
-    start_round(segment=3, winner_ids=[...], step=0.5)   # round n + 1 of the winners' round n; returns its record
+    start_round(segment=3, winner_ids=[...], step=0.5, loser_ids=[...])   # round n + 1 of the winners' round n
     condition_of(segment, round)                          # (unit condition, lineage) or (None, None)
 
 Round 0 of a segment is painted for its centroid; round n for the condition stored here, steered from round
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from features.images import open_image
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationPolicy
-from imagegen.presentation.steering import next_condition, next_styles
+from imagegen.presentation.steering import next_condition, next_styles, rewarded_direction
 from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
 from service.deps import deps
@@ -45,26 +45,23 @@ def rounds_of(segment: int) -> list[dict]:
             {"round": row.round, **row.lineage, "created_at": row.created_at} for row in rows]
 
 
-def start_round(segment: int, winner_ids: list[str], step: float = 0.5) -> dict:
-    """Store the next round of `segment`, steered by the winning scenes (variant ids of one round, this segment)."""
+def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_ids: list[str] = ()) -> dict:
+    """Store the next round of `segment`, steered by the winning scenes (variant ids of one round, this segment)
+    and, when given, away from what the round's losing scenes added alike (steering.rewarded_direction)."""
     store = deps().variants
     records = [store.get(variant_id) for variant_id in winner_ids]  # VariantNotFound: a 404 naming the id
-    parent = _round_of(records, segment)
+    losing = [store.get(variant_id) for variant_id in loser_ids]
+    parent = _round_of(records + losing, segment)
     current, parent_lineage = condition_of(segment, parent)
     if current is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
-    encoder = deps().encoder.get()
-    winners = encoder.encode_images([open_image(store.read_bytes(r.variant_id)) for r in records])
-    with deps().db.connect() as connection:
-        photos = [repository.get_product(connection, r.product_id, with_image=True) for r in records]
-    if any(photo is None or not photo["image"] for photo in photos):
-        raise PresentationError("a winning scene's product is gone or has no photo; pick winners of live products")
-    originals = encoder.encode_images([open_image(photo["image"]) for photo in photos])
-    condition = next_condition(current, winners, originals, step)
-    lineage = {"parent_round": parent, "winners": list(winner_ids), "step": step}
+    rewarded = rewarded_direction(*_scenes_and_photos(records), *_scenes_and_photos(losing))
+    condition = next_condition(current, rewarded, step)
+    lineage = {"parent_round": parent, "winners": list(winner_ids), "step": step,
+               **({"losers": list(loser_ids)} if loser_ids else {})}
     centres = store.style_centres()
     if centres is not None:  # the next round's styles: the winners' first, then those nearest what won
-        lineage["styles"] = next_styles(_winners_style(records, parent_lineage), winners, originals, centres)
+        lineage["styles"] = next_styles(_winners_style(records, parent_lineage), rewarded, centres)
     with deps().db.begin() as connection:
         inserted = insert_ignoring_duplicates(connection, scene_rounds, [{
             "segment": int(segment), "round": parent + 1, "condition": repository.vector_bytes(condition),
@@ -72,6 +69,19 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5) -> dict:
     if not inserted:
         raise PresentationError(f"segment {segment} already has round {parent + 1}; steer from round {parent + 1}")
     return {"segment": int(segment), "round": parent + 1, **lineage}
+
+
+def _scenes_and_photos(records) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """CLIP embeddings of the scenes and of their products' own photos (None, None for no scenes)."""
+    if not records:
+        return None, None
+    store, encoder = deps().variants, deps().encoder.get()
+    scenes = encoder.encode_images([open_image(store.read_bytes(r.variant_id)) for r in records])
+    with deps().db.connect() as connection:
+        photos = [repository.get_product(connection, r.product_id, with_image=True) for r in records]
+    if any(photo is None or not photo["image"] for photo in photos):
+        raise PresentationError("a scene's product is gone or has no photo; pick scenes of live products")
+    return scenes, encoder.encode_images([open_image(photo["image"]) for photo in photos])
 
 
 def _winners_style(records, lineage: dict) -> int | None:
@@ -91,5 +101,5 @@ def _round_of(records, segment: int) -> int:
                                     f"(it is {policy and policy.get('kind')} for segment {record.segment})")
         rounds.add(PresentationPolicy.from_dict(policy).round)
     if len(rounds) != 1:
-        raise PresentationError(f"winners must come from one round; got rounds {sorted(rounds)}")
+        raise PresentationError(f"winners (and losers) must come from one round; got rounds {sorted(rounds)}")
     return rounds.pop()

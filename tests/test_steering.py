@@ -8,7 +8,7 @@ from PIL import Image
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationMaker, PresentationPolicy, Presenter
 from imagegen.presentation.policy import round_styles
-from imagegen.presentation.steering import next_condition, next_styles
+from imagegen.presentation.steering import next_condition, next_styles, rewarded_direction
 from imagegen.scene.bank import backdrop_styles, style_centres
 from imagegen.variants import VariantStore
 from imagegen_helpers import EMBED_DIM, tiny_scenes, unit_embeddings
@@ -26,13 +26,29 @@ def test_the_condition_turns_toward_what_the_winners_added_and_no_further_than_t
     current, added = unit_embeddings(2, seed=1)
     originals = unit_embeddings(3, seed=2)
     winners = originals + 0.8 * added
-    stay = next_condition(current, winners, originals, step=0.0)
-    half, full = (next_condition(current, winners, originals, step=s) for s in (0.5, 1.0))
+    rewarded = rewarded_direction(winners, originals)
+    stay = next_condition(current, rewarded, step=0.0)
+    half, full = (next_condition(current, rewarded, step=s) for s in (0.5, 1.0))
     assert np.allclose(stay, current, atol=1e-6)
     assert full @ added > half @ added > current @ added  # turned toward what won, further with a larger step
     assert np.degrees(np.arccos(np.clip(full @ current, -1, 1))) == pytest.approx(45, abs=0.1)
     with pytest.raises(PresentationError, match="step must be in"):
-        next_condition(current, winners, originals, step=1.5)
+        next_condition(current, rewarded, step=1.5)
+    with pytest.raises(PresentationError, match="one original per winning scene"):
+        rewarded_direction(winners, originals[:2])
+
+
+def test_what_every_scene_added_alike_cancels_when_the_losers_are_given():
+    common, apart = unit_embeddings(2, seed=8)  # every backdrop adds `common`; only the winners add `apart`
+    originals = unit_embeddings(4, seed=9)
+    winners, losers = originals + 0.5 * common + 0.3 * apart, originals + 0.5 * common
+    alone = rewarded_direction(winners, originals)
+    contrast = rewarded_direction(winners, originals, losers, originals)
+    cosine = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    assert cosine(contrast, apart) > 0.95 > cosine(alone, apart)
+    assert cosine(alone, common) > 0.5 > abs(cosine(contrast, common))
+    with pytest.raises(PresentationError, match="one original per losing scene"):
+        rewarded_direction(winners, originals, losers, None)
 
 
 def test_style_centres_are_each_styles_mean_direction():
@@ -49,11 +65,12 @@ def test_the_next_rounds_styles_start_with_the_winners_then_those_nearest_what_w
     originals = unit_embeddings(4, seed=4)
     toward = centres[3] + 0.6 * centres[1]  # what the winning backdrops added: mostly style 3's way, some of 1's
     winners = originals + 0.7 * toward / np.linalg.norm(toward)
-    order = next_styles(2, winners, originals, centres)
+    rewarded = rewarded_direction(winners, originals)
+    order = next_styles(2, rewarded, centres)
     assert sorted(order) == [0, 1, 2, 3, 4] and order[:3] == [2, 3, 1]  # the winner's style, then nearest first
-    assert next_styles(None, winners, originals, centres)[:2] == [3, 1]
+    assert next_styles(None, rewarded, centres)[:2] == [3, 1]
     with pytest.raises(PresentationError, match="winner_style must be one of the 5 styles"):
-        next_styles(5, winners, originals, centres)
+        next_styles(5, rewarded, centres)
 
 
 def test_a_round_style_is_the_rounds_jth_style_and_old_policies_keep_their_keys():

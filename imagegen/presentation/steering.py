@@ -1,13 +1,15 @@
 """Results feed the generator: a segment's next scenes are painted for a condition drawn toward the scenes that won.
 
-    condition = next_condition(current, winners, originals, step=0.5)
-    styles = next_styles(winner_style, winners, originals, centres)   # the next round's styles, in order
+    rewarded = rewarded_direction(winners, originals, losers, loser_originals)   # losers: optional
+    condition = next_condition(current, rewarded, step=0.5)
+    styles = next_styles(winner_style, rewarded, centres)   # the next round's styles, in order
 
 `winners` are CLIP embeddings of the winning scene cards, `originals` those of the same products' own photos.
 What the backdrops added (winner minus original, so the product itself cancels) is the direction shoppers
-rewarded; the part of it that is new to the current condition turns the condition by `step` (0: stay, 1: 45
-degrees toward it). The next round is painted for that condition, so it keeps the segment's taste and leans
-to the backdrops that won. The fidelity rules do not change: every round is composited the same way.
+rewarded; given the round's losing scenes too, what they added is taken away, so what every scene adds alike
+(a backdrop rather than white) cancels and what set the winners apart remains. The part of it that is new to
+the current condition turns the condition by `step` (0: stay, 1: 45 degrees toward it). The next round is
+painted for that condition, so it keeps the segment's taste and leans to the backdrops that won. The fidelity rules do not change: every round is composited the same way.
 
 Styles follow the winners too. The next round's styles (an arm with `round_style` j paints its j-th) start with
 the style that won, then the other styles by how near their mean direction lies to what won: a round keeps its
@@ -22,16 +24,29 @@ from features.vectors import unit_rows
 from imagegen.errors import PresentationError
 
 
-def next_condition(current: np.ndarray, winners: np.ndarray, originals: np.ndarray, step: float = 0.5) -> np.ndarray:
-    """The next round's unit condition (see the module docstring)."""
+def rewarded_direction(winners: np.ndarray, originals: np.ndarray, losers: np.ndarray | None = None,
+                       loser_originals: np.ndarray | None = None) -> np.ndarray:
+    """What the winning scenes' backdrops added (scene minus the product's photo, averaged), less what the losing
+    scenes' added when they are given: what every scene adds alike cancels, what set the winners apart stays."""
+    rewarded = _added(winners, originals, "winning")
+    if losers is not None and len(losers):
+        rewarded = rewarded - _added(losers, loser_originals, "losing")
+    return rewarded
+
+
+def _added(scenes: np.ndarray, originals: np.ndarray | None, which: str) -> np.ndarray:
+    scenes, originals = np.atleast_2d(scenes), np.atleast_2d(originals if originals is not None else [])
+    if scenes.shape != originals.shape or len(scenes) == 0:
+        raise PresentationError(f"expected one original per {which} scene; got scenes {scenes.shape} and "
+                                f"originals {originals.shape}")
+    return (unit_rows(scenes) - unit_rows(originals)).mean(axis=0)
+
+
+def next_condition(current: np.ndarray, rewarded: np.ndarray, step: float = 0.5) -> np.ndarray:
+    """The next round's unit condition: `current` turned toward `rewarded` (rewarded_direction) by `step`."""
     if not 0 <= step <= 1:
         raise PresentationError(f"step must be in [0, 1]; got {step!r}")
-    winners, originals = np.atleast_2d(winners), np.atleast_2d(originals)
-    if winners.shape != originals.shape or len(winners) == 0:
-        raise PresentationError(f"expected one original per winning scene; got winners {winners.shape} and "
-                                f"originals {originals.shape}")
     current = unit_rows(current)[0]
-    rewarded = (unit_rows(winners) - unit_rows(originals)).mean(axis=0)
     new = rewarded - (rewarded @ current) * current  # what the condition does not say yet
     norm = np.linalg.norm(new)
     if norm < 1e-9:  # the winners add nothing the condition lacks: stay
@@ -39,15 +54,12 @@ def next_condition(current: np.ndarray, winners: np.ndarray, originals: np.ndarr
     return unit_rows(current + step * new / norm)[0].astype(np.float32)
 
 
-def next_styles(winner_style: int | None, winners: np.ndarray, originals: np.ndarray,
-                centres: np.ndarray) -> list[int]:
+def next_styles(winner_style: int | None, rewarded: np.ndarray, centres: np.ndarray) -> list[int]:
     """Every style once: the winners' style first (None: none was named), then the rest by the cosine of their
-    centre (imagegen.scene.bank.style_centres) with what the winners' backdrops added, nearest first."""
-    winners, originals = np.atleast_2d(winners), np.atleast_2d(originals)
+    centre (imagegen.scene.bank.style_centres) with `rewarded` (rewarded_direction), nearest first."""
     centres = np.atleast_2d(centres)
     if winner_style is not None and not 0 <= winner_style < len(centres):
         raise PresentationError(f"winner_style must be one of the {len(centres)} styles or None; got {winner_style!r}")
-    rewarded = (unit_rows(winners) - unit_rows(originals)).mean(axis=0)
     nearness = unit_rows(centres, allow_zero=True) @ rewarded
     order = [int(k) for k in np.argsort(-nearness, kind="stable") if k != winner_style]
     return ([] if winner_style is None else [int(winner_style)]) + order

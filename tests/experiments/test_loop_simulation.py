@@ -91,9 +91,10 @@ def test_the_cli_passes_the_rounds_step_and_refuses_one_outside_0_to_1(tmp_path,
         seen.append(config) or {"step": config.step}))
     ran = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "0.8", "--json"])
     assert ran.exit_code == 0, ran.output
-    assert [config.step for config in seen] == [0.8] and seen[0].styles == "follow"
-    fixed = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--styles", "fixed"])
-    assert fixed.exit_code == 0 and seen[-1].styles == "fixed"
+    assert [config.step for config in seen] == [0.8] and seen[0].styles == "follow" and seen[0].with_losers
+    fixed = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--styles", "fixed",
+                                      "--winners-only"])
+    assert fixed.exit_code == 0 and seen[-1].styles == "fixed" and not seen[-1].with_losers
     assert scene_policies(seen[-1], 2)[1] == {"kind": "scene", "style": 1, "round": 2}
     assert scene_policies(seen[0], 2)[1] == {"kind": "scene", "round_style": 1, "round": 2}
     refused = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "1.5"])
@@ -113,4 +114,5 @@ def test_the_ceiling_steers_each_segment_toward_its_best_arm_and_the_next_round_
     for segment in segments:
         stored = lab.call("GET", f"/v1/segments/{segment}/rounds", lab.analyst)["rounds"]
         assert stored[1]["styles"][0] == int(np.argmax(rounds[0][segment]))  # round 0's arm j painted style j
+        assert len(stored[1]["losers"]) == len(stored[1]["winners"])  # the other arm's scenes of those products
         assert len(stored) == 2  # the last round steers nothing

@@ -1,8 +1,12 @@
 """Rounds of scenes: the winners of one round steer what a segment's next round is painted for."""
+import io
+
 import numpy as np
+from PIL import Image
 from service_helpers import auth, shopper_wanting_variants
 
 from imagegen.presentation import PresentationPolicy
+from imagegen.presentation.steering import next_condition, rewarded_direction
 from service.generation import request_variant
 
 ANALYST, STOREFRONT = auth("analyst"), auth("storefront")
@@ -78,3 +82,34 @@ def test_the_next_rounds_styles_start_with_the_style_that_won_and_arms_by_round_
     app.extensions["tailorcard"].jobs.run_pending()
     asked = store.requests[-1]
     assert asked.lineage["styles"] == styles and asked.policy.painted_style(asked.lineage) == styles[1]
+
+
+def test_losers_take_what_every_scene_added_out_of_the_steer_and_are_checked_like_winners(app, client):
+    segment, scenes = made_scenes(app, client)
+    assert len(scenes) >= 3, "the seeded shopper's cards show fewer than 3 scenes; the seeding changed"
+    body = {"winners": scenes[:1], "losers": scenes[1:3], "step": 1.0}
+    both = client.post(f"/v1/segments/{segment}/rounds", json={**body, "losers": scenes[:2]}, headers=ANALYST)
+    assert both.status_code == 400 and "not among the winners" in both.json["message"]
+    other = client.post(f"/v1/segments/{segment + 1}/rounds", json=body, headers=ANALYST)
+    assert other.status_code == 400 and "not a scene of segment" in other.json["message"]
+    started = client.post(f"/v1/segments/{segment}/rounds", json=body, headers=ANALYST)
+    assert started.status_code == 201 and started.json["losers"] == scenes[1:3]
+    store = app.config["VARIANT_STORE"]
+    with app.app_context():
+        from service.scene_rounds import condition_of
+        stored, _ = condition_of(segment, 1)
+        live = app.extensions["tailorcard"].live.get()
+        centroid = live.segment_centroid(segment)
+        encoder = app.extensions["tailorcard"].encoder.get()
+        photos = {key: product for key, product in live.products.items()}
+
+    def embedded(ids):
+        scenes = encoder.encode_images([Image.open(io.BytesIO(store.images[i])) for i in ids])
+        own = encoder.encode_images([Image.open(io.BytesIO(client.get(
+            f"/v1/items/{photos[store.get(i).product_id]['id']}/image", headers=STOREFRONT).data)) for i in ids])
+        return scenes, own
+
+    contrast = rewarded_direction(*embedded(scenes[:1]), *embedded(scenes[1:3]))
+    alone = rewarded_direction(*embedded(scenes[:1]))
+    assert np.allclose(stored, next_condition(centroid, contrast, 1.0), atol=1e-4)
+    assert not np.allclose(stored, next_condition(centroid, alone, 1.0), atol=1e-3)
