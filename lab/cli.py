@@ -85,7 +85,7 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--styles", type=click.Choice(["follow", "fixed"]), default="follow", show_default=True,
               help="Arm j paints the round's j-th style (the round before's winner first, then the styles nearest "
                    "what won), or style j in every round.")
-@click.option("--with-losers/--winners-only", default=True, show_default=True,
+@click.option("--with-losers/--winners-only", default=False, show_default=True,
               help="Steer by what set the winning arm apart (its scenes, less what the round's other scene arms "
                    "added), or by what the winning arm added alone.")
 @seed_option

@@ -70,7 +70,7 @@ class LoopConfig:
     seconds_between_requests: float = 0.05  # simulated time between two cards requests of the store
     steer_by: str = "leader"  # "leader": the round's winner as analysts read it; "oracle": the truly best scene arm
     styles: str = "follow"  # "follow": arm j paints the round's j-th style (round_style); "fixed": style j every round
-    with_losers: bool = True  # steering is also given the round's other scene arms' images, as losers
+    with_losers: bool = False  # steering is also given the round's other scene arms' images, as losers
     seed: int = 0
 
 
