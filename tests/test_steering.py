@@ -78,6 +78,7 @@ def test_a_round_style_is_the_rounds_jth_style_and_old_policies_keep_their_keys(
     steered = {"round": 1, "styles": [5, 2, 0, 1, 3, 4, 6, 7]}
     assert PresentationPolicy(round_style=1).painted_style(steered) == 2
     assert PresentationPolicy(round_style=1).painted_style(None) == 1
+    assert PresentationPolicy(round_style=4).painted_style({"styles": [2, 0, 1]}) == 0  # 3 styles: wraps
     assert PresentationPolicy(style=4).painted_style(steered) == 4
     assert PresentationPolicy().painted_style(steered) is None
     with pytest.raises(PresentationError, match="round_style must be an integer in .* with style null"):

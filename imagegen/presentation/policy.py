@@ -71,7 +71,8 @@ class PresentationPolicy:
         round's `round_style`-th style, else None (any style)."""
         if self.round_style is None:
             return self.style
-        return round_styles(lineage)[self.round_style]
+        styles = round_styles(lineage)
+        return styles[self.round_style % len(styles)]  # a bank with fewer styles wraps, as condition_candidates does
 
     def to_dict(self) -> dict:
         return asdict(self)
