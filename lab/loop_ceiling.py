@@ -3,7 +3,7 @@
 Each round paints every arm's scenes (as `simulate-loop` does), reads every arm's expected click rate over all
 the products from the hidden likings, and steers each segment toward its truly best arm through the real rounds
 API. What the candidates of each round could earn if every winner were read right: a ceiling for a change to
-the generator or to steering, measured before the hour-long run with shoppers. Reported per round, averaged over
+the generator or to steering, measured before the half-hour run with shoppers. Reported per round, averaged over
 segments: `best_lift` (the best arm's lift over the control) and `mean_lift` (the arms' average lift: where a
 bandit that still explores lands).
 """
