@@ -82,9 +82,9 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--ceiling", is_flag=True,
               help="No shoppers and no bandit: every arm's expected click rate over all the products, the truly "
                    "best arm steering each round (lab.loop_ceiling; about 15 minutes on a core, not 25).")
-@click.option("--styles", type=click.Choice(["follow", "fixed"]), default="follow", show_default=True,
-              help="Arm j paints the round's j-th style (the round before's winner first, then the styles nearest "
-                   "what won), or style j in every round.")
+@click.option("--styles", type=click.Choice(["fixed", "follow"]), default="fixed", show_default=True,
+              help="Arm j paints style j in every round, or the round's j-th style (the round before's winner "
+                   "first, then the styles nearest what won).")
 @click.option("--with-losers/--winners-only", default=False, show_default=True,
               help="Steer by what set the winning arm apart (its scenes, less what the round's other scene arms "
                    "added), or by what the winning arm added alone.")

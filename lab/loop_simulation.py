@@ -19,8 +19,9 @@ Each round: an experiment in bandit mode over the photo (control) and CANDIDATES
 a scene style for the segment (a cluster of the generator's backdrops; arms that differed by noise seed had
 true decision click rates within 0.5-0.8 points of each other in every segment, the same scene again, which no
 bandit tells apart in thousands of decisions; styles spread 0.1-2.9 points): arm j paints the round's j-th
-style (policy `round_style`: round 0's styles in order, a steered round's the winner's style first, then the
-styles nearest what won), or with `--styles fixed` style j in every round (the runs before 2026-12-07);
+style j in every round, or with `--styles follow` the round's j-th style (policy `round_style`: round 0's
+styles in order, a steered round's the winner's style first, then the styles nearest what won; two seeds
+disagree on which ends higher, docs/benchmarks.md);
 DECISIONS cards requests per segment, clicks posted as events; then per segment the round's winner, the
 bandit's leader among the scene arms at the round's end, steers the segment's next round with its cards
 (POST /v1/segments/<s>/rounds; until 2026-12-06 the most-played scene arm, which lags); `--steer-by oracle`
@@ -69,7 +70,7 @@ class LoopConfig:
     min_share: float | None = None  # the bandit's exploration floor per arm (None: the service's default)
     seconds_between_requests: float = 0.05  # simulated time between two cards requests of the store
     steer_by: str = "leader"  # "leader": the round's winner as analysts read it; "oracle": the truly best scene arm
-    styles: str = "follow"  # "follow": arm j paints the round's j-th style (round_style); "fixed": style j every round
+    styles: str = "fixed"  # "fixed": style j every round; "follow": arm j paints the round's j-th style (round_style)
     with_losers: bool = False  # steering is also given the round's other scene arms' images, as losers
     seed: int = 0
 
