@@ -48,10 +48,7 @@ def backdrop_styles(bank: np.ndarray, styles: int = STYLES) -> np.ndarray:
     directions = unit_rows(np.asarray(bank, dtype=np.float32), np.float32, allow_zero=True)
     centres = _farthest_first(directions, min(styles, len(directions)))
     for _ in range(STYLE_ITERATIONS):
-        labels = np.argmax(directions @ centres.T, axis=1)
-        centres = np.stack([directions[labels == k].sum(axis=0) if (labels == k).any() else centres[k]
-                            for k in range(styles)])
-        centres = unit_rows(centres, np.float32, allow_zero=True)
+        centres = _mean_directions(directions, np.argmax(directions @ centres.T, axis=1), centres)
     labels = np.argmax(directions @ centres.T, axis=1)
     by_size = np.argsort(-np.bincount(labels, minlength=len(centres)), kind="stable")
     return np.argsort(by_size)[labels]
@@ -60,8 +57,14 @@ def backdrop_styles(bank: np.ndarray, styles: int = STYLES) -> np.ndarray:
 def style_centres(bank: np.ndarray, styles: np.ndarray) -> np.ndarray:
     """Each style's mean direction: float32 [number of styles, d], unit rows (what that style's backdrops add)."""
     directions = unit_rows(np.asarray(bank, dtype=np.float32), np.float32, allow_zero=True)
-    return unit_rows(np.stack([directions[styles == k].sum(axis=0) for k in range(int(styles.max()) + 1)]),
-                     np.float32, allow_zero=True)
+    return _mean_directions(directions, styles, np.zeros((int(styles.max()) + 1, directions.shape[1]), np.float32))
+
+
+def _mean_directions(directions: np.ndarray, labels: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Unit mean direction of each label's rows; a label with no rows keeps its `previous` row."""
+    sums = np.stack([directions[labels == k].sum(axis=0) if (labels == k).any() else previous[k]
+                     for k in range(len(previous))])
+    return unit_rows(sums, np.float32, allow_zero=True)
 
 
 def _farthest_first(directions: np.ndarray, count: int) -> np.ndarray:
