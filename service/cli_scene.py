@@ -20,22 +20,27 @@ from service.cli_options import (encoder_option, export_option, photo_sets, run_
 @click.option("--products", default=16000, show_default=True, help="Catalogue photos to pseudo-mask.")
 @encoder_option("Condition space.")
 @spec_option("--movq", "movq_spec", "Generator spec whose autoencoder (movq) the scene generator reuses.")
+@click.option("--background-region", default=None,
+              help="Which squares of the clothing-photos become real backdrops: top-corners (the default: floor, bed, "
+                   "wall) or centre (each holds its photo's garment, which the generator learns to paint).")
 @click.option("--batch-size", default=64, show_default=True)
 @seed_option
 @stop_options
 @export_option("Write the finished generator here (default OUT/model).")
 def train_scene_command(catalogue_dir, backgrounds_dir, out_dir, minutes, samples, products, encoder_spec, movq_spec,
-                        batch_size, seed, max_steps, resume, export_dir):
+                        background_region, batch_size, seed, max_steps, resume, export_dir):
     """Train the taste-conditioned scene generator (an inpainting UNet) on CPU; run it with nice."""
     from features.encoder import load_encoder
     from imagegen.pipeline import load_decoder_parts
+    from imagegen.scene.data import SCENE_BACKGROUNDS
     from imagegen.scene.train import export_scene_generator, prepare_scene_set, train_scene
     from features.logs import job_logger
 
     log = job_logger(Path(out_dir) / "train.log").info
     movq = load_decoder_parts(movq_spec)[1]
     scenes = prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir, load_encoder(encoder_spec, device="cpu"), movq,
-                               count=samples, products=products, seed=seed, log=log)
+                               count=samples, products=products, seed=seed,
+                               region=background_region or SCENE_BACKGROUNDS, log=log)
     train_scene(scenes, out_dir, minutes, batch_size=batch_size, resume=resume, max_steps=max_steps, seed=seed)
     export_scene_generator(out_dir, export_dir or f"{out_dir}/model", movq, condition_bank=scenes.conditions.numpy())
     click.echo(f"scene generator written to {export_dir or f'{out_dir}/model'}")

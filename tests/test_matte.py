@@ -12,7 +12,8 @@ from imagegen.matte import (MatteConfig, MatteNet, composite, decontaminate, jud
                             pseudo_mask, save_matte_model)
 from imagegen.matte.inference import mask_iou
 from imagegen.errors import TrainingError
-from imagegen.matte.data import BENCH_MIX, PRODUCT_SHAPE, ProductSet, load_backgrounds, random_batch
+from imagegen.matte.data import (BENCH_MIX, PRODUCT_SHAPE, ProductSet, load_backgrounds, random_batch,
+                                 random_composites)
 from imagegen.matte.inference import guided_upsample
 from matte_helpers import ellipse_alpha, studio_photo
 
@@ -75,6 +76,26 @@ def test_composite_truth_is_where_the_product_was_pasted():
     brightness = torch.stack([grey[i][truth[i] == 1].median() for i in range(16)])
     assert (grey / brightness[:, None, None] - truth).abs().mean() < 0.02
     assert mask_iou((grey / brightness[:, None, None]).numpy(), truth.numpy()).min() > 0.97
+
+
+def test_each_composite_comes_with_its_backdrop_alone():
+    products = _ellipse_products()
+    grey = torch.full_like(products.photos, 128)
+    studio = (products.alpha.float() / 255 * 255 + (1 - products.alpha.float() / 255) * 128).round().byte()
+    products = ProductSet(products.ids, studio.expand_as(grey).contiguous(), products.colours, products.alpha)
+    for mix, backdrop_level in (((0, 1, 0, 0), 0.0), ((1, 0, 0, 0), None)):  # busy over black; the studio photo
+        images, alpha, backdrops = random_composites(products, torch.zeros(2, 3, 128, 128, dtype=torch.uint8), 8,
+                                                     mix=mix, generator=torch.Generator().manual_seed(1))
+        outside = (alpha == 0).expand_as(images)
+        assert torch.allclose(backdrops[outside], images[outside], atol=0.02)  # the same pixels, noise included
+        inside = (alpha == 1).expand_as(images)
+        assert images[inside].mean() > 0.5  # the white product is in the composite ...
+        spread = backdrops.std(dim=(2, 3)).max()
+        assert spread < 0.03, spread  # ... and not in its backdrop, a plain one (black, or the studio's grey)
+        if backdrop_level is not None:
+            assert backdrops.mean() < 0.05
+    assert torch.equal(random_batch(products, grey, 4, generator=torch.Generator().manual_seed(2))[0],
+                       random_composites(products, grey, 4, generator=torch.Generator().manual_seed(2))[0])
 
 
 def test_composites_are_the_same_for_the_same_seed_and_empty_samples_have_no_product():

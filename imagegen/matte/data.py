@@ -209,6 +209,14 @@ def random_batch(products: ProductSet, backgrounds: torch.Tensor, count: int, si
                  mix: tuple[float, ...] = TRAINING_MIX, generator: torch.Generator | None = None):
     """`count` samples (kinds drawn with the shares of `mix`): images float [count, 3, size, size] in [0, 1]
     and their true alpha [count, 1, size, size]."""
+    images, alpha, _ = random_composites(products, backgrounds, count, size, mix, generator)
+    return images, alpha
+
+
+def random_composites(products: ProductSet, backgrounds: torch.Tensor, count: int, size: int = 80,
+                      mix: tuple[float, ...] = TRAINING_MIX, generator: torch.Generator | None = None):
+    """As random_batch, and each sample's backdrop without the product (float [count, 3, size, size]; a photo's
+    is its studio colour, the mean of its pixels outside the product)."""
     def uniform(low, high, n=count):
         return low + (high - low) * torch.rand(n, generator=generator)
 
@@ -229,8 +237,11 @@ def random_batch(products: ProductSet, backgrounds: torch.Tensor, count: int, si
     plain, busy = _plain_backdrops(count, size, generator), _background_crops(backgrounds, count, size, generator)
     backdrop = torch.where((kind == KINDS.index("plain"))[:, None, None, None], plain, busy)
     images = torch.where(is_photo, placed, alpha * placed + (1 - alpha) * backdrop)
+    outside = (1 - alpha).sum(dim=(2, 3), keepdim=True).clamp(min=1)
+    studio = ((1 - alpha) * placed).sum(dim=(2, 3), keepdim=True) / outside
+    backdrop = torch.where(is_photo, studio.expand_as(placed), backdrop)
     noise = torch.randn(images.shape, generator=generator) * uniform(0.0, 0.02)[:, None, None, None]
-    return (images + noise).clamp(0, 1), alpha
+    return (images + noise).clamp(0, 1), alpha, (backdrop + noise).clamp(0, 1)
 
 
 def _placement(height: torch.Tensor, width: torch.Tensor, generator) -> torch.Tensor:

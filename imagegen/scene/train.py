@@ -1,8 +1,9 @@
 """Train the scene generator's inpainting UNet on SceneSet composites; the movq is an existing decoder's.
 
-DDPM epsilon loss with min-SNR weighting (imagegen.training.unet), counted only where the backdrop is painted
-(the kept latents are put back at every sampling step), condition dropout for classifier-free guidance, EMA
-weights. Checkpoints atomically and resumes (imagegen.training.run).
+Denoising loss with min-SNR weighting (imagegen.training.unet), counted only where the backdrop is painted
+(the kept latents are put back at every sampling step), toward the backdrop alone there (SceneSet.targets),
+condition dropout for classifier-free guidance, EMA weights. Checkpoints atomically and resumes
+(imagegen.training.run).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from imagegen.components import build_training_scheduler, build_unet
 from imagegen.errors import TrainingError
 from imagegen.matte.data import cached_product_set, load_backgrounds
 from imagegen.pipeline import GeneratorSettings
-from imagegen.scene.data import SceneSet, build_scene_set
+from imagegen.scene.data import SCENE_BACKGROUNDS, SceneSet, build_scene_set
 from imagegen.scene.generator import SceneGenerator
 from imagegen.training.ema import EMA
 from imagegen.training.run import TrainingRun, prepare_device
@@ -28,16 +29,17 @@ STAGE = "scene"
 
 
 def prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir: Path, encoder, movq, *, count: int, products: int,
-                      seed: int, log=print) -> SceneSet:
-    """The run folder's SceneSet, built once (products with pseudo-masks over clothing-photos' train split):
-    conditions from `encoder`, latents from `movq` (an existing decoder's autoencoder)."""
-    cache = Path(out_dir) / f"scene-set-{count}-seed{seed}.npz"
+                      seed: int, region: str = SCENE_BACKGROUNDS, log=print) -> SceneSet:
+    """The run folder's SceneSet, built once (products with pseudo-masks over `region` squares of clothing-photos'
+    train split, imagegen.matte.data.load_backgrounds): conditions from `encoder`, latents from `movq` (an
+    existing decoder's autoencoder)."""
+    cache = Path(out_dir) / f"scene-set-{count}-seed{seed}-{region}-backdrops.npz"
     if cache.is_file():
         log(f"scene set: {cache}")
         return SceneSet.load(cache)
     product_set = cached_product_set(Path(out_dir) / f"products-{products}-seed{seed}.npz", catalogue_dir,
                                      products, seed, log)
-    backgrounds = load_backgrounds(backgrounds_dir, "train", log=log)
+    backgrounds = load_backgrounds(backgrounds_dir, "train", log=log, region=region)
     scenes = build_scene_set(product_set, backgrounds, count, encoder, movq.eval(), size=int(movq.config.sample_size),
                              seed=seed, log=log)
     scenes.save(cache)
@@ -77,11 +79,11 @@ def train_scene(scenes: SceneSet, out_dir: str | Path, minutes: float, *, config
 
 
 def scene_loss(unet, scheduler, snr, scenes: SceneSet, index: torch.Tensor, condition_scale: float) -> torch.Tensor:
-    latents, keep = scenes.latents[index], scenes.keep[index]
+    latents, keep, targets = scenes.latents[index], scenes.keep[index], scenes.targets(index)
     flip = (torch.rand(len(index)) < 0.5)[:, None, None, None]  # a mirrored composite is as real (the movq is conv)
-    latents, keep = torch.where(flip, latents.flip(-1), latents), torch.where(flip, keep.flip(-1), keep)
+    latents, keep, targets = (torch.where(flip, x.flip(-1), x) for x in (latents, keep, targets))
     extra = torch.cat([latents * keep, keep], dim=1)
-    return denoising_loss(unet, scheduler, snr, latents, drop_some(scenes.conditions[index] * condition_scale),
+    return denoising_loss(unet, scheduler, snr, targets, drop_some(scenes.conditions[index] * condition_scale),
                           extra=extra, where=1.0 - keep)
 
 
