@@ -18,8 +18,8 @@ numbers on any machine at any speed (the wall-clock runs before 2026-12-06 did n
 Each round: an experiment in bandit mode over the photo (control) and CANDIDATES scene arms of the round, each
 a scene style for the segment (a cluster of the generator's backdrops; arms that differed by noise seed had
 true decision click rates within 0.5-0.8 points of each other in every segment, the same scene again, which no
-bandit tells apart in thousands of decisions; styles spread 0.1-2.9 points): arm j paints the round's j-th
-style j in every round, or with `--styles follow` the round's j-th style (policy `round_style`: round 0's
+bandit tells apart in thousands of decisions; styles spread 0.1-2.9 points): arm j paints style j in every
+round, or with `--styles follow` the round's j-th style (policy `round_style`: round 0's
 styles in order, a steered round's the winner's style first, then the styles nearest what won; two seeds
 disagree on which ends higher, docs/benchmarks.md);
 DECISIONS cards requests per segment, clicks posted as events; then per segment the round's winner, the
