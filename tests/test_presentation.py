@@ -12,7 +12,8 @@ from imagegen.matte import MatteConfig
 from imagegen.matte.pseudo_mask import pseudo_mask
 from imagegen.presentation import (ALL_SEGMENTS, ORIGINAL, SCENE, UPSCALED, PresentationMaker, PresentationPolicy,
                                    Presenter, plan_card)
-from imagegen.presentation.compose import compose, generator_input, matte_photo, product_unchanged
+from imagegen.presentation.compose import (backdrop_at_card, compose, generator_input, matte_photo,
+                                          product_unchanged)
 from imagegen.provenance import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, read_digital_source_type
 from imagegen.scene import SceneGenerator, latent_keep_mask, load_scene_generator
 from imagegen.variants import VariantStore
@@ -88,6 +89,18 @@ def test_the_generator_paints_everything_but_the_product(photo):
     assert repaint[:, 0].all() and repaint[:, -1].all()  # the padding and the backdrop are painted
     assert not repaint[8, 8]  # the product's middle is kept
     assert box == (2, 0, 12, 16)
+
+
+def test_the_painted_squares_off_colour_border_never_reaches_the_card():
+    painted = np.full((16, 16, 3), 120, dtype=np.uint8)
+    painted[:2], painted[-2:], painted[:, :2], painted[:, -2:] = (255, 0, 0), (0, 255, 0), (0, 0, 255), (0, 0, 255)
+    tall = backdrop_at_card(painted, (2, 0, 12, 16), (80, 60), blur=0)  # a portrait photo's box spans all rows
+    wide = backdrop_at_card(painted, (0, 3, 16, 10), (60, 80), blur=0)  # a landscape one's spans all columns
+    assert tall.shape == (80, 60, 3) and wide.shape == (60, 80, 3)
+    assert (tall == 120).all() and (wide == 120).all()
+    painted[4:10, 4:10] = 60
+    inner = backdrop_at_card(painted, (4, 4, 6, 6), (30, 30), blur=0)  # a box off the border is cut as given
+    assert (inner == 60).all()
 
 
 def test_scene_cards_are_card_sized_keep_the_product_and_follow_their_condition(photo):
