@@ -81,9 +81,10 @@ def test_composite_truth_is_where_the_product_was_pasted():
 def test_each_composite_comes_with_its_backdrop_alone():
     products = _ellipse_products()
     grey = torch.full_like(products.photos, 128)
-    studio = (products.alpha.float() / 255 * 255 + (1 - products.alpha.float() / 255) * 128).round().byte()
+    opaque = products.alpha.float() / 255
+    studio = (opaque * 255 + (1 - opaque) * 128).round().byte()  # a white product on a grey studio backdrop
     products = ProductSet(products.ids, studio.expand_as(grey).contiguous(), products.colours, products.alpha)
-    for mix, backdrop_level in (((0, 1, 0, 0), 0.0), ((1, 0, 0, 0), None)):  # busy over black; the studio photo
+    for mix, over_black in (((0, 1, 0, 0), True), ((1, 0, 0, 0), False)):  # busy over black; the studio photo
         images, alpha, backdrops = random_composites(products, torch.zeros(2, 3, 128, 128, dtype=torch.uint8), 8,
                                                      mix=mix, generator=torch.Generator().manual_seed(1))
         outside = (alpha == 0).expand_as(images)
@@ -92,7 +93,7 @@ def test_each_composite_comes_with_its_backdrop_alone():
         assert images[inside].mean() > 0.5  # the white product is in the composite ...
         spread = backdrops.std(dim=(2, 3)).max()
         assert spread < 0.03, spread  # ... and not in its backdrop, a plain one (black, or the studio's grey)
-        if backdrop_level is not None:
+        if over_black:
             assert backdrops.mean() < 0.05
     assert torch.equal(random_batch(products, grey, 4, generator=torch.Generator().manual_seed(2))[0],
                        random_composites(products, grey, 4, generator=torch.Generator().manual_seed(2))[0])
