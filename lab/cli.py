@@ -66,9 +66,13 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
               help="A fresh folder for the simulation's database (emptied first).")
 @scenes_option
 @encoder_option()
-@click.option("--rounds", default=3, show_default=True)
+@click.option("--rounds", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Rounds of bandit and regeneration (0: the A/A experiments alone).")
 @click.option("--decisions", default=400, show_default=True, help="Cards requests per segment per round.")
-@click.option("--aa-experiments", default=10, show_default=True, help="A/A experiments (two identical photo arms).")
+@click.option("--aa-experiments", type=click.IntRange(min=0), default=10, show_default=True,
+              help="A/A experiments (two identical photo arms).")
+@click.option("--aa-decisions", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Cards requests per segment in each A/A experiment.")
 @click.option("--min-share", type=float, default=None,
               help="The bandit's floor for each non-control arm (default: the service's, 0.02).")
 @click.option("--requests-per-second", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
@@ -90,7 +94,7 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
                    "added), or by what the winning arm added alone.")
 @seed_option
 @json_option()
-def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, aa_experiments, min_share,
+def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, aa_experiments, aa_decisions, min_share,
                           requests_per_second, steer_by, step, ceiling, styles, with_losers, seed, as_json):
     """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
     import shutil
@@ -100,7 +104,8 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, a
 
     shutil.rmtree(folder, ignore_errors=True)
     Path(folder).mkdir(parents=True)
-    config = LoopConfig(rounds=rounds, decisions=decisions, aa_experiments=aa_experiments, min_share=min_share,
+    config = LoopConfig(rounds=rounds, decisions=decisions, aa_experiments=aa_experiments, aa_decisions=aa_decisions,
+                        min_share=min_share,
                         seconds_between_requests=1 / requests_per_second, steer_by=steer_by, step=step, styles=styles,
                         with_losers=with_losers, seed=seed)
     run = run_loop_ceiling if ceiling else run_loop_simulation

@@ -37,6 +37,8 @@ what each arm would have earned, is written to FOLDER/decisions-round-<n>.csv. R
   regret_vs_oracle            1 - the expected click rate served / the best arm's, over all decisions
   aa_false_winner_rate        A/A experiments (two identical photo arms): segments in which a winner was declared
   ips_error                   |off-policy IPS estimate - true decision click rate|, averaged over arms and rounds
+                              (snips_error, dr_error: the same for self-normalised IPS and doubly robust;
+                              ips_coverage: the share of IPS's 95 % intervals that hold the true rate)
 """
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ class LoopConfig:
     products: int = 16
     segments: int = 3
     shoppers: int = 3000  # SIMULATED shoppers; many, so that each visits a few times a round, as on a real store
-    rounds: int = 3
+    rounds: int = 3  # 0: the A/A experiments alone
     candidates: int = 3  # scene arms per round: styles 0, 1, ... (imagegen.scene.bank) for the same segment
     decisions: int = 400  # cards requests per segment per round
     cards: int = 4  # cards per request
@@ -322,6 +324,21 @@ def run_aa(lab: LoopLab, shoppers: dict, likings: dict) -> list[bool]:
 
 
 def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
+    return {
+        **(_rounds_summary(rounds) if rounds else {}),
+        "aa_false_winner_rate": round(float(np.mean(aa)), 4) if aa else None,
+        "aa_false_winners": f"{sum(aa)} of {len(aa)} segments",
+        "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
+        "decisions_per_segment_per_round": config.decisions, "cards_per_decision": config.cards,
+        "products": config.products, "aa_experiments": config.aa_experiments, "aa_decisions_per_segment": config.aa_decisions,
+        "step": config.step, "steer_by": config.steer_by, "styles": config.styles,
+        "with_losers": config.with_losers, "min_share": config.min_share,
+        "seconds_between_requests": config.seconds_between_requests,
+        "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
+    }
+
+
+def _rounds_summary(rounds: list[dict]) -> dict:
     lifts = [_scene_lift(r["decisions"]) for r in rounds]
     gaps = [gap for r in rounds for gap in _best_gaps(r)]
     return {
@@ -330,15 +347,7 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "missed_best_by": [round(gap, 4) for gap in gaps if gap > 0],
         "winner_is_best_scene_rate": round(float(np.mean([hit for r in rounds for hit in _winner_hits(r)])), 4),
         "regret_vs_oracle": round(float(np.mean([_regret(r["decisions"]) for r in rounds])), 4),
-        "aa_false_winner_rate": round(float(np.mean(aa)), 4) if aa else None,
-        "ips_error": round(float(np.mean([e for r in rounds for e in _ips_errors(r)])), 4),
-        "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
-        "decisions_per_segment_per_round": config.decisions, "cards_per_decision": config.cards,
-        "products": config.products, "aa_experiments": config.aa_experiments, "aa_decisions_per_segment": config.aa_decisions,
-        "step": config.step, "steer_by": config.steer_by, "styles": config.styles,
-        "with_losers": config.with_losers, "min_share": config.min_share,
-        "seconds_between_requests": config.seconds_between_requests,
-        "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
+        **_off_policy_summary(rounds),
     }
 
 
@@ -381,12 +390,26 @@ def _regret(decisions: pd.DataFrame) -> float:
     return float(np.mean(regrets))
 
 
-def _ips_errors(finished: dict) -> list[float]:
-    """|IPS estimate - true decision click rate| per arm the log can speak for."""
+OFF_POLICY_METHODS = ("ips", "snips", "dr")
+
+
+def _off_policy_checks(finished: dict) -> dict[str, list]:
+    """Per arm the log can speak for: |estimate - true decision click rate| of each method (IPS, self-normalised
+    IPS, doubly robust), and whether IPS's interval holds the truth."""
     truth = _true_rates(finished["decisions"])
-    estimates = finished["results"]["off_policy"]["arms"]
-    return [abs(estimates[arm]["ips"]["value"] - truth[arm])
-            for arm in estimates if "ips" in estimates[arm]]
+    estimates = {arm: e for arm, e in finished["results"]["off_policy"]["arms"].items() if "ips" in e}
+    checks = {method: [abs(e[method]["value"] - truth[arm]) for arm, e in estimates.items()]
+              for method in OFF_POLICY_METHODS}
+    checks["ips_covered"] = [e["ips"]["interval"][0] <= truth[arm] <= e["ips"]["interval"][1]
+                             for arm, e in estimates.items()]
+    return checks
+
+
+def _off_policy_summary(rounds: list[dict]) -> dict:
+    checks = [_off_policy_checks(r) for r in rounds]
+    pooled = {key: [x for c in checks for x in c[key]] for key in (*OFF_POLICY_METHODS, "ips_covered")}
+    return {**{f"{method}_error": round(float(np.mean(pooled[method])), 4) for method in OFF_POLICY_METHODS},
+            "ips_coverage": round(float(np.mean(pooled["ips_covered"])), 4)}
 
 
 def run_loop_simulation(folder: Path, config: LoopConfig, scene_spec: str = "embedded", encoder_spec: str = "embedded",

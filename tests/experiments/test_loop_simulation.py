@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lab.loop_simulation import (SIMULATED_START, LoopConfig, LoopLab, _best_gaps, _ips_errors, _winner_hits,
-                                 hidden_likings, oracle_winner, round_winner, run_round, scene_policies)
+from lab.loop_simulation import (SIMULATED_START, LoopConfig, LoopLab, _best_gaps, _off_policy_checks, _winner_hits,
+                                 hidden_likings, oracle_winner, round_winner, run_round, scene_policies, summarize)
 from service import experiments_db
 
 PHOTO_ARMS = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} for name in ("photo", "photo-again")]
@@ -68,12 +68,20 @@ def test_the_rounds_winner_is_the_bandits_leader_not_the_most_played_arm():
     assert _winner_hits(led) == [True] and _winner_hits(unread) == [False]
 
 
-def test_ips_error_is_the_distance_from_each_arms_true_rate():
+def test_off_policy_errors_are_each_methods_distance_from_each_arms_true_rate():
     arms, truth = ["photo", "scene-0"], {"photo": 0.1, "scene-0": 0.3}
+
+    def estimate(value, low, high):
+        return {"value": value, "interval": [low, high]}
     finished = {"decisions": _decisions(arms, truth, {"photo": 5, "scene-0": 5}),
-                "results": {"off_policy": {"arms": {"photo": {"ips": {"value": 0.12}}, "scene-0": {"ips": {"value": 0.25}},
-                                                    "gone": {"error": "no decisions"}}}}}
-    assert np.allclose(_ips_errors(finished), [0.02, 0.05])
+                "results": {"off_policy": {"arms": {
+                    "photo": {"ips": estimate(0.12, 0.05, 0.2), "snips": estimate(0.1, 0, 1), "dr": estimate(0.09, 0, 1)},
+                    "scene-0": {"ips": estimate(0.25, 0.2, 0.28), "snips": estimate(0.35, 0, 1), "dr": estimate(0.3, 0, 1)},
+                    "gone": {"error": "no decisions"}}}}}
+    checks = _off_policy_checks(finished)
+    assert np.allclose(checks["ips"], [0.02, 0.05]) and np.allclose(checks["snips"], [0.0, 0.05])
+    assert np.allclose(checks["dr"], [0.01, 0.0])
+    assert checks["ips_covered"] == [True, False]  # scene-0's interval [0.2, 0.28] misses its true 0.3
 
 
 def test_the_oracle_ceiling_steers_toward_the_truly_best_scene_arm_whatever_was_played():
@@ -117,3 +125,9 @@ def test_the_ceiling_steers_each_segment_toward_its_best_arm_and_the_next_round_
         assert stored[1]["styles"][0] == int(np.argmax(rounds[0][segment]))  # round 0's arm j painted style j
         assert len(stored[1]["losers"]) == len(stored[1]["winners"])  # the other arm's scenes of those products
         assert len(stored) == 2  # the last round steers nothing
+
+
+def test_a_run_of_aa_experiments_alone_reports_them_and_no_rounds():
+    summary = summarize([], [True, False, False, False], LoopConfig(rounds=0))
+    assert summary["aa_false_winner_rate"] == 0.25 and summary["aa_false_winners"] == "1 of 4 segments"
+    assert "lift_round_1" not in summary and "ips_error" not in summary and summary["rounds"] == 0
