@@ -85,7 +85,8 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
                    "0 stays, 1 turns 45 degrees).")
 @click.option("--ceiling", is_flag=True,
               help="No shoppers and no bandit: every arm's expected click rate over all the products, the truly "
-                   "best arm steering each round (lab.loop_ceiling; about 15 minutes on a core, not 25).")
+                   "best arm steering each round, and how far the generator paints toward each liking when told it "
+                   "(lab.loop_ceiling; about 20 minutes on a core, not 30).")
 @click.option("--styles", type=click.Choice(["fixed", "follow"]), default="fixed", show_default=True,
               help="Arm j paints style j in every round, or the round's j-th style (the round before's winner "
                    "first, then the styles nearest what won).")

@@ -6,15 +6,25 @@ API. What the candidates of each round could earn if every winner were read righ
 the generator or to steering, measured before the half-hour run with shoppers. Reported per round, averaged over
 segments: `best_lift` (the best arm's lift over the control) and `mean_lift` (the arms' average lift: where a
 bandit that still explores lands).
+
+And `reach`: how far the scene generator gets toward a segment's liking when it is told it. An oracle that knows
+the hidden liking takes the REACH_ROWS rows of the generator's condition bank most like it and paints each for
+every product: `mean_lift` is those cards' lift, `best_of_lift` that of the best of them per product (chosen by
+the liking, which no steering rule reads). A yardstick set by the generator: rounds near it have little left to
+find. Not a strict bound: the bank rows most like the liking are not always the ones that paint nearest it.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from lab.loop_simulation import (BASE_CTR, LoopConfig, LoopLab, click_probability, hidden_likings, image_url,
-                                 make_round_images, post_round, scene_policies)
+from lab.loop_simulation import (BASE_CTR, LIFT, LoopConfig, LoopLab, click_probability, hidden_likings, image_url,
+                                 liking_of, make_round_images, post_round, scene_policies)
+
+REACH_ROWS = 4  # as many as a card's candidates (PresentationPolicy.candidates)
 
 
 def arm_rates(lab: LoopLab, segment: int, policies: list[dict], liking: np.ndarray) -> list[float]:
@@ -42,13 +52,44 @@ def ceiling_rounds(lab: LoopLab, segments: list[int], likings: dict) -> list[dic
     return rounds
 
 
+def generator_reach(lab: LoopLab, segments: list[int], likings: dict) -> dict[int, dict]:
+    """Per segment, the lifts of the bank rows most like its hidden liking, painted for every product (see the
+    module's docstring); products whose photo the matte refuses are left out."""
+    from features.vectors import unit_rows
+    from imagegen.presentation import SCENE
+    with lab.app.app_context():
+        products = lab.app.extensions["tailorcard"].live.get().products
+        presenter = lab.app.extensions["tailorcard"].variants.presenter
+    bank = presenter.scenes.condition_bank
+    photos = {f"/v1/items/{p['id']}/image": Image.open(io.BytesIO(lab.client.get(f"/v1/items/{p['id']}/image").data))
+              for _, p in sorted(products.items())}
+    reach = {}
+    for segment in segments:
+        rows = bank[np.argsort(-(unit_rows(bank, allow_zero=True) @ likings[segment]), kind="stable")[:REACH_ROWS]]
+        lifts = []
+        for url, photo in photos.items():
+            cards = [card.image for card in presenter.paint_rows(photo, SCENE, rows) if card.image is not None]
+            if cards:
+                added = lab.encoder.encode_images([Image.fromarray(card) for card in cards]) - lab.embedding(url)
+                lifts.append([LIFT * max(0.0, liking_of(a, likings[segment])) for a in added])
+        reach[segment] = {"mean_lift": float(np.mean([np.mean(x) for x in lifts])),
+                          "best_of_lift": float(np.mean([np.max(x) for x in lifts])), "products": len(lifts)}
+        lab.log(f"segment {segment}: reach {reach[segment]}")
+    return reach
+
+
 def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedded", encoder_spec: str = "embedded",
                      log=print) -> dict:
     lab = LoopLab(Path(folder), config, scene_spec, encoder_spec, log)
     segments = sorted(lab.shoppers_by_segment())
-    rounds = ceiling_rounds(lab, segments, hidden_likings(lab, segments))
+    likings = hidden_likings(lab, segments)
+    rounds = ceiling_rounds(lab, segments, likings)
+    reach = generator_reach(lab, segments, likings)
     return {"best_lift_by_round": [round(float(np.mean([l.max() for l in r.values()])), 4) for r in rounds],
             "mean_lift_by_round": [round(float(np.mean([l.mean() for l in r.values()])), 4) for r in rounds],
+            "reach": {"mean_lift": round(float(np.mean([r["mean_lift"] for r in reach.values()])), 4),
+                      "best_of_lift": round(float(np.mean([r["best_of_lift"] for r in reach.values()])), 4),
+                      "rows": REACH_ROWS},
             "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
             "products": config.products, "step": config.step, "styles": config.styles,
             "with_losers": config.with_losers,

@@ -193,9 +193,12 @@ def image_url(lab: LoopLab, key: int, segment: int, policy: dict) -> str | None:
 def click_probability(lab: LoopLab, url: str | None, photo_url: str, liking: np.ndarray, scene: bool) -> float:
     if not scene or url is None:
         return BASE_CTR
-    added = lab.embedding(url) - lab.embedding(photo_url)
-    like = float(added @ liking / max(np.linalg.norm(added), 1e-9))
-    return BASE_CTR * (1 + LIFT * max(0.0, like))
+    return BASE_CTR * (1 + LIFT * max(0.0, liking_of(lab.embedding(url) - lab.embedding(photo_url), liking)))
+
+
+def liking_of(added: np.ndarray, liking: np.ndarray) -> float:
+    """A segment's liking of a card: the cosine between what its backdrop added and the segment's hidden direction."""
+    return float(added @ liking / max(np.linalg.norm(added), 1e-9))
 
 
 def run_round(lab: LoopLab, round_: int, shoppers: dict, likings: dict, name: str, arms: list[dict],

@@ -116,6 +116,18 @@ def test_scene_cards_are_card_sized_keep_the_product_and_follow_their_condition(
     assert np.array_equal(again.image, cards[0].image)  # the same seed and condition: the same card
 
 
+def test_painting_given_rows_returns_one_card_per_row_and_chooses_none(photo):
+    presenter = Presenter(tiny_scenes())
+    rows = unit_embeddings(3, seed=4)
+    cards = presenter.paint_rows(photo, SCENE, rows)
+    matted, _ = matte_photo(presenter.at_card_size(photo)[0])
+    assert len(cards) == 3 and all(card.generated and product_unchanged(card.image, matted) for card in cards)
+    chosen = presenter.present(photo, SCENE, rows[1])  # one candidate: the card is that row's painting
+    assert np.array_equal(chosen.image, cards[1].image) and not np.array_equal(cards[0].image, cards[1].image)
+    refused = presenter.paint_rows(busy_photo(), SCENE, rows[:2])  # no plain backdrop and no trained matte
+    assert [card.image for card in refused] == [None, None] and "no trained matte" in refused[0].reason
+
+
 def test_a_generator_of_added_backdrops_paints_the_way_from_the_product_to_the_taste(photo, tiny_encoder):
     scenes = tiny_scenes(space_id=tiny_encoder.space_id, conditioning="added", added_norm=0.3)
     product = tiny_encoder.encode_images([photo])[0]

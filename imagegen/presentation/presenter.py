@@ -80,19 +80,32 @@ class Presenter:
     def present_segments(self, photo: Image.Image, policy: PresentationPolicy, conditions: np.ndarray) -> list[Presented]:
         """One scene card per target row (a segment's centroid, or a point results steered it to), all from the
         same noise (policy.seed); each is the best of up to policy.candidates painted backdrops."""
+        painting, refused = self._painting(photo, policy)
+        if painting is None:
+            return [refused] * len(conditions)
+        targets = unit_rows(np.asarray(conditions, dtype=np.float32), dtype=np.float32, allow_zero=True)
+        return [self._best_card(painting, target, rows)
+                for target, rows in zip(targets, self.candidate_rows(photo, targets, policy.candidates,
+                                                                     policy.painted_style(None)))]
+
+    def paint_rows(self, photo: Image.Image, policy: PresentationPolicy, rows: np.ndarray) -> list[Presented]:
+        """A scene card for each of the scene generator's condition rows given, none chosen: what a condition can
+        paint, whichever target it serves (the lab measures the generator's reach with it)."""
+        painting, refused = self._painting(photo, policy)
+        return [refused] * len(rows) if painting is None else self._paint(painting, np.atleast_2d(rows))
+
+    def _painting(self, photo: Image.Image, policy: PresentationPolicy) -> tuple[tuple | None, Presented | None]:
+        """What every backdrop of this photo is painted from (the matted product, the generator's square, mask and
+        box, the policy, the card's details), or (None, the card that keeps the photo and why)."""
         if self.scenes is None:
-            return [Presented(None, False, "no scene generator installed")] * len(conditions)
+            return None, Presented(None, False, "no scene generator installed")
         pixels, details = self.at_card_size(photo)
         matted, reason = matte_photo(pixels, self.matte_model)
         if matted is None:
-            return [Presented(None, False, reason, details)] * len(conditions)
-        painting = (matted, *generator_input(matted, self.scenes.settings.image_size), policy)
+            return None, Presented(None, False, reason, details)
         details = {**details, "kind": "scene", "matte": matted.source,
                    "product_share": round(float(matted.product.mean()), 4)}
-        targets = unit_rows(np.asarray(conditions, dtype=np.float32), dtype=np.float32, allow_zero=True)
-        return [self._best_card(painting, target, rows, details)
-                for target, rows in zip(targets, self.candidate_rows(photo, targets, policy.candidates,
-                                                                     policy.painted_style(None)))]
+        return (matted, *generator_input(matted, self.scenes.settings.image_size), policy, details), None
 
     def candidate_rows(self, photo: Image.Image, targets: np.ndarray, count: int = 1,
                        style: int | None = None) -> list[np.ndarray]:
@@ -108,20 +121,23 @@ class Presenter:
         product = self.encoder.encode_images([photo.convert("RGB")])[0]
         return [self.scenes.condition_candidates(target, product, count, style) for target in targets]
 
-    def _best_card(self, painting, target: np.ndarray, rows: np.ndarray, details: dict) -> Presented:
+    def _best_card(self, painting, target: np.ndarray, rows: np.ndarray) -> Presented:
         """Paint every candidate row and keep the card nearest `target` in CLIP space (the first without an encoder)."""
-        matted, square, repaint, box, policy = painting
-        with torch.no_grad():
-            painted = [self.scenes.paint(square[None], repaint[None], row[None], seed=policy.seed,
-                                         guidance_scale=policy.guidance_scale,
-                                         num_inference_steps=policy.num_inference_steps)[0] for row in rows]
-        cards = [self._scene_card(matted, image, box, policy, details) for image in painted]
+        cards = self._paint(painting, rows)
         fit = self._fit(cards, target)
         best = int(np.argmax(fit)) if fit is not None else 0
         chosen = cards[best]
         chosen.details = {**chosen.details, "candidates": len(cards), "chosen": best,
                           "fit": round(float(fit[best]), 4) if fit is not None else None}
         return chosen
+
+    def _paint(self, painting, rows: np.ndarray) -> list[Presented]:
+        matted, square, repaint, box, policy, details = painting
+        with torch.no_grad():
+            painted = [self.scenes.paint(square[None], repaint[None], row[None], seed=policy.seed,
+                                         guidance_scale=policy.guidance_scale,
+                                         num_inference_steps=policy.num_inference_steps)[0] for row in rows]
+        return [self._scene_card(matted, image, box, policy, details) for image in painted]
 
     def _fit(self, cards: list[Presented], target: np.ndarray) -> np.ndarray | None:
         """Cosine of each card to the target (-inf for a refused one); None when there is nothing to choose."""

@@ -127,6 +127,26 @@ def test_the_ceiling_steers_each_segment_toward_its_best_arm_and_the_next_round_
         assert len(stored) == 2  # the last round steers nothing
 
 
+def test_the_generators_reach_paints_the_bank_rows_most_like_each_segments_liking(tmp_path):
+    from features.vectors import unit_rows
+    from lab.loop_ceiling import REACH_ROWS, generator_reach
+    lab = LoopLab(tmp_path, LoopConfig(products=2, shoppers=60, segments=2), "embedded", "embedded", log=lambda *a: None)
+    segments = sorted(lab.shoppers_by_segment())
+    likings = hidden_likings(lab, segments)
+    with lab.app.app_context():
+        presenter = lab.app.extensions["tailorcard"].variants.presenter
+    painted, paint_rows = [], presenter.paint_rows
+    presenter.paint_rows = lambda photo, policy, rows: painted.append(rows) or paint_rows(photo, policy, rows)
+    reach = generator_reach(lab, segments, likings)
+    bank = unit_rows(presenter.scenes.condition_bank, allow_zero=True)
+    for n, segment in enumerate(segments):
+        likeness = bank @ likings[segment]
+        rows = unit_rows(painted[2 * n], allow_zero=True) @ likings[segment]  # two products a segment
+        assert len(rows) == REACH_ROWS and np.allclose(np.sort(rows), np.sort(likeness)[-REACH_ROWS:], atol=1e-5)
+        part = reach[segment]
+        assert 0 <= part["mean_lift"] <= part["best_of_lift"] <= 1 and 1 <= part["products"] <= 2
+
+
 def test_a_run_of_aa_experiments_alone_reports_them_and_no_rounds():
     summary = summarize([], [True, False, False, False], LoopConfig(rounds=0))
     assert summary["aa_false_winner_rate"] == 0.25 and summary["aa_false_winners"] == "1 of 4 segments"
