@@ -11,7 +11,11 @@ w_i = pi(shown_i) / p_i:
 The reward model q is the mean reward per (context, arm), cross-fitted (each decision's q comes from
 the other folds, so its own reward does not leak into it), or given by the caller. Intervals are
 normal, from the per-decision terms (Dudik, Langford & Li, "Doubly Robust Policy Evaluation and
-Learning", ICML 2011). Decisions are treated as independent: one user's decisions are not.
+Learning", ICML 2011). One shopper's decisions are not independent (a bandit keeps a shopper's draw for a
+time window, so they tend to show the same arm): given each decision's `cluster` (the shopper), the terms'
+variance is summed per cluster; without it decisions are taken as independent, and the intervals are too narrow
+when they are not (measured in tests/experiments/test_off_policy.py: 95 % intervals held the truth 67 % of the
+time for IPS when five visits of a shopper shared a draw).
 
     log = DecisionLog(arms=("original", "warm"), shown=["warm", "original"], propensity=[0.8, 0.2],
                       reward=[1, 0], probabilities=[[0.2, 0.8], [0.2, 0.8]], context=[3, 3])
@@ -27,7 +31,7 @@ import numpy as np
 
 from features.ids import echo
 from recsys.experiments.model import ExperimentError
-from recsys.experiments.stats import mean_and_variance, normal_interval
+from recsys.experiments.stats import clustered_mean_and_variance, mean_and_variance, normal_interval
 
 DEFAULT_FOLDS = 5
 SHRINKAGE = 10.0  # pseudo-decisions pulling a (context, arm) mean towards the arm's mean (sparse contexts)
@@ -43,6 +47,7 @@ class DecisionLog:
     reward: np.ndarray  # 0/1 per decision (clicked)
     probabilities: np.ndarray | None = None  # (decisions, arms): every arm's logging probability
     context: np.ndarray | None = None  # e.g. the taste segment per decision; the reward model is fitted per context
+    cluster: np.ndarray | None = None  # e.g. the shopper per decision; intervals count a cluster's decisions as one
 
     def __post_init__(self):
         arms = tuple(self.arms)
@@ -72,6 +77,11 @@ class DecisionLog:
             if context.shape != (n,):
                 raise ExperimentError(f"context must have one value per decision ({n}); got shape {context.shape}")
             _set(self, "context", context)
+        if self.cluster is not None:
+            cluster = np.asarray(self.cluster)
+            if cluster.shape != (n,):
+                raise ExperimentError(f"cluster must have one value per decision ({n}); got shape {cluster.shape}")
+            _set(self, "cluster", cluster)
 
     def __len__(self) -> int:
         return len(self.shown)
@@ -167,9 +177,10 @@ def importance_weights(log: DecisionLog, policy: np.ndarray) -> np.ndarray:
     return weights
 
 
-def _estimate(method: str, value: float, terms: np.ndarray, confidence: float) -> Estimate:
-    """An estimate with the normal interval of the mean of its per-decision terms."""
-    se = float(np.sqrt(mean_and_variance(terms)[1]))
+def _estimate(method: str, value: float, terms: np.ndarray, confidence: float, cluster=None) -> Estimate:
+    """An estimate with the normal interval of the mean of its per-decision terms (clustered when given)."""
+    variance = mean_and_variance(terms)[1] if cluster is None else clustered_mean_and_variance(terms, cluster)[1]
+    se = float(np.sqrt(variance))
     return Estimate(method, float(value), se, normal_interval(float(value), se, confidence), len(terms))
 
 
@@ -177,14 +188,14 @@ def _estimate(method: str, value: float, terms: np.ndarray, confidence: float) -
 
 def ips(log: DecisionLog, target, confidence: float = 0.95) -> Estimate:
     terms = importance_weights(log, target_matrix(log, target)) * log.reward
-    return _estimate("ips", terms.mean(), terms, confidence)
+    return _estimate("ips", terms.mean(), terms, confidence, log.cluster)
 
 
 def snips(log: DecisionLog, target, confidence: float = 0.95) -> Estimate:
     weights = importance_weights(log, target_matrix(log, target))
     value = (weights * log.reward).sum() / weights.sum()
     # Delta method for a ratio of means: the linearised terms w (r - value) / mean(w).
-    return _estimate("snips", value, weights * (log.reward - value) / weights.mean(), confidence)
+    return _estimate("snips", value, weights * (log.reward - value) / weights.mean(), confidence, log.cluster)
 
 
 def doubly_robust(log: DecisionLog, target, reward_model=None, folds: int = DEFAULT_FOLDS,
@@ -196,7 +207,7 @@ def doubly_robust(log: DecisionLog, target, reward_model=None, folds: int = DEFA
     predicted = fitted_rewards(log, folds) if reward_model is None else _reward_model(reward_model, log)
     residual = log.reward - predicted[np.arange(len(log)), log.shown]
     terms = (policy * predicted).sum(axis=1) + weights * residual
-    return _estimate("dr", terms.mean(), terms, confidence)
+    return _estimate("dr", terms.mean(), terms, confidence, log.cluster)
 
 
 def off_policy_estimates(log: DecisionLog, target, reward_model=None, folds: int = DEFAULT_FOLDS,

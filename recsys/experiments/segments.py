@@ -109,8 +109,8 @@ def _arm_row(part: pd.DataFrame, made: pd.DataFrame, arm: str, probabilities, co
 
 
 def decision_log(decisions: pd.DataFrame, exposures: pd.DataFrame, arms: Sequence[str]) -> DecisionLog | None:
-    """The logged decisions as an off_policy.DecisionLog (context: the segment; reward: a click on any card
-    served in the decision); None when there are none."""
+    """The logged decisions as an off_policy.DecisionLog (context: the segment; cluster: the shopper, whose
+    decisions share a draw; reward: a click on any card served in the decision); None when there are none."""
     if decisions.empty:
         return None
     served = exposures[exposures["decision"].notna()] if "decision" in exposures else exposures.iloc[:0]
@@ -119,7 +119,8 @@ def decision_log(decisions: pd.DataFrame, exposures: pd.DataFrame, arms: Sequenc
     rows = np.array([[float((row or {}).get(arm, 0.0)) for arm in arms] for row in decisions["probabilities"]])
     contexts = np.array([segment_key(s) for s in decisions["segment"]])
     return DecisionLog(arms=tuple(arms), shown=decisions["arm"].to_numpy(dtype=object).astype(str), propensity=None,
-                       reward=reward, probabilities=rows, context=contexts)
+                       reward=reward, probabilities=rows, context=contexts,
+                       cluster=decisions["user_id"].to_numpy(dtype=object).astype(str))
 
 
 def off_policy_summary(log: DecisionLog | None, arms: Sequence[str], confidence: float = 0.95) -> dict:
@@ -146,6 +147,7 @@ def srm_summary(log: DecisionLog | None) -> dict:
     for key in sorted(set(log.context.tolist())):
         keep = log.context == key
         part = DecisionLog(arms=log.arms, shown=log.shown[keep], propensity=None, reward=log.reward[keep],
-                           probabilities=log.probabilities[keep], context=log.context[keep])
+                           probabilities=log.probabilities[keep], context=log.context[keep],
+                           cluster=None if log.cluster is None else log.cluster[keep])
         per_segment[key] = bandit_srm(part)
     return {"overall": bandit_srm(log), "segments": per_segment}

@@ -43,6 +43,18 @@ def mean_and_variance(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(values.var() / len(values))
 
 
+def clustered_mean_and_variance(values: np.ndarray, clusters: np.ndarray) -> tuple[float, float]:
+    """The mean and the variance of that mean when values of one cluster (a shopper's decisions, which share a
+    draw) are not independent: the deviations are summed per cluster before squaring (the sandwich estimator,
+    with the G / (G - 1) small-sample factor). Values in clusters of one give mean_and_variance's x G / (G - 1)."""
+    values = np.asarray(values, dtype=float)
+    inverse = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+    sums = np.bincount(inverse, values - values.mean())
+    groups = len(sums)
+    factor = groups / (groups - 1) if groups > 1 else 1.0
+    return float(values.mean()), float(factor * (sums ** 2).sum() / len(values) ** 2)
+
+
 def compare(treatment: np.ndarray, control: np.ndarray, confidence: float = 0.95) -> dict:
     """Absolute and relative difference of means with normal intervals; p-value of no difference."""
     mt, vt = mean_and_variance(np.asarray(treatment, dtype=float))

@@ -4,6 +4,7 @@ import pytest
 
 from recsys.experiments import ExperimentError
 from recsys.experiments.off_policy import DecisionLog, doubly_robust, ips, off_policy_estimates, snips
+from recsys.experiments.stats import clustered_mean_and_variance, mean_and_variance
 
 ARMS = ("original", "warm", "cool")
 # True click rates per (segment, arm): segments differ a lot, which a per-segment reward model captures.
@@ -50,6 +51,40 @@ def test_estimates_are_unbiased_and_their_intervals_cover_the_truth(repeated_est
     assert values.std() == pytest.approx(mean_se, rel=0.25)  # the reported se is the spread it claims
 
 
+def test_clustered_variance_by_hand():
+    values = np.array([1.0, 1.0, 0.0, 0.0])
+    # Deviations from the mean 0.5 summed per cluster: +1 and -1; (1 + 1) / 4^2, times G / (G - 1) = 2.
+    assert clustered_mean_and_variance(values, ["a", "a", "b", "b"]) == (0.5, pytest.approx(0.25))
+    alone = clustered_mean_and_variance(values, [0, 1, 2, 3])  # clusters of one: the plain variance x 4 / 3
+    assert alone[1] == pytest.approx(mean_and_variance(values)[1] * 4 / 3)
+
+
+def sticky_log(rng, users=400, visits=5, cluster=True):
+    """A bandit that keeps each shopper's draw: every visit of a user shows the arm drawn once for that user."""
+    context = np.repeat(rng.integers(0, len(RATES), users), visits)
+    probabilities = np.repeat(0.05 + (1 - 0.05 * len(ARMS)) * rng.dirichlet(np.ones(len(ARMS)), users), visits, axis=0)
+    draw = np.repeat(rng.random(users), visits)
+    shown = np.minimum((draw[:, None] > np.cumsum(probabilities, axis=1)).sum(axis=1), len(ARMS) - 1)
+    reward = (rng.random(users * visits) < RATES[context, shown]).astype(float)
+    return DecisionLog(ARMS, shown, None, reward, probabilities=probabilities, context=context,
+                       cluster=np.repeat(np.arange(users), visits) if cluster else None)
+
+
+@pytest.mark.parametrize("method", ["ips", "snips", "dr"])
+def test_intervals_count_one_shoppers_decisions_as_one_draw(method):
+    """Decisions taken as independent give intervals too narrow when a shopper's visits share a draw; summing the
+    terms per shopper (the cluster) gives back 95 %."""
+    rng = np.random.default_rng(3)
+    logs = [sticky_log(rng) for _ in range(150)]
+    coverage = {}
+    for clustered in (True, False):
+        estimates = [off_policy_estimates(log if clustered else DecisionLog(
+            log.arms, log.shown, None, log.reward, probabilities=log.probabilities, context=log.context), "warm")[method]
+            for log in logs]
+        coverage[clustered] = np.mean([e.interval[0] <= TRUTH["warm"] <= e.interval[1] for e in estimates])
+    assert 0.88 <= coverage[True] <= 0.995 and coverage[False] < 0.85, coverage
+
+
 def test_doubly_robust_has_lower_variance_than_ips_with_a_good_reward_model(repeated_estimates):
     for target in ("warm", "half"):
         spread = {m: np.std([run[m].value for run in repeated_estimates[target]]) for m in ("ips", "dr")}
@@ -94,6 +129,7 @@ def test_propensity_is_read_from_the_probabilities_when_not_given():
     (dict(propensity=None), "needs the shown arm's probability"),
     (dict(propensity=None, probabilities=[[0.5, 0.5, 0.5]] * 2), "summing to 1"),
     (dict(propensity=[0.4, 0.5], probabilities=[[0.2, 0.5, 0.3]] * 2), "propensity disagrees"),
+    (dict(cluster=["shopper-1"]), r"cluster must have one value per decision \(2\); got shape \(1,\)"),
 ])
 def test_bad_logs_are_refused_saying_what_was_given_and_expected(kwargs, message):
     fields = dict(arms=ARMS, shown=["warm", "cool"], propensity=[0.5, 0.5], reward=[1, 0]) | kwargs
