@@ -257,6 +257,15 @@ def outcome_events(connection, name: str, since: float, types=OUTCOME_TYPES) -> 
     return _frame(connection, query, ["user_id", "item_id", "type", "timestamp"])
 
 
+def exposures_elsewhere(connection, name: str, since: float) -> pd.DataFrame:
+    """The experiment's shoppers' exposures in other experiments from `since` on: a click after a later one of the
+    same product is that experiment's (recsys.experiments.attribution)."""
+    query = sa.select(exposures.c.user_id, exposures.c.item_id, exposures.c.timestamp).where(
+        exposures.c.experiment != name, exposures.c.timestamp >= since,
+        exposures.c.user_id.in_(_experiment_users(name)))
+    return _frame(connection, query, ["user_id", "item_id", "timestamp"])
+
+
 def pre_period_clicks(connection, name: str, start: float, lookback_s: float) -> pd.Series:
     """Clicks per assigned user in the lookback before the start: the CUPED covariate."""
     query = sa.select(events.c.user_id, sa.func.count()).where(

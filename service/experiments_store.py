@@ -243,13 +243,15 @@ class DatabaseExperiments:
         with self._engine().connect() as connection:
             shown = store.exposure_frame(connection, name)
             outcomes = store.outcome_events(connection, name, experiment.started_at)
+            elsewhere = store.exposures_elsewhere(connection, name, experiment.started_at)
             pre_period = store.pre_period_clicks(connection, name, experiment.started_at, PRE_PERIOD_S)
             decisions = store.decision_frame(connection, name)
         arms = experiment.arm_names
         fixed = shown[shown["decision"].isna()]  # a bandit's exposures are no user-level randomised comparison
-        analyzed = analyze(experiment, attribute(fixed, outcomes, experiment.attribution_window_s), pre_period,
+        window = experiment.attribution_window_s
+        analyzed = analyze(experiment, attribute(fixed, outcomes, window, elsewhere=elsewhere), pre_period,
                            detailed=detailed).to_dict()
-        everyone = attribute(shown, outcomes, experiment.attribution_window_s, keep_multi_arm=True).exposures
+        everyone = attribute(shown, outcomes, window, keep_multi_arm=True, elsewhere=elsewhere).exposures
         counts = segment_counts(everyone, arms)
         bandit = experiment.allocation == "bandit" or not decisions.empty
         config = experiment.bandit_config if bandit else None

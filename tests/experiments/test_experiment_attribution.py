@@ -37,6 +37,21 @@ def test_an_event_goes_to_the_latest_exposure_and_each_exposure_counts_once():
     assert flagged["carted"].tolist() == [False, True]
 
 
+def test_a_click_after_a_later_exposure_elsewhere_is_that_exposures_not_this_experiments():
+    served = exposures(("u1", "a", 10, 0.0), ("u2", "a", 10, 0.0), ("u3", "a", 10, 0.0))
+    # Another experiment showed u1 the same product at 100 and u3 another product; u2 saw it there at the same
+    # moment as here (two experiments logging one card), which takes nothing from this one.
+    other = pd.DataFrame([("u1", 10, 100.0), ("u3", 11, 100.0), ("u2", 10, 0.0)],
+                         columns=["user_id", "item_id", "timestamp"])
+    happened = events(("u1", 10, "click", 150.0), ("u2", 10, "click", 150.0), ("u3", 10, "click", 150.0))
+    result = attribute(served, happened, window_s=HOUR, elsewhere=other)
+    assert result.exposures.set_index("user_id")["clicked"].to_dict() == {"u1": False, "u2": True, "u3": True}
+    assert result.attributed["click"] == 2 and result.credited_elsewhere["click"] == 1
+    assert result.unattributed["click"] == 0 and result.summary()["credited_elsewhere_events"]["click"] == 1
+    alone = attribute(served, happened, window_s=HOUR)  # without the other experiment's exposures: all three
+    assert alone.exposures["clicked"].all() and alone.credited_elsewhere["click"] == 0
+
+
 def test_users_who_saw_more_than_one_arm_are_counted_and_excluded():
     served = exposures(("u1", "a", 10, 0.0), ("u1", "b", 11, 10.0), ("u2", "b", 10, 0.0))
     happened = events(("u1", 10, "click", 20.0), ("u2", 10, "click", 20.0))

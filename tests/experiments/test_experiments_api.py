@@ -2,6 +2,7 @@
 the cards endpoint's hooks, and a small SIMULATED experiment end to end over HTTP."""
 import csv
 import io
+import time
 
 import numpy as np
 import pytest
@@ -218,3 +219,22 @@ def test_simulated_experiment_end_to_end_with_results_as_json_and_csv(app, clien
     overall = {(r["arm"], r["metric"]): r for r in rows if r["scope"] == "all"}
     assert float(overall[("treatment", "ctr")]["relative_lift"]) == pytest.approx(run["relative"])
     assert {r["scope"] for r in rows} >= {"all", "slot=cards", "position=1", "image=original"}
+
+
+def test_a_stopped_experiment_keeps_its_clicks_and_gives_none_of_a_later_experiments(app, client):
+    """A click after another experiment showed the same shopper the same product is that experiment's."""
+    seed_products(app, 1)  # product 1, which `show` serves: events must name a live product
+    first = {**DEFINITION, "name": "first"}
+    started(client, first)
+    show(client, ["u1", "u2"])
+    assert client.post("/v1/experiments/first/stop", headers=ANALYST).status_code == 200
+    started(client, {**DEFINITION, "name": "second"})
+    show(client, ["u1"])  # u1 sees product 1 again, now under the second experiment; u2 does not
+    clicks = [{"event_id": f"click-{user}", "user_id": user, "item_id": "1", "type": "click",
+               "timestamp": time.time()} for user in ("u1", "u2")]
+    assert client.post("/v1/events", json=clicks, headers=SHOP).status_code in (200, 202)
+    first_results = client.get("/v1/experiments/first/results", headers=ANALYST).get_json()["attribution"]
+    second_results = client.get("/v1/experiments/second/results", headers=ANALYST).get_json()["attribution"]
+    assert first_results["attributed_events"]["click"] == 1  # u2's: nothing showed u2 the product since
+    assert first_results["credited_elsewhere_events"]["click"] == 1  # u1's went to the second experiment
+    assert second_results["attributed_events"]["click"] == 1 and second_results["credited_elsewhere_events"]["click"] == 0
