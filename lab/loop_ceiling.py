@@ -15,7 +15,6 @@ find. Not a strict bound: the bank rows most like the liking are not always the 
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -57,12 +56,9 @@ def generator_reach(lab: LoopLab, segments: list[int], likings: dict) -> dict[in
     module's docstring); products whose photo the matte refuses are left out."""
     from features.vectors import unit_rows
     from imagegen.presentation import SCENE
-    with lab.app.app_context():
-        products = lab.app.extensions["tailorcard"].live.get().products
-        presenter = lab.app.extensions["tailorcard"].variants.presenter
+    presenter = lab.app.extensions["tailorcard"].variants.presenter
     bank = presenter.scenes.condition_bank
-    photos = {f"/v1/items/{p['id']}/image": Image.open(io.BytesIO(lab.client.get(f"/v1/items/{p['id']}/image").data))
-              for _, p in sorted(products.items())}
+    photos = lab.product_photos()
     reach = {}
     for segment in segments:
         rows = bank[np.argsort(-(unit_rows(bank, allow_zero=True) @ likings[segment]), kind="stable")[:REACH_ROWS]]

@@ -118,6 +118,13 @@ class LoopLab:
             self.embeddings[url] = self.encoder.encode_images([image])[0]
         return self.embeddings[url]
 
+    def product_photos(self) -> dict[str, Image.Image]:
+        """Every product's own photo as the API serves it, by its image url, in product key order."""
+        with self.app.app_context():
+            products = self.app.extensions["tailorcard"].live.get().products
+        urls = [f"/v1/items/{products[key]['id']}/image" for key in sorted(products)]
+        return {url: Image.open(io.BytesIO(self.client.get(url).data)).convert("RGB") for url in urls}
+
     def shoppers_by_segment(self) -> dict[int, list[str]]:
         """Every simulated shopper, by taste segment. A bandit keeps a shopper's draw for its decision window (an
         hour), so a few shoppers visiting thousands of times would be a few draws, not thousands of decisions."""
@@ -134,11 +141,7 @@ class LoopLab:
 def hidden_likings(lab: LoopLab, segments: list[int]) -> dict[int, np.ndarray]:
     """Per segment, the CLIP direction a backdrop of its secret colour adds to the products (unknown to the loop)."""
     from features.vectors import unit_rows
-    with lab.app.app_context():
-        live = lab.app.extensions["tailorcard"].live.get()
-        keys = sorted(live.products)
-    photos = [Image.open(io.BytesIO(lab.client.get(f"/v1/items/{live.products[k]['id']}/image").data))
-              .convert("RGB") for k in keys]
+    photos = list(lab.product_photos().values())
     own = lab.encoder.encode_images(photos)
     likings = {}
     for segment in segments:

@@ -257,12 +257,15 @@ def outcome_events(connection, name: str, since: float, types=OUTCOME_TYPES) -> 
     return _frame(connection, query, ["user_id", "item_id", "type", "timestamp"])
 
 
-def exposures_elsewhere(connection, name: str, since: float) -> pd.DataFrame:
-    """The experiment's shoppers' exposures in other experiments from `since` on: a click after a later one of the
-    same product is that experiment's (recsys.experiments.attribution)."""
+def exposures_elsewhere(connection, name: str, since: float, until: float | None = None) -> pd.DataFrame:
+    """The experiment's shoppers' exposures in other experiments from `since` on (to `until`: a stopped
+    experiment's stop plus its attribution window, after which no click can be its own): a click after a later
+    one of the same product is that experiment's (recsys.experiments.attribution)."""
     query = sa.select(exposures.c.user_id, exposures.c.item_id, exposures.c.timestamp).where(
         exposures.c.experiment != name, exposures.c.timestamp >= since,
         exposures.c.user_id.in_(_experiment_users(name)))
+    if until is not None:
+        query = query.where(exposures.c.timestamp <= until)
     return _frame(connection, query, ["user_id", "item_id", "timestamp"])
 
 

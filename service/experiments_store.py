@@ -243,7 +243,8 @@ class DatabaseExperiments:
         with self._engine().connect() as connection:
             shown = store.exposure_frame(connection, name)
             outcomes = store.outcome_events(connection, name, experiment.started_at)
-            elsewhere = store.exposures_elsewhere(connection, name, experiment.started_at)
+            until = None if experiment.stopped_at is None else experiment.stopped_at + experiment.attribution_window_s
+            elsewhere = store.exposures_elsewhere(connection, name, experiment.started_at, until)
             pre_period = store.pre_period_clicks(connection, name, experiment.started_at, PRE_PERIOD_S)
             decisions = store.decision_frame(connection, name)
         arms = experiment.arm_names
