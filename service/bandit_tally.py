@@ -4,7 +4,8 @@ Each refresh reads only the exposures and clicks logged since the last one (by s
 recsys.experiments.running_counts, which attributes and folds them; a worker no longer re-reads the whole log every
 few seconds (0.2 s at 60,000 exposures on SQLite, and growing). A seq is handed out at insert but seen at commit,
 so on PostgreSQL a row can appear below the highest seq already read: each read goes back over the seqs of the
-last COMMIT_LAG_S seconds and skips the rows it already has (`SeqTail`).
+last COMMIT_LAG_S seconds and skips the rows it already has (`SeqTail`). The exposures read include the other
+experiments' (one read of the log): a click after a later exposure of that product elsewhere is theirs.
 """
 from __future__ import annotations
 
@@ -53,9 +54,12 @@ class BanditTally:
 
     def refresh(self, connection, now: float, monotonic: float) -> Counts:
         with self._lock:
-            shown = store.exposures_after(connection, self.name, self._exposures.after)
             # Until the look-back has passed once, a read goes back to the start: only the experiment's shoppers.
+            shown = self._exposures.fresh(store.exposures_after(connection, self.name, self._exposures.after,
+                                                                self.since, of_experiment=self._exposures.after == 0),
+                                          monotonic)
             whose = self.name if self._clicks.after == 0 else None
             clicked = store.clicks_after(connection, self.since, self._clicks.after, of_experiment=whose)
-            return self._counts.update(self._exposures.fresh(shown, monotonic), self._clicks.fresh(clicked, monotonic),
-                                       now)
+            own = (shown["experiment"] == self.name).to_numpy()
+            return self._counts.update(shown[own], self._clicks.fresh(clicked, monotonic), now,
+                                       elsewhere=shown[~own])

@@ -220,11 +220,17 @@ def exposure_frame(connection, name: str, since: float | None = None) -> pd.Data
     return _frame(connection, query, [c.name for c in query.selected_columns])
 
 
-def exposures_after(connection, name: str, after_seq: int) -> pd.DataFrame:
-    """The experiment's exposures with seq > `after_seq`: what a bandit's running counts need, and their seq."""
-    query = sa.select(exposures.c.seq, exposures.c.user_id, exposures.c.arm, exposures.c.item_id,
-                      exposures.c.timestamp, exposures.c.segment).where(exposures.c.experiment == name,
-                                                                        exposures.c.seq > after_seq)
+def exposures_after(connection, name: str, after_seq: int, since: float, of_experiment: bool = False) -> pd.DataFrame:
+    """Exposures with seq > `after_seq`, what a bandit's running counts need: the experiment's own, and every other
+    experiment's stamped from `since` on (a click after a later exposure of that product elsewhere is not this
+    experiment's); `of_experiment`: only its shoppers' there (worth the join when the read goes back to its start).
+    Column `experiment` tells them apart."""
+    elsewhere = sa.and_(exposures.c.experiment != name, exposures.c.timestamp >= since)
+    if of_experiment:
+        elsewhere = sa.and_(elsewhere, exposures.c.user_id.in_(_experiment_users(name)))
+    query = sa.select(exposures.c.seq, exposures.c.experiment, exposures.c.user_id, exposures.c.arm,
+                      exposures.c.item_id, exposures.c.timestamp, exposures.c.segment).where(
+        exposures.c.seq > after_seq, sa.or_(exposures.c.experiment == name, elsewhere))
     return _frame(connection, query, [c.name for c in query.selected_columns])
 
 

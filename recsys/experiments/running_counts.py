@@ -8,6 +8,10 @@ folds every exposure older than the window into settled totals: a click stamped 
 it. So memory holds one attribution window of traffic, and an update costs the new rows plus one in-memory pass
 over that window. The counts equal a full recount's whenever each click is logged before its exposure is a window
 old (a later one, sent with its old timestamp, still counts on the results page, which recounts everything).
+
+Exposures of the same shoppers in other experiments (`elsewhere`) are kept for one window too: a click that
+follows a later exposure of that product elsewhere is that experiment's (attribution's `elsewhere`), so two bandits
+showing the same products to the same shoppers do not both count one click in their probabilities.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from recsys.experiments.segments import segment_counts
 Counts = dict[str, dict[str, tuple[int, int]]]  # segment key -> arm -> (exposures, clicks)
 EXPOSURE_FIELDS = ["user_id", "arm", "item_id", "timestamp", "segment"]
 CLICK_FIELDS = ["user_id", "item_id", "type", "timestamp"]
+ELSEWHERE_FIELDS = ["user_id", "item_id", "timestamp"]
 
 
 class RunningCounts:
@@ -29,24 +34,34 @@ class RunningCounts:
         self._settled: Counts = {}
         self._exposures = pd.DataFrame(columns=EXPOSURE_FIELDS)  # those within the window of the last update
         self._clicks = pd.DataFrame(columns=CLICK_FIELDS)
+        self._elsewhere = pd.DataFrame(columns=ELSEWHERE_FIELDS)
 
-    def update(self, exposures: pd.DataFrame, clicks: pd.DataFrame, now: float) -> Counts:
-        """The counts of every exposure and click given so far; `exposures` and `clicks` are the new rows (any
-        order; clicks of anyone: those of shoppers without an exposure in the window are dropped), `now` the time
-        they were read at. A click is read after the exposure it credits (the shopper saw the card)."""
+    def update(self, exposures: pd.DataFrame, clicks: pd.DataFrame, now: float,
+               elsewhere: pd.DataFrame | None = None) -> Counts:
+        """The counts of every exposure and click given so far; `exposures`, `clicks` and `elsewhere` (exposures
+        in other experiments) are the new rows (any order; clicks and exposures elsewhere of anyone: those of
+        shoppers without an exposure here in the window are dropped), `now` the time they were read at. A click is
+        read after the exposure it credits (the shopper saw the card), and after any exposure elsewhere before it."""
         self._exposures = _appended(self._exposures, exposures, EXPOSURE_FIELDS)
-        if clicks is not None and not clicks.empty:
-            shown = set(self._exposures["user_id"].tolist())  # others' clicks can credit nothing
-            self._clicks = _appended(self._clicks, clicks[[user in shown for user in clicks["user_id"].tolist()]],
-                                     CLICK_FIELDS)
+        self._clicks = _appended(self._clicks, self._of_shown(clicks), CLICK_FIELDS)
+        self._elsewhere = _appended(self._elsewhere, self._of_shown(elsewhere), ELSEWHERE_FIELDS)
         if self._exposures.empty:
             return added(self._settled, {})
-        flagged = attribute(self._exposures, self._clicks, self.window_s, keep_multi_arm=True).exposures
+        flagged = attribute(self._exposures, self._clicks, self.window_s, keep_multi_arm=True,
+                            elsewhere=self._elsewhere).exposures
         settled = (flagged["timestamp"] < now - self.window_s).to_numpy()
         self._settled = added(self._settled, segment_counts(flagged[settled], self.arms))
         self._exposures = self._exposures[~settled].reset_index(drop=True)
-        self._clicks = self._clicks[self._clicks["timestamp"] >= now - self.window_s].reset_index(drop=True)
+        self._clicks, self._elsewhere = (rows[rows["timestamp"] >= now - self.window_s].reset_index(drop=True)
+                                         for rows in (self._clicks, self._elsewhere))
         return added(self._settled, segment_counts(flagged[~settled], self.arms))
+
+    def _of_shown(self, rows: pd.DataFrame | None) -> pd.DataFrame | None:
+        """The rows of shoppers shown a card here within the window: others' rows can credit or take nothing."""
+        if rows is None or rows.empty:
+            return None
+        shown = set(self._exposures["user_id"].tolist())
+        return rows[[user in shown for user in rows["user_id"].tolist()]]
 
 
 def added(first: Counts, second: Counts) -> Counts:

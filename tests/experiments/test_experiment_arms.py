@@ -18,7 +18,7 @@ from service_helpers import N_PRODUCTS, N_SHOPPERS, SHIPPED_CATALOGUE, auth, mak
 
 from features.catalogue import load_catalogue  # noqa: E402
 from imagegen.presentation import SCENE, UPSCALED, PresentationPolicy  # noqa: E402
-from recsys.experiments import Experiment  # noqa: E402
+from recsys.experiments import Experiment, attribute  # noqa: E402
 from service import experiments_db  # noqa: E402
 from service.bootstrap import seed  # noqa: E402
 from service.db import make_engine, metadata  # noqa: E402
@@ -187,7 +187,7 @@ def test_a_bandits_counts_read_a_little_at_a_time_equal_the_results_recount(seed
                                                                             tiny_encoder):
     """The counts behind a bandit's probabilities are brought up to date from the rows logged since the last read
     (service.bandit_tally); across rounds in which exposures grow older than the window, they equal the results
-    page's recount of the whole log."""
+    page's recount of the whole log, which leaves out the clicks that followed a later exposure elsewhere."""
     copy = tmp_path / "tailorcard.sqlite"
     shutil.copy(seeded_database, copy)
     clock = ManualClock(1_800_000_000.0)
@@ -202,6 +202,10 @@ def test_a_bandits_counts_read_a_little_at_a_time_equal_the_results_recount(seed
         clicks = [{"event_id": f"c-{round_}-{n}", "user_id": user, "item_id": item, "type": "click",
                    "timestamp": clock.time() + 1} for n, (user, item) in enumerate(shown + later)]
         later = shown[1::3]  # a third of them click a round later too (40 s: still within the window)
+        with app.extensions["tailorcard"].db.begin() as connection:  # another experiment shows some the product
+            experiments_db.add_exposures(connection, [
+                {"experiment": "elsewhere", "arm": "a", "user_id": user, "item_id": item, "slot": "home",
+                 "position": 0, "image": "original", "timestamp": clock.time() + 0.5} for user, item in shown[::4]])
         assert client.post("/v1/events", json=clicks[::2], headers=STOREFRONT).status_code in (200, 202)
         clock.advance(40)
         with app.extensions["tailorcard"].db.connect() as connection:
@@ -213,6 +217,11 @@ def test_a_bandits_counts_read_a_little_at_a_time_equal_the_results_recount(seed
         clicked = sum(c for arms in counts.values() for _, c in arms.values())
     assert len(tally._counts._exposures) < sum(n for arms in counts.values() for n, _ in arms.values())  # some settled
     assert clicked >= 4
+    with app.extensions["tailorcard"].db.connect() as connection:
+        everything = experiments_db.exposure_frame(connection, "tally")
+        outcomes = experiments_db.outcome_events(connection, "tally", 0.0)
+    blind = attribute(everything, outcomes, 60, keep_multi_arm=True).exposures["clicked"].sum()
+    assert clicked <= blind - 2  # the clicks after the other experiment's exposures are left out
 
 
 def test_results_show_status_segments_bandit_probabilities_and_off_policy_estimates(app, client):

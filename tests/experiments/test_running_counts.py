@@ -10,9 +10,10 @@ ARMS = ("photo", "scene-a", "scene-b")
 WINDOW_S = 50.0
 
 
-def traffic(rng, start: float, end: float, earlier: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Exposures in [start, end) and clicks in the same span on products among the last 150 shown: some credit
-    exposures of earlier batches, a window old by the next update, some come too late to credit any."""
+def traffic(rng, start: float, end: float, earlier: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Exposures in [start, end), and clicks and exposures in another experiment in the same span, on products
+    among the last 150 shown: some clicks credit exposures of earlier batches, a window old by the next update,
+    some come too late to credit any, some follow a later exposure of the product elsewhere (not ours)."""
     n = int(rng.integers(20, 60))
     exposures = pd.DataFrame({"user_id": rng.choice([f"u{i}" for i in range(12)], n), "arm": rng.choice(ARMS, n),
                               "item_id": rng.integers(0, 8, n), "timestamp": np.sort(rng.uniform(start, end, n)),
@@ -23,23 +24,30 @@ def traffic(rng, start: float, end: float, earlier: pd.DataFrame) -> tuple[pd.Da
     picked = pd.concat([picked[["user_id", "item_id"]], strangers], ignore_index=True)
     clicks = pd.DataFrame({"user_id": picked["user_id"].to_numpy(), "item_id": picked["item_id"].to_numpy(),
                            "type": "click", "timestamp": rng.uniform(start, end, len(picked))})
-    return exposures, clicks
+    seen = picked.sample(n=12, random_state=int(rng.integers(1 << 30)))
+    elsewhere = pd.DataFrame({"user_id": seen["user_id"].to_numpy(), "item_id": seen["item_id"].to_numpy(),
+                              "timestamp": rng.uniform(start, end, len(seen))})
+    return exposures, clicks, elsewhere
 
 
 def test_counts_from_new_rows_equal_a_full_recount_at_every_update():
     rng = np.random.default_rng(7)
     running = RunningCounts(ARMS, WINDOW_S)
-    every_exposure, every_click = pd.DataFrame(), pd.DataFrame()
+    every_exposure, every_click, every_elsewhere = pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    taken = 0
     for step in range(12):  # 12 batches of 20 s: exposures settle (leave memory) from the fourth on
         start, now = 20.0 * step, 20.0 * (step + 1)
-        exposures, clicks = traffic(rng, start, now, every_exposure)
+        exposures, clicks, elsewhere = traffic(rng, start, now, every_exposure)
         every_exposure = pd.concat([every_exposure, exposures], ignore_index=True)
         every_click = pd.concat([every_click, clicks], ignore_index=True)
-        recount = segment_counts(attribute(every_exposure, every_click, WINDOW_S, keep_multi_arm=True).exposures,
-                                 ARMS)
-        assert running.update(exposures, clicks.sample(frac=1.0, random_state=step), now) == recount
+        every_elsewhere = pd.concat([every_elsewhere, elsewhere], ignore_index=True)
+        recount = attribute(every_exposure, every_click, WINDOW_S, keep_multi_arm=True, elsewhere=every_elsewhere)
+        counts = running.update(exposures, clicks.sample(frac=1.0, random_state=step), now, elsewhere=elsewhere)
+        assert counts == segment_counts(recount.exposures, ARMS)
+        taken = recount.credited_elsewhere["click"]
     assert len(running._exposures) < len(every_exposure) / 3  # only the last window is kept
-    assert sum(clicked for arms in recount.values() for _, clicked in arms.values()) > 20
+    assert sum(clicked for arms in counts.values() for _, clicked in arms.values()) > 20
+    assert taken >= 5  # clicks that another experiment's later exposure took: left out of these counts too
 
 
 def test_no_rows_yet_is_no_counts_and_sums_add_per_segment_and_arm():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +11,8 @@ from service_helpers import (FakeVariantStore, N_PRODUCTS, ORIGINALS_ONLY, SHIPP
                              shopper_wanting_variants, start_experiment, stored_experiment_rows)
 
 from features.catalogue import load_catalogue
+from service import experiments_db
+from service.bandit_tally import BanditTally
 from service.bootstrap import seed
 from service.db import make_engine, metadata
 
@@ -57,6 +60,33 @@ def test_postgres_cards_store_a_sticky_assignment_with_its_exposures(postgres_ur
     arms = [client.get("/v1/users/pg/cards?n=2", headers=STOREFRONT).json["experiment"]["arm"] for _ in range(2)]
     assert arms[0] == arms[1]
     assert stored_experiment_rows(app, "pg") == (arms[:1], [(arms[0], 1), (arms[0], 2)] * 2)
+
+
+@needs_postgres
+def test_postgres_bandit_counts_leave_out_a_click_after_another_experiments_exposure(postgres_url, tiny_encoder):
+    """The bandit's running counts read its log and the other experiments' exposures on PostgreSQL
+    (service.bandit_tally): a click after a later exposure of the product elsewhere is not counted."""
+    app = make_app(postgres_url, tiny_encoder)
+    client = app.test_client()
+    bandit = {"name": "pg-bandit", "primary_metric": "ctr", "arms": ORIGINALS_ONLY, "allocation": "bandit",
+              "bandit": {"control_share": 0.5}}
+    assert client.post("/v1/experiments", json=bandit, headers=auth("analyst")).status_code == 201
+    assert client.post("/v1/experiments/pg-bandit/start", headers=auth("analyst")).status_code == 200
+    items = {user: client.get(f"/v1/users/{user}/cards?n=1", headers=STOREFRONT).json["cards"][0]["product"]["id"]
+             for user in ("pg-a", "pg-b")}
+    with app.extensions["tailorcard"].db.begin() as connection:  # another experiment shows pg-b the product again
+        experiments_db.add_exposures(connection, [{"experiment": "elsewhere", "arm": "a", "user_id": "pg-b",
+                                                   "item_id": int(items["pg-b"]), "slot": "home", "position": 0,
+                                                   "image": "original", "timestamp": time.time() + 1}])
+    clicks = [{"event_id": f"pg-click-{user}", "user_id": user, "item_id": item, "type": "click",
+               "timestamp": time.time() + 2} for user, item in items.items()]
+    assert client.post("/v1/events", json=clicks, headers=STOREFRONT).status_code in (200, 202)
+    with app.app_context():
+        tally = BanditTally(app.extensions["tailorcard"].experiments.get("pg-bandit"))
+    with app.extensions["tailorcard"].db.connect() as connection:
+        counts = tally.refresh(connection, time.time() + 3, 0.0)
+    assert sum(clicked for arms in counts.values() for _, clicked in arms.values()) == 1  # pg-a's alone
+    assert sum(shown for arms in counts.values() for shown, _ in arms.values()) == 2
 
 
 @needs_postgres
