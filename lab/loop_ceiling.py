@@ -12,6 +12,10 @@ the hidden liking takes the REACH_ROWS rows of the generator's condition bank mo
 every product: `mean_lift` is those cards' lift, `best_of_lift` that of the best of them per product (chosen by
 the liking, which no steering rule reads). A yardstick set by the generator: rounds near it have little left to
 find. Not a strict bound: the bank rows most like the liking are not always the ones that paint nearest it.
+
+And `plain_backdrop_lift`: each product's card (the matte's cut, the card's framing) over a plain backdrop of the
+segment's secret colour, the backdrop its liking was made from, painted by no generator: near what the click
+model gives any backdrop at most, so `reach` over it is the share of the way a generator gets.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from lab.loop_simulation import (BASE_CTR, LIFT, LoopConfig, LoopLab, click_probability, hidden_likings, image_url,
-                                 liking_of, make_round_images, post_round, scene_policies)
+                                 liking_of, make_round_images, post_round, scene_policies, secret_colours)
 
 REACH_ROWS = 4  # as many as a card's candidates (PresentationPolicy.candidates)
 
@@ -74,18 +78,40 @@ def generator_reach(lab: LoopLab, segments: list[int], likings: dict) -> dict[in
     return reach
 
 
+def plain_backdrop_lift(lab: LoopLab, segments: list[int], likings: dict, colours: dict) -> dict[int, float]:
+    """Per segment, the mean lift of every product's card over a plain backdrop of its secret colour (see the
+    module's docstring); products whose photo the matte refuses are left out."""
+    from imagegen.presentation.compose import compose, matte_photo
+    presenter = lab.app.extensions["tailorcard"].variants.presenter
+    matted = {url: matte_photo(presenter.at_card_size(photo)[0], presenter.matte_model)[0]
+              for url, photo in lab.product_photos().items()}
+    matted = {url: m for url, m in matted.items() if m is not None}
+    lifts = {}
+    for segment in segments:
+        cards = [compose(m, np.broadcast_to(np.array(colours[segment], np.uint8), m.pixels.shape).copy())
+                 for m in matted.values()]
+        added = lab.encoder.encode_images([Image.fromarray(card) for card in cards]) - \
+            np.stack([lab.embedding(url) for url in matted])
+        lifts[segment] = float(np.mean([LIFT * max(0.0, liking_of(a, likings[segment])) for a in added]))
+        lab.log(f"segment {segment}: plain backdrop {colours[segment]} lift {lifts[segment]:.4f}")
+    return lifts
+
+
 def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedded", encoder_spec: str = "embedded",
                      log=print) -> dict:
     lab = LoopLab(Path(folder), config, scene_spec, encoder_spec, log)
     segments = sorted(lab.shoppers_by_segment())
-    likings = hidden_likings(lab, segments)
+    colours = secret_colours(lab, segments)
+    likings = hidden_likings(lab, segments, colours)
     rounds = ceiling_rounds(lab, segments, likings)
     reach = generator_reach(lab, segments, likings)
+    plain = plain_backdrop_lift(lab, segments, likings, colours)
     return {"best_lift_by_round": [round(float(np.mean([l.max() for l in r.values()])), 4) for r in rounds],
             "mean_lift_by_round": [round(float(np.mean([l.mean() for l in r.values()])), 4) for r in rounds],
             "reach": {"mean_lift": round(float(np.mean([r["mean_lift"] for r in reach.values()])), 4),
                       "best_of_lift": round(float(np.mean([r["best_of_lift"] for r in reach.values()])), 4),
                       "rows": REACH_ROWS},
+            "plain_backdrop_lift": round(float(np.mean(list(plain.values()))), 4),
             "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
             "products": config.products, "step": config.step, "styles": config.styles,
             "with_losers": config.with_losers,

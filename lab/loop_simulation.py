@@ -138,15 +138,21 @@ class LoopLab:
         return {s: [u for u in users if segment_of[u] == s] for s in sorted(set(segment_of.values()))}
 
 
-def hidden_likings(lab: LoopLab, segments: list[int]) -> dict[int, np.ndarray]:
-    """Per segment, the CLIP direction a backdrop of its secret colour adds to the products (unknown to the loop)."""
+def secret_colours(lab: LoopLab, segments: list[int]) -> dict[int, tuple[int, int, int]]:
+    """Per segment, the colour of the backdrop its shoppers like, drawn from the lab's random stream."""
+    return {segment: tuple(int(c) for c in lab.rng.integers(0, 256, 3)) for segment in segments}
+
+
+def hidden_likings(lab: LoopLab, segments: list[int], colours: dict | None = None) -> dict[int, np.ndarray]:
+    """Per segment, the CLIP direction a backdrop of its secret colour (`colours`; None: drawn now) adds to the
+    products (unknown to the loop)."""
     from features.vectors import unit_rows
+    colours = colours or secret_colours(lab, segments)
     photos = list(lab.product_photos().values())
     own = lab.encoder.encode_images(photos)
     likings = {}
     for segment in segments:
-        colour = tuple(int(c) for c in lab.rng.integers(0, 256, 3))
-        backdropped = [_on_backdrop(photo, colour) for photo in photos]
+        backdropped = [_on_backdrop(photo, colours[segment]) for photo in photos]
         likings[segment] = unit_rows((lab.encoder.encode_images(backdropped) - own).mean(axis=0))[0]
     return likings
 

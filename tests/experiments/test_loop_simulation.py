@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from lab.loop_simulation import (SIMULATED_START, LoopConfig, LoopLab, _best_gaps, _off_policy_checks, _winner_hits,
-                                 hidden_likings, oracle_winner, round_winner, run_round, scene_policies, summarize)
+                                 hidden_likings, oracle_winner, round_winner, run_round, scene_policies, secret_colours,
+                                 summarize)
 from service import experiments_db
 
 PHOTO_ARMS = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} for name in ("photo", "photo-again")]
@@ -145,6 +146,24 @@ def test_the_generators_reach_paints_the_bank_rows_most_like_each_segments_likin
         assert len(rows) == REACH_ROWS and np.allclose(np.sort(rows), np.sort(likeness)[-REACH_ROWS:], atol=1e-5)
         part = reach[segment]
         assert 0 <= part["mean_lift"] <= part["best_of_lift"] <= 1 and 1 <= part["products"] <= 2
+
+
+def test_a_plain_backdrop_of_the_secret_colour_is_liked_more_than_one_of_its_complement(tmp_path):
+    """The ceiling's yardstick: cards over a plain backdrop of each segment's secret colour. Drawing the colours
+    first leaves the likings (and so every earlier run's numbers) as they were."""
+    from lab.loop_ceiling import plain_backdrop_lift
+    lab = LoopLab(tmp_path, LoopConfig(products=2, shoppers=60, segments=2), "embedded", "embedded", log=lambda *a: None)
+    segments = sorted(lab.shoppers_by_segment())
+    state = lab.rng.bit_generator.state
+    likings = hidden_likings(lab, segments)
+    lab.rng.bit_generator.state = state
+    colours = secret_colours(lab, segments)
+    again = hidden_likings(lab, segments, colours)
+    assert all(np.allclose(again[s], likings[s]) for s in segments)
+    own = plain_backdrop_lift(lab, segments, likings, colours)
+    complement = plain_backdrop_lift(lab, segments, likings, {s: tuple(255 - c for c in colours[s]) for s in segments})
+    assert all(0 <= complement[s] < own[s] <= 1 for s in segments)
+    assert min(own.values()) > 0.3
 
 
 def test_a_run_of_aa_experiments_alone_reports_them_and_no_rounds():
