@@ -69,6 +69,9 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--rounds", type=click.IntRange(min=0), default=3, show_default=True,
               help="Rounds of bandit and regeneration (0: the A/A experiments alone).")
 @click.option("--decisions", default=400, show_default=True, help="Cards requests per segment per round.")
+@click.option("--shoppers", type=click.IntRange(min=1), default=3000, show_default=True,
+              help="SIMULATED shoppers in the store. A bandit keeps a shopper's draw for an hour, longer than a "
+                   "round at the default pace, so a round holds about one independent draw per shopper.")
 @click.option("--aa-experiments", type=click.IntRange(min=0), default=10, show_default=True,
               help="A/A experiments (two identical photo arms).")
 @click.option("--aa-decisions", type=click.IntRange(min=1), default=200, show_default=True,
@@ -95,8 +98,8 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
                    "added), or by what the winning arm added alone.")
 @seed_option
 @json_option()
-def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, aa_experiments, aa_decisions, min_share,
-                          requests_per_second, steer_by, step, ceiling, styles, with_losers, seed, as_json):
+def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, shoppers, aa_experiments, aa_decisions,
+                          min_share, requests_per_second, steer_by, step, ceiling, styles, with_losers, seed, as_json):
     """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
     import shutil
 
@@ -105,7 +108,8 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, a
 
     shutil.rmtree(folder, ignore_errors=True)
     Path(folder).mkdir(parents=True)
-    config = LoopConfig(rounds=rounds, decisions=decisions, aa_experiments=aa_experiments, aa_decisions=aa_decisions,
+    config = LoopConfig(rounds=rounds, decisions=decisions, shoppers=shoppers, aa_experiments=aa_experiments,
+                        aa_decisions=aa_decisions,
                         min_share=min_share,
                         seconds_between_requests=1 / requests_per_second, steer_by=steer_by, step=step, styles=styles,
                         with_losers=with_losers, seed=seed)

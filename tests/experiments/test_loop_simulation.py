@@ -91,7 +91,7 @@ def test_the_oracle_ceiling_steers_toward_the_truly_best_scene_arm_whatever_was_
     assert oracle_winner(finished, 0) == "scene-1"  # not the photo, though it is truly better, nor the most played
 
 
-def test_the_cli_passes_the_rounds_step_and_refuses_one_outside_0_to_1(tmp_path, monkeypatch):
+def test_the_cli_passes_the_step_styles_and_shoppers_and_refuses_a_step_outside_0_to_1(tmp_path, monkeypatch):
     from click.testing import CliRunner
     import lab.loop_simulation as loop_simulation
     from service.cli import main
@@ -101,9 +101,11 @@ def test_the_cli_passes_the_rounds_step_and_refuses_one_outside_0_to_1(tmp_path,
     ran = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "0.8", "--json"])
     assert ran.exit_code == 0, ran.output
     assert [config.step for config in seen] == [0.8] and seen[0].styles == "fixed" and not seen[0].with_losers
+    assert seen[0].shoppers == 3000
     follow = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--styles", "follow",
-                                       "--with-losers"])
+                                       "--with-losers", "--shoppers", "12000"])
     assert follow.exit_code == 0 and seen[-1].styles == "follow" and seen[-1].with_losers
+    assert seen[-1].shoppers == 12000
     assert scene_policies(seen[0], 2)[1] == {"kind": "scene", "style": 1, "round": 2}
     assert scene_policies(seen[-1], 2)[1] == {"kind": "scene", "round_style": 1, "round": 2}
     refused = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "1.5"])
