@@ -39,12 +39,13 @@ class RunningCounts:
     def update(self, exposures: pd.DataFrame, clicks: pd.DataFrame, now: float,
                elsewhere: pd.DataFrame | None = None) -> Counts:
         """The counts of every exposure and click given so far; `exposures`, `clicks` and `elsewhere` (exposures
-        in other experiments) are the new rows (any order; clicks and exposures elsewhere of anyone: those of
-        shoppers without an exposure here in the window are dropped), `now` the time they were read at. A click is
-        read after the exposure it credits (the shopper saw the card), and after any exposure elsewhere before it."""
+        in other experiments) are the new rows (any order; clicks of anyone: those of shoppers without an exposure
+        here in the window are dropped), `now` the time they were read at. A click is read after the exposure it
+        credits (the shopper saw the card) and after the exposures elsewhere before it. Exposures elsewhere are
+        all kept for a window, whoever they are of: one read here before the exposure it follows still counts."""
         self._exposures = _appended(self._exposures, exposures, EXPOSURE_FIELDS)
         self._clicks = _appended(self._clicks, self._of_shown(clicks), CLICK_FIELDS)
-        self._elsewhere = _appended(self._elsewhere, self._of_shown(elsewhere), ELSEWHERE_FIELDS)
+        self._elsewhere = _appended(self._elsewhere, elsewhere, ELSEWHERE_FIELDS)
         if self._exposures.empty:
             return added(self._settled, {})
         flagged = attribute(self._exposures, self._clicks, self.window_s, keep_multi_arm=True,
@@ -57,7 +58,7 @@ class RunningCounts:
         return added(self._settled, segment_counts(flagged[~settled], self.arms))
 
     def _of_shown(self, rows: pd.DataFrame | None) -> pd.DataFrame | None:
-        """The rows of shoppers shown a card here within the window: others' rows can credit or take nothing."""
+        """The rows of shoppers shown a card here within the window: others' clicks can credit nothing."""
         if rows is None or rows.empty:
             return None
         shown = set(self._exposures["user_id"].tolist())

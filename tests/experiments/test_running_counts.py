@@ -54,3 +54,17 @@ def test_no_rows_yet_is_no_counts_and_sums_add_per_segment_and_arm():
     assert RunningCounts(ARMS, WINDOW_S).update(pd.DataFrame(), pd.DataFrame(), now=10.0) == {}
     assert added({"0": {"photo": (3, 1)}}, {"0": {"photo": (2, 2), "scene-a": (1, 0)}, "none": {"photo": (4, 0)}}) == {
         "0": {"photo": (5, 3), "scene-a": (1, 0)}, "none": {"photo": (4, 0)}}
+
+
+def test_an_exposure_elsewhere_read_before_the_one_it_follows_still_takes_the_click():
+    """On PostgreSQL a row can be read a refresh late: here u1's exposure (t=5) arrives after the other
+    experiment's exposure of the same product (t=6), and u1's click (t=8) is still that experiment's."""
+    exposure = pd.DataFrame({"user_id": ["u1"], "arm": ["photo"], "item_id": [1], "timestamp": [5.0], "segment": [0]})
+    click = pd.DataFrame({"user_id": ["u1"], "item_id": [1], "type": ["click"], "timestamp": [8.0]})
+    elsewhere = pd.DataFrame({"user_id": ["u1"], "item_id": [1], "timestamp": [6.0]})
+    running = RunningCounts(ARMS, WINDOW_S)
+    assert running.update(pd.DataFrame(), pd.DataFrame(), now=7.0, elsewhere=elsewhere) == {}
+    counts = running.update(exposure, click, now=9.0)
+    assert counts == segment_counts(attribute(exposure, click, WINDOW_S, keep_multi_arm=True,
+                                              elsewhere=elsewhere).exposures, ARMS)
+    assert [clicked for arms in counts.values() for _, clicked in arms.values()] == [0]
