@@ -54,6 +54,7 @@ from PIL import Image
 from lab.catalogues import copy_sample_catalogue
 
 LIFT, BASE_CTR = 1.0, 0.05
+PROGRESS_EVERY = 1000  # decisions between two lines of the run's log
 SIMULATED_START = 1_800_000_000.0  # 2027-01-15 08:00 UTC: the simulated clock's first reading, the same every run
 
 
@@ -223,6 +224,8 @@ def run_round(lab: LoopLab, round_: int, shoppers: dict, likings: dict, name: st
     for segment, users in shoppers.items():
         for i in range(per_segment):
             decisions.append(_decide(lab, segment, users[i % len(users)], likings[segment], arms, f"{name}-{i}"))
+            if (i + 1) % PROGRESS_EVERY == 0:  # a round takes a quarter of an hour and more on a core
+                lab.log(f"{name}: segment {segment}, {i + 1} of {per_segment} decisions")
     results = lab.call("GET", f"/v1/experiments/{name}/results", lab.analyst)
     lab.call("POST", f"/v1/experiments/{name}/stop", lab.analyst)
     return {"round": round_, "decisions": pd.DataFrame(decisions), "results": results}

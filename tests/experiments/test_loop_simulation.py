@@ -13,9 +13,12 @@ from service import experiments_db
 PHOTO_ARMS = [{"name": name, "weight": 1, "presentation": {"kind": "upscaled"}} for name in ("photo", "photo-again")]
 
 
-def test_every_posted_click_is_credited_to_the_decision_that_drew_it(tmp_path):
+def test_every_posted_click_is_credited_to_the_decision_that_drew_it(tmp_path, monkeypatch):
     """Shoppers come back within seconds here; a click stamped after their next visit was credited to it."""
-    lab = LoopLab(tmp_path, LoopConfig(products=8, shoppers=60, segments=2), "embedded", "embedded", log=lambda *a: None)
+    import lab.loop_simulation as loop_simulation
+    monkeypatch.setattr(loop_simulation, "PROGRESS_EVERY", 25)
+    logged = []
+    lab = LoopLab(tmp_path, LoopConfig(products=8, shoppers=60, segments=2), "embedded", "embedded", log=logged.append)
     assert lab.app.instance_path == str(tmp_path / "instance")  # its images stay in its folder, not the server's
     shoppers = lab.shoppers_by_segment()
     assert sum(len(users) for users in shoppers.values()) == 60  # every simulated shopper, not the API's first page
@@ -26,6 +29,8 @@ def test_every_posted_click_is_credited_to_the_decision_that_drew_it(tmp_path):
     assert decisions.groupby("segment")["user"].nunique().max() < 60  # shoppers did come back
     assert (decisions["clicks"] > 0).sum() > 10
     assert off_policy["observed_reward"] == (decisions["clicks"] > 0).mean()
+    progress = [line for line in logged if "decisions" in line]  # a line every 25 decisions of each segment
+    assert len(progress) == 2 * len(shoppers) and progress[0].endswith("25 of 60 decisions")
 
 
 def test_a_run_repeats_to_the_digit_on_its_simulated_clock(tmp_path):
