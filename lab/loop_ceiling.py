@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lab.loop_simulation import (BASE_CTR, LIFT, LoopConfig, LoopLab, click_probability, hidden_likings, image_url,
-                                 liking_of, make_round_images, post_round, scene_policies, secret_colours)
+from lab.loop_simulation import (BASE_CTR, LoopConfig, LoopLab, click_probability, hidden_likings, image_url, lift_of,
+                                 make_round_images, post_round, scene_policies, secret_colours)
 
 REACH_ROWS = 4  # as many as a card's candidates (PresentationPolicy.candidates)
 
@@ -70,8 +70,7 @@ def generator_reach(lab: LoopLab, segments: list[int], likings: dict) -> dict[in
         for url, photo in photos.items():
             cards = [card.image for card in presenter.paint_rows(photo, SCENE, rows) if card.image is not None]
             if cards:
-                added = lab.encoder.encode_images([Image.fromarray(card) for card in cards]) - lab.embedding(url)
-                lifts.append([LIFT * max(0.0, liking_of(a, likings[segment])) for a in added])
+                lifts.append(card_lifts(lab, cards, [url] * len(cards), likings[segment]))
         reach[segment] = {"mean_lift": float(np.mean([np.mean(x) for x in lifts])),
                           "best_of_lift": float(np.mean([np.max(x) for x in lifts])), "products": len(lifts)}
         lab.log(f"segment {segment}: reach {reach[segment]}")
@@ -90,11 +89,17 @@ def plain_backdrop_lift(lab: LoopLab, segments: list[int], likings: dict, colour
     for segment in segments:
         cards = [compose(m, np.broadcast_to(np.array(colours[segment], np.uint8), m.pixels.shape).copy())
                  for m in matted.values()]
-        added = lab.encoder.encode_images([Image.fromarray(card) for card in cards]) - \
-            np.stack([lab.embedding(url) for url in matted])
-        lifts[segment] = float(np.mean([LIFT * max(0.0, liking_of(a, likings[segment])) for a in added]))
+        lifts[segment] = float(np.mean(card_lifts(lab, cards, list(matted), likings[segment])))
         lab.log(f"segment {segment}: plain backdrop {colours[segment]} lift {lifts[segment]:.4f}")
     return lifts
+
+
+def card_lifts(lab: LoopLab, cards: list[np.ndarray], photo_urls: list[str], liking: np.ndarray) -> list[float]:
+    """Each card's lift for a segment of this liking: what its backdrop added to its product's photo (at
+    `photo_urls`, one per card), as the simulated shoppers' clicks read it."""
+    added = lab.encoder.encode_images([Image.fromarray(card) for card in cards]) - \
+        np.stack([lab.embedding(url) for url in photo_urls])
+    return [lift_of(a, liking) for a in added]
 
 
 def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedded", encoder_spec: str = "embedded",

@@ -203,7 +203,12 @@ def image_url(lab: LoopLab, key: int, segment: int, policy: dict) -> str | None:
 def click_probability(lab: LoopLab, url: str | None, photo_url: str, liking: np.ndarray, scene: bool) -> float:
     if not scene or url is None:
         return BASE_CTR
-    return BASE_CTR * (1 + LIFT * max(0.0, liking_of(lab.embedding(url) - lab.embedding(photo_url), liking)))
+    return BASE_CTR * (1 + lift_of(lab.embedding(url) - lab.embedding(photo_url), liking))
+
+
+def lift_of(added: np.ndarray, liking: np.ndarray) -> float:
+    """How much more a segment clicks a card than its photo, relatively, from what the card's backdrop added."""
+    return LIFT * max(0.0, liking_of(added, liking))
 
 
 def liking_of(added: np.ndarray, liking: np.ndarray) -> float:

@@ -225,9 +225,7 @@ def exposures_after(connection, name: str, after_seq: int, since: float, of_expe
     experiment's stamped from `since` on (a click after a later exposure of that product elsewhere is not this
     experiment's); `of_experiment`: only its shoppers' there (worth the join when the read goes back to its start).
     Column `experiment` tells them apart."""
-    elsewhere = sa.and_(exposures.c.experiment != name, exposures.c.timestamp >= since)
-    if of_experiment:
-        elsewhere = sa.and_(elsewhere, exposures.c.user_id.in_(_experiment_users(name)))
+    elsewhere = _elsewhere(name, since, of_its_shoppers=of_experiment)
     query = sa.select(exposures.c.seq, exposures.c.experiment, exposures.c.user_id, exposures.c.arm,
                       exposures.c.item_id, exposures.c.timestamp, exposures.c.segment).where(
         exposures.c.seq > after_seq, sa.or_(exposures.c.experiment == name, elsewhere))
@@ -268,8 +266,7 @@ def exposures_elsewhere(connection, name: str, since: float, until: float | None
     experiment's stop plus its attribution window, after which no click can be its own): a click after a later
     one of the same product is that experiment's (recsys.experiments.attribution)."""
     query = sa.select(exposures.c.user_id, exposures.c.item_id, exposures.c.timestamp).where(
-        exposures.c.experiment != name, exposures.c.timestamp >= since,
-        exposures.c.user_id.in_(_experiment_users(name)))
+        _elsewhere(name, since, of_its_shoppers=True))
     if until is not None:
         query = query.where(exposures.c.timestamp <= until)
     return _frame(connection, query, ["user_id", "item_id", "timestamp"])
@@ -287,6 +284,12 @@ def pre_period_clicks(connection, name: str, start: float, lookback_s: float) ->
 def _frame(connection, query, columns: list[str]) -> pd.DataFrame:
     # Plain tuples: pandas probes Row objects attribute by attribute, which is slow.
     return pd.DataFrame([tuple(row) for row in connection.execute(query)], columns=columns)
+
+
+def _elsewhere(name: str, since: float, of_its_shoppers: bool):
+    """Exposure rows of other experiments stamped from `since` on; of the experiment's shoppers only if asked."""
+    condition = sa.and_(exposures.c.experiment != name, exposures.c.timestamp >= since)
+    return sa.and_(condition, exposures.c.user_id.in_(_experiment_users(name))) if of_its_shoppers else condition
 
 
 def _experiment_users(name: str):
