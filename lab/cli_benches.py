@@ -22,7 +22,7 @@ RESULTS = "the results as one JSON object"  # what --json prints last
 def register(main: click.Group, bench: click.Group) -> None:
     main.add_command(train_dcgan_command)
     for command in (bench_encoder_command, bench_generator_command, bench_matte_command, bench_upscale_command,
-                    bench_service):
+                    bench_autoencoder_command, bench_service):
         bench.add_command(command)
 
 
@@ -146,6 +146,18 @@ def bench_upscale_command(model_spec, photos_dir, catalogue_dir, limit, as_json)
     model = load_upscaler(parse_model_spec(model_spec, "upscaler").folder)
     result = bench_upscale(model, catalogue_dir, photos_dir, limit=limit, log=lambda line: click.echo(line, err=True))
     print_result(result, as_json)
+
+
+@click.command("autoencoder")
+@spec_option("--scenes", "scene_spec", "Scene generator spec whose autoencoder (movq) is measured.")
+@json_option(RESULTS)
+def bench_autoencoder_command(scene_spec, as_json):
+    """How far off a scene generator's autoencoder reconstructs plain coloured squares (CIELAB delta E)."""
+    from imagegen.pipeline import load_decoder_parts
+    from lab.autoencoder_bench import plain_colour_reconstruction
+
+    result = plain_colour_reconstruction(load_decoder_parts(scene_spec, "scene")[1])
+    print_result({**result, "scenes": scene_spec}, as_json)
 
 
 @click.command("service")

@@ -23,12 +23,20 @@ from service.cli_options import (encoder_option, export_option, photo_sets, run_
 @click.option("--background-region", default=None,
               help="Which squares of the clothing-photos become real backdrops: top-corners (the default: floor, bed, "
                    "wall) or centre (each holds its photo's garment, which the generator learns to paint).")
+@click.option("--movq-minutes", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="Fine-tune the --movq autoencoder on scene composites first (0: use it as it is; trained on "
+                   "products on white, it cannot carry a plain coloured backdrop).")
+@click.option("--movq-images", default=8192, show_default=True, type=click.IntRange(min=1),
+              help="Composites the autoencoder is fine-tuned on (each with its backdrop alone).")
 @click.option("--batch-size", default=64, show_default=True)
+@click.option("--guidance-scale", default=4.5, show_default=True, type=click.FloatRange(min=0),
+              help="Classifier-free guidance the exported generator paints with (at 3.0 the shipped weights' cards "
+                   "were too alike across segments on clothing-photos).")
 @seed_option
 @stop_options
 @export_option("Write the finished generator here (default OUT/model).")
 def train_scene_command(catalogue_dir, backgrounds_dir, out_dir, minutes, samples, products, encoder_spec, movq_spec,
-                        background_region, batch_size, seed, max_steps, resume, export_dir):
+                        background_region, movq_minutes, movq_images, batch_size, guidance_scale, seed, max_steps, resume, export_dir):
     """Train the taste-conditioned scene generator (an inpainting UNet) on CPU; run it with nice."""
     from features.encoder import load_encoder
     from imagegen.pipeline import load_decoder_parts
@@ -38,9 +46,11 @@ def train_scene_command(catalogue_dir, backgrounds_dir, out_dir, minutes, sample
 
     log = job_logger(Path(out_dir) / "train.log").info
     movq = load_decoder_parts(movq_spec)[1]
-    scenes = prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir, load_encoder(encoder_spec, device="cpu"), movq,
-                               count=samples, products=products, seed=seed,
-                               region=background_region or SCENE_BACKGROUNDS, log=log)
+    scenes, movq = prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir, load_encoder(encoder_spec, device="cpu"),
+                                     movq, count=samples, products=products, seed=seed,
+                                     region=background_region or SCENE_BACKGROUNDS, movq_minutes=movq_minutes,
+                                     movq_images=movq_images, movq_max_steps=max_steps, log=log)
     train_scene(scenes, out_dir, minutes, batch_size=batch_size, resume=resume, max_steps=max_steps, seed=seed)
-    export_scene_generator(out_dir, export_dir or f"{out_dir}/model", movq, condition_bank=scenes.conditions.numpy())
+    export_scene_generator(out_dir, export_dir or f"{out_dir}/model", movq, condition_bank=scenes.conditions.numpy(),
+                           guidance_scale=guidance_scale)
     click.echo(f"scene generator written to {export_dir or f'{out_dir}/model'}")

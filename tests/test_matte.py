@@ -99,6 +99,20 @@ def test_each_composite_comes_with_its_backdrop_alone():
                        random_composites(products, grey, 4, generator=torch.Generator().manual_seed(2))[0])
 
 
+def test_near_white_share_sets_how_many_plain_backdrops_are_pale_greys():
+    def pale_share(near_white: float) -> float:
+        _, _, backdrops = random_composites(_ellipse_products(), torch.zeros(2, 3, 128, 128, dtype=torch.uint8), 200,
+                                            size=16, mix=(0, 0, 1, 0), generator=torch.Generator().manual_seed(4),
+                                            near_white=near_white)
+        mean, spread = backdrops.mean(dim=(2, 3)), backdrops.std(dim=(2, 3))
+        assert spread.max() < 0.1  # plain: a gentle gradient and a little noise
+        return float(((mean.min(dim=1).values > 0.8) & (mean.max(dim=1).values - mean.min(dim=1).values < 0.05))
+                     .float().mean())
+    # any colour is seldom a pale grey by chance; the scene generator asks for fewer greys than the matte's default
+    assert pale_share(0.0) < 0.05 and 0.1 < pale_share(0.2) < 0.3 and 0.4 < pale_share(0.5) < 0.6 \
+        and pale_share(1.0) == 1.0
+
+
 def test_composites_are_the_same_for_the_same_seed_and_empty_samples_have_no_product():
     backgrounds = torch.randint(0, 256, (2, 3, 128, 128), dtype=torch.uint8)
     first = random_batch(_ellipse_products(), backgrounds, 4, generator=torch.Generator().manual_seed(3))

@@ -33,6 +33,7 @@ BACKGROUND_REGIONS = ("centre", "top-corners")
 MATTE_BACKGROUNDS = "top-corners"  # where the matte's composite backgrounds come from (load_backgrounds)
 KINDS = ("photo", "busy", "plain", "empty")
 TRAINING_MIX = (0.35, 0.40, 0.20, 0.05)  # share of each kind in a training batch
+NEAR_WHITE_SHARE = 0.5  # of the plain backdrops: the matte's hardest case is a pale product on near-white
 BENCH_MIX = (0.0, 1.0, 0.0, 0.0)  # held-out composites: busy backgrounds only
 
 
@@ -214,9 +215,11 @@ def random_batch(products: ProductSet, backgrounds: torch.Tensor, count: int, si
 
 
 def random_composites(products: ProductSet, backgrounds: torch.Tensor, count: int, size: int = 80,
-                      mix: tuple[float, ...] = TRAINING_MIX, generator: torch.Generator | None = None):
+                      mix: tuple[float, ...] = TRAINING_MIX, generator: torch.Generator | None = None,
+                      near_white: float = NEAR_WHITE_SHARE):
     """As random_batch, and each sample's backdrop without the product (float [count, 3, size, size]; a photo's
-    is its studio colour, the mean of its pixels outside the product)."""
+    is its studio colour, the mean of its pixels outside the product). `near_white`: the share of plain backdrops
+    that are near-white greys (the rest are any colour)."""
     def uniform(low, high, n=count):
         return low + (high - low) * torch.rand(n, generator=generator)
 
@@ -234,7 +237,7 @@ def random_composites(products: ProductSet, backgrounds: torch.Tensor, count: in
                         F.grid_sample(alpha_source, grid, padding_mode="border", align_corners=False),
                         F.grid_sample(alpha_source, grid, padding_mode="zeros", align_corners=False))
     alpha[is_empty] = 0.0
-    plain, busy = _plain_backdrops(count, size, generator), _background_crops(backgrounds, count, size, generator)
+    plain, busy = _plain_backdrops(count, size, generator, near_white), _background_crops(backgrounds, count, size, generator)
     backdrop = torch.where((kind == KINDS.index("plain"))[:, None, None, None], plain, busy)
     images = torch.where(is_photo, placed, alpha * placed + (1 - alpha) * backdrop)
     outside = (1 - alpha).sum(dim=(2, 3), keepdim=True).clamp(min=1)
@@ -269,13 +272,13 @@ def _background_crops(backgrounds: torch.Tensor, count: int, size: int, generato
     return _jitter(crops, generator)
 
 
-def _plain_backdrops(count: int, size: int, generator) -> torch.Tensor:
-    """Plain colours with a gradient; half of them near-white greys, the studio backdrop that white and pale
-    products are hardest to tell from (the catalogue's own photos of those have no trusted pseudo-mask)."""
+def _plain_backdrops(count: int, size: int, generator, near_white: float = NEAR_WHITE_SHARE) -> torch.Tensor:
+    """Plain colours with a gradient; a share `near_white` of them near-white greys, the studio backdrop that white
+    and pale products are hardest to tell from (the catalogue's own photos of those have no trusted pseudo-mask)."""
     colour = torch.rand(count, 3, 1, 1, generator=generator)
     grey = 0.85 + 0.15 * torch.rand(count, 1, 1, 1, generator=generator)
     tint = (torch.rand(count, 3, 1, 1, generator=generator) - 0.5) * 0.03
-    near_white = torch.rand(count, 1, 1, 1, generator=generator) < 0.5
+    near_white = torch.rand(count, 1, 1, 1, generator=generator) < near_white
     colour = torch.where(near_white, grey + tint, colour)
     slope = (torch.rand(count, 3, 1, 1, generator=generator) - 0.5) * 0.2
     ramp = torch.linspace(-1, 1, size)[None, None, :, None]

@@ -23,7 +23,10 @@ from imagegen.matte.data import ProductSet, random_composites
 from imagegen.scene.generator import latent_keep_mask
 from imagegen.training.autoencoder import encode_images
 
-SCENE_MIX = (0.2, 0.5, 0.3, 0.0)  # photo, busy, plain, empty (imagegen.matte.data.KINDS): a product is always kept
+SCENE_MIX = (0.15, 0.35, 0.5, 0.0)  # photo, busy, plain, empty (imagegen.matte.data.KINDS): a product is always kept
+SCENE_NEAR_WHITE = 0.2  # of the plain backdrops; the rest are any colour
+# Plain colours are two in five samples: with one in seven (0.3 plain, half near-white) the generator painted
+# textures and hardly any light or saturated colour (data/models/embedded-scene/MODEL_CARD.md, "Limits").
 # Busy backdrops come from the photos' top corners (floor, bed, wall). Trained on their centre squares, where each
 # photo's own garment is, the generator learnt to paint a garment-like blob behind the product: hidden behind a
 # shirt, but a stain beside a thin tie, and a thing the store may not sell.
@@ -69,11 +72,12 @@ def build_scene_set(products: ProductSet, backgrounds: torch.Tensor, count: int,
     parts = []
     for start in range(0, count, CHUNK):
         images, alpha, backdrops = random_composites(products, backgrounds, min(CHUNK, count - start), size=size,
-                                                     mix=SCENE_MIX, generator=generator)
-        pixels = _uint8_images(images)
-        latents, backdrop_latents = encode_images(movq, pixels), encode_images(movq, _uint8_images(backdrops))
+                                                     mix=SCENE_MIX, generator=generator,
+                                                     near_white=SCENE_NEAR_WHITE)
+        pixels = uint8_images(images)
+        latents, backdrop_latents = encode_images(movq, pixels), encode_images(movq, uint8_images(backdrops))
         keep = latent_keep_mask((alpha < 0.5).float(), latents.shape[-1])
-        alone = _uint8_images(alpha * images + (1 - alpha)).numpy()
+        alone = uint8_images(alpha * images + (1 - alpha)).numpy()
         added = encoder.encode_images([Image.fromarray(image) for image in pixels.numpy()], progress=False) - \
             encoder.encode_images([Image.fromarray(image) for image in alone], progress=False)
         parts.append((latents, keep, torch.from_numpy(np.asarray(added, dtype=np.float32)), backdrop_latents))
@@ -82,6 +86,12 @@ def build_scene_set(products: ProductSet, backgrounds: torch.Tensor, count: int,
     return SceneSet(latents, keep, conditions, encoder.space_id, backdrops)
 
 
-def _uint8_images(images: torch.Tensor) -> torch.Tensor:
+def uint8_images(images: torch.Tensor) -> torch.Tensor:
     """float [n, 3, h, w] in [0, 1] -> uint8 [n, h, w, 3], as the movq and the encoder take them."""
     return (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def scene_mix_tag() -> str:
+    """Names the composites' mix in a cached set's file name, so a changed mix is built afresh."""
+    photo, busy, plain, _ = SCENE_MIX
+    return f"mix{photo:g}-{busy:g}-{plain:g}-white{SCENE_NEAR_WHITE:g}"

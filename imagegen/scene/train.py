@@ -7,6 +7,7 @@ condition dropout for classifier-free guidance, EMA weights. Checkpoints atomica
 """
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from features.checkpoint import find_checkpoint, load_module_state, read_state
 from features.logs import job_logger
 from imagegen.components import build_training_scheduler, build_unet
 from imagegen.errors import TrainingError
-from imagegen.matte.data import cached_product_set, load_backgrounds
+from imagegen.matte.data import cached_product_set, load_backgrounds, random_composites
 from imagegen.pipeline import GeneratorSettings
-from imagegen.scene.data import SCENE_BACKGROUNDS, SceneSet, build_scene_set
+from imagegen.scene.data import (CHUNK, SCENE_BACKGROUNDS, SCENE_MIX, SCENE_NEAR_WHITE, SceneSet, build_scene_set,
+                                 scene_mix_tag, uint8_images)
+from imagegen.training.autoencoder import FINAL_DIR, fit_autoencoder, load_trained_movq
 from imagegen.scene.generator import SceneGenerator
 from imagegen.training.ema import EMA
 from imagegen.training.run import TrainingRun, prepare_device
@@ -26,24 +29,53 @@ from imagegen.training.unet import (WARMUP_STEPS, denoising_loss, drop_some, opt
                                     snr_per_timestep)
 
 STAGE = "scene"
+MOVQ_IMAGES = 8192  # composites for the autoencoder's fine-tuning, each with its backdrop alone
+MOVQ_BATCH = 32  # a step of the 64 px autoencoder costs about 0.15 s an image on one CPU core
 
 
 def prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir: Path, encoder, movq, *, count: int, products: int,
-                      seed: int, region: str = SCENE_BACKGROUNDS, log=print) -> SceneSet:
-    """The run folder's SceneSet, built once (products with pseudo-masks over `region` squares of clothing-photos'
-    train split, imagegen.matte.data.load_backgrounds): conditions from `encoder`, latents from `movq` (an
-    existing decoder's autoencoder)."""
-    cache = Path(out_dir) / f"scene-set-{count}-seed{seed}-{region}-backdrops.npz"
+                      seed: int, region: str = SCENE_BACKGROUNDS, movq_minutes: float = 0.0,
+                      movq_images: int = MOVQ_IMAGES, movq_max_steps: int | None = None,
+                      log=print) -> tuple[SceneSet, object]:
+    """The run folder's SceneSet and the autoencoder its latents are in, built once (products with pseudo-masks
+    over `region` squares of clothing-photos' train split, imagegen.matte.data.load_backgrounds): conditions from
+    `encoder`; latents from `movq` (an existing decoder's autoencoder) or, with `movq_minutes`, from the run's own
+    (`movq` fine-tuned on scene composites first: scene_autoencoder)."""
+    out_dir = Path(out_dir)
+    cache = out_dir / f"scene-set-{count}-seed{seed}-{region}-{scene_mix_tag()}.npz"
+
+    @functools.cache
+    def inputs():
+        return (cached_product_set(out_dir / f"products-{products}-seed{seed}.npz", catalogue_dir, products, seed,
+                                   log),
+                load_backgrounds(backgrounds_dir, "train", log=log, region=region))
+    if movq_minutes:
+        movq = load_trained_movq(out_dir) if (out_dir / FINAL_DIR / "config.json").is_file() else \
+            scene_autoencoder(*inputs(), out_dir, movq, movq_minutes, count=movq_images, seed=seed,
+                              max_steps=movq_max_steps)
     if cache.is_file():
         log(f"scene set: {cache}")
-        return SceneSet.load(cache)
-    product_set = cached_product_set(Path(out_dir) / f"products-{products}-seed{seed}.npz", catalogue_dir,
-                                     products, seed, log)
-    backgrounds = load_backgrounds(backgrounds_dir, "train", log=log, region=region)
-    scenes = build_scene_set(product_set, backgrounds, count, encoder, movq.eval(), size=int(movq.config.sample_size),
-                             seed=seed, log=log)
+        return SceneSet.load(cache), movq
+    scenes = build_scene_set(*inputs(), count, encoder, movq.eval(), size=int(movq.config.sample_size), seed=seed,
+                             log=log)
     scenes.save(cache)
-    return scenes
+    return scenes, movq
+
+
+def scene_autoencoder(products, backgrounds, out_dir: Path, movq, minutes: float, *, count: int, seed: int,
+                      max_steps: int | None = None):
+    """`movq` fine-tuned for `minutes` on `count` scene composites and their backdrops alone (the run's own
+    autoencoder, out_dir/movq). The embedded generator's autoencoder learnt product photos on white only: it
+    decoded a plain red square as grey with purple noise, so no UNet painting through it could paint red."""
+    generator = torch.Generator().manual_seed(seed + 1)  # not the scene set's own composites
+    parts = [random_composites(products, backgrounds, min(CHUNK, count - start), size=int(movq.config.sample_size),
+                               mix=SCENE_MIX, generator=generator, near_white=SCENE_NEAR_WHITE)
+             for start in range(0, count, CHUNK)]
+    images = torch.cat([torch.cat([composites, backdrops]) for composites, _, backdrops in parts])
+    return fit_autoencoder(movq, uint8_images(images), out_dir, minutes, batch_size=MOVQ_BATCH, max_steps=max_steps,
+                           log_every=20, progress=False,
+                           hyperparameters={"images": len(images), "batch_size": MOVQ_BATCH, "seed": seed,
+                                            "fine_tuned": True})
 
 
 def train_scene(scenes: SceneSet, out_dir: str | Path, minutes: float, *, config: str | dict = "unet-inpaint",

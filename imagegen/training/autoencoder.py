@@ -32,18 +32,31 @@ def train_autoencoder(pack: ImagePack, out_dir: str | Path, minutes: float, devi
                       resume: bool = False, max_steps: int | None = None, log_every: int = 100,
                       checkpoint_every_s: float = 30.0, progress: bool = True, seed: int = 0):
     """Train for `minutes` (or `max_steps`), checkpointing to out_dir/autoencoder; return the finished VQModel."""
-    out_dir, device = Path(out_dir), prepare_device(device, seed)
-    movq = build_movq(config).to(device).train()
+    device = prepare_device(device, seed)
+    movq = build_movq(config)
     if pack.size != movq.config.sample_size:
         raise TrainingError(f"the autoencoder config is for {movq.config.sample_size}px images; "
                             f"the image pack holds {pack.size}px (build the pack with size={movq.config.sample_size})")
-    images = training_images(pack, device)
+    return fit_autoencoder(movq, training_images(pack, device), out_dir, minutes, batch_size=batch_size,
+                           learning_rate=learning_rate, resume=resume, max_steps=max_steps, log_every=log_every,
+                           checkpoint_every_s=checkpoint_every_s, progress=progress,
+                           hyperparameters={"batch_size": batch_size, "config": config, "seed": seed})
+
+
+def fit_autoencoder(movq, images: torch.Tensor, out_dir: str | Path, minutes: float, *, batch_size: int = 256,
+                    learning_rate: float = 3e-4, resume: bool = False, max_steps: int | None = None,
+                    log_every: int = 100, checkpoint_every_s: float = 30.0, progress: bool = True,
+                    hyperparameters: dict | None = None):
+    """Train `movq` (new, or a trained one to fine-tune) to reconstruct `images` (uint8 NHWC, on the training
+    device), checkpointing to out_dir/autoencoder; return it finished (out_dir/movq)."""
+    out_dir, device = Path(out_dir), images.device
+    movq = movq.to(device).train()
     optimizer = torch.optim.AdamW(movq.parameters(), lr=learning_rate, weight_decay=0.0)
     run = TrainingRun(out_dir / STAGE, {"movq": movq}, {"optimizer": optimizer}, minutes, resume=resume,
                       max_steps=max_steps, checkpoint_every_s=checkpoint_every_s, log_every=log_every,
-                      progress=progress, log_file=out_dir / "train.log",
-                      hyperparameters={"batch_size": batch_size, "config": config, "seed": seed})
-    run.extra_state["config"] = dict(movq.config)
+                      progress=progress, log_file=out_dir / "train.log", hyperparameters=hyperparameters)
+    # a loaded model's config also holds where it came from (a Path, not JSON); the architecture is the rest
+    run.extra_state["config"] = {key: value for key, value in movq.config.items() if not key.startswith("_")}
     for step in run:
         batch = random_batch(images, batch_size)
         with autocast(device):
