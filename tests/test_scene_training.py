@@ -82,6 +82,11 @@ def test_the_run_fine_tunes_its_own_autoencoder_and_encodes_the_scene_set_with_i
     assert any(not torch.equal(before[name], value) for name, value in tuned.state_dict().items())
     # the same composites (same seed), other latents: the set is in the fine-tuned autoencoder's latent space
     assert torch.equal(plain.keep, tuned_set.keep) and not torch.allclose(plain.latents, tuned_set.latents)
+    # a set built with the given autoencoder is not reused once the run has its own
+    mixed_set, _ = prepare_scene_set(catalogue, backgrounds, tmp_path / "plain", _Backdrops(),
+                                     tiny_generator(image_size=64).movq, movq_minutes=1, movq_images=16,
+                                     movq_max_steps=1, **options)
+    assert not torch.allclose(mixed_set.latents, plain.latents)
     # a second session reuses the run's autoencoder and its set
     again_set, again = prepare_scene_set(catalogue, backgrounds, tmp_path / "tuned", _Backdrops(),
                                          tiny_generator(image_size=64).movq, movq_minutes=1, **options)

@@ -42,7 +42,9 @@ def prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir: Path, encoder, mo
     `encoder`; latents from `movq` (an existing decoder's autoencoder) or, with `movq_minutes`, from the run's own
     (`movq` fine-tuned on scene composites first: scene_autoencoder)."""
     out_dir = Path(out_dir)
-    cache = out_dir / f"scene-set-{count}-seed{seed}-{region}-{scene_mix_tag()}.npz"
+    # latents are the autoencoder's: a set built with the given one is not reused with the run's own, or back
+    own = "-own-movq" if movq_minutes else ""
+    cache = out_dir / f"scene-set-{count}-seed{seed}-{region}-{scene_mix_tag()}{own}.npz"
 
     @functools.cache
     def inputs():

@@ -47,8 +47,8 @@ def fit_autoencoder(movq, images: torch.Tensor, out_dir: str | Path, minutes: fl
                     learning_rate: float = 3e-4, resume: bool = False, max_steps: int | None = None,
                     log_every: int = 100, checkpoint_every_s: float = 30.0, progress: bool = True,
                     hyperparameters: dict | None = None):
-    """Train `movq` (new, or a trained one to fine-tune) to reconstruct `images` (uint8 NHWC, on the training
-    device), checkpointing to out_dir/autoencoder; return it finished (out_dir/movq)."""
+    """Train `movq` in place (new, or a trained one to fine-tune) to reconstruct `images` (uint8 NHWC, on the
+    training device), checkpointing to out_dir/autoencoder; return it finished (out_dir/movq)."""
     out_dir, device = Path(out_dir), images.device
     movq = movq.to(device).train()
     optimizer = torch.optim.AdamW(movq.parameters(), lr=learning_rate, weight_decay=0.0)
