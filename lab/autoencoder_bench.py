@@ -16,6 +16,7 @@ import torch
 
 from imagegen.colour import delta_e, srgb_to_lab
 from imagegen.training.autoencoder import encode_images
+from imagegen.training.data import from_model_range
 
 LEVELS = (0, 64, 128, 192, 255)
 FAR = 10.0  # delta E over which a colour is plainly another colour
@@ -27,10 +28,10 @@ def plain_colour_reconstruction(movq) -> dict:
     size = int(movq.config.sample_size)
     squares = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(colours[:, None, None], (len(colours), size, size, 3))))
     decoded = movq.eval().decode(encode_images(movq, squares), force_not_quantize=True).sample
-    decoded = ((decoded.float().clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).numpy()
-    means = decoded.reshape(len(colours), -1, 3).mean(axis=1)
+    pixels = from_model_range(decoded).reshape(len(colours), -1, 3).numpy().astype(np.float64)
+    means = pixels.mean(axis=1)
     errors = delta_e(srgb_to_lab(colours.astype(np.float64)), srgb_to_lab(means))
-    noise = decoded.reshape(len(colours), -1, 3).std(axis=1).mean(axis=1)
+    noise = pixels.std(axis=1).mean(axis=1)
     worst = int(np.argmax(errors))
     return {"plain_colours": len(colours), "median_delta_e": round(float(np.median(errors)), 3),
             "share_off_by_over_10": round(float(np.mean(errors > FAR)), 4),

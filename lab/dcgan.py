@@ -18,6 +18,7 @@ from torch import nn
 
 from features.checks import check_fields, from_fields, whole
 from features.errors import ModelSpecError
+from imagegen.training.data import from_model_range
 
 CONFIG_FILE = "dcgan_config.json"
 WEIGHTS_FILE = "generator.safetensors"
@@ -131,5 +132,5 @@ def sample_dcgan(generator: DCGANGenerator, count: int, seed: int = 0, batch_siz
     out = []
     for start in range(0, count, batch_size):
         z = torch.randn(min(batch_size, count - start), generator.config.latent_dim, generator=rng).to(device)
-        out.append(((generator(z).float() + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu())
+        out.append(from_model_range(generator(z)).cpu())
     return torch.cat(out).numpy() if out else torch.zeros(0, 64, 64, 3, dtype=torch.uint8).numpy()

@@ -68,12 +68,8 @@ class SceneSet:
 def build_scene_set(products: ProductSet, backgrounds: torch.Tensor, count: int, encoder, movq, *,
                     size: int = 64, seed: int = 0, log=print) -> SceneSet:
     """`count` composites at `size` px (the movq's input size) with their latents, keep masks and conditions."""
-    generator = torch.Generator().manual_seed(seed)
     parts = []
-    for start in range(0, count, CHUNK):
-        images, alpha, backdrops = random_composites(products, backgrounds, min(CHUNK, count - start), size=size,
-                                                     mix=SCENE_MIX, generator=generator,
-                                                     near_white=SCENE_NEAR_WHITE)
+    for images, alpha, backdrops in scene_composites(products, backgrounds, count, size, seed):
         pixels = uint8_images(images)
         latents, backdrop_latents = encode_images(movq, pixels), encode_images(movq, uint8_images(backdrops))
         keep = latent_keep_mask((alpha < 0.5).float(), latents.shape[-1])
@@ -81,9 +77,18 @@ def build_scene_set(products: ProductSet, backgrounds: torch.Tensor, count: int,
         added = encoder.encode_images([Image.fromarray(image) for image in pixels.numpy()], progress=False) - \
             encoder.encode_images([Image.fromarray(image) for image in alone], progress=False)
         parts.append((latents, keep, torch.from_numpy(np.asarray(added, dtype=np.float32)), backdrop_latents))
-        log(f"scene set: {start + len(latents)}/{count} composites")
+        log(f"scene set: {sum(len(part[0]) for part in parts)}/{count} composites")
     latents, keep, conditions, backdrops = (torch.cat(part) for part in zip(*parts))
     return SceneSet(latents, keep, conditions, encoder.space_id, backdrops)
+
+
+def scene_composites(products: ProductSet, backgrounds: torch.Tensor, count: int, size: int, seed: int):
+    """`count` composites of the scene mix (imagegen.matte.data.random_composites: images, alpha, backdrops alone),
+    CHUNK at a time, the same for the same seed."""
+    generator = torch.Generator().manual_seed(seed)
+    for start in range(0, count, CHUNK):
+        yield random_composites(products, backgrounds, min(CHUNK, count - start), size=size, mix=SCENE_MIX,
+                                generator=generator, near_white=SCENE_NEAR_WHITE)
 
 
 def uint8_images(images: torch.Tensor) -> torch.Tensor:

@@ -17,12 +17,12 @@ from features.checkpoint import find_checkpoint, load_module_state, read_state
 from features.logs import job_logger
 from imagegen.components import build_training_scheduler, build_unet
 from imagegen.errors import TrainingError
-from imagegen.matte.data import cached_product_set, load_backgrounds, random_composites
+from imagegen.matte.data import cached_product_set, load_backgrounds
 from imagegen.pipeline import GeneratorSettings
-from imagegen.scene.data import (CHUNK, SCENE_BACKGROUNDS, SCENE_MIX, SCENE_NEAR_WHITE, SceneSet, build_scene_set,
-                                 scene_mix_tag, uint8_images)
-from imagegen.training.autoencoder import FINAL_DIR, fit_autoencoder, load_trained_movq
+from imagegen.scene.data import (SCENE_BACKGROUNDS, SceneSet, build_scene_set, scene_composites, scene_mix_tag,
+                                 uint8_images)
 from imagegen.scene.generator import SceneGenerator
+from imagegen.training.autoencoder import FINAL_DIR, fit_autoencoder, load_trained_movq
 from imagegen.training.ema import EMA
 from imagegen.training.run import TrainingRun, prepare_device
 from imagegen.training.unet import (WARMUP_STEPS, denoising_loss, drop_some, optimizer_step, set_learning_rate,
@@ -69,10 +69,7 @@ def scene_autoencoder(products, backgrounds, out_dir: Path, movq, minutes: float
     """`movq` fine-tuned for `minutes` on `count` scene composites and their backdrops alone (the run's own
     autoencoder, out_dir/movq). The embedded generator's autoencoder learnt product photos on white only: it
     decoded a plain red square as grey with purple noise, so no UNet painting through it could paint red."""
-    generator = torch.Generator().manual_seed(seed + 1)  # not the scene set's own composites
-    parts = [random_composites(products, backgrounds, min(CHUNK, count - start), size=int(movq.config.sample_size),
-                               mix=SCENE_MIX, generator=generator, near_white=SCENE_NEAR_WHITE)
-             for start in range(0, count, CHUNK)]
+    parts = scene_composites(products, backgrounds, count, int(movq.config.sample_size), seed + 1)  # not the set's
     images = torch.cat([torch.cat([composites, backdrops]) for composites, _, backdrops in parts])
     return fit_autoencoder(movq, uint8_images(images), out_dir, minutes, batch_size=MOVQ_BATCH, max_steps=max_steps,
                            log_every=20, progress=False,

@@ -21,6 +21,11 @@ def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
     return images_uint8.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+def from_model_range(images: torch.Tensor) -> torch.Tensor:
+    """float NCHW in [-1, 1] -> uint8 NHWC, to_model_range's inverse (clamped, rounded)."""
+    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+
+
 def random_batch(images: torch.Tensor, batch_size: int) -> torch.Tensor:
     """A random batch in [-1, 1], flipped left-right at random (product photos are near-symmetric)."""
     index = torch.randint(len(images), (batch_size,), device=images.device)
