@@ -22,6 +22,7 @@ RUNS = Path("runs")  # what training runs, benches and simulations write goes be
 ENCODER_RUN = RUNS / "encoder"  # `train-encoder`'s folder: checkpoint, image pack, train.log
 GENERATOR_RUN = RUNS / "generator"  # `train-generator`'s folder (and `train-dcgan`'s: its checkpoints in OUT/dcgan)
 SCENE_RUN = RUNS / "scene"  # `train-scene`'s folder: composites, checkpoints, train.log, model/
+SCENE_MOVQ_IMAGES = 8192  # composites a scene run's autoencoder is fine-tuned on, each with its backdrop alone
 MATTE_RUN = RUNS / "matte"  # `train-matte`'s folder: pseudo-masked products, checkpoints, train.log, model/
 UPSCALER_RUN = RUNS / "upscale"  # `train-upscaler`'s folder: decoded photos, checkpoints, train.log, model/
 EMBEDDINGS_CACHE = RUNS / "embeddings"  # the lab's embedding stores, one a catalogue and embedding space

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from features.defaults import SCENE_RUN
+from features.defaults import SCENE_MOVQ_IMAGES, SCENE_RUN
 from service.cli import main
 from service.cli_options import (encoder_option, export_option, photo_sets, run_folder_options, seed_option,
                                  spec_option, stop_options)
@@ -26,7 +26,7 @@ from service.cli_options import (encoder_option, export_option, photo_sets, run_
 @click.option("--movq-minutes", default=10.0, show_default=True, type=click.FloatRange(min=0),
               help="Fine-tune the --movq autoencoder on scene composites first (0: use it as it is; trained on "
                    "products on white, it cannot carry a plain coloured backdrop).")
-@click.option("--movq-images", default=8192, show_default=True, type=click.IntRange(min=1),
+@click.option("--movq-images", default=SCENE_MOVQ_IMAGES, show_default=True, type=click.IntRange(min=1),
               help="Composites the autoencoder is fine-tuned on (each with its backdrop alone).")
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--guidance-scale", default=4.5, show_default=True, type=click.FloatRange(min=0),

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from features.checkpoint import find_checkpoint, load_module_state, read_state
+from features.defaults import SCENE_MOVQ_IMAGES
 from features.logs import job_logger
 from imagegen.components import build_training_scheduler, build_unet
 from imagegen.errors import TrainingError
@@ -29,13 +30,12 @@ from imagegen.training.unet import (WARMUP_STEPS, denoising_loss, drop_some, opt
                                     snr_per_timestep)
 
 STAGE = "scene"
-MOVQ_IMAGES = 8192  # composites for the autoencoder's fine-tuning, each with its backdrop alone
 MOVQ_BATCH = 32  # a step of the 64 px autoencoder costs about 0.15 s an image on one CPU core
 
 
 def prepare_scene_set(catalogue_dir, backgrounds_dir, out_dir: Path, encoder, movq, *, count: int, products: int,
                       seed: int, region: str = SCENE_BACKGROUNDS, movq_minutes: float = 0.0,
-                      movq_images: int = MOVQ_IMAGES, movq_max_steps: int | None = None,
+                      movq_images: int = SCENE_MOVQ_IMAGES, movq_max_steps: int | None = None,
                       log=print) -> tuple[SceneSet, object]:
     """The run folder's SceneSet and the autoencoder its latents are in, built once (products with pseudo-masks
     over `region` squares of clothing-photos' train split, imagegen.matte.data.load_backgrounds): conditions from
