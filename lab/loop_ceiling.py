@@ -25,7 +25,8 @@ import numpy as np
 from PIL import Image
 
 from lab.loop_simulation import (BASE_CTR, LoopConfig, LoopLab, click_probability, hidden_likings, image_url, lift_of,
-                                 make_round_images, post_round, scene_policies, secret_colours)
+                                 make_round_images, post_fit, post_round, scene_policies,
+                                 secret_colours)
 
 REACH_ROWS = 4  # as many as a card's candidates (PresentationPolicy.candidates)
 
@@ -50,7 +51,11 @@ def ceiling_rounds(lab: LoopLab, segments: list[int], likings: dict) -> list[dic
                 f"{ {s: np.round(lifts, 4).tolist() for s, lifts in rounds[-1].items()} }")
         if round_ + 1 < config.rounds:
             for segment in segments:
-                best = int(np.argmax(rounds[-1][segment]))
+                lifts = rounds[-1][segment]
+                if config.steering == "fit":  # every arm by its true click rate
+                    post_fit(lab, segment, [(p, BASE_CTR * (1 + lift), 1) for p, lift in zip(policies, lifts)], BASE_CTR)
+                    continue
+                best = int(np.argmax(lifts))
                 post_round(lab, segment, policies[best], policies[:best] + policies[best + 1:])
     return rounds
 
@@ -119,6 +124,6 @@ def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedd
             "plain_backdrop_lift": round(float(np.mean(list(plain.values()))), 4),
             "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
             "products": config.products, "step": config.step, "styles": config.styles,
-            "with_losers": config.with_losers,
+            "with_losers": config.with_losers, "steering": config.steering,
             "steer_by": "oracle (the truly best arm; no shoppers, no bandit)",
             "simulated": "SIMULATED: clicks follow a hidden per-segment liking of backdrops in CLIP space"}

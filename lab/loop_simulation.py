@@ -75,6 +75,7 @@ class LoopConfig:
     steer_by: str = "leader"  # "leader": the round's winner as analysts read it; "oracle": the truly best scene arm
     styles: str = "fixed"  # "fixed": style j every round; "follow": arm j paints the round's j-th style (round_style)
     with_losers: bool = False  # steering is also given the round's other scene arms' images, as losers
+    steering: str = "winner"  # "winner": the winning arm's images steer; "fit": every scene arm's, by its click rate
     seed: int = 0
 
 
@@ -271,30 +272,58 @@ def _key(lab: LoopLab, sku: str) -> int:
     return product_key(sku)
 
 
-def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig) -> dict[int, list[str]]:
-    """Per segment, the round's winning scene arm's images steer its next round: the bandit's leader at the
-    round's end (the scene arm most probably best, as the results page shows it)."""
-    winners = {}
+def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig) -> None:
+    """Per segment, the round's results steer its next round: the winning scene arm's images (the bandit's leader
+    at the round's end, as the results page shows it), or with `steering="fit"` every scene arm's images with its
+    click rate (the results page's; `steer_by="oracle"`: the true ones)."""
     for segment in segments:
+        if config.steering == "fit":
+            post_fit(lab, segment, *_arm_click_rates(finished, segment, config))
+            continue
         name = oracle_winner(finished, segment) if config.steer_by == "oracle" else round_winner(finished, segment)
         if name is None:
             continue
         policies = {arm["name"]: arm["presentation"] for arm in scene_arms(config, finished["round"])}
-        winners[segment] = post_round(lab, segment, policies.pop(name), list(policies.values()))
-    return winners
+        post_round(lab, segment, policies.pop(name), list(policies.values()))
+
+
+def _arm_click_rates(finished: dict, segment: int, config: LoopConfig) -> tuple[list[tuple[dict, float, int]], float]:
+    """([(scene arm's presentation, its click rate per card, its exposures)], the control's click rate) in this
+    segment: as the results page reads them, or (steer_by="oracle") the true expected rates of the round's
+    decisions, each arm weighted alike."""
+    policies = {arm["name"]: arm["presentation"] for arm in scene_arms(config, finished["round"])}
+    if config.steer_by == "oracle":
+        part = finished["decisions"][finished["decisions"]["segment"] == segment]
+        return [(policy, float(part[f"card_rate:{name}"].mean()), 1) for name, policy in policies.items()], BASE_CTR
+    rows = {row["arm"]: row for row in finished["results"]["segments"][str(segment)]["arms"]}
+    played = [(policy, rows[name]["ctr"], rows[name]["exposures"]) for name, policy in policies.items()
+              if rows[name]["exposures"]]
+    return played, rows["photo"]["ctr"] or 0.0
+
+
+def post_fit(lab: LoopLab, segment: int, arms: list[tuple[dict, float, int]], control_ctr: float) -> None:
+    """POST the segment's next round fitted to every scene arm's click rate (arms whose products all kept their
+    photo are left out: they showed no scene)."""
+    body = [{"scenes": scenes, "ctr": ctr, "exposures": exposures} for scenes, ctr, exposures in
+            ((_scene_ids(lab, segment, policy), ctr, exposures) for policy, ctr, exposures in arms) if scenes]
+    if body:
+        lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst, {"arms": body, "control_ctr": control_ctr})
+    else:
+        lab.log(f"segment {segment}: no arm painted a scene; not steered")
+
+
+def _scene_ids(lab: LoopLab, segment: int, policy: dict) -> list[str]:
+    """The variant ids of a scene arm's images in this segment, over every product that has one."""
+    with lab.app.app_context():
+        keys = sorted(lab.app.extensions["tailorcard"].live.get().products)
+    return [url.rsplit("/", 1)[1] for url in (image_url(lab, key, segment, policy) for key in keys) if url]
 
 
 def post_round(lab: LoopLab, segment: int, won: dict, lost: list[dict]) -> list[str]:
     """POST the segment's next round: the winning arm's scenes, and (with_losers) the other scene arms' as losers.
     Returns the winners' variant ids (none: every product of the arm kept its photo, and nothing is posted)."""
-    with lab.app.app_context():
-        keys = sorted(lab.app.extensions["tailorcard"].live.get().products)
-
-    def scenes(policy: dict) -> list[str]:
-        return [url.rsplit("/", 1)[1] for url in (image_url(lab, key, segment, policy) for key in keys) if url]
-
-    winners = scenes(won)
-    losers = [variant for policy in lost for variant in scenes(policy)] if lab.config.with_losers else []
+    winners = _scene_ids(lab, segment, won)
+    losers = [variant for policy in lost for variant in _scene_ids(lab, segment, policy)] if lab.config.with_losers else []
     if winners:
         lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst,
                  {"winners": winners, "step": lab.config.step, **({"losers": losers} if losers else {})})
@@ -353,7 +382,7 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "products": config.products, "shoppers": config.shoppers, "aa_experiments": config.aa_experiments,
         "aa_decisions_per_segment": config.aa_decisions,
         "step": config.step, "steer_by": config.steer_by, "styles": config.styles,
-        "with_losers": config.with_losers, "min_share": config.min_share,
+        "with_losers": config.with_losers, "steering": config.steering, "min_share": config.min_share,
         "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }

@@ -1,12 +1,14 @@
 """Rounds of scenes per taste segment: results steer what is painted next (imagegen.presentation.steering).
 
     start_round(segment=3, winner_ids=[...], step=0.5, loser_ids=[...])   # round n + 1 of the winners' round n
+    fit_round(segment=3, arms=[{"scenes": [...], "ctr": 0.061, "exposures": 5000}, ...], control_ctr=0.05)
     condition_of(segment, round)                          # (unit condition, lineage) or (None, None)
 
 Round 0 of a segment is painted for its centroid; round n for the condition stored here, steered from round
 n - 1's condition toward the scenes that won it, and with its styles in a new order: the style that won first,
-then the styles nearest what won (an arm's `round_style` j paints the j-th). Each round's scenes carry their
-lineage in provenance.
+then the styles nearest what won (an arm's `round_style` j paints the j-th). Or round n + 1 is fitted to every scene
+arm of round n by its click rate: it paints backdrops that add the direction fitted (lineage "aim": "added"), its
+styles nearest that direction first. Each round's scenes carry their lineage in provenance.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from features.images import open_image
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationPolicy
-from imagegen.presentation.steering import next_condition, next_styles, rewarded_direction
+from imagegen.presentation.steering import fitted_direction, next_condition, next_styles, rewarded_direction
 from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
 from service.deps import deps
@@ -62,13 +64,38 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
     centres = store.style_centres()
     if centres is not None:  # the next round's styles: the winners' first, then those nearest what won
         lineage["styles"] = next_styles(_winners_style(records, parent_lineage), rewarded, centres)
+    return _store_round(segment, parent + 1, condition, lineage)
+
+
+def fit_round(segment: int, arms: list[dict], control_ctr: float) -> dict:
+    """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
+    {"scenes": [variant ids], "ctr": its click rate, "exposures": n}, `control_ctr` the control's click rate. The
+    round paints backdrops that add the fitted direction (steering.fitted_direction; aim "added"), its styles
+    ordered by nearness to it."""
+    store = deps().variants
+    records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
+    parent = _round_of([record for scenes in records for record in scenes], segment)
+    if condition_of(segment, parent)[0] is None:
+        raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
+    added = np.stack([rewarded_direction(*_scenes_and_photos(scenes)) for scenes in records])
+    direction = fitted_direction(added, [arm["ctr"] - control_ctr for arm in arms], [arm["exposures"] for arm in arms])
+    lineage = {"parent_round": parent, "aim": "added", "control_ctr": control_ctr,
+               "arms": [{"scenes": list(arm["scenes"]), "ctr": arm["ctr"], "exposures": arm["exposures"]}
+                        for arm in arms]}
+    centres = store.style_centres()
+    if centres is not None:  # the round's styles, nearest the fitted direction first
+        lineage["styles"] = next_styles(None, direction, centres)
+    return _store_round(segment, parent + 1, direction, lineage)
+
+
+def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict) -> dict:
     with deps().db.begin() as connection:
         inserted = insert_ignoring_duplicates(connection, scene_rounds, [{
-            "segment": int(segment), "round": parent + 1, "condition": repository.vector_bytes(condition),
+            "segment": int(segment), "round": round_, "condition": repository.vector_bytes(condition),
             "lineage": lineage, "created_at": time.time()}])
     if not inserted:
-        raise PresentationError(f"segment {segment} already has round {parent + 1}; steer from round {parent + 1}")
-    return {"segment": int(segment), "round": parent + 1, **lineage}
+        raise PresentationError(f"segment {segment} already has round {round_}; steer from round {round_}")
+    return {"segment": int(segment), "round": round_, **lineage}
 
 
 def _scenes_and_photos(records) -> tuple[np.ndarray | None, np.ndarray | None]:

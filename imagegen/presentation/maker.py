@@ -80,7 +80,7 @@ class PresentationMaker:
         policy = request.policy
         style = policy.painted_style(request.lineage)  # a round_style names a style of the request's round
         presented = self.presenter.present(request.image, replace(policy, style=style, round_style=None),
-                                           request.condition)
+                                           request.condition, (request.lineage or {}).get("aim", "point"))
         if presented.image is None:
             return self.store.put(key, request.product_id, None, reason=presented.reason)
         scene = policy.kind == "scene"

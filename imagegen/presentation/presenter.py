@@ -67,26 +67,31 @@ class Presenter:
                     "steps": list(result.steps)} if result.upscaled else None
         return np.asarray(result.image), {"upscaled": upscaled, "size": list(result.image.size)}
 
-    def present(self, photo: Image.Image, policy: PresentationPolicy, condition: np.ndarray | None = None) -> Presented:
-        """One card image under `policy`; a scene needs `condition` (a taste segment's centroid)."""
+    def present(self, photo: Image.Image, policy: PresentationPolicy, condition: np.ndarray | None = None,
+                aim: str = "point") -> Presented:
+        """One card image under `policy`; a scene needs `condition` (a taste segment's centroid, or with
+        aim="added" what its backdrop should add: imagegen.scene.generator.AIMS)."""
         if policy.kind != "scene":
             pixels, details = self.at_card_size(photo) if policy.kind == "upscaled" else (np.asarray(
                 photo.convert("RGB")), {"upscaled": None, "size": list(photo.size)})
             return Presented(pixels, False, details={**details, "kind": policy.kind})
         if condition is None:
             raise PresentationError("a scene presentation needs a condition (a taste segment's centroid); got none")
-        return self.present_segments(photo, policy, np.atleast_2d(condition))[0]
+        return self.present_segments(photo, policy, np.atleast_2d(condition), aim)[0]
 
-    def present_segments(self, photo: Image.Image, policy: PresentationPolicy, conditions: np.ndarray) -> list[Presented]:
-        """One scene card per target row (a segment's centroid, or a point results steered it to), all from the
-        same noise (policy.seed); each is the best of up to policy.candidates painted backdrops."""
+    def present_segments(self, photo: Image.Image, policy: PresentationPolicy, conditions: np.ndarray,
+                         aim: str = "point") -> list[Presented]:
+        """One scene card per target row (a segment's centroid, a point results steered it to, or with aim="added"
+        a direction its backdrop should add), all from the same noise (policy.seed); each is the best of up to
+        policy.candidates painted backdrops."""
         painting, refused = self._painting(photo, policy)
         if painting is None:
             return [refused] * len(conditions)
         targets = unit_rows(np.asarray(conditions, dtype=np.float32), dtype=np.float32, allow_zero=True)
-        return [self._best_card(painting, target, rows)
-                for target, rows in zip(targets, self.candidate_rows(photo, targets, policy.candidates,
-                                                                     policy.painted_style(None)))]
+        product = self._product_embedding(photo, aim)
+        rows = self._rows_for(product, targets, policy.candidates, policy.painted_style(None), aim)
+        return [self._best_card(painting, target, candidates, product if aim == "added" else None)
+                for target, candidates in zip(targets, rows)]
 
     def paint_rows(self, photo: Image.Image, policy: PresentationPolicy, rows: np.ndarray) -> list[Presented]:
         """A scene card for each of the scene generator's condition rows given, none chosen: what a condition can
@@ -108,23 +113,34 @@ class Presenter:
         return (matted, *generator_input(matted, self.scenes.settings.image_size), policy, details), None
 
     def candidate_rows(self, photo: Image.Image, targets: np.ndarray, count: int = 1,
-                       style: int | None = None) -> list[np.ndarray]:
+                       style: int | None = None, aim: str = "point") -> list[np.ndarray]:
         """Per target, the scene generator's condition rows worth painting toward it ([m, d], 1 <= m <= count): a
-        generator trained on what backdrops add offers its bank's nearest backdrops (imagegen.scene.bank), of
+        generator trained on what backdrops add offers its bank's backdrops for it (imagegen.scene.bank), of
         `style` only when given; a zero target stays the zero row (the unconditional backdrop)."""
         targets = unit_rows(np.asarray(targets, dtype=np.float32), dtype=np.float32, allow_zero=True)
-        if self.scenes.settings.conditioning != "added":
-            return [target[None] for target in targets]
-        if self.encoder is None:
-            raise PresentationError(f"{self.scenes.name} paints what backdrops add to a product: the presenter "
-                                    "needs the encoder of its space to embed the product")
-        product = self.encoder.encode_images([photo.convert("RGB")])[0]
-        return [self.scenes.condition_candidates(target, product, count, style) for target in targets]
+        return self._rows_for(self._product_embedding(photo, aim), targets, count, style, aim)
 
-    def _best_card(self, painting, target: np.ndarray, rows: np.ndarray) -> Presented:
-        """Paint every candidate row and keep the card nearest `target` in CLIP space (the first without an encoder)."""
+    def _product_embedding(self, photo: Image.Image, aim: str) -> np.ndarray | None:
+        """The product photo's CLIP embedding, where the scene generator or the aim needs it (None where not)."""
+        if self.scenes.settings.conditioning != "added" and aim == "point":
+            return None
+        if self.encoder is None:
+            raise PresentationError(f"{self.scenes.name} paints what backdrops add to a product (or was asked to): "
+                                    "the presenter needs the encoder of its space to embed the product")
+        return self.encoder.encode_images([photo.convert("RGB")])[0]
+
+    def _rows_for(self, product: np.ndarray | None, targets: np.ndarray, count: int, style: int | None,
+                  aim: str) -> list[np.ndarray]:
+        if product is None:  # a generator conditioned on the target point itself
+            return [target[None] for target in targets]
+        return [self.scenes.condition_candidates(target, product, count, style, aim) for target in targets]
+
+    def _best_card(self, painting, target: np.ndarray, rows: np.ndarray, product: np.ndarray | None = None) -> Presented:
+        """Paint every candidate row and keep the card nearest `target` in CLIP space, or, given the `product`'s
+        own embedding (aim "added"), the card whose backdrop added what is most like `target` (the first without
+        an encoder)."""
         cards = self._paint(painting, rows)
-        fit = self._fit(cards, target)
+        fit = self._fit(cards, target, product)
         best = int(np.argmax(fit)) if fit is not None else 0
         chosen = cards[best]
         chosen.details = {**chosen.details, "candidates": len(cards), "chosen": best,
@@ -139,14 +155,18 @@ class Presenter:
                                          num_inference_steps=policy.num_inference_steps)[0] for row in rows]
         return [self._scene_card(matted, image, box, policy, details) for image in painted]
 
-    def _fit(self, cards: list[Presented], target: np.ndarray) -> np.ndarray | None:
-        """Cosine of each card to the target (-inf for a refused one); None when there is nothing to choose."""
+    def _fit(self, cards: list[Presented], target: np.ndarray, product: np.ndarray | None = None) -> np.ndarray | None:
+        """Cosine of each card (or of what its backdrop added to the `product`) to the target (-inf for a refused
+        one); None when there is nothing to choose."""
         if self.encoder is None or len(cards) < 2 or not target.any():
             return None
         made = [i for i, card in enumerate(cards) if card.image is not None]
         fit = np.full(len(cards), -np.inf)
         if made:
-            fit[made] = self.encoder.encode_images([Image.fromarray(cards[i].image) for i in made]) @ target
+            embedded = self.encoder.encode_images([Image.fromarray(cards[i].image) for i in made])
+            if product is not None:
+                embedded = unit_rows(embedded - product, np.float32, allow_zero=True)
+            fit[made] = embedded @ target
         return fit
 
     def _scene_card(self, matted, painted, box, policy, details) -> Presented:

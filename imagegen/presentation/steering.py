@@ -3,6 +3,7 @@
     rewarded = rewarded_direction(winners, originals, losers, loser_originals)   # losers: optional
     condition = next_condition(current, rewarded, step=0.5)
     styles = next_styles(winner_style, rewarded, centres)   # the next round's styles, in order
+    direction = fitted_direction(added_by_arm, gains, exposures)   # or: every arm, by what it earned
 
 `winners` are CLIP embeddings of the winning scene cards, `originals` those of the same products' own photos.
 What the backdrops added (winner minus original, so the product itself cancels) is the direction shoppers
@@ -15,6 +16,13 @@ Styles follow the winners too. The next round's styles (an arm with `round_style
 the style that won, then the other styles by how near their mean direction lies to what won: a round keeps its
 winner and tries the styles most like it, so a segment can reach a style no round-0 arm painted (measured in
 docs/benchmarks.md, "Styles follow the winners").
+
+Or every scene arm of the round speaks, by what it earned: `fitted_direction` fits the direction shoppers reward
+to the arms' click rates over the control's (a ridge regression on what each arm's backdrops added, weighted by
+its exposures), so arms that earned little pull away from what they added and close arms are told apart by what
+they added differently. The next round then paints backdrops that add that direction (aim "added"), its styles
+ordered by nearness to it, instead of a point turned toward one winner; round 3 of the loop's ceiling came out
+higher (docs/benchmarks.md, "Steering by every arm's click rate").
 """
 from __future__ import annotations
 
@@ -63,3 +71,31 @@ def next_styles(winner_style: int | None, rewarded: np.ndarray, centres: np.ndar
     nearness = unit_rows(centres, allow_zero=True) @ rewarded
     order = [int(k) for k in np.argsort(-nearness, kind="stable") if k != winner_style]
     return ([] if winner_style is None else [int(winner_style)]) + order
+
+
+FIT_RIDGE = 0.01  # against the arms' unit directions (Gram diagonal 1): close arms are still told apart
+
+
+def fitted_direction(added_by_arm: np.ndarray, gains: np.ndarray, exposures: np.ndarray | None = None,
+                     ridge: float = FIT_RIDGE) -> np.ndarray:
+    """The unit direction whose likeness to what each arm's backdrops added (`added_by_arm`, one row per arm:
+    rewarded_direction of its scenes) best explains the arm's `gains` (its click rate minus the control's),
+    by ridge regression weighted by `exposures` (None: equal): the least-norm direction in the span of the arms."""
+    added = np.atleast_2d(np.asarray(added_by_arm, dtype=np.float64))
+    gains = np.asarray(gains, dtype=np.float64).ravel()
+    weights = np.ones(len(gains)) if exposures is None else np.asarray(exposures, dtype=np.float64).ravel()
+    if not len(added) == len(gains) == len(weights) or len(gains) == 0:
+        raise PresentationError(f"expected one gain and one exposure count per arm; got {len(added)} arms, "
+                                f"{len(gains)} gains, {len(weights)} exposure counts")
+    if not (np.isfinite(gains).all() and np.isfinite(weights).all() and (weights > 0).all()):
+        raise PresentationError(f"gains must be finite and exposures > 0; got gains {gains.tolist()}, "
+                                f"exposures {weights.tolist()}")
+    directions = unit_rows(added, allow_zero=True)
+    weights = weights / weights.mean()
+    coefficients = np.linalg.solve(weights[:, None] * (directions @ directions.T) + ridge * np.eye(len(gains)),
+                                   weights * gains)
+    fitted = directions.T @ coefficients
+    if np.linalg.norm(fitted) < 1e-9:
+        raise PresentationError(f"the arms' gains {gains.tolist()} fit no direction (all zero, or their "
+                                "backdrops added nothing): nothing to steer by")
+    return unit_rows(fitted)[0].astype(np.float32)

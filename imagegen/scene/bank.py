@@ -1,6 +1,7 @@
 """The condition bank: what each training backdrop added in CLIP space, shipped beside the scene generator.
 
     rows = nearest_backdrops(bank, target, product, count=4)   # conditions worth painting for `target`
+    rows = backdrops_like(bank, direction, count=4)            # conditions that add what `direction` says
     styles = backdrop_styles(bank)                             # each row's scene style (k-means cluster)
     centres = style_centres(bank, styles)                      # each style's mean direction (steering ranks them)
     rows = nearest_backdrops(bank, target, product, count=4, among=styles == 2)   # only style 2's backdrops
@@ -40,6 +41,15 @@ def nearest_backdrops(bank: np.ndarray, target: np.ndarray, product: np.ndarray,
     nearness = predicted @ unit_rows(np.asarray(target, dtype=np.float32)[None], dtype=np.float32)[0]
     best = np.argsort(-nearness, kind="stable")[:count]
     return rows[best].astype(np.float32)
+
+
+def backdrops_like(bank: np.ndarray, direction: np.ndarray, count: int, among: np.ndarray | None = None) -> np.ndarray:
+    """The `count` bank rows (float32 [count, d]) whose direction is most like `direction`: backdrops that add what
+    a steered round asks a card to add, whatever the product (`among`: a boolean mask of the rows to choose from)."""
+    rows = bank if among is None else bank[among]
+    likeness = unit_rows(rows, np.float32, allow_zero=True) @ unit_rows(
+        np.asarray(direction, dtype=np.float32)[None], np.float32, allow_zero=True)[0]
+    return rows[np.argsort(-likeness, kind="stable")[:count]].astype(np.float32)
 
 
 def backdrop_styles(bank: np.ndarray, styles: int = STYLES) -> np.ndarray:

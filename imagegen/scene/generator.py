@@ -22,9 +22,12 @@ import torch.nn.functional as F
 from diffusers import KandinskyV22InpaintPipeline
 
 from imagegen.pipeline import Decoder, GeneratorSettings, load_decoder_parts, scaled_conditions, to_uint8
-from imagegen.scene.bank import (backdrop_styles, check_bank, load_bank, nearest_backdrops, save_bank,
+from imagegen.scene.bank import (backdrop_styles, backdrops_like, check_bank, load_bank, nearest_backdrops, save_bank,
                                  style_centres)
 from imagegen.spec import parse_generator_spec
+
+
+AIMS = ("point", "added")  # what a condition target is: where the card should land, or what its backdrop should add
 
 
 class SceneGenerator(Decoder):
@@ -53,17 +56,29 @@ class SceneGenerator(Decoder):
         return way * (self.settings.added_norm / length) if length > 1e-6 else np.zeros_like(way)
 
     def condition_candidates(self, target: np.ndarray, product: np.ndarray, count: int,
-                             style: int | None = None) -> np.ndarray:
-        """Up to `count` condition rows worth painting for `target` around a product embedded as `product`: the
-        bank's backdrops (of `style` only, when given) that would bring the card nearest the target, or the one
-        way-based row without a bank (which has no styles: `style` is then ignored)."""
+                             style: int | None = None, aim: str = "point") -> np.ndarray:
+        """Up to `count` condition rows worth painting around a product embedded as `product`. `aim` says what
+        `target` is: "point", where the card should land (a taste centroid): the bank's backdrops that would bring
+        the card nearest it; "added", what the backdrop should add (a direction results fitted,
+        steering.fitted_direction): the bank's backdrops most like it. Of `style` only, when given. Without a bank,
+        the one way-based row (no styles: `style` is then ignored)."""
+        if aim not in AIMS:
+            raise ValueError(f"{self.name}: aim must be one of {list(AIMS)}; got {aim!r}")
         target = np.asarray(target, dtype=np.float32)
         if not target.any():
             return target[None]  # the unconditional backdrop
+        if aim == "added":  # the point it names for this product: the product plus that much backdrop
+            if self.condition_bank is not None and self.settings.conditioning == "added":
+                return backdrops_like(self.condition_bank, target, count, self._style_rows(style))
+            target = product + target * self.settings.added_norm / np.linalg.norm(target)
+            target = target / np.linalg.norm(target)
         if self.condition_bank is None or self.settings.conditioning != "added":
             return self.condition_for(target, product)[None]
-        among = None if style is None else self.styles == style % (int(self.styles.max()) + 1)
-        return nearest_backdrops(self.condition_bank, target, product, count, among)
+        return nearest_backdrops(self.condition_bank, target, product, count, self._style_rows(style))
+
+    def _style_rows(self, style: int | None) -> np.ndarray | None:
+        """The bank rows of `style` (a bank with fewer styles wraps), None: every row."""
+        return None if style is None else self.styles == style % (int(self.styles.max()) + 1)
 
     @cached_property
     def styles(self) -> np.ndarray:

@@ -1,9 +1,13 @@
 """Rounds of scenes per taste segment: an analyst (or the loop) names the scenes that won, and the segment's next
-round is painted for a condition steered toward them (service.scene_rounds).
+round is painted for a condition steered toward them, or hands in every scene arm with its click rate, and the
+next round paints what the fit to them says shoppers reward (service.scene_rounds).
 
     GET  /v1/segments/<segment>/rounds     {"segment", "rounds": [{round, parent_round, winners, step, ...}]}
     POST /v1/segments/<segment>/rounds     {"winners": [variant ids of one round], "step": 0.5,
                                             "losers": [the round's other scenes, optional]} -> 201 the round
+    POST /v1/segments/<segment>/rounds     {"arms": [{"scenes": [variant ids], "ctr": 0.061, "exposures": 5000},
+                                            ...every scene arm of one round], "control_ctr": 0.05} -> 201 the round
+                                           fitted to what each arm earned (aim "added")
 
 An experiment arm shows a round with the presentation {"kind": "scene", "round": n}; with "round_style": j it
 paints the round's j-th style (the winners' style first, then the styles nearest what won). Analyst key (scope
@@ -22,28 +26,40 @@ from service.openapi import _op, _path
 from service.variants import VARIANT_ID_PATTERN
 
 bp = Blueprint("scene_rounds", __name__, url_prefix="/v1/segments")
-MAX_SEGMENT, MAX_WINNERS = 10_000, 100
+MAX_SEGMENT, MAX_WINNERS, MAX_ARMS = 10_000, 100, 16
 SEGMENT = _path("segment", {"type": "integer", "minimum": 0, "maximum": MAX_SEGMENT})
 ROUND = {"type": "object", "required": ["round"], "properties": {
     "round": {"type": "integer", "minimum": 0}, "parent_round": {"type": "integer"},
     "winners": {"type": "array", "items": {"type": "string"}}, "step": {"type": "number"},
     "losers": {"type": "array", "items": {"type": "string"}},
     "styles": {"type": "array", "items": {"type": "integer"},
-               "description": "the round's scene styles in the order round_style counts them: the winners' first"}}}
+               "description": "the round's scene styles in the order round_style counts them: the winners' first "
+                              "(fitted: the nearest the fitted direction first)"},
+    "aim": {"type": "string", "enum": ["added"], "description": "a fitted round paints what its backdrops add"},
+    "control_ctr": {"type": "number"}, "arms": {"type": "array", "items": {"type": "object"}}}}
+SCENES = {"type": "array", "minItems": 1, "maxItems": MAX_WINNERS,
+          "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern}}
+FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProperties": False, "properties": {
+    "arms": {"type": "array", "minItems": 1, "maxItems": MAX_ARMS, "items": {
+        "type": "object", "required": ["scenes", "ctr", "exposures"], "additionalProperties": False, "properties": {
+            "scenes": SCENES, "ctr": {"type": "number", "minimum": 0, "maximum": 1},
+            "exposures": {"type": "integer", "minimum": 1}}},
+        "description": "every scene arm of one round with its click rate in this segment (the results page's)"},
+    "control_ctr": {"type": "number", "minimum": 0, "maximum": 1, "description": "the control arm's click rate"}}}
 OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
     "get": _op("A taste segment's rounds of scenes and their lineage", "experiments", "200",
                {"type": "object", "required": ["segment", "rounds"], "properties": {
                    "segment": {"type": "integer"}, "rounds": {"type": "array", "items": ROUND}}}, [SEGMENT]),
-    "post": _op("Start the segment's next round, steered toward the winning scenes of one round", "experiments",
-                "201", ROUND, [SEGMENT], {"application/json": {"schema": {
+    "post": _op("Start the segment's next round, steered toward the winning scenes of one round, or fitted to "
+                "every scene arm's click rate", "experiments",
+                "201", ROUND, [SEGMENT], {"application/json": {"schema": {"oneOf": [{
                     "type": "object", "required": ["winners"], "additionalProperties": False, "properties": {
-                        "winners": {"type": "array", "minItems": 1, "maxItems": MAX_WINNERS,
-                                    "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern}},
+                        "winners": SCENES,
                         "step": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
                         "losers": {"type": "array", "maxItems": MAX_WINNERS, "default": [],
                                    "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern},
                                    "description": "the round's other scenes: what every scene added alike "
-                                                  "is taken out of the direction the winners set"}}}}},
+                                                  "is taken out of the direction the winners set"}}}, FITTED]}}},
                 errors=(400, 404, 415)),
 }}
 
@@ -59,18 +75,54 @@ def list_rounds(segment: str):
 @require_scope("experiments")
 def start_round(segment: str):
     number, body = _segment(segment), json_body()
+    if isinstance(body, dict) and "arms" in body:
+        arms, control_ctr = _fitted_body(body)
+        return jsonify(scene_rounds.fit_round(number, arms, control_ctr)), 201
     if not isinstance(body, dict) or not set(body) <= {"winners", "step", "losers"} or "winners" not in body:
-        raise bad_request("body", body, 'a JSON object {"winners": [variant ids], "step": 0.5, "losers": [...]}')
+        raise bad_request("body", body, 'a JSON object {"winners": [variant ids], "step": 0.5, "losers": [...]} '
+                                        'or {"arms": [{"scenes": [variant ids], "ctr": 0.06, "exposures": 100}], '
+                                        '"control_ctr": 0.05}')
     winners, step, losers = body["winners"], body.get("step", 0.5), body.get("losers", [])
     for name, ids, least in (("winners", winners, 1), ("losers", losers, 0)):
-        if not isinstance(ids, list) or not least <= len(ids) <= MAX_WINNERS or not all(
-                isinstance(i, str) and VARIANT_ID_PATTERN.match(i) for i in ids):
-            raise bad_request(name, ids, f"a list of {least} to {MAX_WINNERS} variant ids")
+        _check_ids(name, ids, least)
     if set(winners) & set(losers):
         raise bad_request("losers", losers, "variant ids that are not among the winners")
-    if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step) or not 0 <= step <= 1:
+    if not _number_in(step, 0, 1):
         raise bad_request("step", step, "a number in [0, 1]")
     return jsonify(scene_rounds.start_round(number, winners, float(step), losers)), 201
+
+
+def _fitted_body(body: dict) -> tuple[list[dict], float]:
+    """The arms and the control's click rate of a fitted round's body, checked."""
+    if not set(body) <= {"arms", "control_ctr"} or "control_ctr" not in body:
+        raise bad_request("body", sorted(body), 'a JSON object {"arms": [...], "control_ctr": 0.05} and nothing else')
+    arms, control_ctr = body["arms"], body["control_ctr"]
+    if not isinstance(arms, list) or not 1 <= len(arms) <= MAX_ARMS:
+        raise bad_request("arms", arms, f"a list of 1 to {MAX_ARMS} scene arms")
+    for i, arm in enumerate(arms):
+        if not isinstance(arm, dict) or set(arm) != {"scenes", "ctr", "exposures"}:
+            raise bad_request(f"arms[{i}]", arm, 'an object {"scenes": [variant ids], "ctr": 0.06, "exposures": 100}')
+        _check_ids(f"arms[{i}].scenes", arm["scenes"], 1)
+        if not _number_in(arm["ctr"], 0, 1):
+            raise bad_request(f"arms[{i}].ctr", arm["ctr"], "a click rate in [0, 1]")
+        if isinstance(arm["exposures"], bool) or not isinstance(arm["exposures"], int) or arm["exposures"] < 1:
+            raise bad_request(f"arms[{i}].exposures", arm["exposures"], "an integer >= 1")
+    scenes = [variant for arm in arms for variant in arm["scenes"]]
+    if len(set(scenes)) != len(scenes):
+        raise bad_request("arms", "a variant id named twice", "each scene in one arm only, once")
+    if not _number_in(control_ctr, 0, 1):
+        raise bad_request("control_ctr", control_ctr, "a click rate in [0, 1]")
+    return [{**arm, "ctr": float(arm["ctr"])} for arm in arms], float(control_ctr)
+
+
+def _check_ids(name: str, ids, least: int) -> None:
+    if not isinstance(ids, list) or not least <= len(ids) <= MAX_WINNERS or not all(
+            isinstance(i, str) and VARIANT_ID_PATTERN.match(i) for i in ids):
+        raise bad_request(name, ids, f"a list of {least} to {MAX_WINNERS} variant ids")
+
+
+def _number_in(value, low: float, high: float) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high
 
 
 def _segment(raw: str) -> int:
