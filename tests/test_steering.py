@@ -8,8 +8,8 @@ from PIL import Image
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationMaker, PresentationPolicy, Presenter
 from imagegen.presentation.policy import round_styles
-from imagegen.presentation.steering import next_condition, next_styles, rewarded_direction
-from imagegen.scene.bank import backdrop_styles, style_centres
+from imagegen.presentation.steering import fitted_direction, next_condition, next_styles, rewarded_direction
+from imagegen.scene.bank import backdrop_styles, backdrops_like, style_centres
 from imagegen.variants import VariantStore
 from imagegen_helpers import EMBED_DIM, tiny_scenes, unit_embeddings
 from matte_helpers import ellipse_alpha, studio_photo
@@ -109,3 +109,72 @@ def test_a_variant_of_a_round_style_is_painted_in_that_rounds_style_and_says_so(
     assert np.array_equal(pixels["follows"], pixels["fixed"])  # style 2's painting
     assert not np.array_equal(pixels["follows"], pixels["other"])
     assert np.array_equal(maker.style_centres(), style_centres(bank, presenter.scenes.styles))
+
+
+def cosine(a, b) -> float:
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_the_fit_finds_the_rewarded_direction_from_every_arms_gain_where_the_winner_alone_does_not():
+    rng = np.random.default_rng(3)
+    hidden = unit_embeddings(1, seed=11)[0]  # what shoppers reward, unknown to the fit
+    arms = unit_embeddings(1, seed=12) + 0.6 * rng.normal(size=(6, EMBED_DIM)) / np.sqrt(EMBED_DIM)  # close arms
+    arms += 0.3 * hidden  # each adds a little of it, by chance more or less
+    gains = 0.05 * (arms / np.linalg.norm(arms, axis=1, keepdims=True)) @ hidden
+    fitted = fitted_direction(arms, gains, np.full(6, 500))
+    winner = arms[int(np.argmax(gains))]
+    assert cosine(fitted, hidden) > cosine(winner, hidden) + 0.2  # the arms' differences say more than one arm
+    assert np.isclose(np.linalg.norm(fitted), 1) and fitted.dtype == np.float32
+    in_span = fitted_direction(arms, 0.05 * (arms / np.linalg.norm(arms, axis=1, keepdims=True)) @ arms[0], ridge=1e-6)
+    assert cosine(in_span, arms[0]) > 0.99  # a direction within the arms' span is recovered
+
+
+def test_an_arm_that_earned_less_than_the_control_pulls_the_fit_away_from_what_it_added():
+    good, bad = unit_embeddings(2, seed=13)
+    fitted = fitted_direction(np.stack([good, bad]), [0.01, -0.01])
+    assert fitted @ good > 0.3 and fitted @ bad < -0.3  # toward the one, away from the other
+    heavy = fitted_direction(np.stack([good, bad]), [0.01, 0.01], exposures=[1000, 10])  # the same gain, seen more
+    assert heavy @ good > heavy @ bad
+
+
+def test_the_fit_says_what_was_given_when_it_cannot_fit():
+    arms = unit_embeddings(2, seed=14)
+    with pytest.raises(PresentationError, match="one gain and one exposure count per arm; got 2 arms, 3 gains"):
+        fitted_direction(arms, [0.1, 0.2, 0.3])
+    with pytest.raises(PresentationError, match="exposures > 0"):
+        fitted_direction(arms, [0.1, 0.2], [10, 0])
+    with pytest.raises(PresentationError, match="gains must be finite"):
+        fitted_direction(arms, [0.1, np.nan])
+    with pytest.raises(PresentationError, match=r"gains \[0.0, 0.0\] fit no direction"):
+        fitted_direction(arms, [0.0, 0.0])
+
+
+def test_backdrops_like_a_direction_are_the_bank_rows_most_like_it_whatever_their_length():
+    directions = unit_embeddings(3, seed=7)
+    bank = grouped_bank(directions, (30, 20, 10))
+    bank[:30] *= 5  # long rows of another direction do not win on length
+    rows = backdrops_like(bank, directions[2], count=4)
+    assert rows.shape == (4, EMBED_DIM) and all(cosine(row, directions[2]) > 0.9 for row in rows)
+    among = np.arange(len(bank)) < 30
+    assert all(cosine(row, directions[0]) > 0.9 for row in backdrops_like(bank, directions[2], 3, among))
+
+
+def test_a_fitted_rounds_variant_paints_the_backdrops_that_add_its_direction(tmp_path, tiny_encoder):
+    photo = Image.fromarray(studio_photo(ellipse_alpha(), (30, 90, 160)))
+    product = tiny_encoder.encode_images([photo])[0]
+    wanted, other = unit_embeddings(2, seed=7)
+    # rows that add `wanted`, and rows that would land a card on `wanted` as a point (the way from the product)
+    bank = np.concatenate([grouped_bank([wanted], [30], spread=0.1), (wanted - product) + grouped_bank(
+        [other], [20], spread=0.1) * 0.01]).astype(np.float32)
+    scenes = tiny_scenes(condition_bank=bank, space_id=tiny_encoder.space_id, conditioning="added", added_norm=0.3)
+    maker = PresentationMaker(Presenter(scenes, encoder=tiny_encoder), VariantStore(tmp_path))
+    asked = []
+    scenes.paint = lambda squares, repaint, rows, **kw: asked.append(rows[0]) or np.zeros((1, 64, 64, 3), np.uint8)
+    made = maker.generate(GenerationRequest(1, "b" * 16, "0", PresentationPolicy(candidates=3), photo, wanted,
+                                            {"round": 1, "aim": "added"}))
+    assert made is not None and made.provenance["parameters"]["lineage"]["aim"] == "added"
+    assert len(asked) == 3 and all(cosine(row, wanted) > 0.9 for row in asked)  # the rows that add it
+    pointed = scenes.condition_candidates(wanted, product, 3)  # the same vector as a point: the way to it
+    assert all(cosine(row, wanted - product) > 0.9 for row in pointed)
+    with pytest.raises(ValueError, match=r"aim must be one of \['point', 'added'\]; got 'toward'"):
+        scenes.condition_candidates(wanted, product, 3, aim="toward")

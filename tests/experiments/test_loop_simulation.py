@@ -110,7 +110,9 @@ def test_the_cli_passes_the_step_styles_and_shoppers_and_refuses_a_step_outside_
     follow = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--styles", "follow",
                                        "--with-losers", "--shoppers", "12000"])
     assert follow.exit_code == 0 and seen[-1].styles == "follow" and seen[-1].with_losers
-    assert seen[-1].shoppers == 12000
+    assert seen[-1].shoppers == 12000 and seen[0].steering == "winner"
+    fit = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--steering", "fit"])
+    assert fit.exit_code == 0 and seen.pop().steering == "fit"
     assert scene_policies(seen[0], 2)[1] == {"kind": "scene", "style": 1, "round": 2}
     assert scene_policies(seen[-1], 2)[1] == {"kind": "scene", "round_style": 1, "round": 2}
     refused = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "1.5"])
@@ -177,3 +179,28 @@ def test_a_run_of_aa_experiments_alone_reports_them_and_no_rounds():
     summary = summarize([], [True, False, False, False], LoopConfig(rounds=0))
     assert summary["aa_false_winner_rate"] == 0.25 and summary["aa_false_winners"] == "1 of 4 segments"
     assert "lift_round_1" not in summary and "ips_error" not in summary and summary["rounds"] == 0
+
+
+def test_fitted_steering_hands_every_scene_arm_with_its_click_rate_to_the_rounds_api(tmp_path):
+    """`--steering fit --ceiling`: every arm's true click rate over the products, not the best arm alone."""
+    from lab.loop_ceiling import ceiling_rounds
+    from lab.loop_simulation import BASE_CTR
+    config = LoopConfig(products=2, shoppers=60, segments=2, rounds=2, candidates=2, styles="follow", steering="fit")
+    lab = LoopLab(tmp_path, config, "embedded", "embedded", log=lambda *a: None)
+    segments = sorted(lab.shoppers_by_segment())
+    rounds = ceiling_rounds(lab, segments, hidden_likings(lab, segments))
+    for segment in segments:
+        fitted = lab.call("GET", f"/v1/segments/{segment}/rounds", lab.analyst)["rounds"][1]
+        assert fitted["aim"] == "added" and fitted["control_ctr"] == BASE_CTR
+        assert np.allclose([arm["ctr"] for arm in fitted["arms"]], BASE_CTR * (1 + rounds[0][segment]))
+        assert all(len(arm["scenes"]) == 2 for arm in fitted["arms"])  # both products' scenes of each arm
+
+
+def test_fitted_steering_reads_each_arms_click_rate_and_exposures_off_the_results_page():
+    from lab.loop_simulation import _arm_click_rates
+    rows = [{"arm": "photo", "ctr": 0.05, "exposures": 400}, {"arm": "scene-0", "ctr": 0.07, "exposures": 900},
+            {"arm": "scene-1", "ctr": None, "exposures": 0}]  # never played: nothing to fit to
+    finished = {"round": 1, "results": {"segments": {"3": {"arms": rows}}}}
+    played, control = _arm_click_rates(finished, 3, LoopConfig(candidates=2, styles="follow", steering="fit"))
+    assert control == 0.05
+    assert played == [({"kind": "scene", "round_style": 0, "round": 1}, 0.07, 900)]

@@ -6,7 +6,7 @@ from PIL import Image
 from service_helpers import auth, shopper_wanting_variants
 
 from imagegen.presentation import PresentationPolicy
-from imagegen.presentation.steering import next_condition, rewarded_direction
+from imagegen.presentation.steering import fitted_direction, next_condition, rewarded_direction
 from service.generation import request_variant
 
 ANALYST, STOREFRONT = auth("analyst"), auth("storefront")
@@ -113,3 +113,59 @@ def test_losers_take_what_every_scene_added_out_of_the_steer_and_are_checked_lik
     alone = rewarded_direction(*embedded(scenes[:1]))
     assert np.allclose(stored, next_condition(centroid, contrast, 1.0), atol=1e-4)
     assert not np.allclose(stored, next_condition(centroid, alone, 1.0), atol=1e-3)
+
+
+def scene_embeddings(app, client, ids):
+    """CLIP embeddings of the scenes and of their products' own photos, as the service reads them."""
+    store = app.config["VARIANT_STORE"]
+    with app.app_context():
+        live = app.extensions["tailorcard"].live.get()
+        encoder = app.extensions["tailorcard"].encoder.get()
+    scenes = encoder.encode_images([Image.open(io.BytesIO(store.images[i])) for i in ids])
+    own = encoder.encode_images([Image.open(io.BytesIO(client.get(
+        f"/v1/items/{live.products[store.get(i).product_id]['id']}/image", headers=STOREFRONT).data)) for i in ids])
+    return scenes, own
+
+
+def test_every_arms_click_rate_fits_the_next_round_which_paints_what_the_fit_says(app, client):
+    segment, scenes = made_scenes(app, client)
+    arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900}, {"scenes": scenes[1:3], "ctr": 0.04, "exposures": 300}]
+    started = client.post(f"/v1/segments/{segment}/rounds", json={"arms": arms, "control_ctr": 0.05}, headers=ANALYST)
+    assert started.status_code == 201, started.json
+    assert started.json["aim"] == "added" and started.json["parent_round"] == 0 and started.json["round"] == 1
+    assert started.json["arms"] == arms and started.json["control_ctr"] == 0.05
+    added = np.stack([rewarded_direction(*scene_embeddings(app, client, arm["scenes"])) for arm in arms])
+    with app.app_context():
+        from service.scene_rounds import condition_of
+        stored, lineage = condition_of(segment, 1)
+    assert np.allclose(stored, fitted_direction(added, [0.02, -0.01], [900, 300]), atol=1e-4)
+    assert lineage["aim"] == "added"
+    store = app.config["VARIANT_STORE"]
+    product = store.get(scenes[0]).product_id
+    with app.app_context():
+        content_hash = app.extensions["tailorcard"].live.get().products[product]["content_hash"]
+        request_variant(product, content_hash, str(segment), PresentationPolicy("scene", round=1), wanted=True)
+    app.extensions["tailorcard"].jobs.run_pending()
+    painted = store.requests[-1]  # the job hands the round's direction and its aim to the maker
+    assert painted.policy.round == 1 and painted.lineage["aim"] == "added" and np.allclose(painted.condition, stored)
+
+
+def test_a_fitted_round_says_what_is_wrong_with_its_body(app, client):
+    segment, scenes = made_scenes(app, client)
+    url, arm = f"/v1/segments/{segment}/rounds", {"scenes": scenes[:1], "ctr": 0.06, "exposures": 10}
+    cases = [({"arms": [arm]}, "body"), ({"arms": [], "control_ctr": 0.05}, "arms"),
+             ({"arms": [{**arm, "ctr": 1.5}], "control_ctr": 0.05}, "arms[0].ctr"),
+             ({"arms": [{**arm, "exposures": 0}], "control_ctr": 0.05}, "arms[0].exposures"),
+             ({"arms": [{"scenes": scenes[:1]}], "control_ctr": 0.05}, "arms[0]"),
+             ({"arms": [arm, arm], "control_ctr": 0.05}, "each scene in one arm only"),
+             ({"arms": [arm], "control_ctr": "high"}, "control_ctr"),
+             ({"arms": [arm], "control_ctr": 0.05, "step": 1}, "nothing else")]
+    for body, named in cases:
+        answer = client.post(url, json=body, headers=ANALYST)
+        assert answer.status_code == 400 and named in answer.json["message"], (body, answer.json)
+    same = client.post(url, json={"arms": [arm], "control_ctr": 0.06}, headers=ANALYST)
+    assert same.status_code == 400 and "fit no direction" in same.json["message"]  # it earned what the control did
+    missing = client.post(url, json={"arms": [{**arm, "scenes": ["0" * 32]}], "control_ctr": 0.05}, headers=ANALYST)
+    assert missing.status_code == 404
+    assert client.get(f"/v1/segments/{segment}/rounds", headers=ANALYST).json["rounds"] == [
+        {"round": 0, "condition": "the segment's centroid"}]  # nothing was stored by the refused bodies
