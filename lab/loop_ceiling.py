@@ -2,7 +2,7 @@
 
 Each round paints every arm's scenes (as `simulate-loop` does), reads every arm's expected click rate over all
 the products from the hidden likings, and steers each segment toward its truly best arm through the real rounds
-API. What the candidates of each round could earn if every winner were read right: a ceiling for a change to
+API (with `steering="fit"`: hands it every scene arm with its true click rate). What the candidates of each round could earn if every winner were read right: a ceiling for a change to
 the generator or to steering, measured before the half-hour run with shoppers. Reported per round, averaged over
 segments: `best_lift` (the best arm's lift over the control) and `mean_lift` (the arms' average lift: where a
 bandit that still explores lands).
@@ -125,5 +125,6 @@ def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedd
             "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
             "products": config.products, "step": config.step, "styles": config.styles,
             "with_losers": config.with_losers, "steering": config.steering,
-            "steer_by": "oracle (the truly best arm; no shoppers, no bandit)",
+            "steer_by": ("oracle (every scene arm's true click rate; no shoppers, no bandit)" if config.steering == "fit"
+                         else "oracle (the truly best arm; no shoppers, no bandit)"),
             "simulated": "SIMULATED: clicks follow a hidden per-segment liking of backdrops in CLIP space"}
