@@ -2,6 +2,7 @@
 
     start_round(segment=3, winner_ids=[...], step=0.5, loser_ids=[...])   # round n + 1 of the winners' round n
     fit_round(segment=3, arms=[{"scenes": [...], "ctr": 0.061, "exposures": 5000}, ...], control_ctr=0.05)
+    fit_round_from_experiment(segment=3, name="backdrop-styles")   # the same, read off the experiment's results
     condition_of(segment, round)                          # (unit condition, lineage) or (None, None)
 
 Round 0 of a segment is painted for its centroid; round n for the condition stored here, steered from round
@@ -86,6 +87,33 @@ def fit_round(segment: int, arms: list[dict], control_ctr: float) -> dict:
     if centres is not None:  # the round's styles, nearest the fitted direction first
         lineage["styles"] = next_styles(None, direction, centres)
     return _store_round(segment, parent + 1, direction, lineage)
+
+
+def fit_round_from_experiment(segment: int, name: str) -> dict:
+    """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
+    scene arms speak with their click rates and exposures here and the images they show here (every live
+    product's that is made). Arms not yet shown in the segment are left out."""
+    results = deps().experiments.results(name, detailed=False)  # ExperimentNotFound / not started: the caller maps
+    rows = {row["arm"]: row for row in (results["segments"].get(str(segment)) or {}).get("arms", [])}
+    control, *others = results["definition"]["arms"]
+    if not (rows.get(control["name"]) or {}).get("exposures"):
+        raise PresentationError(f"experiment {name!r} has not shown its control {control['name']!r} in segment "
+                                f"{segment}: no click rate to measure the scenes against")
+    arms = [{"scenes": _arm_scenes(segment, PresentationPolicy.from_dict(arm["presentation"])),
+             "ctr": rows[arm["name"]]["ctr"], "exposures": rows[arm["name"]]["exposures"]}
+            for arm in others if arm["presentation"].get("kind") == "scene" and rows.get(arm["name"], {}).get("exposures")]
+    arms = [arm for arm in arms if arm["scenes"]]
+    if not arms:
+        raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
+                                "nothing to fit")
+    return {**fit_round(segment, arms, rows[control["name"]]["ctr"]), "experiment": name}
+
+
+def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:
+    """The variant ids of the images a scene arm shows in this segment, one per live product that has one."""
+    store, live = deps().variants, deps().live.get()
+    made = (store.lookup(key, product["content_hash"], str(segment), policy) for key, product in sorted(live.products.items()))
+    return [record.variant_id for record in made if record is not None]
 
 
 def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict) -> dict:

@@ -8,6 +8,8 @@ next round paints what the fit to them says shoppers reward (service.scene_round
     POST /v1/segments/<segment>/rounds     {"arms": [{"scenes": [variant ids], "ctr": 0.061, "exposures": 5000},
                                             ...every scene arm of one round], "control_ctr": 0.05} -> 201 the round
                                            fitted to what each arm earned (aim "added")
+    POST /v1/segments/<segment>/rounds     {"experiment": "<name>"} -> 201 the same, with the click rates, exposures
+                                           and images of that experiment's arms in this segment
 
 An experiment arm shows a round with the presentation {"kind": "scene", "round": n}; with "round_style": j it
 paints the round's j-th style (the winners' style first, then the styles nearest what won). Analyst key (scope
@@ -19,13 +21,16 @@ import math
 
 from flask import Blueprint, jsonify
 
+from recsys.experiments import ExperimentError
 from service import scene_rounds
+from service.api.experiments import experiment_error
 from service.api.params import bad_request, json_body
 from service.auth import require_scope
 from service.openapi import _op, _path
 from service.variants import VARIANT_ID_PATTERN
 
 bp = Blueprint("scene_rounds", __name__, url_prefix="/v1/segments")
+bp.register_error_handler(ExperimentError, experiment_error)  # an unknown or unstarted experiment, as its own API says
 MAX_SEGMENT, MAX_WINNERS, MAX_ARMS = 10_000, 100, 16
 SEGMENT = _path("segment", {"type": "integer", "minimum": 0, "maximum": MAX_SEGMENT})
 ROUND = {"type": "object", "required": ["round"], "properties": {
@@ -46,6 +51,9 @@ FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProp
             "exposures": {"type": "integer", "minimum": 1}}},
         "description": "every scene arm of one round with its click rate in this segment (the results page's)"},
     "control_ctr": {"type": "number", "minimum": 0, "maximum": 1, "description": "the control arm's click rate"}}}
+FROM_EXPERIMENT = {"type": "object", "required": ["experiment"], "additionalProperties": False, "properties": {
+    "experiment": {"type": "string", "minLength": 1, "description": "fit to this experiment's arms in the segment: "
+                   "its first arm is the control, its scene arms' click rates, exposures and images speak"}}}
 OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
     "get": _op("A taste segment's rounds of scenes and their lineage", "experiments", "200",
                {"type": "object", "required": ["segment", "rounds"], "properties": {
@@ -59,7 +67,7 @@ OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
                         "losers": {"type": "array", "maxItems": MAX_WINNERS, "default": [],
                                    "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern},
                                    "description": "the round's other scenes: what every scene added alike "
-                                                  "is taken out of the direction the winners set"}}}, FITTED]}}},
+                                                  "is taken out of the direction the winners set"}}}, FITTED, FROM_EXPERIMENT]}}},
                 errors=(400, 404, 415)),
 }}
 
@@ -75,6 +83,10 @@ def list_rounds(segment: str):
 @require_scope("experiments")
 def start_round(segment: str):
     number, body = _segment(segment), json_body()
+    if isinstance(body, dict) and "experiment" in body:
+        if set(body) != {"experiment"} or not isinstance(body["experiment"], str) or not body["experiment"]:
+            raise bad_request("body", body, 'a JSON object {"experiment": "<name>"} and nothing else')
+        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"])), 201
     if isinstance(body, dict) and "arms" in body:
         arms, control_ctr = _fitted_body(body)
         return jsonify(scene_rounds.fit_round(number, arms, control_ctr)), 201

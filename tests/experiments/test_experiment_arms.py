@@ -299,3 +299,43 @@ def test_an_exposures_table_from_before_bandits_gains_its_new_columns(tmp_path):
     with engine.connect() as connection:
         frame = experiments_db.exposure_frame(connection, "old")
     assert len(frame) == 1 and frame["decision"].isna().all()
+
+
+def test_an_experiments_results_fit_a_segments_next_round_by_every_scene_arms_click_rate(app, client):
+    create(client, "fit-from-results", BANDIT_ARMS)  # a fixed split: the photo, then two scene arms
+    users = shoppers(app)
+    for user in users:
+        cards(client, user)
+    app.extensions["tailorcard"].jobs.run_pending()
+    shown, clicks = {}, []
+    for i, user in enumerate(users):
+        body = cards(client, user)
+        for card in body["cards"]:
+            if card["variant"]:
+                shown.setdefault((body["segment"], card["experiment"]["arm"]), set()).add(card["variant"]["id"])
+        if body["experiment"]["arm"] == "calm" or i % 4 == 0:  # calm earns more than bold
+            clicks.append({"event_id": f"fit-{i}", "user_id": user, "item_id": body["cards"][0]["product"]["id"],
+                           "type": "click", "timestamp": time.time() + 1})
+    assert client.post("/v1/events", json=clicks, headers=STOREFRONT).status_code == 202
+    results = client.get("/v1/experiments/fit-from-results/results", headers=ANALYST).json
+    segment, part = next((int(k), p) for k, p in results["segments"].items()
+                         if k != "none" and all(a["exposures"] for a in p["arms"]))
+    url = f"/v1/segments/{segment}/rounds"
+    started = client.post(url, json={"experiment": "fit-from-results"}, headers=ANALYST)
+    assert started.status_code == 201, started.json
+    rows = {a["arm"]: a for a in part["arms"]}
+    assert started.json["aim"] == "added" and started.json["experiment"] == "fit-from-results"
+    assert started.json["control_ctr"] == rows["photo"]["ctr"]
+    assert [(a["ctr"], a["exposures"]) for a in started.json["arms"]] == [
+        (rows[arm]["ctr"], rows[arm]["exposures"]) for arm in ("calm", "bold")]
+    for arm, fitted in zip(("calm", "bold"), started.json["arms"]):
+        assert set(fitted["scenes"]) >= shown[(segment, arm)]  # every image the arm showed there, and no other arm's
+        assert not set(fitted["scenes"]) & shown.get((segment, "bold" if arm == "calm" else "calm"), set())
+    again = client.post(url, json={"experiment": "fit-from-results"}, headers=ANALYST)
+    assert again.status_code == 400 and "already has round 1" in again.json["message"]
+    assert client.post(url, json={"experiment": "nobody-ran-this"}, headers=ANALYST).status_code == 404
+    create(client, "not-started", BANDIT_ARMS, start=False)
+    unstarted = client.post(url, json={"experiment": "not-started"}, headers=ANALYST)
+    assert unstarted.status_code == 400 and "has not started" in unstarted.json["message"]
+    extra = client.post(url, json={"experiment": "fit-from-results", "step": 1}, headers=ANALYST)
+    assert extra.status_code == 400 and '{"experiment": "<name>"} and nothing else' in extra.json["message"]
