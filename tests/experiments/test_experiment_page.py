@@ -1,5 +1,5 @@
 """The results page in real headless Chromium: status, arms, lifts, SRM status, the cumulative-lift plot, and per
-segment each arm's image, share, CTR and bandit probability."""
+segment each arm's image, share, CTR and bandit probability, and a button that fits the segment's next round."""
 import contextlib
 import shutil
 import threading
@@ -75,6 +75,11 @@ def test_results_page_shows_status_and_a_table_per_segment(served):
         rows = page.locator("#segments section[data-segment='0'] tbody tr").all_inner_texts()
         images = page.locator("#segments img").count()
         off_policy = page.locator("#off-policy tbody tr").all_inner_texts()
+        buttons = page.locator("#segments button.fit-round").count()
+        page.click("#segments section[data-segment='0'] button.fit-round")  # this bandit painted no scene
+        page.wait_for_function("document.querySelector(\"section[data-segment='0'] .fit-answer\").textContent"
+                               ".startsWith('error')")
+        fit_answer = page.inner_text("#segments section[data-segment='0'] .fit-answer")
         page.goto(f"{served}/experiments/page-check#key=analyst-key")
         page.wait_for_selector("#segments section.segment")
         stopped = page.inner_text("#experiment-status")
@@ -85,6 +90,8 @@ def test_results_page_shows_status_and_a_table_per_segment(served):
     assert sum(probabilities) == pytest.approx(100, abs=0.02) and probabilities[0] >= 20  # the control's share
     assert images >= 2  # an example image per arm shown in a segment
     assert [row.split("\t")[0] for row in off_policy] == ["photo", "bold"]
+    assert buttons == 2  # one per segment: fit its next round to these results
+    assert "has shown no scene arm's images in segment 0" in fit_answer  # the service's reason, through the API
 
 
 def test_results_page_shows_arms_lifts_srm_and_the_cumulative_plot(served):
