@@ -2,7 +2,8 @@
 
 Each round paints every arm's scenes (as `simulate-loop` does), reads every arm's expected click rate over all
 the products from the hidden likings, and steers each segment toward its truly best arm through the real rounds
-API (with `steering="fit"`: hands it every scene arm with its true click rate). What the candidates of each round could earn if every winner were read right: a ceiling for a change to
+API (with `steering="fit"`: hands it every scene arm with its true click rate). What the candidates of each
+round could earn if every winner were read right: a ceiling for a change to
 the generator or to steering, measured before the half-hour run with shoppers. Reported per round, averaged over
 segments: `best_lift` (the best arm's lift over the control) and `mean_lift` (the arms' average lift: where a
 bandit that still explores lands).
@@ -53,7 +54,8 @@ def ceiling_rounds(lab: LoopLab, segments: list[int], likings: dict) -> list[dic
             for segment in segments:
                 lifts = rounds[-1][segment]
                 if config.steering == "fit":  # every arm by its true click rate
-                    post_fit(lab, segment, [(p, BASE_CTR * (1 + lift), 1) for p, lift in zip(policies, lifts)], BASE_CTR)
+                    rates = [(policy, BASE_CTR * (1 + lift), 1) for policy, lift in zip(policies, lifts)]
+                    post_fit(lab, segment, rates, BASE_CTR)
                     continue
                 best = int(np.argmax(lifts))
                 post_round(lab, segment, policies[best], policies[:best] + policies[best + 1:])
@@ -125,6 +127,6 @@ def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedd
             "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
             "products": config.products, "step": config.step, "styles": config.styles,
             "with_losers": config.with_losers, "steering": config.steering,
-            "steer_by": ("oracle (every scene arm's true click rate; no shoppers, no bandit)" if config.steering == "fit"
-                         else "oracle (the truly best arm; no shoppers, no bandit)"),
+            "steer_by": ("oracle (every scene arm's true click rate; no shoppers, no bandit)"
+                         if config.steering == "fit" else "oracle (the truly best arm; no shoppers, no bandit)"),
             "simulated": "SIMULATED: clicks follow a hidden per-segment liking of backdrops in CLIP space"}

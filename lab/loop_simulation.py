@@ -27,8 +27,8 @@ bandit's leader among the scene arms at the round's end, steers the segment's ne
 (POST /v1/segments/<s>/rounds; until 2026-12-06 the most-played scene arm, which lags); with `--steering fit`
 every scene arm's cards steer it, each with its click rate and exposures in that segment as the results page
 gives them (the rounds API fits the direction they reward); `--steer-by oracle`
-steers toward the truly best scene arm instead (fitted: by the true rates), a ceiling no service can reach. Every decision, with
-what each arm would have earned, is written to FOLDER/decisions-round-<n>.csv. Reported:
+steers toward the truly best scene arm instead (fitted: by the true rates), a ceiling no service can reach.
+Every decision, with what each arm would have earned, is written to FOLDER/decisions-round-<n>.csv. Reported:
   lift_round_1, lift_final    expected click rate of the scene cards served, over the control's, minus 1
   best_arm_found_rate         (segment, round) pairs whose most-played arm is the truly best one
   winner_is_best_scene_rate   (segment, round) pairs whose winner (round_winner: what steers the next round) is

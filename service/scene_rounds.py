@@ -68,11 +68,11 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
     return _store_round(segment, parent + 1, condition, lineage)
 
 
-def fit_round(segment: int, arms: list[dict], control_ctr: float) -> dict:
+def fit_round(segment: int, arms: list[dict], control_ctr: float, experiment: str | None = None) -> dict:
     """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
-    {"scenes": [variant ids], "ctr": its click rate, "exposures": n}, `control_ctr` the control's click rate. The
-    round paints backdrops that add the fitted direction (steering.fitted_direction; aim "added"), its styles
-    ordered by nearness to it."""
+    {"scenes": [variant ids], "ctr": its click rate, "exposures": n}, `control_ctr` the control's click rate
+    (`experiment`: where they were measured, kept in the lineage). The round paints backdrops that add the fitted
+    direction (steering.fitted_direction; aim "added"), its styles ordered by nearness to it."""
     store = deps().variants
     records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
     parent = _round_of([record for scenes in records for record in scenes], segment)
@@ -80,7 +80,8 @@ def fit_round(segment: int, arms: list[dict], control_ctr: float) -> dict:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
     added = np.stack([rewarded_direction(*_scenes_and_photos(scenes)) for scenes in records])
     direction = fitted_direction(added, [arm["ctr"] - control_ctr for arm in arms], [arm["exposures"] for arm in arms])
-    lineage = {"parent_round": parent, "aim": "added", "control_ctr": control_ctr,
+    lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
+               "control_ctr": control_ctr,
                "arms": [{"scenes": list(arm["scenes"]), "ctr": arm["ctr"], "exposures": arm["exposures"]}
                         for arm in arms]}
     centres = store.style_centres()
@@ -99,20 +100,22 @@ def fit_round_from_experiment(segment: int, name: str) -> dict:
     if not (rows.get(control["name"]) or {}).get("exposures"):
         raise PresentationError(f"experiment {name!r} has not shown its control {control['name']!r} in segment "
                                 f"{segment}: no click rate to measure the scenes against")
+    shown = [arm for arm in others
+             if arm["presentation"].get("kind") == "scene" and (rows.get(arm["name"]) or {}).get("exposures")]
     arms = [{"scenes": _arm_scenes(segment, PresentationPolicy.from_dict(arm["presentation"])),
-             "ctr": rows[arm["name"]]["ctr"], "exposures": rows[arm["name"]]["exposures"]}
-            for arm in others if arm["presentation"].get("kind") == "scene" and rows.get(arm["name"], {}).get("exposures")]
+             "ctr": rows[arm["name"]]["ctr"], "exposures": rows[arm["name"]]["exposures"]} for arm in shown]
     arms = [arm for arm in arms if arm["scenes"]]
     if not arms:
         raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
                                 "nothing to fit")
-    return {**fit_round(segment, arms, rows[control["name"]]["ctr"]), "experiment": name}
+    return fit_round(segment, arms, rows[control["name"]]["ctr"], experiment=name)
 
 
 def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:
     """The variant ids of the images a scene arm shows in this segment, one per live product that has one."""
     store, live = deps().variants, deps().live.get()
-    made = (store.lookup(key, product["content_hash"], str(segment), policy) for key, product in sorted(live.products.items()))
+    made = (store.lookup(key, product["content_hash"], str(segment), policy)
+            for key, product in sorted(live.products.items()))
     return [record.variant_id for record in made if record is not None]
 
 
@@ -156,5 +159,6 @@ def _round_of(records, segment: int) -> int:
                                     f"(it is {policy and policy.get('kind')} for segment {record.segment})")
         rounds.add(PresentationPolicy.from_dict(policy).round)
     if len(rounds) != 1:
-        raise PresentationError(f"winners (and losers) must come from one round; got rounds {sorted(rounds)}")
+        raise PresentationError(f"the scenes named (winners, losers or arms) must come from one round; got rounds "
+                                f"{sorted(rounds)}")
     return rounds.pop()

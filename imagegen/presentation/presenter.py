@@ -135,7 +135,8 @@ class Presenter:
             return [target[None] for target in targets]
         return [self.scenes.condition_candidates(target, product, count, style, aim) for target in targets]
 
-    def _best_card(self, painting, target: np.ndarray, rows: np.ndarray, product: np.ndarray | None = None) -> Presented:
+    def _best_card(self, painting, target: np.ndarray, rows: np.ndarray,
+                   product: np.ndarray | None = None) -> Presented:
         """Paint every candidate row and keep the card nearest `target` in CLIP space, or, given the `product`'s
         own embedding (aim "added"), the card whose backdrop added what is most like `target` (the first without
         an encoder)."""

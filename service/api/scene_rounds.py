@@ -67,7 +67,8 @@ OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
                         "losers": {"type": "array", "maxItems": MAX_WINNERS, "default": [],
                                    "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern},
                                    "description": "the round's other scenes: what every scene added alike "
-                                                  "is taken out of the direction the winners set"}}}, FITTED, FROM_EXPERIMENT]}}},
+                                                  "is taken out of the direction the winners set"}}},
+                    FITTED, FROM_EXPERIMENT]}}},
                 errors=(400, 404, 415)),
 }}
 
@@ -134,7 +135,8 @@ def _check_ids(name: str, ids, least: int) -> None:
 
 
 def _number_in(value, low: float, high: float) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high
+    return (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+            and low <= value <= high)
 
 
 def _segment(raw: str) -> int:

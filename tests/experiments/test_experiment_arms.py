@@ -325,6 +325,8 @@ def test_an_experiments_results_fit_a_segments_next_round_by_every_scene_arms_cl
     assert started.status_code == 201, started.json
     rows = {a["arm"]: a for a in part["arms"]}
     assert started.json["aim"] == "added" and started.json["experiment"] == "fit-from-results"
+    stored = client.get(url, headers=ANALYST).json["rounds"][1]
+    assert stored["experiment"] == "fit-from-results" and stored["arms"] == started.json["arms"]  # its lineage
     assert started.json["control_ctr"] == rows["photo"]["ctr"]
     assert [(a["ctr"], a["exposures"]) for a in started.json["arms"]] == [
         (rows[arm]["ctr"], rows[arm]["exposures"]) for arm in ("calm", "bold")]

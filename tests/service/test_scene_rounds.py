@@ -129,7 +129,8 @@ def scene_embeddings(app, client, ids):
 
 def test_every_arms_click_rate_fits_the_next_round_which_paints_what_the_fit_says(app, client):
     segment, scenes = made_scenes(app, client)
-    arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900}, {"scenes": scenes[1:3], "ctr": 0.04, "exposures": 300}]
+    arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900},
+            {"scenes": scenes[1:3], "ctr": 0.04, "exposures": 300}]
     started = client.post(f"/v1/segments/{segment}/rounds", json={"arms": arms, "control_ctr": 0.05}, headers=ANALYST)
     assert started.status_code == 201, started.json
     assert started.json["aim"] == "added" and started.json["parent_round"] == 0 and started.json["round"] == 1
