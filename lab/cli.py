@@ -90,13 +90,13 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
               help="No shoppers and no bandit: every arm's expected click rate over all the products, the truly "
                    "best arm steering each round, and how far the generator paints toward each liking when told it "
                    "(lab.loop_ceiling; about 20 minutes on a core, not 30).")
-@click.option("--styles", type=click.Choice(["fixed", "follow"]), default="follow", show_default=True,
+@click.option("--styles", type=click.Choice(["fixed", "follow"]), default="fixed", show_default=True,
               help="Arm j paints style j in every round, or the round's j-th style (the round before's winner "
                    "first, then the styles nearest what won).")
 @click.option("--with-losers/--winners-only", default=False, show_default=True,
               help="Steer by what set the winning arm apart (its scenes, less what the round's other scene arms "
                    "added), or by what the winning arm added alone.")
-@click.option("--steering", type=click.Choice(["winner", "fit"]), default="fit", show_default=True,
+@click.option("--steering", type=click.Choice(["winner", "fit"]), default="winner", show_default=True,
               help="The winning arm's scenes steer the next round (by --step), or every scene arm's with its click "
                    "rate: the next round paints what the fit to them says shoppers reward.")
 @seed_option

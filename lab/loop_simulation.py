@@ -75,9 +75,9 @@ class LoopConfig:
     min_share: float | None = None  # the bandit's exploration floor per arm (None: the service's default)
     seconds_between_requests: float = 0.05  # simulated time between two cards requests of the store
     steer_by: str = "leader"  # "leader": the round's winner as analysts read it; "oracle": the truly best scene arm
-    styles: str = "follow"  # "fixed": style j every round; "follow": arm j paints the round's j-th style (round_style)
+    styles: str = "fixed"  # "fixed": style j every round; "follow": arm j paints the round's j-th style (round_style)
     with_losers: bool = False  # steering is also given the round's other scene arms' images, as losers
-    steering: str = "fit"  # "fit": every scene arm's images steer, by its click rate; "winner": the winning arm's
+    steering: str = "winner"  # "winner": the winning arm's images steer; "fit": every scene arm's, by its click rate
     seed: int = 0
 
 

@@ -105,14 +105,16 @@ def test_the_cli_passes_the_step_styles_and_shoppers_and_refuses_a_step_outside_
         seen.append(config) or {"step": config.step}))
     ran = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "0.8", "--json"])
     assert ran.exit_code == 0, ran.output
-    assert [config.step for config in seen] == [0.8] and seen[0].styles == "follow" and not seen[0].with_losers
-    assert seen[0].shoppers == 3000 and seen[0].steering == "fit"
-    winner = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--styles", "fixed",
-                                       "--steering", "winner", "--with-losers", "--shoppers", "12000"])
-    assert winner.exit_code == 0 and seen[-1].styles == "fixed" and seen[-1].with_losers
-    assert seen[-1].shoppers == 12000 and seen[-1].steering == "winner"
-    assert scene_policies(seen[0], 2)[1] == {"kind": "scene", "round_style": 1, "round": 2}
-    assert scene_policies(seen[-1], 2)[1] == {"kind": "scene", "style": 1, "round": 2}
+    assert [config.step for config in seen] == [0.8] and seen[0].styles == "fixed" and not seen[0].with_losers
+    assert seen[0].shoppers == 3000
+    follow = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--styles", "follow",
+                                       "--with-losers", "--shoppers", "12000"])
+    assert follow.exit_code == 0 and seen[-1].styles == "follow" and seen[-1].with_losers
+    assert seen[-1].shoppers == 12000 and seen[0].steering == "winner"
+    fit = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--steering", "fit"])
+    assert fit.exit_code == 0 and seen.pop().steering == "fit"
+    assert scene_policies(seen[0], 2)[1] == {"kind": "scene", "style": 1, "round": 2}
+    assert scene_policies(seen[-1], 2)[1] == {"kind": "scene", "round_style": 1, "round": 2}
     refused = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "1.5"])
     assert refused.exit_code == 2 and "--step" in refused.output and len(seen) == 2
 
@@ -123,7 +125,7 @@ def test_the_ceiling_steers_each_segment_toward_its_best_arm_and_the_next_round_
     the segment's next round (the service orders the styles, as for any winner)."""
     from lab.loop_ceiling import ceiling_rounds
     config = LoopConfig(products=2, shoppers=60, segments=2, rounds=2, candidates=2, step=1.0, styles="follow",
-                        steering="winner", with_losers=True)
+                        with_losers=True)
     lab = LoopLab(tmp_path, config, "embedded", "embedded", log=lambda *a: None)
     segments = sorted(lab.shoppers_by_segment())
     rounds = ceiling_rounds(lab, segments, hidden_likings(lab, segments))
