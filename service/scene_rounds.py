@@ -27,6 +27,8 @@ from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
 from service.deps import deps
 
+MAX_SCENES = 100  # scenes one arm (or the winners, or the losers) may name: each is encoded while the request waits
+
 
 def condition_of(segment: int, round_: int) -> tuple[np.ndarray | None, dict | None]:
     """What round `round_` of the segment is painted for, and its lineage; (None, None) when there is no such round."""
@@ -112,11 +114,14 @@ def fit_round_from_experiment(segment: int, name: str) -> dict:
 
 
 def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:
-    """The variant ids of the images a scene arm shows in this segment, one per live product that has one."""
+    """The variant ids of the images a scene arm shows in this segment, one per live product that has one, at most
+    MAX_SCENES spread evenly over the products: each is CLIP-encoded in the request, and the lineage (copied into
+    every next-round variant's provenance) keeps them; the mean of a hundred says what the arm added."""
     store, live = deps().variants, deps().live.get()
     made = (store.lookup(key, product["content_hash"], str(segment), policy)
             for key, product in sorted(live.products.items()))
-    return [record.variant_id for record in made if record is not None]
+    ids = [record.variant_id for record in made if record is not None]
+    return ids if len(ids) <= MAX_SCENES else [ids[i] for i in np.linspace(0, len(ids) - 1, MAX_SCENES).astype(int)]
 
 
 def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict) -> dict:

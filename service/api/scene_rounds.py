@@ -31,7 +31,7 @@ from service.variants import VARIANT_ID_PATTERN
 
 bp = Blueprint("scene_rounds", __name__, url_prefix="/v1/segments")
 bp.register_error_handler(ExperimentError, experiment_error)  # an unknown or unstarted experiment, as its own API says
-MAX_SEGMENT, MAX_WINNERS, MAX_ARMS = 10_000, 100, 16
+MAX_SEGMENT, MAX_WINNERS, MAX_ARMS = 10_000, scene_rounds.MAX_SCENES, 16
 SEGMENT = _path("segment", {"type": "integer", "minimum": 0, "maximum": MAX_SEGMENT})
 ROUND = {"type": "object", "required": ["round"], "properties": {
     "round": {"type": "integer", "minimum": 0}, "parent_round": {"type": "integer"},

@@ -341,3 +341,24 @@ def test_an_experiments_results_fit_a_segments_next_round_by_every_scene_arms_cl
     assert unstarted.status_code == 400 and "has not started" in unstarted.json["message"]
     extra = client.post(url, json={"experiment": "fit-from-results", "step": 1}, headers=ANALYST)
     assert extra.status_code == 400 and '{"experiment": "<name>"} and nothing else' in extra.json["message"]
+
+
+def test_a_round_fitted_from_an_experiment_names_at_most_max_scenes_per_arm(app, client, monkeypatch):
+    """Each named scene is CLIP-encoded while the request waits and kept in the lineage: a big catalogue's arm is
+    sampled evenly, not sent whole."""
+    from service import scene_rounds
+    create(client, "fit-capped", BANDIT_ARMS)
+    users = shoppers(app)
+    for user in users:
+        cards(client, user)
+    app.extensions["tailorcard"].jobs.run_pending()
+    clicks = [{"event_id": f"capped-{i}", "user_id": user, "item_id": cards(client, user)["cards"][0]["product"]["id"],
+               "type": "click", "timestamp": time.time() + 1} for i, user in enumerate(users)]
+    assert client.post("/v1/events", json=clicks[::3], headers=STOREFRONT).status_code == 202
+    results = client.get("/v1/experiments/fit-capped/results", headers=ANALYST).json
+    segment = next(int(k) for k, p in results["segments"].items()
+                   if k != "none" and all(a["exposures"] for a in p["arms"]))
+    monkeypatch.setattr(scene_rounds, "MAX_SCENES", 1)
+    started = client.post(f"/v1/segments/{segment}/rounds", json={"experiment": "fit-capped"}, headers=ANALYST)
+    assert started.status_code == 201, started.json
+    assert [len(arm["scenes"]) for arm in started.json["arms"]] == [1, 1]
