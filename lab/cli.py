@@ -96,9 +96,10 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--with-losers/--winners-only", default=False, show_default=True,
               help="Steer by what set the winning arm apart (its scenes, less what the round's other scene arms "
                    "added), or by what the winning arm added alone.")
-@click.option("--steering", type=click.Choice(["winner", "fit"]), default="winner", show_default=True,
+@click.option("--steering", type=click.Choice(["winner", "fit", "fit-between"]), default="winner", show_default=True,
               help="The winning arm's scenes steer the next round (by --step), or every scene arm's with its click "
-                   "rate: the next round paints what the fit to them says shoppers reward.")
+                   "rate: the next round paints what the fit to them says shoppers reward (fit-between: fitted to "
+                   "how the arms differ from one another only, so the control's measured rate moves nothing).")
 @seed_option
 @json_option()
 def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, shoppers, aa_experiments, aa_decisions,

@@ -53,7 +53,7 @@ def ceiling_rounds(lab: LoopLab, segments: list[int], likings: dict) -> list[dic
         if round_ + 1 < config.rounds:
             for segment in segments:
                 lifts = rounds[-1][segment]
-                if config.steering == "fit":  # every arm by its true click rate
+                if config.steering.startswith("fit"):  # every arm by its true click rate
                     rates = [(policy, BASE_CTR * (1 + lift), 1) for policy, lift in zip(policies, lifts)]
                     post_fit(lab, segment, rates, BASE_CTR)
                     continue
@@ -128,5 +128,5 @@ def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedd
             "products": config.products, "step": config.step, "styles": config.styles,
             "with_losers": config.with_losers, "steering": config.steering,
             "steer_by": ("oracle (every scene arm's true click rate; no shoppers, no bandit)"
-                         if config.steering == "fit" else "oracle (the truly best arm; no shoppers, no bandit)"),
+                         if config.steering.startswith("fit") else "oracle (the truly best arm; no shoppers, no bandit)"),
             "simulated": "SIMULATED: clicks follow a hidden per-segment liking of backdrops in CLIP space"}

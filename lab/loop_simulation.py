@@ -78,6 +78,7 @@ class LoopConfig:
     styles: str = "fixed"  # "fixed": style j every round; "follow": arm j paints the round's j-th style (round_style)
     with_losers: bool = False  # steering is also given the round's other scene arms' images, as losers
     steering: str = "winner"  # "winner": the winning arm's images steer; "fit": every scene arm's, by its click rate
+    # ("fit-between": by how the arms' rates differ, service.scene_rounds.fit_round between_arms)
     seed: int = 0
 
 
@@ -279,7 +280,7 @@ def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig)
     at the round's end, as the results page shows it), or with `steering="fit"` every scene arm's images with its
     click rate (the results page's; `steer_by="oracle"`: the true ones)."""
     for segment in segments:
-        if config.steering == "fit":
+        if config.steering.startswith("fit"):
             post_fit(lab, segment, *_arm_click_rates(finished, segment, config))
             continue
         name = oracle_winner(finished, segment) if config.steer_by == "oracle" else round_winner(finished, segment)
@@ -308,8 +309,10 @@ def post_fit(lab: LoopLab, segment: int, arms: list[tuple[dict, float, int]], co
     photo are left out: they showed no scene)."""
     body = [{"scenes": scenes, "ctr": ctr, "exposures": exposures} for scenes, ctr, exposures in
             ((_scene_ids(lab, segment, policy), ctr, exposures) for policy, ctr, exposures in arms) if scenes]
+    between = lab.config.steering == "fit-between" and len(body) > 1
     if body:
-        lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst, {"arms": body, "control_ctr": control_ctr})
+        lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst,
+                 {"arms": body, "control_ctr": control_ctr, **({"between_arms": True} if between else {})})
     else:
         lab.log(f"segment {segment}: no arm painted a scene; not steered")
 

@@ -70,20 +70,23 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
     return _store_round(segment, parent + 1, condition, lineage)
 
 
-def fit_round(segment: int, arms: list[dict], control_ctr: float, experiment: str | None = None) -> dict:
+def fit_round(segment: int, arms: list[dict], control_ctr: float, experiment: str | None = None,
+              between_arms: bool = False) -> dict:
     """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
     {"scenes": [variant ids], "ctr": its click rate, "exposures": n}, `control_ctr` the control's click rate
-    (`experiment`: where they were measured, kept in the lineage). The round paints backdrops that add the fitted
-    direction (steering.fitted_direction; aim "added"), its styles ordered by nearness to it."""
+    (`experiment`: where they were measured, kept in the lineage; `between_arms`: only the arms' differences from
+    one another speak, steering.fitted_direction). The round paints backdrops that add the fitted direction (aim
+    "added"), its styles ordered by nearness to it."""
     store = deps().variants
     records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
     parent = _round_of([record for scenes in records for record in scenes], segment)
     if condition_of(segment, parent)[0] is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
     added = np.stack([rewarded_direction(*_scenes_and_photos(scenes)) for scenes in records])
-    direction = fitted_direction(added, [arm["ctr"] - control_ctr for arm in arms], [arm["exposures"] for arm in arms])
+    direction = fitted_direction(added, [arm["ctr"] - control_ctr for arm in arms], [arm["exposures"] for arm in arms],
+                                 between_arms=between_arms)
     lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
-               "control_ctr": control_ctr,
+               "control_ctr": control_ctr, **({"between_arms": True} if between_arms else {}),
                "arms": [{"scenes": list(arm["scenes"]), "ctr": arm["ctr"], "exposures": arm["exposures"]}
                         for arm in arms]}
     centres = store.style_centres()
@@ -92,7 +95,7 @@ def fit_round(segment: int, arms: list[dict], control_ctr: float, experiment: st
     return _store_round(segment, parent + 1, direction, lineage)
 
 
-def fit_round_from_experiment(segment: int, name: str) -> dict:
+def fit_round_from_experiment(segment: int, name: str, between_arms: bool = False) -> dict:
     """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
     scene arms speak with their click rates and exposures here and the images they show here (every live
     product's that is made). Arms not yet shown in the segment are left out."""
@@ -110,7 +113,7 @@ def fit_round_from_experiment(segment: int, name: str) -> dict:
     if not arms:
         raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
                                 "nothing to fit")
-    return fit_round(segment, arms, rows[control["name"]]["ctr"], experiment=name)
+    return fit_round(segment, arms, rows[control["name"]]["ctr"], experiment=name, between_arms=between_arms)
 
 
 def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from features.vectors import unit_rows
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationMaker, PresentationPolicy, Presenter
 from imagegen.presentation.policy import round_styles
@@ -178,3 +179,22 @@ def test_a_fitted_rounds_variant_paints_the_backdrops_that_add_its_direction(tmp
     assert all(cosine(row, wanted - product) > 0.9 for row in pointed)
     with pytest.raises(ValueError, match=r"aim must be one of \['point', 'added'\]; got 'toward'"):
         scenes.condition_candidates(wanted, product, 3, aim="toward")
+
+
+def test_fitted_between_arms_an_error_in_the_controls_rate_moves_nothing():
+    rng = np.random.default_rng(5)
+    hidden, common = unit_embeddings(2, seed=15)  # what shoppers reward; what every backdrop adds alike
+    arms = common + 0.5 * rng.normal(size=(5, EMBED_DIM)) / np.sqrt(EMBED_DIM)
+    gains = 0.05 * unit_rows(arms) @ hidden
+    exposures = [900, 400, 300, 200, 100]
+    honest = fitted_direction(arms, gains, exposures, between_arms=True)
+    for control_error in (-0.02, 0.03):  # the control measured high or low shifts every gain alike
+        shifted = fitted_direction(arms, gains + control_error, exposures, between_arms=True)
+        assert np.allclose(shifted, honest, atol=1e-5)
+        against_control = fitted_direction(arms, gains + control_error, exposures)
+        assert abs(cosine(against_control, common)) > abs(cosine(shifted, common)) + 0.2  # tilted along `common`
+    assert cosine(honest, hidden) > 0.5
+    with pytest.raises(PresentationError, match="two arms at least; got 1 arm"):
+        fitted_direction(arms[:1], gains[:1], between_arms=True)
+    with pytest.raises(PresentationError, match="fit no direction \\(all zero alike"):
+        fitted_direction(arms, np.full(5, 0.01), between_arms=True)

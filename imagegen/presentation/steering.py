@@ -22,7 +22,8 @@ to the arms' click rates over the control's (a ridge regression on what each arm
 its exposures), so arms that earned little pull away from what they added and close arms are told apart by what
 they added differently. The next round then paints backdrops that add that direction (aim "added"), its styles
 ordered by nearness to it, instead of a point turned toward one winner; round 3 of the loop's ceiling came out
-higher (docs/benchmarks.md, "Steering by every arm's click rate").
+higher (docs/benchmarks.md, "Steering by every arm's click rate"). Fitted `between_arms`, a control measured a
+little high or low no longer tilts the direction toward or away from what every arm added alike.
 """
 from __future__ import annotations
 
@@ -77,10 +78,14 @@ FIT_RIDGE = 0.01  # against the arms' unit directions (Gram diagonal 1): close a
 
 
 def fitted_direction(added_by_arm: np.ndarray, gains: np.ndarray, exposures: np.ndarray | None = None,
-                     ridge: float = FIT_RIDGE) -> np.ndarray:
+                     ridge: float = FIT_RIDGE, between_arms: bool = False) -> np.ndarray:
     """The unit direction whose likeness to what each arm's backdrops added (`added_by_arm`, one row per arm:
     rewarded_direction of its scenes) best explains the arm's `gains` (its click rate minus the control's),
-    by ridge regression weighted by `exposures` (None: equal): the least-norm direction in the span of the arms."""
+    by ridge regression weighted by `exposures` (None: equal): the least-norm direction in the span of the arms.
+
+    `between_arms`: only how the arms differ from one another speaks (gains and directions less their weighted
+    means, as a free intercept would): an error in the control's rate, which shifts every gain alike, then moves
+    nothing, and neither does what every arm added alike. Needs two arms at least."""
     added = np.atleast_2d(np.asarray(added_by_arm, dtype=np.float64))
     gains = np.asarray(gains, dtype=np.float64).ravel()
     weights = np.ones(len(gains)) if exposures is None else np.asarray(exposures, dtype=np.float64).ravel()
@@ -90,12 +95,18 @@ def fitted_direction(added_by_arm: np.ndarray, gains: np.ndarray, exposures: np.
     if not (np.isfinite(gains).all() and np.isfinite(weights).all() and (weights > 0).all()):
         raise PresentationError(f"gains must be finite and exposures > 0; got gains {gains.tolist()}, "
                                 f"exposures {weights.tolist()}")
-    directions = unit_rows(added, allow_zero=True)
+    directions, targets = unit_rows(added, allow_zero=True), gains
     weights = weights / weights.mean()
+    if between_arms:
+        if len(gains) < 2:
+            raise PresentationError(f"fitting between arms needs two arms at least; got {len(gains)} arm")
+        mean = weights / len(weights)  # weights of the exposure-weighted mean
+        targets, directions = gains - mean @ gains, directions - mean @ directions
     coefficients = np.linalg.solve(weights[:, None] * (directions @ directions.T) + ridge * np.eye(len(gains)),
-                                   weights * gains)
+                                   weights * targets)
     fitted = directions.T @ coefficients
     if np.linalg.norm(fitted) < 1e-9:
-        raise PresentationError(f"the arms' gains {gains.tolist()} fit no direction (all zero, or their "
-                                "backdrops added nothing): nothing to steer by")
+        alike = " alike" if between_arms else ""
+        raise PresentationError(f"the arms' gains {gains.tolist()} fit no direction (all zero{alike}, or their "
+                                "backdrops added nothing apart): nothing to steer by")
     return unit_rows(fitted)[0].astype(np.float32)

@@ -10,6 +10,8 @@ next round paints what the fit to them says shoppers reward (service.scene_round
                                            fitted to what each arm earned (aim "added")
     POST /v1/segments/<segment>/rounds     {"experiment": "<name>"} -> 201 the same, with the click rates, exposures
                                            and images of that experiment's arms in this segment
+    Either fitted body may add "between_arms": true: only how the arms differ from one another speaks, so a
+    control measured a little high or low does not tilt the fit (two arms at least).
 
 An experiment arm shows a round with the presentation {"kind": "scene", "round": n}; with "round_style": j it
 paints the round's j-th style (the winners' style first, then the styles nearest what won). Analyst key (scope
@@ -41,19 +43,25 @@ ROUND = {"type": "object", "required": ["round"], "properties": {
                "description": "the round's scene styles in the order round_style counts them: the winners' first "
                               "(fitted: the nearest the fitted direction first)"},
     "aim": {"type": "string", "enum": ["added"], "description": "a fitted round paints what its backdrops add"},
+    "between_arms": {"type": "boolean"},
     "control_ctr": {"type": "number"}, "arms": {"type": "array", "items": {"type": "object"}}}}
 SCENES = {"type": "array", "minItems": 1, "maxItems": MAX_WINNERS,
           "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern}}
+BETWEEN_ARMS = {"type": "boolean", "default": False,
+                "description": "fit to how the arms differ from one another only (an error in the control's rate "
+                               "moves nothing); two arms at least"}
 FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProperties": False, "properties": {
     "arms": {"type": "array", "minItems": 1, "maxItems": MAX_ARMS, "items": {
         "type": "object", "required": ["scenes", "ctr", "exposures"], "additionalProperties": False, "properties": {
             "scenes": SCENES, "ctr": {"type": "number", "minimum": 0, "maximum": 1},
             "exposures": {"type": "integer", "minimum": 1}}},
         "description": "every scene arm of one round with its click rate in this segment (the results page's)"},
-    "control_ctr": {"type": "number", "minimum": 0, "maximum": 1, "description": "the control arm's click rate"}}}
+    "control_ctr": {"type": "number", "minimum": 0, "maximum": 1, "description": "the control arm's click rate"},
+    "between_arms": BETWEEN_ARMS}}
 FROM_EXPERIMENT = {"type": "object", "required": ["experiment"], "additionalProperties": False, "properties": {
     "experiment": {"type": "string", "minLength": 1, "description": "fit to this experiment's arms in the segment: "
-                   "its first arm is the control, its scene arms' click rates, exposures and images speak"}}}
+                   "its first arm is the control, its scene arms' click rates, exposures and images speak"},
+    "between_arms": BETWEEN_ARMS}}
 OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
     "get": _op("A taste segment's rounds of scenes and their lineage", "experiments", "200",
                {"type": "object", "required": ["segment", "rounds"], "properties": {
@@ -85,12 +93,14 @@ def list_rounds(segment: str):
 def start_round(segment: str):
     number, body = _segment(segment), json_body()
     if isinstance(body, dict) and "experiment" in body:
-        if set(body) != {"experiment"} or not isinstance(body["experiment"], str) or not body["experiment"]:
-            raise bad_request("body", body, 'a JSON object {"experiment": "<name>"} and nothing else')
-        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"])), 201
+        if not set(body) <= {"experiment", "between_arms"} or not isinstance(body["experiment"], str) \
+                or not body["experiment"]:
+            raise bad_request("body", body, 'a JSON object {"experiment": "<name>", "between_arms": false} and '
+                                            'nothing else')
+        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], _between_arms(body))), 201
     if isinstance(body, dict) and "arms" in body:
         arms, control_ctr = _fitted_body(body)
-        return jsonify(scene_rounds.fit_round(number, arms, control_ctr)), 201
+        return jsonify(scene_rounds.fit_round(number, arms, control_ctr, between_arms=_between_arms(body))), 201
     if not isinstance(body, dict) or not set(body) <= {"winners", "step", "losers"} or "winners" not in body:
         raise bad_request("body", body, 'a JSON object {"winners": [variant ids], "step": 0.5, "losers": [...]} '
                                         'or {"arms": [{"scenes": [variant ids], "ctr": 0.06, "exposures": 100}], '
@@ -107,8 +117,9 @@ def start_round(segment: str):
 
 def _fitted_body(body: dict) -> tuple[list[dict], float]:
     """The arms and the control's click rate of a fitted round's body, checked."""
-    if not set(body) <= {"arms", "control_ctr"} or "control_ctr" not in body:
-        raise bad_request("body", sorted(body), 'a JSON object {"arms": [...], "control_ctr": 0.05} and nothing else')
+    if not set(body) <= {"arms", "control_ctr", "between_arms"} or "control_ctr" not in body:
+        raise bad_request("body", sorted(body), 'a JSON object {"arms": [...], "control_ctr": 0.05, '
+                                                '"between_arms": false} and nothing else')
     arms, control_ctr = body["arms"], body["control_ctr"]
     if not isinstance(arms, list) or not 1 <= len(arms) <= MAX_ARMS:
         raise bad_request("arms", arms, f"a list of 1 to {MAX_ARMS} scene arms")
@@ -126,6 +137,15 @@ def _fitted_body(body: dict) -> tuple[list[dict], float]:
     if not _number_in(control_ctr, 0, 1):
         raise bad_request("control_ctr", control_ctr, "a click rate in [0, 1]")
     return [{**arm, "ctr": float(arm["ctr"])} for arm in arms], float(control_ctr)
+
+
+def _between_arms(body: dict) -> bool:
+    value = body.get("between_arms", False)
+    if not isinstance(value, bool):
+        raise bad_request("between_arms", value, "true or false")
+    if value and "arms" in body and len(body["arms"]) < 2:
+        raise bad_request("arms", body["arms"], "two scene arms at least, to fit between them")
+    return value
 
 
 def _check_ids(name: str, ids, least: int) -> None:

@@ -151,6 +151,22 @@ def test_every_arms_click_rate_fits_the_next_round_which_paints_what_the_fit_say
     assert painted.policy.round == 1 and painted.lineage["aim"] == "added" and np.allclose(painted.condition, stored)
 
 
+def test_a_round_fitted_between_arms_reads_only_how_the_arms_differ(app, client):
+    segment, scenes = made_scenes(app, client)
+    arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900},
+            {"scenes": scenes[1:3], "ctr": 0.04, "exposures": 300}]
+    body = {"arms": arms, "control_ctr": 0.05, "between_arms": True}
+    started = client.post(f"/v1/segments/{segment}/rounds", json=body, headers=ANALYST)
+    assert started.status_code == 201, started.json
+    assert started.json["between_arms"] is True and started.json["control_ctr"] == 0.05
+    added = np.stack([rewarded_direction(*scene_embeddings(app, client, arm["scenes"])) for arm in arms])
+    with app.app_context():
+        from service.scene_rounds import condition_of
+        stored, _ = condition_of(segment, 1)
+    assert np.allclose(stored, fitted_direction(added, [0.02, -0.01], [900, 300], between_arms=True), atol=1e-4)
+    assert not np.allclose(stored, fitted_direction(added, [0.02, -0.01], [900, 300]), atol=1e-3)
+
+
 def test_a_fitted_round_says_what_is_wrong_with_its_body(app, client):
     segment, scenes = made_scenes(app, client)
     url, arm = f"/v1/segments/{segment}/rounds", {"scenes": scenes[:1], "ctr": 0.06, "exposures": 10}
@@ -160,7 +176,9 @@ def test_a_fitted_round_says_what_is_wrong_with_its_body(app, client):
              ({"arms": [{"scenes": scenes[:1]}], "control_ctr": 0.05}, "arms[0]"),
              ({"arms": [arm, arm], "control_ctr": 0.05}, "each scene in one arm only"),
              ({"arms": [arm], "control_ctr": "high"}, "control_ctr"),
-             ({"arms": [arm], "control_ctr": 0.05, "step": 1}, "nothing else")]
+             ({"arms": [arm], "control_ctr": 0.05, "step": 1}, "nothing else"),
+             ({"arms": [arm], "control_ctr": 0.05, "between_arms": "yes"}, "between_arms"),
+             ({"arms": [arm], "control_ctr": 0.05, "between_arms": True}, "two scene arms at least")]
     for body, named in cases:
         answer = client.post(url, json=body, headers=ANALYST)
         assert answer.status_code == 400 and named in answer.json["message"], (body, answer.json)
