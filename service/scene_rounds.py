@@ -82,7 +82,9 @@ def fit_round(segment: int, arms: list[dict], control_ctr: float, experiment: st
     parent = _round_of([record for scenes in records for record in scenes], segment)
     if condition_of(segment, parent)[0] is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
-    added = np.stack([rewarded_direction(*_scenes_and_photos(scenes)) for scenes in records])
+    scenes, photos = _scenes_and_photos([record for arm in records for record in arm])  # one batch for all arms
+    ends = np.cumsum([len(arm) for arm in records])[:-1]
+    added = np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
     direction = fitted_direction(added, [arm["ctr"] - control_ctr for arm in arms], [arm["exposures"] for arm in arms],
                                  between_arms=between_arms)
     lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
@@ -138,16 +140,20 @@ def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict
 
 
 def _scenes_and_photos(records) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """CLIP embeddings of the scenes and of their products' own photos (None, None for no scenes)."""
+    """CLIP embeddings of the scenes and of their products' own photos (None, None for no scenes); each product's
+    photo is encoded once however many scenes show it (a fitted round's arms share their products)."""
     if not records:
         return None, None
     store, encoder = deps().variants, deps().encoder.get()
     scenes = encoder.encode_images([open_image(store.read_bytes(r.variant_id)) for r in records])
+    product_ids = sorted({r.product_id for r in records})
     with deps().db.connect() as connection:
-        photos = [repository.get_product(connection, r.product_id, with_image=True) for r in records]
+        photos = [repository.get_product(connection, product_id, with_image=True) for product_id in product_ids]
     if any(photo is None or not photo["image"] for photo in photos):
         raise PresentationError("a scene's product is gone or has no photo; pick scenes of live products")
-    return scenes, encoder.encode_images([open_image(photo["image"]) for photo in photos])
+    encoded = encoder.encode_images([open_image(photo["image"]) for photo in photos])
+    row_of = {product_id: row for row, product_id in enumerate(product_ids)}
+    return scenes, encoded[[row_of[r.product_id] for r in records]]
 
 
 def _winners_style(records, lineage: dict) -> int | None:
