@@ -96,15 +96,17 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--with-losers/--winners-only", default=False, show_default=True,
               help="Steer by what set the winning arm apart (its scenes, less what the round's other scene arms "
                    "added), or by what the winning arm added alone.")
-@click.option("--steering", type=click.Choice(["winner", "fit", "fit-between"]), default="winner", show_default=True,
+@click.option("--steering", type=click.Choice(["winner", "fit"]), default="winner", show_default=True,
               help="The winning arm's scenes steer the next round (by --step), or every scene arm's with its click "
-                   "rate: the next round paints what the fit to them says shoppers reward (fit-between: fitted to "
-                   "how the arms differ from one another only, so the control's measured rate moves nothing).")
+                   "rate: the next round paints what the fit to them says shoppers reward.")
+@click.option("--common-gain", type=click.Choice(["kept", "shrunk", "dropped"]), default="kept", show_default=True,
+              help="Fitted steering: the part of the arms' gains over the control that they all share (what an "
+                   "error in the control's rate moves) is kept, shrunk by its interval, or dropped.")
 @seed_option
 @json_option()
 def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, shoppers, aa_experiments, aa_decisions,
-                          min_share, requests_per_second, steer_by, step, ceiling, styles, with_losers, steering, seed,
-                          as_json):
+                          min_share, requests_per_second, steer_by, step, ceiling, styles, with_losers, steering,
+                          common_gain, seed, as_json):
     """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
     import shutil
 
@@ -117,7 +119,8 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, s
                         aa_decisions=aa_decisions,
                         min_share=min_share,
                         seconds_between_requests=1 / requests_per_second, steer_by=steer_by, step=step, styles=styles,
-                        with_losers=with_losers, steering=steering, seed=seed)
+                        with_losers=with_losers, steering=steering, common_gain=common_gain,
+                        seed=seed)
     run = run_loop_ceiling if ceiling else run_loop_simulation
     result = run(Path(folder), config, scene_spec, encoder_spec, log=lambda line: click.echo(line, err=True))
     print_result(result, as_json)

@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lab.loop_simulation import (BASE_CTR, LoopConfig, LoopLab, click_probability, hidden_likings, image_url, lift_of,
-                                 make_round_images, post_fit, post_round, scene_policies,
-                                 secret_colours)
+from lab.loop_simulation import (BASE_CTR, LoopConfig, LoopLab, click_probability, exact, hidden_likings, image_url,
+                                 lift_of, make_round_images, post_fit, post_round, scene_policies, secret_colours)
 
 REACH_ROWS = 4  # as many as a card's candidates (PresentationPolicy.candidates)
 
@@ -53,9 +52,9 @@ def ceiling_rounds(lab: LoopLab, segments: list[int], likings: dict) -> list[dic
         if round_ + 1 < config.rounds:
             for segment in segments:
                 lifts = rounds[-1][segment]
-                if config.steering.startswith("fit"):  # every arm by its true click rate
-                    rates = [(policy, BASE_CTR * (1 + lift), 1) for policy, lift in zip(policies, lifts)]
-                    post_fit(lab, segment, rates, BASE_CTR)
+                if config.steering == "fit":  # every arm by its true click rate
+                    rates = [exact(policy, BASE_CTR * (1 + lift)) for policy, lift in zip(policies, lifts)]
+                    post_fit(lab, segment, rates, exact(None, BASE_CTR))
                     continue
                 best = int(np.argmax(lifts))
                 post_round(lab, segment, policies[best], policies[:best] + policies[best + 1:])
@@ -127,6 +126,7 @@ def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedd
             "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
             "products": config.products, "step": config.step, "styles": config.styles,
             "with_losers": config.with_losers, "steering": config.steering,
+            **({"common_gain": config.common_gain} if config.steering == "fit" else {}),
             "steer_by": ("oracle (every scene arm's true click rate; no shoppers, no bandit)"
-                         if config.steering.startswith("fit") else "oracle (the truly best arm; no shoppers, no bandit)"),
+                         if config.steering == "fit" else "oracle (the truly best arm; no shoppers, no bandit)"),
             "simulated": "SIMULATED: clicks follow a hidden per-segment liking of backdrops in CLIP space"}

@@ -78,7 +78,7 @@ class LoopConfig:
     styles: str = "fixed"  # "fixed": style j every round; "follow": arm j paints the round's j-th style (round_style)
     with_losers: bool = False  # steering is also given the round's other scene arms' images, as losers
     steering: str = "winner"  # "winner": the winning arm's images steer; "fit": every scene arm's, by its click rate
-    # ("fit-between": by how the arms' rates differ, service.scene_rounds.fit_round between_arms)
+    common_gain: str = "kept"  # fitted: the part of the gains all arms share, kept, shrunk or dropped (fit_round)
     seed: int = 0
 
 
@@ -280,7 +280,7 @@ def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig)
     at the round's end, as the results page shows it), or with `steering="fit"` every scene arm's images with its
     click rate (the results page's; `steer_by="oracle"`: the true ones)."""
     for segment in segments:
-        if config.steering.startswith("fit"):
+        if config.steering == "fit":
             post_fit(lab, segment, *_arm_click_rates(finished, segment, config))
             continue
         name = oracle_winner(finished, segment) if config.steer_by == "oracle" else round_winner(finished, segment)
@@ -290,31 +290,39 @@ def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig)
         post_round(lab, segment, policies.pop(name), list(policies.values()))
 
 
-def _arm_click_rates(finished: dict, segment: int, config: LoopConfig) -> tuple[list[tuple[dict, float, int]], float]:
-    """([(scene arm's presentation, its click rate per card, its exposures)], the control's click rate) in this
-    segment: as the results page reads them, or (steer_by="oracle") the true expected rates of the round's
-    decisions, each arm weighted alike."""
+def _arm_click_rates(finished: dict, segment: int, config: LoopConfig) -> tuple[list[dict], dict]:
+    """([{"policy": a scene arm's presentation, "ctr": its click rate per card, "exposures", "ctr_ci"}], the
+    control's {"ctr", "ctr_ci"}) in this segment: as the results page reads them, or (steer_by="oracle") the true
+    expected rates of the round's decisions (intervals of width 0), each arm weighted alike."""
     policies = {arm["name"]: arm["presentation"] for arm in scene_arms(config, finished["round"])}
     if config.steer_by == "oracle":
         part = finished["decisions"][finished["decisions"]["segment"] == segment]
-        return [(policy, float(part[f"card_rate:{name}"].mean()), 1) for name, policy in policies.items()], BASE_CTR
+        return [exact(policy, float(part[f"card_rate:{name}"].mean())) for name, policy in policies.items()], \
+            exact(None, BASE_CTR)
     rows = {row["arm"]: row for row in finished["results"]["segments"][str(segment)]["arms"]}
-    played = [(policy, rows[name]["ctr"], rows[name]["exposures"]) for name, policy in policies.items()
-              if rows[name]["exposures"]]
-    return played, rows["photo"]["ctr"] or 0.0
+    played = [{"policy": policy, "ctr": rows[name]["ctr"], "exposures": rows[name]["exposures"],
+               "ctr_ci": rows[name]["ctr_ci"]} for name, policy in policies.items() if rows[name]["exposures"]]
+    return played, {"ctr": rows["photo"]["ctr"] or 0.0, "ctr_ci": rows["photo"]["ctr_ci"] or [0.0, 0.0]}
 
 
-def post_fit(lab: LoopLab, segment: int, arms: list[tuple[dict, float, int]], control_ctr: float) -> None:
-    """POST the segment's next round fitted to every scene arm's click rate (arms whose products all kept their
-    photo are left out: they showed no scene)."""
-    body = [{"scenes": scenes, "ctr": ctr, "exposures": exposures} for scenes, ctr, exposures in
-            ((_scene_ids(lab, segment, policy), ctr, exposures) for policy, ctr, exposures in arms) if scenes]
-    between = lab.config.steering == "fit-between" and len(body) > 1
-    if body:
-        lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst,
-                 {"arms": body, "control_ctr": control_ctr, **({"between_arms": True} if between else {})})
-    else:
+def exact(policy: dict | None, rate: float) -> dict:
+    """A click rate known exactly (the simulation's truth): one exposure, an interval of width 0."""
+    return {"policy": policy, "ctr": rate, "exposures": 1, "ctr_ci": [rate, rate]}
+
+
+def post_fit(lab: LoopLab, segment: int, arms: list[dict], control: dict) -> None:
+    """POST the segment's next round fitted to every scene arm's click rate (_arm_click_rates; arms whose products
+    all kept their photo are left out: they showed no scene), with the run's `common_gain`; "dropped" needs two
+    arms, and with one the common gain is kept."""
+    body = [{"scenes": scenes, "ctr": arm["ctr"], "exposures": arm["exposures"], "ctr_ci": list(arm["ctr_ci"])}
+            for arm, scenes in ((arm, _scene_ids(lab, segment, arm["policy"])) for arm in arms) if scenes]
+    if not body:
         lab.log(f"segment {segment}: no arm painted a scene; not steered")
+        return
+    common_gain = "kept" if lab.config.common_gain == "dropped" and len(body) < 2 else lab.config.common_gain
+    lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst,
+             {"arms": body, "control_ctr": control["ctr"], "control_ci": list(control["ctr_ci"]),
+              "common_gain": common_gain})
 
 
 def _scene_ids(lab: LoopLab, segment: int, policy: dict) -> list[str]:
@@ -387,7 +395,8 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "products": config.products, "shoppers": config.shoppers, "aa_experiments": config.aa_experiments,
         "aa_decisions_per_segment": config.aa_decisions,
         "step": config.step, "steer_by": config.steer_by, "styles": config.styles,
-        "with_losers": config.with_losers, "steering": config.steering, "min_share": config.min_share,
+        "with_losers": config.with_losers, "steering": config.steering,
+        **({"common_gain": config.common_gain} if config.steering == "fit" else {}), "min_share": config.min_share,
         "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }

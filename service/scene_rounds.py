@@ -22,7 +22,9 @@ import sqlalchemy as sa
 from features.images import open_image
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationPolicy
-from imagegen.presentation.steering import fitted_direction, next_condition, next_styles, rewarded_direction
+from imagegen.presentation.steering import (COMMON_GAINS, fitted_direction, next_condition, next_styles,
+                                             rewarded_direction, shrink_common_gain)
+from recsys.experiments.stats import z_value
 from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
 from service.deps import deps
@@ -70,37 +72,50 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
     return _store_round(segment, parent + 1, condition, lineage)
 
 
-def fit_round(segment: int, arms: list[dict], control_ctr: float, experiment: str | None = None,
-              between_arms: bool = False) -> dict:
+def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | None = None,
+              common_gain: str = "kept") -> dict:
     """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
-    {"scenes": [variant ids], "ctr": its click rate, "exposures": n}, `control_ctr` the control's click rate
-    (`experiment`: where they were measured, kept in the lineage; `between_arms`: only the arms' differences from
-    one another speak, steering.fitted_direction). The round paints backdrops that add the fitted direction (aim
-    "added"), its styles ordered by nearness to it."""
+    {"scenes": [variant ids], "ctr": its click rate, "exposures": n, "ctr_ci": [low, high] (optional)}, `control`
+    the control's {"ctr", "ctr_ci" (optional)} (`experiment`: where they were measured, kept in the lineage).
+    `common_gain` (steering.COMMON_GAINS): the part of the gains every arm shares is kept, shrunk by its 95 %
+    interval (needs every "ctr_ci"), or dropped (only the arms' differences speak). The round paints backdrops that
+    add the fitted direction (aim "added"), its styles ordered by nearness to it."""
+    if common_gain not in COMMON_GAINS:
+        raise PresentationError(f"common_gain must be one of {list(COMMON_GAINS)}; got {common_gain!r}")
     store = deps().variants
     records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
     parent = _round_of([record for scenes in records for record in scenes], segment)
     if condition_of(segment, parent)[0] is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
+    gains, exposures = [arm["ctr"] - control["ctr"] for arm in arms], [arm["exposures"] for arm in arms]
+    lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
+               "control_ctr": control["ctr"], **({"control_ci": control["ctr_ci"]} if control.get("ctr_ci") else {}),
+               "common_gain": common_gain, "arms": arms}
+    if common_gain == "shrunk":
+        gains, lineage["common_gain_kept"] = shrink_common_gain(
+            gains, exposures, [_se(arm.get("ctr_ci"), f"arm {i}") for i, arm in enumerate(arms)],
+            _se(control.get("ctr_ci"), "the control"))
     scenes, photos = _scenes_and_photos([record for arm in records for record in arm])  # one batch for all arms
     ends = np.cumsum([len(arm) for arm in records])[:-1]
     added = np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
-    direction = fitted_direction(added, [arm["ctr"] - control_ctr for arm in arms], [arm["exposures"] for arm in arms],
-                                 between_arms=between_arms)
-    lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
-               "control_ctr": control_ctr, **({"between_arms": True} if between_arms else {}),
-               "arms": [{"scenes": list(arm["scenes"]), "ctr": arm["ctr"], "exposures": arm["exposures"]}
-                        for arm in arms]}
+    direction = fitted_direction(added, gains, exposures, between_arms=common_gain == "dropped")
     centres = store.style_centres()
     if centres is not None:  # the round's styles, nearest the fitted direction first
         lineage["styles"] = next_styles(None, direction, centres)
     return _store_round(segment, parent + 1, direction, lineage)
 
 
-def fit_round_from_experiment(segment: int, name: str, between_arms: bool = False) -> dict:
+def _se(interval, whose: str) -> float:
+    """The standard error behind a 95 % normal interval [low, high] (the results page's)."""
+    if interval is None:
+        raise PresentationError(f"shrinking the common gain needs every click rate's interval; {whose} has none")
+    return (interval[1] - interval[0]) / (2 * z_value(0.95))
+
+
+def fit_round_from_experiment(segment: int, name: str, common_gain: str = "kept") -> dict:
     """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
-    scene arms speak with their click rates and exposures here and the images they show here (every live
-    product's that is made). Arms not yet shown in the segment are left out."""
+    scene arms speak with their click rates, intervals and exposures here and the images they show here (every
+    live product's that is made). Arms not yet shown in the segment are left out."""
     results = deps().experiments.results(name, detailed=False)  # ExperimentNotFound / not started: the caller maps
     rows = {row["arm"]: row for row in (results["segments"].get(str(segment)) or {}).get("arms", [])}
     control, *others = results["definition"]["arms"]
@@ -110,12 +125,17 @@ def fit_round_from_experiment(segment: int, name: str, between_arms: bool = Fals
     shown = [arm for arm in others
              if arm["presentation"].get("kind") == "scene" and (rows.get(arm["name"]) or {}).get("exposures")]
     arms = [{"scenes": _arm_scenes(segment, PresentationPolicy.from_dict(arm["presentation"])),
-             "ctr": rows[arm["name"]]["ctr"], "exposures": rows[arm["name"]]["exposures"]} for arm in shown]
+             **_measured(rows[arm["name"]])} for arm in shown]
     arms = [arm for arm in arms if arm["scenes"]]
     if not arms:
         raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
                                 "nothing to fit")
-    return fit_round(segment, arms, rows[control["name"]]["ctr"], experiment=name, between_arms=between_arms)
+    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, common_gain=common_gain)
+
+
+def _measured(row: dict) -> dict:
+    """An arm's click rate, its interval and exposures, as the results page has them."""
+    return {"ctr": row["ctr"], "exposures": row["exposures"], **({"ctr_ci": list(row["ctr_ci"])} if row["ctr_ci"] else {})}
 
 
 def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:

@@ -9,7 +9,8 @@ from features.vectors import unit_rows
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationMaker, PresentationPolicy, Presenter
 from imagegen.presentation.policy import round_styles
-from imagegen.presentation.steering import fitted_direction, next_condition, next_styles, rewarded_direction
+from imagegen.presentation.steering import (fitted_direction, next_condition, next_styles, rewarded_direction,
+                                             shrink_common_gain)
 from imagegen.scene.bank import backdrop_styles, backdrops_like, style_centres
 from imagegen.variants import VariantStore
 from imagegen_helpers import EMBED_DIM, tiny_scenes, unit_embeddings
@@ -198,3 +199,16 @@ def test_fitted_between_arms_an_error_in_the_controls_rate_moves_nothing():
         fitted_direction(arms[:1], gains[:1], between_arms=True)
     with pytest.raises(PresentationError, match="fit no direction \\(all zero alike"):
         fitted_direction(arms, np.full(5, 0.01), between_arms=True)
+
+
+def test_the_common_gain_is_kept_when_sure_and_dropped_when_within_its_error():
+    gains, exposures, ctr_se = np.array([0.03, 0.01, 0.02]), [500, 300, 200], [0.002, 0.003, 0.004]
+    mean = np.average(gains, weights=exposures)
+    sure, kept = shrink_common_gain(gains, exposures, ctr_se, control_se=0.0)
+    assert 0.95 < kept < 1 and np.allclose(sure - sure.mean(), gains - gains.mean())  # differences stay
+    assert np.isclose(np.average(sure, weights=exposures), kept * mean)
+    noisy, none_kept = shrink_common_gain(gains, exposures, ctr_se, control_se=0.05)  # the control tells nothing
+    assert none_kept == 0 and np.isclose(np.average(noisy, weights=exposures), 0)
+    assert np.allclose(noisy, gains - mean)
+    with pytest.raises(PresentationError, match="one finite standard error >= 0 per arm"):
+        shrink_common_gain(gains, exposures, [0.01, -1, 0.01], 0.01)

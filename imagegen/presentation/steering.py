@@ -22,8 +22,9 @@ to the arms' click rates over the control's (a ridge regression on what each arm
 its exposures), so arms that earned little pull away from what they added and close arms are told apart by what
 they added differently. The next round then paints backdrops that add that direction (aim "added"), its styles
 ordered by nearness to it, instead of a point turned toward one winner; round 3 of the loop's ceiling came out
-higher (docs/benchmarks.md, "Steering by every arm's click rate"). Fitted `between_arms`, a control measured a
-little high or low no longer tilts the direction toward or away from what every arm added alike.
+higher (docs/benchmarks.md, "Steering by every arm's click rate"). The part of the gains every arm shares is
+what a control measured a little high or low moves: `shrink_common_gain` keeps it as far as its interval says it
+is real, and `between_arms` drops it, with what every arm added alike.
 """
 from __future__ import annotations
 
@@ -72,6 +73,27 @@ def next_styles(winner_style: int | None, rewarded: np.ndarray, centres: np.ndar
     nearness = unit_rows(centres, allow_zero=True) @ rewarded
     order = [int(k) for k in np.argsort(-nearness, kind="stable") if k != winner_style]
     return ([] if winner_style is None else [int(winner_style)]) + order
+
+
+COMMON_GAINS = ("kept", "shrunk", "dropped")  # what a fit does with the part of the gains every arm shares
+
+
+def shrink_common_gain(gains: np.ndarray, exposures: np.ndarray, ctr_se: np.ndarray,
+                       control_se: float) -> tuple[np.ndarray, float]:
+    """The arms' gains over the control with their common part (the exposure-weighted mean gain) shrunk by how
+    sure it is: kept in full when it is many standard errors from zero, dropped when it is within one (then only
+    the arms' differences speak), in between by 1 - se^2 / mean^2. The mean's error is the control's (`control_se`,
+    in every gain alike) and the arms' own (`ctr_se`). Returns (the gains, the share of the common part kept)."""
+    gains, ctr_se = np.asarray(gains, dtype=np.float64).ravel(), np.asarray(ctr_se, dtype=np.float64).ravel()
+    weights = np.asarray(exposures, dtype=np.float64).ravel()
+    if not len(gains) == len(ctr_se) == len(weights) or not np.isfinite(ctr_se).all() or (ctr_se < 0).any() \
+            or not np.isfinite(control_se) or control_se < 0:
+        raise PresentationError(f"expected one finite standard error >= 0 per arm and one for the control; got "
+                                f"{ctr_se.tolist()} for {len(gains)} arms and {control_se!r}")
+    weights = weights / weights.sum()
+    mean, variance = weights @ gains, control_se ** 2 + weights ** 2 @ ctr_se ** 2
+    kept = 0.0 if mean == 0 else max(0.0, 1.0 - variance / mean ** 2)
+    return gains - (1.0 - kept) * mean, kept
 
 
 FIT_RIDGE = 0.01  # against the arms' unit directions (Gram diagonal 1): close arms are still told apart

@@ -191,16 +191,18 @@ def test_fitted_steering_hands_every_scene_arm_with_its_click_rate_to_the_rounds
     rounds = ceiling_rounds(lab, segments, hidden_likings(lab, segments))
     for segment in segments:
         fitted = lab.call("GET", f"/v1/segments/{segment}/rounds", lab.analyst)["rounds"][1]
-        assert fitted["aim"] == "added" and fitted["control_ctr"] == BASE_CTR
+        assert fitted["aim"] == "added" and fitted["control_ctr"] == BASE_CTR and fitted["common_gain"] == "kept"
         assert np.allclose([arm["ctr"] for arm in fitted["arms"]], BASE_CTR * (1 + rounds[0][segment]))
         assert all(len(arm["scenes"]) == 2 for arm in fitted["arms"])  # both products' scenes of each arm
 
 
 def test_fitted_steering_reads_each_arms_click_rate_and_exposures_off_the_results_page():
     from lab.loop_simulation import _arm_click_rates
-    rows = [{"arm": "photo", "ctr": 0.05, "exposures": 400}, {"arm": "scene-0", "ctr": 0.07, "exposures": 900},
-            {"arm": "scene-1", "ctr": None, "exposures": 0}]  # never played: nothing to fit to
+    rows = [{"arm": "photo", "ctr": 0.05, "exposures": 400, "ctr_ci": [0.04, 0.06]},
+            {"arm": "scene-0", "ctr": 0.07, "exposures": 900, "ctr_ci": [0.065, 0.075]},
+            {"arm": "scene-1", "ctr": None, "exposures": 0, "ctr_ci": None}]  # never played: nothing to fit to
     finished = {"round": 1, "results": {"segments": {"3": {"arms": rows}}}}
     played, control = _arm_click_rates(finished, 3, LoopConfig(candidates=2, styles="follow", steering="fit"))
-    assert control == 0.05
-    assert played == [({"kind": "scene", "round_style": 0, "round": 1}, 0.07, 900)]
+    assert control == {"ctr": 0.05, "ctr_ci": [0.04, 0.06]}
+    assert played == [{"policy": {"kind": "scene", "round_style": 0, "round": 1}, "ctr": 0.07, "exposures": 900,
+                       "ctr_ci": [0.065, 0.075]}]
