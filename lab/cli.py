@@ -99,14 +99,14 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--steering", type=click.Choice(["winner", "fit"]), default="winner", show_default=True,
               help="The winning arm's scenes steer the next round (by --step), or every scene arm's with its click "
                    "rate: the next round paints what the fit to them says shoppers reward.")
-@click.option("--common-gain", type=click.Choice(["kept", "shrunk", "dropped"]), default="kept", show_default=True,
-              help="Fitted steering: the part of the arms' gains over the control that they all share (what an "
-                   "error in the control's rate moves) is kept, shrunk by its interval, or dropped.")
+@click.option("--fit", type=click.Choice(["exposures", "intervals", "between-arms"]), default="exposures",
+              show_default=True, help="Fitted steering: the arms' gains over the control weighed by their exposures, "
+                                      "by their intervals (the control's error in every gain), or only how they differ.")
 @seed_option
 @json_option()
 def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, shoppers, aa_experiments, aa_decisions,
                           min_share, requests_per_second, steer_by, step, ceiling, styles, with_losers, steering,
-                          common_gain, seed, as_json):
+                          fit, seed, as_json):
     """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
     import shutil
 
@@ -119,7 +119,7 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, s
                         aa_decisions=aa_decisions,
                         min_share=min_share,
                         seconds_between_requests=1 / requests_per_second, steer_by=steer_by, step=step, styles=styles,
-                        with_losers=with_losers, steering=steering, common_gain=common_gain,
+                        with_losers=with_losers, steering=steering, fit=fit,
                         seed=seed)
     run = run_loop_ceiling if ceiling else run_loop_simulation
     result = run(Path(folder), config, scene_spec, encoder_spec, log=lambda line: click.echo(line, err=True))

@@ -126,7 +126,7 @@ def run_loop_ceiling(folder: Path, config: LoopConfig, scene_spec: str = "embedd
             "rounds": config.rounds, "segments": config.segments, "candidates": config.candidates,
             "products": config.products, "step": config.step, "styles": config.styles,
             "with_losers": config.with_losers, "steering": config.steering,
-            **({"common_gain": config.common_gain} if config.steering == "fit" else {}),
+            **({"fit": config.fit} if config.steering == "fit" else {}),
             "steer_by": ("oracle (every scene arm's true click rate; no shoppers, no bandit)"
                          if config.steering == "fit" else "oracle (the truly best arm; no shoppers, no bandit)"),
             "simulated": "SIMULATED: clicks follow a hidden per-segment liking of backdrops in CLIP space"}

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from features.images import open_image
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationPolicy
-from imagegen.presentation.steering import (COMMON_GAINS, fitted_direction, next_condition, next_styles,
-                                             rewarded_direction, shrink_common_gain)
+from imagegen.presentation.steering import (FITS, fitted_direction, gain_noise, next_condition, next_styles,
+                                             rewarded_direction)
 from recsys.experiments.stats import z_value
 from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
@@ -73,15 +73,15 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
 
 
 def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | None = None,
-              common_gain: str = "kept") -> dict:
+              fit: str = "exposures") -> dict:
     """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
     {"scenes": [variant ids], "ctr": its click rate, "exposures": n, "ctr_ci": [low, high] (optional)}, `control`
     the control's {"ctr", "ctr_ci" (optional)} (`experiment`: where they were measured, kept in the lineage).
-    `common_gain` (steering.COMMON_GAINS): the part of the gains every arm shares is kept, shrunk by its 95 %
-    interval (needs every "ctr_ci"), or dropped (only the arms' differences speak). The round paints backdrops that
-    add the fitted direction (aim "added"), its styles ordered by nearness to it."""
-    if common_gain not in COMMON_GAINS:
-        raise PresentationError(f"common_gain must be one of {list(COMMON_GAINS)}; got {common_gain!r}")
+    `fit` (steering.FITS) weighs the arms' gains over the control by their exposures, by their 95 % intervals (needs
+    every "ctr_ci": the control's error is in every gain), or reads only how they differ ("between-arms"). The round
+    paints backdrops that add the fitted direction (aim "added"), its styles ordered by nearness to it."""
+    if fit not in FITS:
+        raise PresentationError(f"fit must be one of {list(FITS)}; got {fit!r}")
     store = deps().variants
     records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
     parent = _round_of([record for scenes in records for record in scenes], segment)
@@ -90,15 +90,13 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
     gains, exposures = [arm["ctr"] - control["ctr"] for arm in arms], [arm["exposures"] for arm in arms]
     lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
                "control_ctr": control["ctr"], **({"control_ci": control["ctr_ci"]} if control.get("ctr_ci") else {}),
-               "common_gain": common_gain, "arms": arms}
-    if common_gain == "shrunk":
-        gains, lineage["common_gain_kept"] = shrink_common_gain(
-            gains, exposures, [_se(arm.get("ctr_ci"), f"arm {i}") for i, arm in enumerate(arms)],
-            _se(control.get("ctr_ci"), "the control"))
+               "fit": fit, "arms": arms}
+    noise = gain_noise([_se(arm.get("ctr_ci"), f"arm {i}") for i, arm in enumerate(arms)],
+                       _se(control.get("ctr_ci"), "the control")) if fit == "intervals" else None
     scenes, photos = _scenes_and_photos([record for arm in records for record in arm])  # one batch for all arms
     ends = np.cumsum([len(arm) for arm in records])[:-1]
     added = np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
-    direction = fitted_direction(added, gains, exposures, between_arms=common_gain == "dropped")
+    direction = fitted_direction(added, gains, exposures, between_arms=fit == "between-arms", noise=noise)
     centres = store.style_centres()
     if centres is not None:  # the round's styles, nearest the fitted direction first
         lineage["styles"] = next_styles(None, direction, centres)
@@ -108,11 +106,11 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
 def _se(interval, whose: str) -> float:
     """The standard error behind a 95 % normal interval [low, high] (the results page's)."""
     if interval is None:
-        raise PresentationError(f"shrinking the common gain needs every click rate's interval; {whose} has none")
+        raise PresentationError(f'the fit "intervals" needs every click rate\'s interval; {whose} has none')
     return (interval[1] - interval[0]) / (2 * z_value(0.95))
 
 
-def fit_round_from_experiment(segment: int, name: str, common_gain: str = "kept") -> dict:
+def fit_round_from_experiment(segment: int, name: str, fit: str = "exposures") -> dict:
     """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
     scene arms speak with their click rates, intervals and exposures here and the images they show here (every
     live product's that is made). Arms not yet shown in the segment are left out."""
@@ -130,12 +128,13 @@ def fit_round_from_experiment(segment: int, name: str, common_gain: str = "kept"
     if not arms:
         raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
                                 "nothing to fit")
-    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, common_gain=common_gain)
+    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit)
 
 
 def _measured(row: dict) -> dict:
     """An arm's click rate, its interval and exposures, as the results page has them."""
-    return {"ctr": row["ctr"], "exposures": row["exposures"], **({"ctr_ci": list(row["ctr_ci"])} if row["ctr_ci"] else {})}
+    interval = {"ctr_ci": list(row["ctr_ci"])} if row["ctr_ci"] else {}
+    return {"ctr": row["ctr"], "exposures": row["exposures"], **interval}
 
 
 def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:

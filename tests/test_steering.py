@@ -9,8 +9,8 @@ from features.vectors import unit_rows
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationMaker, PresentationPolicy, Presenter
 from imagegen.presentation.policy import round_styles
-from imagegen.presentation.steering import (fitted_direction, next_condition, next_styles, rewarded_direction,
-                                             shrink_common_gain)
+from imagegen.presentation.steering import (fitted_direction, gain_noise, next_condition, next_styles,
+                                             rewarded_direction)
 from imagegen.scene.bank import backdrop_styles, backdrops_like, style_centres
 from imagegen.variants import VariantStore
 from imagegen_helpers import EMBED_DIM, tiny_scenes, unit_embeddings
@@ -201,14 +201,18 @@ def test_fitted_between_arms_an_error_in_the_controls_rate_moves_nothing():
         fitted_direction(arms, np.full(5, 0.01), between_arms=True)
 
 
-def test_the_common_gain_is_kept_when_sure_and_dropped_when_within_its_error():
-    gains, exposures, ctr_se = np.array([0.03, 0.01, 0.02]), [500, 300, 200], [0.002, 0.003, 0.004]
-    mean = np.average(gains, weights=exposures)
-    sure, kept = shrink_common_gain(gains, exposures, ctr_se, control_se=0.0)
-    assert 0.95 < kept < 1 and np.allclose(sure - sure.mean(), gains - gains.mean())  # differences stay
-    assert np.isclose(np.average(sure, weights=exposures), kept * mean)
-    noisy, none_kept = shrink_common_gain(gains, exposures, ctr_se, control_se=0.05)  # the control tells nothing
-    assert none_kept == 0 and np.isclose(np.average(noisy, weights=exposures), 0)
-    assert np.allclose(noisy, gains - mean)
-    with pytest.raises(PresentationError, match="one finite standard error >= 0 per arm"):
-        shrink_common_gain(gains, exposures, [0.01, -1, 0.01], 0.01)
+def test_weighed_by_their_intervals_a_starved_arms_loose_gain_does_not_push_the_fit_away_from_it():
+    rng = np.random.default_rng(0)
+    common = unit_embeddings(1, seed=16)[0]
+    arms = unit_rows(common + 0.6 * rng.normal(size=(3, EMBED_DIM)) / np.sqrt(EMBED_DIM))
+    gains, exposures = np.array([0.0104, -0.008, 0.0059]), [9080, 752, 5152]  # the middle arm seen little
+    noise = gain_noise(np.array([0.004, 0.012, 0.005]) / 1.96, 0.0035 / 1.96)
+    by_exposures, by_intervals = fitted_direction(arms, gains, exposures), fitted_direction(arms, gains, noise=noise)
+    assert arms[1] @ by_exposures < 0 < arms[1] @ by_intervals  # its gain is within its noise: little say
+    assert arms[0] @ by_intervals > arms[0] @ by_exposures  # the surest gain says the most
+    exact = fitted_direction(arms, gains, noise=np.zeros((3, 3)))  # no noise: the unweighted ridge itself
+    assert np.allclose(exact, fitted_direction(arms, gains), atol=1e-6)
+    with pytest.raises(PresentationError, match="finite standard errors >= 0"):
+        gain_noise([0.01, -1, 0.01], 0.01)
+    with pytest.raises(PresentationError, match="symmetric finite 3x3 noise covariance"):
+        fitted_direction(arms, gains, noise=np.eye(2))

@@ -23,8 +23,9 @@ its exposures), so arms that earned little pull away from what they added and cl
 they added differently. The next round then paints backdrops that add that direction (aim "added"), its styles
 ordered by nearness to it, instead of a point turned toward one winner; round 3 of the loop's ceiling came out
 higher (docs/benchmarks.md, "Steering by every arm's click rate"). The part of the gains every arm shares is
-what a control measured a little high or low moves: `shrink_common_gain` keeps it as far as its interval says it
-is real, and `between_arms` drops it, with what every arm added alike.
+what a control measured a little high or low moves, and an arm the bandit starved is measured loosely:
+weighed by their intervals (`noise`), gains within their noise move the fit little; `between_arms` drops the
+common part, with what every arm added alike.
 """
 from __future__ import annotations
 
@@ -75,39 +76,36 @@ def next_styles(winner_style: int | None, rewarded: np.ndarray, centres: np.ndar
     return ([] if winner_style is None else [int(winner_style)]) + order
 
 
-COMMON_GAINS = ("kept", "shrunk", "dropped")  # what a fit does with the part of the gains every arm shares
+FITS = ("exposures", "intervals", "between-arms")  # how a fit weighs the arms' gains (service.scene_rounds)
 
 
-def shrink_common_gain(gains: np.ndarray, exposures: np.ndarray, ctr_se: np.ndarray,
-                       control_se: float) -> tuple[np.ndarray, float]:
-    """The arms' gains over the control with their common part (the exposure-weighted mean gain) shrunk by how
-    sure it is: kept in full when it is many standard errors from zero, dropped when it is within one (then only
-    the arms' differences speak), in between by 1 - se^2 / mean^2. The mean's error is the control's (`control_se`,
-    in every gain alike) and the arms' own (`ctr_se`). Returns (the gains, the share of the common part kept)."""
-    gains, ctr_se = np.asarray(gains, dtype=np.float64).ravel(), np.asarray(ctr_se, dtype=np.float64).ravel()
-    weights = np.asarray(exposures, dtype=np.float64).ravel()
-    if not len(gains) == len(ctr_se) == len(weights) or not np.isfinite(ctr_se).all() or (ctr_se < 0).any() \
-            or not np.isfinite(control_se) or control_se < 0:
-        raise PresentationError(f"expected one finite standard error >= 0 per arm and one for the control; got "
-                                f"{ctr_se.tolist()} for {len(gains)} arms and {control_se!r}")
-    weights = weights / weights.sum()
-    mean, variance = weights @ gains, control_se ** 2 + weights ** 2 @ ctr_se ** 2
-    kept = 0.0 if mean == 0 else max(0.0, 1.0 - variance / mean ** 2)
-    return gains - (1.0 - kept) * mean, kept
+def gain_noise(ctr_se, control_se: float) -> np.ndarray:
+    """The covariance of the arms' measured gains over the control: each arm's own error (`ctr_se`, the standard
+    error of its click rate) and the control's (`control_se`), which every gain shares."""
+    ctr_se = np.asarray(ctr_se, dtype=np.float64).ravel()
+    if not (np.isfinite(ctr_se).all() and (ctr_se >= 0).all() and np.isfinite(control_se) and control_se >= 0):
+        raise PresentationError(f"expected finite standard errors >= 0; got {ctr_se.tolist()} for the arms and "
+                                f"{control_se!r} for the control")
+    return np.diag(ctr_se ** 2) + control_se ** 2
 
 
 FIT_RIDGE = 0.01  # against the arms' unit directions (Gram diagonal 1): close arms are still told apart
 
 
 def fitted_direction(added_by_arm: np.ndarray, gains: np.ndarray, exposures: np.ndarray | None = None,
-                     ridge: float = FIT_RIDGE, between_arms: bool = False) -> np.ndarray:
+                     ridge: float = FIT_RIDGE, between_arms: bool = False,
+                     noise: np.ndarray | None = None) -> np.ndarray:
     """The unit direction whose likeness to what each arm's backdrops added (`added_by_arm`, one row per arm:
     rewarded_direction of its scenes) best explains the arm's `gains` (its click rate minus the control's),
     by ridge regression weighted by `exposures` (None: equal): the least-norm direction in the span of the arms.
 
     `between_arms`: only how the arms differ from one another speaks (gains and directions less their weighted
     means, as a free intercept would): an error in the control's rate, which shifts every gain alike, then moves
-    nothing, and neither does what every arm added alike. Needs two arms at least."""
+    nothing, and neither does what every arm added alike. Needs two arms at least.
+
+    `noise` (gain_noise: the gains' error covariance, from their intervals) weighs each gain by how sure it is in
+    place of `exposures`: a Bayesian ridge whose prior scale is what the gains vary by beyond their noise, so a gain
+    within its noise (a starved arm's, or every gain's when the control is unsure) moves the direction little."""
     added = np.atleast_2d(np.asarray(added_by_arm, dtype=np.float64))
     gains = np.asarray(gains, dtype=np.float64).ravel()
     weights = np.ones(len(gains)) if exposures is None else np.asarray(exposures, dtype=np.float64).ravel()
@@ -124,11 +122,29 @@ def fitted_direction(added_by_arm: np.ndarray, gains: np.ndarray, exposures: np.
             raise PresentationError(f"fitting between arms needs two arms at least; got {len(gains)} arm")
         mean = weights / len(weights)  # weights of the exposure-weighted mean
         targets, directions = gains - mean @ gains, directions - mean @ directions
-    coefficients = np.linalg.solve(weights[:, None] * (directions @ directions.T) + ridge * np.eye(len(gains)),
-                                   weights * targets)
+    if noise is None:
+        coefficients = np.linalg.solve(weights[:, None] * (directions @ directions.T) + ridge * np.eye(len(gains)),
+                                       weights * targets)
+    else:
+        coefficients = np.linalg.solve(directions @ directions.T + ridge * np.eye(len(gains))
+                                       + _checked_noise(noise, len(gains)) / _prior_scale(targets, noise), targets)
     fitted = directions.T @ coefficients
     if np.linalg.norm(fitted) < 1e-9:
         alike = " alike" if between_arms else ""
         raise PresentationError(f"the arms' gains {gains.tolist()} fit no direction (all zero{alike}, or their "
                                 "backdrops added nothing apart): nothing to steer by")
     return unit_rows(fitted)[0].astype(np.float32)
+
+
+def _checked_noise(noise, arms: int) -> np.ndarray:
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.shape != (arms, arms) or not np.isfinite(noise).all() or not np.allclose(noise, noise.T):
+        raise PresentationError(f"expected a symmetric finite {arms}x{arms} noise covariance; got shape {noise.shape}")
+    return noise
+
+
+def _prior_scale(gains: np.ndarray, noise: np.ndarray) -> float:
+    """How much the gains vary beyond their noise (the mean square less the mean noise variance), never below a
+    thousandth of that noise: the prior variance of a gain along one arm's direction."""
+    noise_variance = float(np.mean(np.diag(noise)))
+    return max(float(np.mean(gains ** 2)) - noise_variance, 1e-3 * noise_variance, 1e-12)

@@ -10,10 +10,10 @@ next round paints what the fit to them says shoppers reward (service.scene_round
                                            fitted to what each arm earned (aim "added")
     POST /v1/segments/<segment>/rounds     {"experiment": "<name>"} -> 201 the same, with the click rates, exposures
                                            and images of that experiment's arms in this segment
-    Either fitted body may add "common_gain": what the fit does with the part of the gains every arm shares (the
-    part a control measured a little high or low moves): "kept" (the default), "shrunk" by its 95 % interval
-    (the experiment's results have the intervals; with your own numbers give each arm's "ctr_ci": [low, high] and
-    "control_ci"), or "dropped" (only how the arms differ from one another speaks; two arms at least).
+    Either fitted body may add "fit", how the arms' gains over the control are weighed: "exposures" (the default),
+    "intervals" (each by its 95 % interval, the control's error in every gain: gains within their noise move the
+    fit little; the experiment's results have the intervals, with your own numbers give each arm's "ctr_ci":
+    [low, high] and a "control_ci"), or "between-arms" (only how the arms differ speaks; two arms at least).
 
 An experiment arm shows a round with the presentation {"kind": "scene", "round": n}; with "round_style": j it
 paints the round's j-th style (the winners' style first, then the styles nearest what won). Analyst key (scope
@@ -25,7 +25,7 @@ import math
 
 from flask import Blueprint, jsonify
 
-from imagegen.presentation.steering import COMMON_GAINS
+from imagegen.presentation.steering import FITS
 from recsys.experiments import ExperimentError
 from service import scene_rounds
 from service.api.experiments import experiment_error
@@ -46,15 +46,16 @@ ROUND = {"type": "object", "required": ["round"], "properties": {
                "description": "the round's scene styles in the order round_style counts them: the winners' first "
                               "(fitted: the nearest the fitted direction first)"},
     "aim": {"type": "string", "enum": ["added"], "description": "a fitted round paints what its backdrops add"},
-    "common_gain": {"type": "string", "enum": list(COMMON_GAINS)}, "common_gain_kept": {"type": "number"},
+    "fit": {"type": "string", "enum": list(FITS)},
     "control_ctr": {"type": "number"}, "arms": {"type": "array", "items": {"type": "object"}}}}
 SCENES = {"type": "array", "minItems": 1, "maxItems": MAX_WINNERS,
           "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern}}
 INTERVAL = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
             "description": "a 95 % interval [low, high] of the click rate (the results page's)"}
-COMMON_GAIN = {"type": "string", "enum": list(COMMON_GAINS), "default": "kept",
-               "description": "the part of the gains every arm shares: kept, shrunk by its interval (needs every "
-                              "click rate's), or dropped (only the arms' differences speak; two arms at least)"}
+FIT = {"type": "string", "enum": list(FITS), "default": "exposures",
+       "description": "how the arms' gains over the control are weighed: by exposures, by their intervals (needs "
+                      "every click rate's; the control's error is in every gain), or only how they differ "
+                      "(between-arms; two arms at least)"}
 FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProperties": False, "properties": {
     "arms": {"type": "array", "minItems": 1, "maxItems": MAX_ARMS, "items": {
         "type": "object", "required": ["scenes", "ctr", "exposures"], "additionalProperties": False, "properties": {
@@ -62,11 +63,11 @@ FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProp
             "exposures": {"type": "integer", "minimum": 1}, "ctr_ci": INTERVAL}},
         "description": "every scene arm of one round with its click rate in this segment (the results page's)"},
     "control_ctr": {"type": "number", "minimum": 0, "maximum": 1, "description": "the control arm's click rate"},
-    "control_ci": INTERVAL, "common_gain": COMMON_GAIN}}
+    "control_ci": INTERVAL, "fit": FIT}}
 FROM_EXPERIMENT = {"type": "object", "required": ["experiment"], "additionalProperties": False, "properties": {
     "experiment": {"type": "string", "minLength": 1, "description": "fit to this experiment's arms in the segment: "
                    "its first arm is the control, its scene arms' click rates, exposures and images speak"},
-    "common_gain": COMMON_GAIN}}
+    "fit": FIT}}
 OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
     "get": _op("A taste segment's rounds of scenes and their lineage", "experiments", "200",
                {"type": "object", "required": ["segment", "rounds"], "properties": {
@@ -98,16 +99,15 @@ def list_rounds(segment: str):
 def start_round(segment: str):
     number, body = _segment(segment), json_body()
     if isinstance(body, dict) and "experiment" in body:
-        if not set(body) <= {"experiment", "common_gain"} or not isinstance(body["experiment"], str) \
+        if not set(body) <= {"experiment", "fit"} or not isinstance(body["experiment"], str) \
                 or not body["experiment"]:
-            raise bad_request("body", body, 'a JSON object {"experiment": "<name>", "common_gain": "kept"} and '
+            raise bad_request("body", body, 'a JSON object {"experiment": "<name>", "fit": "exposures"} and '
                                             'nothing else')
-        common_gain = _common_gain(body, arms=None)
-        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], common_gain)), 201
+        fit = _fit(body, arms=None)
+        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], fit)), 201
     if isinstance(body, dict) and "arms" in body:
         arms, control = _fitted_body(body)
-        common_gain = _common_gain(body, arms)
-        return jsonify(scene_rounds.fit_round(number, arms, control, common_gain=common_gain)), 201
+        return jsonify(scene_rounds.fit_round(number, arms, control, fit=_fit(body, arms))), 201
     if not isinstance(body, dict) or not set(body) <= {"winners", "step", "losers"} or "winners" not in body:
         raise bad_request("body", body, 'a JSON object {"winners": [variant ids], "step": 0.5, "losers": [...]} '
                                         'or {"arms": [{"scenes": [variant ids], "ctr": 0.06, "exposures": 100}], '
@@ -124,9 +124,9 @@ def start_round(segment: str):
 
 def _fitted_body(body: dict) -> tuple[list[dict], dict]:
     """The arms and the control ({"ctr", "ctr_ci" when given}) of a fitted round's body, checked."""
-    if not set(body) <= {"arms", "control_ctr", "control_ci", "common_gain"} or "control_ctr" not in body:
+    if not set(body) <= {"arms", "control_ctr", "control_ci", "fit"} or "control_ctr" not in body:
         raise bad_request("body", sorted(body), 'a JSON object {"arms": [...], "control_ctr": 0.05, "control_ci": '
-                                                '[0.04, 0.06], "common_gain": "kept"} and nothing else')
+                                                '[0.04, 0.06], "fit": "exposures"} and nothing else')
     arms, control_ctr = body["arms"], body["control_ctr"]
     if not isinstance(arms, list) or not 1 <= len(arms) <= MAX_ARMS:
         raise bad_request("arms", arms, f"a list of 1 to {MAX_ARMS} scene arms")
@@ -160,16 +160,16 @@ def _check_interval(name: str, interval) -> list[float]:
     return [float(x) for x in interval]
 
 
-def _common_gain(body: dict, arms: list[dict] | None) -> str:
-    """The body's "common_gain", checked against what it needs (arms None: an experiment's, checked later)."""
-    value = body.get("common_gain", "kept")
-    if value not in COMMON_GAINS:
-        raise bad_request("common_gain", value, f"one of {list(COMMON_GAINS)}")
-    if arms is not None and value == "dropped" and len(arms) < 2:
-        raise bad_request("arms", arms, 'two scene arms at least, to fit between them ("common_gain": "dropped")')
-    if arms is not None and value == "shrunk" and ("control_ci" not in body or any("ctr_ci" not in a for a in arms)):
-        raise bad_request("common_gain", value, 'each arm\'s "ctr_ci" and a "control_ci" with it (the intervals '
-                                                'it shrinks by), or "kept" / "dropped"')
+def _fit(body: dict, arms: list[dict] | None) -> str:
+    """The body's "fit", checked against what it needs (arms None: an experiment's, checked later)."""
+    value = body.get("fit", "exposures")
+    if value not in FITS:
+        raise bad_request("fit", value, f"one of {list(FITS)}")
+    if arms is not None and value == "between-arms" and len(arms) < 2:
+        raise bad_request("arms", arms, 'two scene arms at least, to fit between them ("fit": "between-arms")')
+    if arms is not None and value == "intervals" and ("control_ci" not in body or any("ctr_ci" not in a for a in arms)):
+        raise bad_request("fit", value, 'each arm\'s "ctr_ci" and a "control_ci" with it (the intervals it '
+                                        'weighs by), or "exposures" / "between-arms"')
     return value
 
 

@@ -191,7 +191,7 @@ def test_fitted_steering_hands_every_scene_arm_with_its_click_rate_to_the_rounds
     rounds = ceiling_rounds(lab, segments, hidden_likings(lab, segments))
     for segment in segments:
         fitted = lab.call("GET", f"/v1/segments/{segment}/rounds", lab.analyst)["rounds"][1]
-        assert fitted["aim"] == "added" and fitted["control_ctr"] == BASE_CTR and fitted["common_gain"] == "kept"
+        assert fitted["aim"] == "added" and fitted["control_ctr"] == BASE_CTR and fitted["fit"] == "exposures"
         assert np.allclose([arm["ctr"] for arm in fitted["arms"]], BASE_CTR * (1 + rounds[0][segment]))
         assert all(len(arm["scenes"]) == 2 for arm in fitted["arms"])  # both products' scenes of each arm
 

@@ -6,7 +6,7 @@ from PIL import Image
 from service_helpers import auth, shopper_wanting_variants
 
 from imagegen.presentation import PresentationPolicy
-from imagegen.presentation.steering import fitted_direction, next_condition, rewarded_direction, shrink_common_gain
+from imagegen.presentation.steering import fitted_direction, gain_noise, next_condition, rewarded_direction
 from service.generation import request_variant
 
 ANALYST, STOREFRONT = auth("analyst"), auth("storefront")
@@ -151,34 +151,32 @@ def test_every_arms_click_rate_fits_the_next_round_which_paints_what_the_fit_say
     assert painted.policy.round == 1 and painted.lineage["aim"] == "added" and np.allclose(painted.condition, stored)
 
 
-def test_a_fitted_round_keeps_shrinks_or_drops_the_gain_every_arm_shares(app, client):
+def test_a_round_fitted_by_intervals_weighs_each_gain_by_its_own_and_the_controls(app, client):
     segment, scenes = made_scenes(app, client)
     arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900, "ctr_ci": [0.06, 0.08]},
             {"scenes": scenes[1:3], "ctr": 0.06, "exposures": 300, "ctr_ci": [0.04, 0.08]}]
-    added = np.stack([rewarded_direction(*scene_embeddings(app, client, arm["scenes"])) for arm in arms])
-    gains, exposures = np.array([0.02, 0.01]), [900, 300]
-    body = {"arms": arms, "control_ctr": 0.05, "control_ci": [0.045, 0.055]}
-    # a control this sure: the common gain (0.0175) is kept nearly whole
-    started = client.post(f"/v1/segments/{segment}/rounds", json={**body, "common_gain": "shrunk"}, headers=ANALYST)
+    body = {"arms": arms, "control_ctr": 0.05, "control_ci": [0.045, 0.055], "fit": "intervals"}
+    started = client.post(f"/v1/segments/{segment}/rounds", json=body, headers=ANALYST)
     assert started.status_code == 201, started.json
-    shrunk, kept = shrink_common_gain(gains, exposures, [0.01 / 1.96, 0.02 / 1.96], 0.005 / 1.96)
-    assert started.json["common_gain"] == "shrunk" and started.json["control_ci"] == [0.045, 0.055]
-    assert np.isclose(started.json["common_gain_kept"], kept, atol=1e-3) and 0.8 < kept < 1
+    assert started.json["fit"] == "intervals" and started.json["control_ci"] == [0.045, 0.055]
+    assert started.json["arms"] == arms  # their intervals kept in the lineage
+    added = np.stack([rewarded_direction(*scene_embeddings(app, client, arm["scenes"])) for arm in arms])
     with app.app_context():
         from service.scene_rounds import condition_of
         stored, _ = condition_of(segment, 1)
-    assert np.allclose(stored, fitted_direction(added, shrunk, exposures), atol=1e-4)
-    assert not np.allclose(stored, fitted_direction(added, gains, exposures, between_arms=True), atol=1e-3)
+    noise = gain_noise(np.array([0.01, 0.02]) / 1.959964, 0.005 / 1.959964)  # half-widths over z(0.95)
+    assert np.allclose(stored, fitted_direction(added, [0.02, 0.01], noise=noise), atol=1e-4)
+    assert not np.allclose(stored, fitted_direction(added, [0.02, 0.01], [900, 300]), atol=1e-3)
 
 
-def test_a_round_fitted_with_the_common_gain_dropped_reads_only_how_the_arms_differ(app, client):
+def test_a_round_fitted_between_arms_reads_only_how_the_arms_differ(app, client):
     segment, scenes = made_scenes(app, client)
     arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900},
             {"scenes": scenes[1:3], "ctr": 0.04, "exposures": 300}]
-    body = {"arms": arms, "control_ctr": 0.05, "common_gain": "dropped"}
+    body = {"arms": arms, "control_ctr": 0.05, "fit": "between-arms"}
     started = client.post(f"/v1/segments/{segment}/rounds", json=body, headers=ANALYST)
     assert started.status_code == 201, started.json
-    assert started.json["common_gain"] == "dropped" and "common_gain_kept" not in started.json
+    assert started.json["fit"] == "between-arms"
     added = np.stack([rewarded_direction(*scene_embeddings(app, client, arm["scenes"])) for arm in arms])
     with app.app_context():
         from service.scene_rounds import condition_of
@@ -197,9 +195,9 @@ def test_a_fitted_round_says_what_is_wrong_with_its_body(app, client):
              ({"arms": [arm, arm], "control_ctr": 0.05}, "each scene in one arm only"),
              ({"arms": [arm], "control_ctr": "high"}, "control_ctr"),
              ({"arms": [arm], "control_ctr": 0.05, "step": 1}, "nothing else"),
-             ({"arms": [arm], "control_ctr": 0.05, "common_gain": "halved"}, "common_gain"),
-             ({"arms": [arm], "control_ctr": 0.05, "common_gain": "dropped"}, "two scene arms at least"),
-             ({"arms": [arm], "control_ctr": 0.05, "control_ci": [0.04, 0.06], "common_gain": "shrunk"},
+             ({"arms": [arm], "control_ctr": 0.05, "fit": "halved"}, "fit"),
+             ({"arms": [arm], "control_ctr": 0.05, "fit": "between-arms"}, "two scene arms at least"),
+             ({"arms": [arm], "control_ctr": 0.05, "control_ci": [0.04, 0.06], "fit": "intervals"},
               'each arm\'s "ctr_ci"'),
              ({"arms": [{**arm, "ctr_ci": [0.07, 0.05]}], "control_ctr": 0.05}, "arms[0].ctr_ci"),
              ({"arms": [arm], "control_ctr": 0.05, "control_ci": [0.04]}, "control_ci")]
