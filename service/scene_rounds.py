@@ -110,7 +110,7 @@ def _se(interval, whose: str) -> float:
     return (interval[1] - interval[0]) / (2 * z_value(0.95))
 
 
-def fit_round_from_experiment(segment: int, name: str, fit: str = "exposures") -> dict:
+def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals") -> dict:
     """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
     scene arms speak with their click rates, intervals and exposures here and the images they show here (every
     live product's that is made). Arms not yet shown in the segment are left out."""

@@ -10,10 +10,11 @@ next round paints what the fit to them says shoppers reward (service.scene_round
                                            fitted to what each arm earned (aim "added")
     POST /v1/segments/<segment>/rounds     {"experiment": "<name>"} -> 201 the same, with the click rates, exposures
                                            and images of that experiment's arms in this segment
-    Either fitted body may add "fit", how the arms' gains over the control are weighed: "exposures" (the default),
-    "intervals" (each by its 95 % interval, the control's error in every gain: gains within their noise move the
-    fit little; the experiment's results have the intervals, with your own numbers give each arm's "ctr_ci":
-    [low, high] and a "control_ci"), or "between-arms" (only how the arms differ speaks; two arms at least).
+    Either fitted body may add "fit", how the arms' gains over the control are weighed: "intervals" (each by its
+    95 % interval, the control's error in every gain: gains within their noise move the fit little; the default
+    wherever every interval is known: an experiment's results have them, with your own numbers give each arm's
+    "ctr_ci": [low, high] and a "control_ci"), "exposures" (the default without them), or "between-arms" (only how
+    the arms differ speaks; two arms at least).
 
 An experiment arm shows a round with the presentation {"kind": "scene", "round": n}; with "round_style": j it
 paints the round's j-th style (the winners' style first, then the styles nearest what won). Analyst key (scope
@@ -52,10 +53,10 @@ SCENES = {"type": "array", "minItems": 1, "maxItems": MAX_WINNERS,
           "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern}}
 INTERVAL = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
             "description": "a 95 % interval [low, high] of the click rate (the results page's)"}
-FIT = {"type": "string", "enum": list(FITS), "default": "exposures",
-       "description": "how the arms' gains over the control are weighed: by exposures, by their intervals (needs "
-                      "every click rate's; the control's error is in every gain), or only how they differ "
-                      "(between-arms; two arms at least)"}
+FIT = {"type": "string", "enum": list(FITS),
+       "description": "how the arms' gains over the control are weighed: by their intervals (the control's error "
+                      "in every gain; the default where every interval is known), by exposures (the default "
+                      "without them), or only how they differ (between-arms; two arms at least)"}
 FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProperties": False, "properties": {
     "arms": {"type": "array", "minItems": 1, "maxItems": MAX_ARMS, "items": {
         "type": "object", "required": ["scenes", "ctr", "exposures"], "additionalProperties": False, "properties": {
@@ -101,7 +102,7 @@ def start_round(segment: str):
     if isinstance(body, dict) and "experiment" in body:
         if not set(body) <= {"experiment", "fit"} or not isinstance(body["experiment"], str) \
                 or not body["experiment"]:
-            raise bad_request("body", body, 'a JSON object {"experiment": "<name>", "fit": "exposures"} and '
+            raise bad_request("body", body, 'a JSON object {"experiment": "<name>", "fit": "intervals"} and '
                                             'nothing else')
         fit = _fit(body, arms=None)
         return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], fit)), 201
@@ -161,8 +162,10 @@ def _check_interval(name: str, interval) -> list[float]:
 
 
 def _fit(body: dict, arms: list[dict] | None) -> str:
-    """The body's "fit", checked against what it needs (arms None: an experiment's, checked later)."""
-    value = body.get("fit", "exposures")
+    """The body's "fit", checked against what it needs (arms None: an experiment's, whose results have every
+    interval); "intervals" by default where every interval is known, else "exposures"."""
+    known = arms is None or ("control_ci" in body and all("ctr_ci" in arm for arm in arms))
+    value = body.get("fit", "intervals" if known else "exposures")
     if value not in FITS:
         raise bad_request("fit", value, f"one of {list(FITS)}")
     if arms is not None and value == "between-arms" and len(arms) < 2:

@@ -325,6 +325,7 @@ def test_an_experiments_results_fit_a_segments_next_round_by_every_scene_arms_cl
     assert started.status_code == 201, started.json
     rows = {a["arm"]: a for a in part["arms"]}
     assert started.json["aim"] == "added" and started.json["experiment"] == "fit-from-results"
+    assert started.json["fit"] == "intervals"  # the results have every interval: the default weighs by them
     stored = client.get(url, headers=ANALYST).json["rounds"][1]
     assert stored["experiment"] == "fit-from-results" and stored["arms"] == started.json["arms"]  # its lineage
     assert started.json["control_ctr"] == rows["photo"]["ctr"]
@@ -340,7 +341,7 @@ def test_an_experiments_results_fit_a_segments_next_round_by_every_scene_arms_cl
     unstarted = client.post(url, json={"experiment": "not-started"}, headers=ANALYST)
     assert unstarted.status_code == 400 and "has not started" in unstarted.json["message"]
     extra = client.post(url, json={"experiment": "fit-from-results", "step": 1}, headers=ANALYST)
-    assert extra.status_code == 400 and '"fit": "exposures"} and nothing else' in extra.json["message"]
+    assert extra.status_code == 400 and '"fit": "intervals"} and nothing else' in extra.json["message"]
 
 
 def test_a_round_fitted_from_an_experiment_names_at_most_max_scenes_per_arm(app, client, monkeypatch):
@@ -359,10 +360,10 @@ def test_a_round_fitted_from_an_experiment_names_at_most_max_scenes_per_arm(app,
     segment = next(int(k) for k, p in results["segments"].items()
                    if k != "none" and all(a["exposures"] for a in p["arms"]))
     monkeypatch.setattr(scene_rounds, "MAX_SCENES", 1)
-    started = client.post(f"/v1/segments/{segment}/rounds", json={"experiment": "fit-capped", "fit": "intervals"},
+    started = client.post(f"/v1/segments/{segment}/rounds", json={"experiment": "fit-capped", "fit": "exposures"},
                           headers=ANALYST)
     assert started.status_code == 201, started.json
-    assert [len(arm["scenes"]) for arm in started.json["arms"]] == [1, 1] and started.json["fit"] == "intervals"
-    rows = {row["arm"]: row for row in results["segments"][str(segment)]["arms"]}  # the results' intervals weigh
+    assert [len(arm["scenes"]) for arm in started.json["arms"]] == [1, 1] and started.json["fit"] == "exposures"
+    rows = {row["arm"]: row for row in results["segments"][str(segment)]["arms"]}  # kept in the lineage
     assert [arm["ctr_ci"] for arm in started.json["arms"]] == [rows["calm"]["ctr_ci"], rows["bold"]["ctr_ci"]]
     assert started.json["control_ci"] == rows["photo"]["ctr_ci"]

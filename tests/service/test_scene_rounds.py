@@ -155,7 +155,7 @@ def test_a_round_fitted_by_intervals_weighs_each_gain_by_its_own_and_the_control
     segment, scenes = made_scenes(app, client)
     arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900, "ctr_ci": [0.06, 0.08]},
             {"scenes": scenes[1:3], "ctr": 0.06, "exposures": 300, "ctr_ci": [0.04, 0.08]}]
-    body = {"arms": arms, "control_ctr": 0.05, "control_ci": [0.045, 0.055], "fit": "intervals"}
+    body = {"arms": arms, "control_ctr": 0.05, "control_ci": [0.045, 0.055]}  # every interval: "intervals" by default
     started = client.post(f"/v1/segments/{segment}/rounds", json=body, headers=ANALYST)
     assert started.status_code == 201, started.json
     assert started.json["fit"] == "intervals" and started.json["control_ci"] == [0.045, 0.055]
