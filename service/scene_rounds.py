@@ -24,7 +24,7 @@ from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationPolicy
 from imagegen.presentation.steering import (FITS, fitted_direction, gain_noise, next_condition, next_styles,
                                              rewarded_direction)
-from recsys.experiments.stats import z_value
+from recsys.experiments.stats import interval_se
 from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
 from service.deps import deps
@@ -104,10 +104,10 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
 
 
 def _se(interval, whose: str) -> float:
-    """The standard error behind a 95 % normal interval [low, high] (the results page's)."""
+    """The standard error behind a 95 % interval [low, high] (the results page's)."""
     if interval is None:
         raise PresentationError(f'the fit "intervals" needs every click rate\'s interval; {whose} has none')
-    return (interval[1] - interval[0]) / (2 * z_value(0.95))
+    return interval_se(interval)
 
 
 def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals") -> dict:

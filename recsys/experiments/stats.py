@@ -23,6 +23,11 @@ def normal_interval(estimate: float, se: float, confidence: float = 0.95) -> tup
     return estimate - half, estimate + half
 
 
+def interval_se(interval, confidence: float = 0.95) -> float:
+    """The standard error behind a normal interval [low, high] (normal_interval's inverse)."""
+    return (interval[1] - interval[0]) / (2 * z_value(confidence))
+
+
 def proportion_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wald interval p ± z sqrt(p(1-p)/n)."""
     p = successes / n

@@ -10,7 +10,7 @@ from recsys.experiments import (Experiment, analyze, attribute, change_weights, 
                                 start_experiment)
 from recsys.experiments.analysis import linearised
 from recsys.experiments.segments import clustered_ratio
-from recsys.experiments.stats import compare, proportion_interval, wilson_interval
+from recsys.experiments.stats import compare, interval_se, normal_interval, proportion_interval, wilson_interval
 
 DAY = 86_400.0
 
@@ -139,3 +139,8 @@ def test_results_table_has_a_row_per_scope_arm_and_metric():
     treatment_ctr = table[(table["scope"] == "all") & (table["arm"] == "treatment") & (table["metric"] == "ctr")]
     assert treatment_ctr["relative_lift"].iloc[0] == pytest.approx(results["lifts"][0]["relative"])
     assert table.loc[table["arm"] == "control", "relative_lift"].isna().all()
+
+
+def test_the_standard_error_behind_an_interval_is_the_one_it_was_made_from():
+    for confidence in (0.9, 0.95, 0.99):
+        assert np.isclose(interval_se(normal_interval(0.06, 0.004, confidence), confidence), 0.004)
