@@ -73,7 +73,7 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
 
 
 def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | None = None,
-              fit: str = "exposures") -> dict:
+              fit: str = "exposures", left_out: list[dict] | None = None) -> dict:
     """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
     {"scenes": [variant ids], "ctr": its click rate, "exposures": n, "ctr_ci": [low, high] (optional)}, `control`
     the control's {"ctr", "ctr_ci" (optional)} (`experiment`: where they were measured, kept in the lineage).
@@ -90,7 +90,7 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
     gains, exposures = [arm["ctr"] - control["ctr"] for arm in arms], [arm["exposures"] for arm in arms]
     lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
                "control_ctr": control["ctr"], **({"control_ci": control["ctr_ci"]} if control.get("ctr_ci") else {}),
-               "fit": fit, "arms": arms}
+               "fit": fit, "arms": arms, **({"left_out": left_out} if left_out else {})}
     noise = gain_noise([_se(arm.get("ctr_ci"), f"arm {i}") for i, arm in enumerate(arms)],
                        _se(control.get("ctr_ci"), "the control")) if fit == "intervals" else None
     scenes, photos = _scenes_and_photos([record for arm in records for record in arm])  # one batch for all arms
@@ -113,22 +113,27 @@ def _se(interval, whose: str) -> float:
 def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals") -> dict:
     """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
     scene arms speak with their click rates, intervals and exposures here and the images they show here (every
-    live product's that is made). Arms not yet shown in the segment are left out."""
+    live product's that is made). Arms not yet shown in the segment, or none of whose images is made there yet,
+    are left out, and the round's lineage says so ("left_out": [{"arm", "why"}])."""
     results = deps().experiments.results(name, detailed=False)  # ExperimentNotFound / not started: the caller maps
     rows = {row["arm"]: row for row in (results["segments"].get(str(segment)) or {}).get("arms", [])}
     control, *others = results["definition"]["arms"]
     if not (rows.get(control["name"]) or {}).get("exposures"):
         raise PresentationError(f"experiment {name!r} has not shown its control {control['name']!r} in segment "
                                 f"{segment}: no click rate to measure the scenes against")
-    shown = [arm for arm in others
-             if arm["presentation"].get("kind") == "scene" and (rows.get(arm["name"]) or {}).get("exposures")]
-    arms = [{"scenes": _arm_scenes(segment, PresentationPolicy.from_dict(arm["presentation"])),
-             **_measured(rows[arm["name"]])} for arm in shown]
-    arms = [arm for arm in arms if arm["scenes"]]
+    arms, left_out = [], []
+    for arm in (arm for arm in others if arm["presentation"].get("kind") == "scene"):
+        row = rows.get(arm["name"]) or {}
+        scenes = _arm_scenes(segment, PresentationPolicy.from_dict(arm["presentation"])) if row.get("exposures") else []
+        if scenes:
+            arms.append({"arm": arm["name"], "scenes": scenes, **_measured(row)})
+        else:
+            left_out.append({"arm": arm["name"], "why": "not yet shown in this segment" if not row.get("exposures")
+                             else "none of its scene images is made in this segment yet (they are made on demand)"})
     if not arms:
         raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
-                                "nothing to fit")
-    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit)
+                                f"nothing to fit ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
+    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out)
 
 
 def _measured(row: dict) -> dict:

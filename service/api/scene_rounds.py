@@ -48,6 +48,9 @@ ROUND = {"type": "object", "required": ["round"], "properties": {
                               "(fitted: the nearest the fitted direction first)"},
     "aim": {"type": "string", "enum": ["added"], "description": "a fitted round paints what its backdrops add"},
     "fit": {"type": "string", "enum": list(FITS)},
+    "left_out": {"type": "array", "items": {"type": "object", "properties": {
+        "arm": {"type": "string"}, "why": {"type": "string"}}},
+        "description": "a round fitted from an experiment: its scene arms that could not speak, and why"},
     "control_ctr": {"type": "number"}, "arms": {"type": "array", "items": {"type": "object"}}}}
 SCENES = {"type": "array", "minItems": 1, "maxItems": MAX_WINNERS,
           "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern}}

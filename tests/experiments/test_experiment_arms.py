@@ -326,6 +326,7 @@ def test_an_experiments_results_fit_a_segments_next_round_by_every_scene_arms_cl
     rows = {a["arm"]: a for a in part["arms"]}
     assert started.json["aim"] == "added" and started.json["experiment"] == "fit-from-results"
     assert started.json["fit"] == "intervals"  # the results have every interval: the default weighs by them
+    assert [arm["arm"] for arm in started.json["arms"]] == ["calm", "bold"] and "left_out" not in started.json
     stored = client.get(url, headers=ANALYST).json["rounds"][1]
     assert stored["experiment"] == "fit-from-results" and stored["arms"] == started.json["arms"]  # its lineage
     assert started.json["control_ctr"] == rows["photo"]["ctr"]
@@ -360,10 +361,15 @@ def test_a_round_fitted_from_an_experiment_names_at_most_max_scenes_per_arm(app,
     segment = next(int(k) for k, p in results["segments"].items()
                    if k != "none" and all(a["exposures"] for a in p["arms"]))
     monkeypatch.setattr(scene_rounds, "MAX_SCENES", 1)
+    made = scene_rounds._arm_scenes  # bold's images not made yet: it is left out, and the round says so
+    bold = PresentationPolicy.from_dict(next(arm for arm in BANDIT_ARMS if arm["name"] == "bold")["presentation"])
+    monkeypatch.setattr(scene_rounds, "_arm_scenes", lambda s, policy: [] if policy == bold else made(s, policy))
     started = client.post(f"/v1/segments/{segment}/rounds", json={"experiment": "fit-capped", "fit": "exposures"},
                           headers=ANALYST)
     assert started.status_code == 201, started.json
-    assert [len(arm["scenes"]) for arm in started.json["arms"]] == [1, 1] and started.json["fit"] == "exposures"
+    assert [len(arm["scenes"]) for arm in started.json["arms"]] == [1] and started.json["fit"] == "exposures"
+    assert started.json["left_out"] == [{"arm": "bold", "why": "none of its scene images is made in this segment "
+                                                               "yet (they are made on demand)"}]
     rows = {row["arm"]: row for row in results["segments"][str(segment)]["arms"]}  # kept in the lineage
-    assert [arm["ctr_ci"] for arm in started.json["arms"]] == [rows["calm"]["ctr_ci"], rows["bold"]["ctr_ci"]]
+    assert [arm["ctr_ci"] for arm in started.json["arms"]] == [rows["calm"]["ctr_ci"]]
     assert started.json["control_ci"] == rows["photo"]["ctr_ci"]
