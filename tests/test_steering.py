@@ -216,3 +216,5 @@ def test_weighed_by_their_intervals_a_starved_arms_loose_gain_does_not_push_the_
         gain_noise([0.01, -1, 0.01], 0.01)
     with pytest.raises(PresentationError, match="symmetric finite 3x3 noise covariance"):
         fitted_direction(arms, gains, noise=np.eye(2))
+    with pytest.raises(PresentationError, match="not both"):
+        fitted_direction(arms, gains, noise=noise, between_arms=True)

@@ -115,6 +115,8 @@ def fitted_direction(added_by_arm: np.ndarray, gains: np.ndarray, exposures: np.
     if not (np.isfinite(gains).all() and np.isfinite(weights).all() and (weights > 0).all()):
         raise PresentationError(f"gains must be finite and exposures > 0; got gains {gains.tolist()}, "
                                 f"exposures {weights.tolist()}")
+    if between_arms and noise is not None:  # centring would have to transform the noise too; no caller needs it
+        raise PresentationError("fit between arms or by the gains' noise, not both")
     directions, targets = unit_rows(added, allow_zero=True), gains
     weights = weights / weights.mean()
     if between_arms:
