@@ -79,6 +79,7 @@ class LoopConfig:
     with_losers: bool = False  # steering is also given the round's other scene arms' images, as losers
     steering: str = "winner"  # "winner": the winning arm's images steer; "fit": every scene arm's, by its click rate
     fit: str = "exposures"  # fitted steering: how the arms' gains are weighed (service.scene_rounds.fit_round)
+    earlier_rounds: bool = False  # fitted steering: the segment's earlier rounds' arms speak too
     seed: int = 0
 
 
@@ -313,7 +314,7 @@ def exact(policy: dict | None, rate: float) -> dict:
 def post_fit(lab: LoopLab, segment: int, arms: list[dict], control: dict) -> None:
     """POST the segment's next round fitted to every scene arm's click rate (_arm_click_rates; arms whose products
     all kept their photo are left out: they showed no scene), with the run's `fit`; "between-arms" needs two arms,
-    and with one the gains are weighed by exposures."""
+    and with one the gains are weighed by exposures; `earlier_rounds`: the segment's earlier rounds speak too."""
     body = [{"scenes": scenes, "ctr": arm["ctr"], "exposures": arm["exposures"], "ctr_ci": list(arm["ctr_ci"])}
             for arm, scenes in ((arm, _scene_ids(lab, segment, arm["policy"])) for arm in arms) if scenes]
     if not body:
@@ -322,7 +323,7 @@ def post_fit(lab: LoopLab, segment: int, arms: list[dict], control: dict) -> Non
     fit = "exposures" if lab.config.fit == "between-arms" and len(body) < 2 else lab.config.fit
     lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst,
              {"arms": body, "control_ctr": control["ctr"], "control_ci": list(control["ctr_ci"]),
-              "fit": fit})
+              "fit": fit, **({"earlier_rounds": True} if lab.config.earlier_rounds else {})})
 
 
 def _scene_ids(lab: LoopLab, segment: int, policy: dict) -> list[str]:
@@ -396,7 +397,8 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "aa_decisions_per_segment": config.aa_decisions,
         "step": config.step, "steer_by": config.steer_by, "styles": config.styles,
         "with_losers": config.with_losers, "steering": config.steering,
-        **({"fit": config.fit} if config.steering == "fit" else {}), "min_share": config.min_share,
+        **({"fit": config.fit, "earlier_rounds": config.earlier_rounds} if config.steering == "fit" else {}),
+        "min_share": config.min_share,
         "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }

@@ -3,6 +3,7 @@
     start_round(segment=3, winner_ids=[...], step=0.5, loser_ids=[...])   # round n + 1 of the winners' round n
     fit_round(segment=3, arms=[{"scenes": [...], "ctr": 0.061, "exposures": 5000}, ...], control_ctr=0.05)
     fit_round_from_experiment(segment=3, name="backdrop-styles")   # the same, read off the experiment's results
+    fit_round(..., earlier_rounds=True)                   # the arms of the segment's earlier fitted rounds speak too
     condition_of(segment, round)                          # (unit condition, lineage) or (None, None)
 
 Round 0 of a segment is painted for its centroid; round n for the condition stored here, steered from round
@@ -15,15 +16,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
 
 from features.images import open_image
 from imagegen.errors import PresentationError
+from imagegen.variants.errors import VariantNotFound
 from imagegen.presentation import PresentationPolicy
 from imagegen.presentation.steering import (FITS, fitted_direction, gain_noise, next_condition, next_styles,
-                                             rewarded_direction)
+                                             pooled_noise, rewarded_direction)
 from recsys.experiments.stats import interval_se
 from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
@@ -72,35 +75,101 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
     return _store_round(segment, parent + 1, condition, lineage)
 
 
+@dataclass
+class _Measured:
+    """One round's scene arms (as fit_round takes them), their variant records and the round's control."""
+    round: int
+    arms: list[dict]
+    records: list[list]
+    control: dict
+
+
 def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | None = None,
-              fit: str = "exposures", left_out: list[dict] | None = None) -> dict:
+              fit: str = "exposures", left_out: list[dict] | None = None, earlier_rounds: bool = False) -> dict:
     """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
     {"scenes": [variant ids], "ctr": its click rate, "exposures": n, "ctr_ci": [low, high] (optional)}, `control`
     the control's {"ctr", "ctr_ci" (optional)} (`experiment`: where they were measured, kept in the lineage).
     `fit` (steering.FITS) weighs the arms' gains over the control by their exposures, by their 95 % intervals (needs
-    every "ctr_ci": the control's error is in every gain), or reads only how they differ ("between-arms"). The round
-    paints backdrops that add the fitted direction (aim "added"), its styles ordered by nearness to it."""
+    every "ctr_ci": the control's error is in every gain), or reads only how they differ ("between-arms").
+    `earlier_rounds`: the arms of the segment's earlier fitted rounds speak too, each against its own round's
+    control (their lineages keep them; lineage "earlier_rounds" names the rounds, "left_out" what could not
+    speak). The round paints backdrops that add the fitted direction (aim "added"), its styles nearest it first."""
     if fit not in FITS:
         raise PresentationError(f"fit must be one of {list(FITS)}; got {fit!r}")
+    if earlier_rounds and fit == "between-arms":
+        raise PresentationError('"between-arms" fits one round\'s arms; earlier rounds were measured against other '
+                                'controls ("intervals" or "exposures" pool them)')
     store = deps().variants
     records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
     parent = _round_of([record for scenes in records for record in scenes], segment)
     if condition_of(segment, parent)[0] is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
-    gains, exposures = [arm["ctr"] - control["ctr"] for arm in arms], [arm["exposures"] for arm in arms]
     lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
                "control_ctr": control["ctr"], **({"control_ci": control["ctr_ci"]} if control.get("ctr_ci") else {}),
-               "fit": fit, "arms": arms, **({"left_out": left_out} if left_out else {})}
-    noise = gain_noise([_se(arm.get("ctr_ci"), f"arm {i}") for i, arm in enumerate(arms)],
-                       _se(control.get("ctr_ci"), "the control")) if fit == "intervals" else None
-    scenes, photos = _scenes_and_photos([record for arm in records for record in arm])  # one batch for all arms
-    ends = np.cumsum([len(arm) for arm in records])[:-1]
-    added = np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
-    direction = fitted_direction(added, gains, exposures, between_arms=fit == "between-arms", noise=noise)
+               "fit": fit, "arms": arms}
+    measured, left_out = [_Measured(parent, arms, records, control)], list(left_out or [])
+    if earlier_rounds:
+        earlier, earlier_left_out = _earlier_measured(segment, parent, fit)
+        measured, left_out = earlier + measured, earlier_left_out + left_out
+        lineage["earlier_rounds"] = [block.round for block in earlier]
+    direction = _fitted(measured, fit)
+    lineage.update({"left_out": left_out} if left_out else {})
     centres = store.style_centres()
     if centres is not None:  # the round's styles, nearest the fitted direction first
         lineage["styles"] = next_styles(None, direction, centres)
     return _store_round(segment, parent + 1, direction, lineage)
+
+
+def _fitted(measured: list[_Measured], fit: str) -> np.ndarray:
+    """The direction fitted to every arm of the rounds measured, each gain over its own round's control."""
+    arms = [arm for block in measured for arm in block.arms]
+    gains = [arm["ctr"] - block.control["ctr"] for block in measured for arm in block.arms]
+    noise = pooled_noise([gain_noise([_se(arm.get("ctr_ci"), f"arm {i} of round {block.round}")
+                                      for i, arm in enumerate(block.arms)],
+                                     _se(block.control.get("ctr_ci"), f"the control of round {block.round}"))
+                          for block in measured]) if fit == "intervals" else None
+    records = [scenes for block in measured for scenes in block.records]
+    scenes, photos = _scenes_and_photos([record for arm in records for record in arm])  # one batch for all arms
+    ends = np.cumsum([len(arm) for arm in records])[:-1]
+    added = np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
+    return fitted_direction(added, gains, [arm["exposures"] for arm in arms], between_arms=fit == "between-arms",
+                            noise=noise)
+
+
+def _earlier_measured(segment: int, parent: int, fit: str) -> tuple[list[_Measured], list[dict]]:
+    """The scene arms measured in the segment's rounds before `parent`, as the fitted rounds' lineages keep them
+    (a round steered by winners measured none), and what of them cannot speak: arms whose scenes are all gone
+    (their products changed since), rounds measured without intervals when the fit weighs by them."""
+    store = deps().variants
+    with deps().db.connect() as connection:
+        lineages = connection.execute(sa.select(scene_rounds.c.lineage).where(
+            scene_rounds.c.segment == int(segment), scene_rounds.c.round <= parent)
+            .order_by(scene_rounds.c.round)).scalars().all()
+    measured, left_out = [], []
+    for lineage in (lineage for lineage in lineages if "arms" in lineage):
+        round_, control = lineage["parent_round"], {"ctr": lineage["control_ctr"], "ctr_ci": lineage.get("control_ci")}
+        if fit == "intervals" and (not control["ctr_ci"] or not all(arm.get("ctr_ci") for arm in lineage["arms"])):
+            left_out.append({"round": round_, "why": 'measured without intervals (the fit "intervals" weighs by them)'})
+            continue
+        arms, records = [], []
+        for i, arm in enumerate(lineage["arms"]):
+            found = [record for record in (_found(store, variant) for variant in arm["scenes"]) if record is not None]
+            if found:
+                arms.append(arm)
+                records.append(found)
+            else:
+                left_out.append({"round": round_, "arm": arm.get("arm", f"arms[{i}]"),
+                                 "why": "its scenes are gone (their products changed since)"})
+        if arms:
+            measured.append(_Measured(round_, arms, records, control))
+    return measured, left_out
+
+
+def _found(store, variant_id: str):
+    try:
+        return store.get(variant_id)
+    except VariantNotFound:
+        return None
 
 
 def _se(interval, whose: str) -> float:
@@ -110,7 +179,7 @@ def _se(interval, whose: str) -> float:
     return interval_se(interval)
 
 
-def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals") -> dict:
+def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals", earlier_rounds: bool = False) -> dict:
     """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
     scene arms speak with their click rates, intervals and exposures here and the images they show here (every
     live product's that is made). Arms not yet shown in the segment, or none of whose images is made there yet,
@@ -133,7 +202,8 @@ def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals") -
     if not arms:
         raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
                                 f"nothing to fit ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
-    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out)
+    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out,
+                     earlier_rounds=earlier_rounds)
 
 
 def _measured(row: dict) -> dict:
