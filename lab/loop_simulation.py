@@ -25,8 +25,9 @@ disagree on which ends higher, docs/benchmarks.md);
 DECISIONS cards requests per segment, clicks posted as events; then per segment the round's winner, the
 bandit's leader among the scene arms at the round's end, steers the segment's next round with its cards
 (POST /v1/segments/<s>/rounds; until 2026-12-06 the most-played scene arm, which lags); with `--steering fit`
-every scene arm's cards steer it, each with its click rate and exposures in that segment as the results page
-gives them (the rounds API fits the direction they reward); `--steer-by oracle`
+every scene arm's cards steer it, each with its click rate, interval and exposures in that segment: the loop
+posts {"experiment": the round's name}, as the results page's button does (until 2026-12-07 its own numbers read
+off the results page), and the rounds API fits the direction they reward; `--steer-by oracle`
 steers toward the truly best scene arm instead (fitted: by the true rates), a ceiling no service can reach.
 Every decision, with what each arm would have earned, is written to FOLDER/decisions-round-<n>.csv. Reported:
   lift_round_1, lift_final    expected click rate of the scene cards served, over the control's, minus 1
@@ -238,7 +239,7 @@ def run_round(lab: LoopLab, round_: int, shoppers: dict, likings: dict, name: st
                 lab.log(f"{name}: segment {segment}, {i + 1} of {per_segment} decisions")
     results = lab.call("GET", f"/v1/experiments/{name}/results", lab.analyst)
     lab.call("POST", f"/v1/experiments/{name}/stop", lab.analyst)
-    return {"round": round_, "decisions": pd.DataFrame(decisions), "results": results}
+    return {"round": round_, "name": name, "decisions": pd.DataFrame(decisions), "results": results}
 
 
 def _bandit_settings(config: LoopConfig) -> dict:
@@ -279,10 +280,13 @@ def _key(lab: LoopLab, sku: str) -> int:
 def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig) -> None:
     """Per segment, the round's results steer its next round: the winning scene arm's images (the bandit's leader
     at the round's end, as the results page shows it), or with `steering="fit"` every scene arm's images with its
-    click rate (the results page's; `steer_by="oracle"`: the true ones)."""
+    click rate (the experiment's, read by the service; `steer_by="oracle"`: the true ones, posted)."""
     for segment in segments:
+        if config.steering == "fit" and config.steer_by == "oracle":
+            post_fit(lab, segment, *_true_click_rates(finished, segment, config))
+            continue
         if config.steering == "fit":
-            post_fit(lab, segment, *_arm_click_rates(finished, segment, config))
+            post_fit_from_experiment(lab, segment, finished["name"])
             continue
         name = oracle_winner(finished, segment) if config.steer_by == "oracle" else round_winner(finished, segment)
         if name is None:
@@ -291,19 +295,13 @@ def steer(lab: LoopLab, finished: dict, segments: list[int], config: LoopConfig)
         post_round(lab, segment, policies.pop(name), list(policies.values()))
 
 
-def _arm_click_rates(finished: dict, segment: int, config: LoopConfig) -> tuple[list[dict], dict]:
-    """([{"policy": a scene arm's presentation, "ctr": its click rate per card, "exposures", "ctr_ci"}], the
-    control's {"ctr", "ctr_ci"}) in this segment: as the results page reads them, or (steer_by="oracle") the true
-    expected rates of the round's decisions (intervals of width 0), each arm weighted alike."""
+def _true_click_rates(finished: dict, segment: int, config: LoopConfig) -> tuple[list[dict], dict]:
+    """([exact(a scene arm's presentation, its true expected click rate per card)], the control's) in this segment:
+    the round's decisions' truth, known to the simulation only (the oracle ceiling), each arm weighted alike."""
     policies = {arm["name"]: arm["presentation"] for arm in scene_arms(config, finished["round"])}
-    if config.steer_by == "oracle":
-        part = finished["decisions"][finished["decisions"]["segment"] == segment]
-        return [exact(policy, float(part[f"card_rate:{name}"].mean())) for name, policy in policies.items()], \
-            exact(None, BASE_CTR)
-    rows = {row["arm"]: row for row in finished["results"]["segments"][str(segment)]["arms"]}
-    played = [{"policy": policy, "ctr": rows[name]["ctr"], "exposures": rows[name]["exposures"],
-               "ctr_ci": rows[name]["ctr_ci"]} for name, policy in policies.items() if rows[name]["exposures"]]
-    return played, {"ctr": rows["photo"]["ctr"] or 0.0, "ctr_ci": rows["photo"]["ctr_ci"] or [0.0, 0.0]}
+    part = finished["decisions"][finished["decisions"]["segment"] == segment]
+    return [exact(policy, float(part[f"card_rate:{name}"].mean())) for name, policy in policies.items()], \
+        exact(None, BASE_CTR)
 
 
 def exact(policy: dict | None, rate: float) -> dict:
@@ -312,7 +310,7 @@ def exact(policy: dict | None, rate: float) -> dict:
 
 
 def post_fit(lab: LoopLab, segment: int, arms: list[dict], control: dict) -> None:
-    """POST the segment's next round fitted to every scene arm's click rate (_arm_click_rates; arms whose products
+    """POST the segment's next round fitted to every scene arm's click rate (_true_click_rates; arms whose products
     all kept their photo are left out: they showed no scene), with the run's `fit`; "between-arms" needs two arms,
     and with one the gains are weighed by exposures; `earlier_rounds`: the segment's earlier rounds speak too."""
     body = [{"scenes": scenes, "ctr": arm["ctr"], "exposures": arm["exposures"], "ctr_ci": list(arm["ctr_ci"])}
@@ -324,6 +322,20 @@ def post_fit(lab: LoopLab, segment: int, arms: list[dict], control: dict) -> Non
     lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst,
              {"arms": body, "control_ctr": control["ctr"], "control_ci": list(control["ctr_ci"]),
               "fit": fit, **({"earlier_rounds": True} if lab.config.earlier_rounds else {})})
+
+
+def post_fit_from_experiment(lab: LoopLab, segment: int, name: str) -> None:
+    """POST the segment's next round fitted to experiment `name` as an analyst would ({"experiment": name}: the
+    service reads its arms' click rates, intervals, exposures and images there), with the run's `fit`. A segment
+    where no arm can speak (or one arm only, between arms) is not steered, and the log says why."""
+    body = {"experiment": name, "fit": lab.config.fit, **({"earlier_rounds": True} if lab.config.earlier_rounds else {})}
+    answer = lab.client.post(f"/v1/segments/{segment}/rounds", headers=lab.analyst, json=body)
+    if answer.status_code == 400 and any(why in answer.get_json()["message"]
+                                         for why in ("nothing to fit", "two arms at least")):
+        lab.log(f"segment {segment}: not steered ({answer.get_json()['message']})")
+    elif answer.status_code != 201:
+        raise RuntimeError(f"POST /v1/segments/{segment}/rounds -> {answer.status_code}: "
+                           f"{answer.get_data(as_text=True)[:300]}")
 
 
 def _scene_ids(lab: LoopLab, segment: int, policy: dict) -> list[str]:

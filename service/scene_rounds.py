@@ -23,7 +23,6 @@ import sqlalchemy as sa
 
 from features.images import open_image
 from imagegen.errors import PresentationError
-from imagegen.variants.errors import VariantNotFound
 from imagegen.presentation import PresentationPolicy
 from imagegen.presentation.steering import (FITS, fitted_direction, gain_noise, next_condition, next_styles,
                                              pooled_noise, rewarded_direction)
@@ -77,10 +76,11 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
 
 @dataclass
 class _Measured:
-    """One round's scene arms (as fit_round takes them), their variant records and the round's control."""
+    """One round's scene arms (as fit_round takes them), what each added (steering.rewarded_direction) and the
+    round's control."""
     round: int
     arms: list[dict]
-    records: list[list]
+    added: np.ndarray
     control: dict
 
 
@@ -92,8 +92,8 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
     `fit` (steering.FITS) weighs the arms' gains over the control by their exposures, by their 95 % intervals (needs
     every "ctr_ci": the control's error is in every gain), or reads only how they differ ("between-arms").
     `earlier_rounds`: the arms of the segment's earlier fitted rounds speak too, each against its own round's
-    control (their lineages keep them; lineage "earlier_rounds" names the rounds, "left_out" what could not
-    speak). The round paints backdrops that add the fitted direction (aim "added"), its styles nearest it first."""
+    control (lineage "earlier_rounds" names the rounds, "left_out" those that could not speak). The round paints
+    backdrops that add the fitted direction (aim "added"), its styles nearest it first."""
     if fit not in FITS:
         raise PresentationError(f"fit must be one of {list(FITS)}; got {fit!r}")
     if earlier_rounds and fit == "between-arms":
@@ -107,7 +107,7 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
     lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
                "control_ctr": control["ctr"], **({"control_ci": control["ctr_ci"]} if control.get("ctr_ci") else {}),
                "fit": fit, "arms": arms}
-    measured, left_out = [_Measured(parent, arms, records, control)], list(left_out or [])
+    measured, left_out = [_Measured(parent, arms, _added_by_arm(records), control)], list(left_out or [])
     if earlier_rounds:
         earlier, earlier_left_out = _earlier_measured(segment, parent, fit)
         measured, left_out = earlier + measured, earlier_left_out + left_out
@@ -117,7 +117,14 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
     centres = store.style_centres()
     if centres is not None:  # the round's styles, nearest the fitted direction first
         lineage["styles"] = next_styles(None, direction, centres)
-    return _store_round(segment, parent + 1, direction, lineage)
+    return _store_round(segment, parent + 1, direction, lineage, arms_added=measured[-1].added)
+
+
+def _added_by_arm(records: list[list]) -> np.ndarray:
+    """What each arm's scenes added over their products' photos, one row per arm (one encoding batch for all)."""
+    scenes, photos = _scenes_and_photos([record for arm in records for record in arm])
+    ends = np.cumsum([len(arm) for arm in records])[:-1]
+    return np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
 
 
 def _fitted(measured: list[_Measured], fit: str) -> np.ndarray:
@@ -128,48 +135,29 @@ def _fitted(measured: list[_Measured], fit: str) -> np.ndarray:
                                       for i, arm in enumerate(block.arms)],
                                      _se(block.control.get("ctr_ci"), f"the control of round {block.round}"))
                           for block in measured]) if fit == "intervals" else None
-    records = [scenes for block in measured for scenes in block.records]
-    scenes, photos = _scenes_and_photos([record for arm in records for record in arm])  # one batch for all arms
-    ends = np.cumsum([len(arm) for arm in records])[:-1]
-    added = np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
-    return fitted_direction(added, gains, [arm["exposures"] for arm in arms], between_arms=fit == "between-arms",
-                            noise=noise)
+    return fitted_direction(np.concatenate([block.added for block in measured]), gains,
+                            [arm["exposures"] for arm in arms], between_arms=fit == "between-arms", noise=noise)
 
 
 def _earlier_measured(segment: int, parent: int, fit: str) -> tuple[list[_Measured], list[dict]]:
-    """The scene arms measured in the segment's rounds before `parent`, as the fitted rounds' lineages keep them
-    (a round steered by winners measured none), and what of them cannot speak: arms whose scenes are all gone
-    (their products changed since), rounds measured without intervals when the fit weighs by them."""
-    store = deps().variants
+    """The scene arms measured in the segment's rounds before `parent`, as the fitted rounds keep them (lineage and
+    arms_added; a round steered by winners measured none), and the rounds that cannot speak: fitted before their
+    arms' directions were kept, or measured without intervals when the fit weighs by them."""
     with deps().db.connect() as connection:
-        lineages = connection.execute(sa.select(scene_rounds.c.lineage).where(
+        rows = connection.execute(sa.select(scene_rounds.c.lineage, scene_rounds.c.arms_added).where(
             scene_rounds.c.segment == int(segment), scene_rounds.c.round <= parent)
-            .order_by(scene_rounds.c.round)).scalars().all()
+            .order_by(scene_rounds.c.round)).all()
     measured, left_out = [], []
-    for lineage in (lineage for lineage in lineages if "arms" in lineage):
+    for lineage, arms_added in (row for row in rows if "arms" in row.lineage):
         round_, control = lineage["parent_round"], {"ctr": lineage["control_ctr"], "ctr_ci": lineage.get("control_ci")}
-        if fit == "intervals" and (not control["ctr_ci"] or not all(arm.get("ctr_ci") for arm in lineage["arms"])):
+        if arms_added is None:
+            left_out.append({"round": round_, "why": "fitted before each arm's direction was kept with the round"})
+        elif fit == "intervals" and (not control["ctr_ci"] or not all(arm.get("ctr_ci") for arm in lineage["arms"])):
             left_out.append({"round": round_, "why": 'measured without intervals (the fit "intervals" weighs by them)'})
-            continue
-        arms, records = [], []
-        for i, arm in enumerate(lineage["arms"]):
-            found = [record for record in (_found(store, variant) for variant in arm["scenes"]) if record is not None]
-            if found:
-                arms.append(arm)
-                records.append(found)
-            else:
-                left_out.append({"round": round_, "arm": arm.get("arm", f"arms[{i}]"),
-                                 "why": "its scenes are gone (their products changed since)"})
-        if arms:
-            measured.append(_Measured(round_, arms, records, control))
+        else:
+            added = repository.vector_from(arms_added).reshape(len(lineage["arms"]), -1)
+            measured.append(_Measured(round_, lineage["arms"], added, control))
     return measured, left_out
-
-
-def _found(store, variant_id: str):
-    try:
-        return store.get(variant_id)
-    except VariantNotFound:
-        return None
 
 
 def _se(interval, whose: str) -> float:
@@ -223,11 +211,13 @@ def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:
     return ids if len(ids) <= MAX_SCENES else [ids[i] for i in np.linspace(0, len(ids) - 1, MAX_SCENES).astype(int)]
 
 
-def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict) -> dict:
+def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict,
+                 arms_added: np.ndarray | None = None) -> dict:
     with deps().db.begin() as connection:
         inserted = insert_ignoring_duplicates(connection, scene_rounds, [{
             "segment": int(segment), "round": round_, "condition": repository.vector_bytes(condition),
-            "lineage": lineage, "created_at": time.time()}])
+            "lineage": lineage, "created_at": time.time(),
+            "arms_added": None if arms_added is None else repository.vector_bytes(arms_added)}])
     if not inserted:
         raise PresentationError(f"segment {segment} already has round {round_}; steer from round {round_}")
     return {"segment": int(segment), "round": round_, **lineage}

@@ -52,8 +52,8 @@ ROUND = {"type": "object", "required": ["round"], "properties": {
     "fit": {"type": "string", "enum": list(FITS)},
     "left_out": {"type": "array", "items": {"type": "object", "properties": {
         "arm": {"type": "string"}, "round": {"type": "integer"}, "why": {"type": "string"}}},
-        "description": "scene arms that could not speak, and why (a round fitted from an experiment: arms not yet "
-                       "shown or without images; earlier rounds: arms whose scenes are gone)"},
+        "description": "what could not speak, and why (a round fitted from an experiment: its arms not yet shown "
+                       "or without images; earlier rounds: fitted by an older version, or without intervals)"},
     "earlier_rounds": {"type": "array", "items": {"type": "integer"},
                        "description": "the earlier rounds whose arms the fit pooled (earlier_rounds: true)"},
     "control_ctr": {"type": "number"}, "arms": {"type": "array", "items": {"type": "object"}}}}

@@ -202,13 +202,22 @@ def test_fitted_steering_hands_every_scene_arm_with_its_click_rate_to_the_rounds
         assert all(len(arm["scenes"]) == 2 for arm in fitted["arms"])  # both products' scenes of each arm
 
 
-def test_fitted_steering_reads_each_arms_click_rate_and_exposures_off_the_results_page():
-    from lab.loop_simulation import _arm_click_rates
-    rows = [{"arm": "photo", "ctr": 0.05, "exposures": 400, "ctr_ci": [0.04, 0.06]},
-            {"arm": "scene-0", "ctr": 0.07, "exposures": 900, "ctr_ci": [0.065, 0.075]},
-            {"arm": "scene-1", "ctr": None, "exposures": 0, "ctr_ci": None}]  # never played: nothing to fit to
-    finished = {"round": 1, "results": {"segments": {"3": {"arms": rows}}}}
-    played, control = _arm_click_rates(finished, 3, LoopConfig(candidates=2, styles="follow", steering="fit"))
-    assert control == {"ctr": 0.05, "ctr_ci": [0.04, 0.06]}
-    assert played == [{"policy": {"kind": "scene", "round_style": 0, "round": 1}, "ctr": 0.07, "exposures": 900,
-                       "ctr_ci": [0.065, 0.075]}]
+def test_fitted_steering_fits_each_segment_to_the_rounds_experiment_as_an_analyst_would(tmp_path):
+    """The loop posts {"experiment": name}: the service reads the arms' rates, intervals and images itself."""
+    from lab.loop_simulation import make_round_images, round_arms, steer
+    config = LoopConfig(products=2, shoppers=60, segments=2, candidates=2, styles="follow", steering="fit",
+                        fit="intervals", earlier_rounds=True)
+    lab = LoopLab(tmp_path, config, "embedded", "embedded", log=lambda *a: None)
+    shoppers = lab.shoppers_by_segment()
+    segments = sorted(shoppers)
+    make_round_images(lab, segments, scene_policies(config, 0))
+    finished = run_round(lab, 0, shoppers, hidden_likings(lab, segments), "fit-me", round_arms(config, 0),
+                         decisions_per_segment=60)
+    steer(lab, finished, segments, config)
+    for segment in segments:
+        rows = {row["arm"]: row for row in finished["results"]["segments"][str(segment)]["arms"]}
+        fitted = lab.call("GET", f"/v1/segments/{segment}/rounds", lab.analyst)["rounds"][1]
+        assert fitted["experiment"] == "fit-me" and fitted["fit"] == "intervals" and fitted["earlier_rounds"] == []
+        assert fitted["control_ctr"] == rows["photo"]["ctr"]
+        assert {arm["arm"]: (arm["ctr"], arm["exposures"], arm["ctr_ci"]) for arm in fitted["arms"]} == {
+            name: (rows[name]["ctr"], rows[name]["exposures"], rows[name]["ctr_ci"]) for name in ("scene-0", "scene-1")}

@@ -2,12 +2,14 @@
 import io
 
 import numpy as np
+import sqlalchemy as sa
 from PIL import Image
 from service_helpers import auth, shopper_wanting_variants
 
 from imagegen.presentation import PresentationPolicy
 from imagegen.presentation.steering import (fitted_direction, gain_noise, next_condition, pooled_noise,
                                              rewarded_direction)
+from service.db import scene_rounds
 from service.generation import request_variant
 
 ANALYST, STOREFRONT = auth("analyst"), auth("storefront")
@@ -259,7 +261,7 @@ def test_a_round_fitted_with_its_earlier_rounds_weighs_every_gain_against_its_ow
     assert not np.allclose(stored, fitted_direction(added[2:], gains[2:], noise=noise[2:, 2:]), atol=1e-3)
 
 
-def test_earlier_rounds_that_cannot_speak_are_named_in_the_lineage(app, client):
+def test_earlier_rounds_speak_after_their_products_change_and_those_that_cannot_are_named(app, client):
     segment, scenes = made_scenes(app, client)
     store = app.config["VARIANT_STORE"]
     products = [store.get(scene).product_id for scene in scenes[:3]]
@@ -267,15 +269,21 @@ def test_earlier_rounds_that_cannot_speak_are_named_in_the_lineage(app, client):
                                                                       "exposures": 300}]
     assert client.post(f"/v1/segments/{segment}/rounds", json={"arms": first, "control_ctr": 0.05},
                        headers=ANALYST).status_code == 201
-    store.invalidate(products[0])  # the product changed: its scenes, of every round, are gone
+    added = np.stack([rewarded_direction(*scene_embeddings(app, client, arm["scenes"])) for arm in first])
+    store.invalidate(products[0])  # the product changed: its scenes, of every round, are gone; what they added is kept
     later = round_scenes(app, segment, products[1:], 1)
     second = [{"scenes": later, "ctr": 0.08, "exposures": 800, "ctr_ci": [0.07, 0.09]}]
     by_exposures = client.post(f"/v1/segments/{segment}/rounds", headers=ANALYST, json={
         "arms": second, "control_ctr": 0.06, "fit": "exposures", "earlier_rounds": True})
     assert by_exposures.status_code == 201, by_exposures.json
-    assert by_exposures.json["earlier_rounds"] == [0]
-    assert by_exposures.json["left_out"] == [{"round": 0, "arm": "arms[0]",
-                                              "why": "its scenes are gone (their products changed since)"}]
+    assert by_exposures.json["earlier_rounds"] == [0] and "left_out" not in by_exposures.json
+    added = np.concatenate([added, [rewarded_direction(*scene_embeddings(app, client, later))]])
+    with app.app_context():
+        from service.scene_rounds import condition_of
+        stored, _ = condition_of(segment, 2)
+    assert np.allclose(stored, fitted_direction(added, [0.02, -0.01, 0.02], [900, 300, 800]), atol=1e-4)
+    with app.extensions["tailorcard"].db.begin() as connection:  # as a round fitted by an older version was stored
+        connection.execute(sa.update(scene_rounds).where(scene_rounds.c.round == 1).values(arms_added=None))
     third = [{"scenes": round_scenes(app, segment, products[1:], 2), "ctr": 0.09, "exposures": 700,
               "ctr_ci": [0.08, 0.1]}]
     by_intervals = client.post(f"/v1/segments/{segment}/rounds", headers=ANALYST, json={
@@ -283,4 +291,5 @@ def test_earlier_rounds_that_cannot_speak_are_named_in_the_lineage(app, client):
     assert by_intervals.status_code == 201, by_intervals.json
     assert by_intervals.json["fit"] == "intervals" and by_intervals.json["earlier_rounds"] == []
     assert by_intervals.json["left_out"] == [
-        {"round": r, "why": 'measured without intervals (the fit "intervals" weighs by them)'} for r in (0, 1)]
+        {"round": 0, "why": "fitted before each arm's direction was kept with the round"},
+        {"round": 1, "why": 'measured without intervals (the fit "intervals" weighs by them)'}]
