@@ -102,30 +102,24 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--fit", type=click.Choice(["exposures", "intervals", "between-arms"]), default="exposures",
               show_default=True, help="Fitted steering: the arms' gains over the control weighed by their exposures, "
                                       "by their intervals (the control's error in every gain), or only how they differ.")
-@click.option("--earlier-rounds/--last-round", default=False, show_default=True,
-              help="Fitted steering: the arms of the segment's earlier rounds speak too (each against its own "
-                   "round's control), or only the round just run.")
 @seed_option
 @json_option()
 def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, shoppers, aa_experiments, aa_decisions,
                           min_share, requests_per_second, steer_by, step, ceiling, styles, with_losers, steering,
-                          fit, earlier_rounds, seed, as_json):
+                          fit, seed, as_json):
     """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
     import shutil
 
     from lab.loop_ceiling import run_loop_ceiling
     from lab.loop_simulation import LoopConfig, run_loop_simulation
 
-    if earlier_rounds and fit == "between-arms":
-        raise click.BadParameter("between-arms fits one round's arms; pool earlier rounds with --fit intervals or "
-                                 "exposures", param_hint="--earlier-rounds")
     shutil.rmtree(folder, ignore_errors=True)
     Path(folder).mkdir(parents=True)
     config = LoopConfig(rounds=rounds, decisions=decisions, shoppers=shoppers, aa_experiments=aa_experiments,
                         aa_decisions=aa_decisions,
                         min_share=min_share,
                         seconds_between_requests=1 / requests_per_second, steer_by=steer_by, step=step, styles=styles,
-                        with_losers=with_losers, steering=steering, fit=fit, earlier_rounds=earlier_rounds,
+                        with_losers=with_losers, steering=steering, fit=fit,
                         seed=seed)
     run = run_loop_ceiling if ceiling else run_loop_simulation
     result = run(Path(folder), config, scene_spec, encoder_spec, log=lambda line: click.echo(line, err=True))

@@ -80,7 +80,6 @@ class LoopConfig:
     with_losers: bool = False  # steering is also given the round's other scene arms' images, as losers
     steering: str = "winner"  # "winner": the winning arm's images steer; "fit": every scene arm's, by its click rate
     fit: str = "exposures"  # fitted steering: how the arms' gains are weighed (service.scene_rounds.fit_round)
-    earlier_rounds: bool = False  # fitted steering: the segment's earlier rounds' arms speak too
     seed: int = 0
 
 
@@ -312,7 +311,7 @@ def exact(policy: dict | None, rate: float) -> dict:
 def post_fit(lab: LoopLab, segment: int, arms: list[dict], control: dict) -> None:
     """POST the segment's next round fitted to every scene arm's click rate (_true_click_rates; arms whose products
     all kept their photo are left out: they showed no scene), with the run's `fit`; "between-arms" needs two arms,
-    and with one the gains are weighed by exposures; `earlier_rounds`: the segment's earlier rounds speak too."""
+    and with one the gains are weighed by exposures."""
     body = [{"scenes": scenes, "ctr": arm["ctr"], "exposures": arm["exposures"], "ctr_ci": list(arm["ctr_ci"])}
             for arm, scenes in ((arm, _scene_ids(lab, segment, arm["policy"])) for arm in arms) if scenes]
     if not body:
@@ -321,15 +320,15 @@ def post_fit(lab: LoopLab, segment: int, arms: list[dict], control: dict) -> Non
     fit = "exposures" if lab.config.fit == "between-arms" and len(body) < 2 else lab.config.fit
     lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst,
              {"arms": body, "control_ctr": control["ctr"], "control_ci": list(control["ctr_ci"]),
-              "fit": fit, **({"earlier_rounds": True} if lab.config.earlier_rounds else {})})
+              "fit": fit})
 
 
 def post_fit_from_experiment(lab: LoopLab, segment: int, name: str) -> None:
     """POST the segment's next round fitted to experiment `name` as an analyst would ({"experiment": name}: the
     service reads its arms' click rates, intervals, exposures and images there), with the run's `fit`. A segment
     where no arm can speak (or one arm only, between arms) is not steered, and the log says why."""
-    body = {"experiment": name, "fit": lab.config.fit, **({"earlier_rounds": True} if lab.config.earlier_rounds else {})}
-    answer = lab.client.post(f"/v1/segments/{segment}/rounds", headers=lab.analyst, json=body)
+    answer = lab.client.post(f"/v1/segments/{segment}/rounds", headers=lab.analyst,
+                             json={"experiment": name, "fit": lab.config.fit})
     if answer.status_code == 400 and any(why in answer.get_json()["message"]
                                          for why in ("nothing to fit", "two arms at least")):
         lab.log(f"segment {segment}: not steered ({answer.get_json()['message']})")
@@ -409,8 +408,7 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "aa_decisions_per_segment": config.aa_decisions,
         "step": config.step, "steer_by": config.steer_by, "styles": config.styles,
         "with_losers": config.with_losers, "steering": config.steering,
-        **({"fit": config.fit, "earlier_rounds": config.earlier_rounds} if config.steering == "fit" else {}),
-        "min_share": config.min_share,
+        **({"fit": config.fit} if config.steering == "fit" else {}), "min_share": config.min_share,
         "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }

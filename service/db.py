@@ -102,9 +102,6 @@ scene_rounds = sa.Table(
     sa.Column("condition", sa.LargeBinary, nullable=False),  # float32 unit vector
     sa.Column("lineage", sa.JSON, nullable=False),  # parent round, winning variant ids, step
     sa.Column("created_at", sa.Float, nullable=False),
-    # a fitted round: float32 [arms, d], what each arm of its lineage's "arms" added (steering.rewarded_direction,
-    # in that order), so later rounds pool them without their images (which go when a product changes)
-    sa.Column("arms_added", sa.LargeBinary, nullable=True),
 )
 
 

@@ -3,7 +3,6 @@
     start_round(segment=3, winner_ids=[...], step=0.5, loser_ids=[...])   # round n + 1 of the winners' round n
     fit_round(segment=3, arms=[{"scenes": [...], "ctr": 0.061, "exposures": 5000}, ...], control_ctr=0.05)
     fit_round_from_experiment(segment=3, name="backdrop-styles")   # the same, read off the experiment's results
-    fit_round(..., earlier_rounds=True)                   # the arms of the segment's earlier fitted rounds speak too
     condition_of(segment, round)                          # (unit condition, lineage) or (None, None)
 
 Round 0 of a segment is painted for its centroid; round n for the condition stored here, steered from round
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
@@ -25,7 +23,7 @@ from features.images import open_image
 from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationPolicy
 from imagegen.presentation.steering import (FITS, fitted_direction, gain_noise, next_condition, next_styles,
-                                             pooled_noise, rewarded_direction)
+                                             rewarded_direction)
 from recsys.experiments.stats import interval_se
 from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
@@ -74,90 +72,35 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
     return _store_round(segment, parent + 1, condition, lineage)
 
 
-@dataclass
-class _Measured:
-    """One round's scene arms (as fit_round takes them), what each added (steering.rewarded_direction) and the
-    round's control."""
-    round: int
-    arms: list[dict]
-    added: np.ndarray
-    control: dict
-
-
 def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | None = None,
-              fit: str = "exposures", left_out: list[dict] | None = None, earlier_rounds: bool = False) -> dict:
+              fit: str = "exposures", left_out: list[dict] | None = None) -> dict:
     """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
     {"scenes": [variant ids], "ctr": its click rate, "exposures": n, "ctr_ci": [low, high] (optional)}, `control`
     the control's {"ctr", "ctr_ci" (optional)} (`experiment`: where they were measured, kept in the lineage).
     `fit` (steering.FITS) weighs the arms' gains over the control by their exposures, by their 95 % intervals (needs
-    every "ctr_ci": the control's error is in every gain), or reads only how they differ ("between-arms").
-    `earlier_rounds`: the arms of the segment's earlier fitted rounds speak too, each against its own round's
-    control (lineage "earlier_rounds" names the rounds, "left_out" those that could not speak). The round paints
-    backdrops that add the fitted direction (aim "added"), its styles nearest it first."""
+    every "ctr_ci": the control's error is in every gain), or reads only how they differ ("between-arms"). The round
+    paints backdrops that add the fitted direction (aim "added"), its styles ordered by nearness to it."""
     if fit not in FITS:
         raise PresentationError(f"fit must be one of {list(FITS)}; got {fit!r}")
-    if earlier_rounds and fit == "between-arms":
-        raise PresentationError('"between-arms" fits one round\'s arms; earlier rounds were measured against other '
-                                'controls ("intervals" or "exposures" pool them)')
     store = deps().variants
     records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
     parent = _round_of([record for scenes in records for record in scenes], segment)
     if condition_of(segment, parent)[0] is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
+    gains, exposures = [arm["ctr"] - control["ctr"] for arm in arms], [arm["exposures"] for arm in arms]
     lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
                "control_ctr": control["ctr"], **({"control_ci": control["ctr_ci"]} if control.get("ctr_ci") else {}),
-               "fit": fit, "arms": arms}
-    measured, left_out = [_Measured(parent, arms, _added_by_arm(records), control)], list(left_out or [])
-    if earlier_rounds:
-        earlier, earlier_left_out = _earlier_measured(segment, parent, fit)
-        measured, left_out = earlier + measured, earlier_left_out + left_out
-        lineage["earlier_rounds"] = [block.round for block in earlier]
-    direction = _fitted(measured, fit)
-    lineage.update({"left_out": left_out} if left_out else {})
+               "fit": fit, "arms": arms, **({"left_out": left_out} if left_out else {})}
+    noise = gain_noise([_se(arm.get("ctr_ci"), f"arm {i}") for i, arm in enumerate(arms)],
+                       _se(control.get("ctr_ci"), "the control")) if fit == "intervals" else None
+    scenes, photos = _scenes_and_photos([record for arm in records for record in arm])  # one batch for all arms
+    ends = np.cumsum([len(arm) for arm in records])[:-1]
+    added = np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
+    direction = fitted_direction(added, gains, exposures, between_arms=fit == "between-arms", noise=noise)
     centres = store.style_centres()
     if centres is not None:  # the round's styles, nearest the fitted direction first
         lineage["styles"] = next_styles(None, direction, centres)
-    return _store_round(segment, parent + 1, direction, lineage, arms_added=measured[-1].added)
-
-
-def _added_by_arm(records: list[list]) -> np.ndarray:
-    """What each arm's scenes added over their products' photos, one row per arm (one encoding batch for all)."""
-    scenes, photos = _scenes_and_photos([record for arm in records for record in arm])
-    ends = np.cumsum([len(arm) for arm in records])[:-1]
-    return np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
-
-
-def _fitted(measured: list[_Measured], fit: str) -> np.ndarray:
-    """The direction fitted to every arm of the rounds measured, each gain over its own round's control."""
-    arms = [arm for block in measured for arm in block.arms]
-    gains = [arm["ctr"] - block.control["ctr"] for block in measured for arm in block.arms]
-    noise = pooled_noise([gain_noise([_se(arm.get("ctr_ci"), f"arm {i} of round {block.round}")
-                                      for i, arm in enumerate(block.arms)],
-                                     _se(block.control.get("ctr_ci"), f"the control of round {block.round}"))
-                          for block in measured]) if fit == "intervals" else None
-    return fitted_direction(np.concatenate([block.added for block in measured]), gains,
-                            [arm["exposures"] for arm in arms], between_arms=fit == "between-arms", noise=noise)
-
-
-def _earlier_measured(segment: int, parent: int, fit: str) -> tuple[list[_Measured], list[dict]]:
-    """The scene arms measured in the segment's rounds before `parent`, as the fitted rounds keep them (lineage and
-    arms_added; a round steered by winners measured none), and the rounds that cannot speak: fitted before their
-    arms' directions were kept, or measured without intervals when the fit weighs by them."""
-    with deps().db.connect() as connection:
-        rows = connection.execute(sa.select(scene_rounds.c.lineage, scene_rounds.c.arms_added).where(
-            scene_rounds.c.segment == int(segment), scene_rounds.c.round <= parent)
-            .order_by(scene_rounds.c.round)).all()
-    measured, left_out = [], []
-    for lineage, arms_added in (row for row in rows if "arms" in row.lineage):
-        round_, control = lineage["parent_round"], {"ctr": lineage["control_ctr"], "ctr_ci": lineage.get("control_ci")}
-        if arms_added is None:
-            left_out.append({"round": round_, "why": "fitted before each arm's direction was kept with the round"})
-        elif fit == "intervals" and (not control["ctr_ci"] or not all(arm.get("ctr_ci") for arm in lineage["arms"])):
-            left_out.append({"round": round_, "why": 'measured without intervals (the fit "intervals" weighs by them)'})
-        else:
-            added = repository.vector_from(arms_added).reshape(len(lineage["arms"]), -1)
-            measured.append(_Measured(round_, lineage["arms"], added, control))
-    return measured, left_out
+    return _store_round(segment, parent + 1, direction, lineage)
 
 
 def _se(interval, whose: str) -> float:
@@ -167,7 +110,7 @@ def _se(interval, whose: str) -> float:
     return interval_se(interval)
 
 
-def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals", earlier_rounds: bool = False) -> dict:
+def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals") -> dict:
     """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
     scene arms speak with their click rates, intervals and exposures here and the images they show here (every
     live product's that is made). Arms not yet shown in the segment, or none of whose images is made there yet,
@@ -190,8 +133,7 @@ def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals", e
     if not arms:
         raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
                                 f"nothing to fit ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
-    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out,
-                     earlier_rounds=earlier_rounds)
+    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out)
 
 
 def _measured(row: dict) -> dict:
@@ -211,13 +153,11 @@ def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:
     return ids if len(ids) <= MAX_SCENES else [ids[i] for i in np.linspace(0, len(ids) - 1, MAX_SCENES).astype(int)]
 
 
-def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict,
-                 arms_added: np.ndarray | None = None) -> dict:
+def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict) -> dict:
     with deps().db.begin() as connection:
         inserted = insert_ignoring_duplicates(connection, scene_rounds, [{
             "segment": int(segment), "round": round_, "condition": repository.vector_bytes(condition),
-            "lineage": lineage, "created_at": time.time(),
-            "arms_added": None if arms_added is None else repository.vector_bytes(arms_added)}])
+            "lineage": lineage, "created_at": time.time()}])
     if not inserted:
         raise PresentationError(f"segment {segment} already has round {round_}; steer from round {round_}")
     return {"segment": int(segment), "round": round_, **lineage}

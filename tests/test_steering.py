@@ -10,7 +10,7 @@ from imagegen.errors import PresentationError
 from imagegen.presentation import PresentationMaker, PresentationPolicy, Presenter
 from imagegen.presentation.policy import round_styles
 from imagegen.presentation.steering import (fitted_direction, gain_noise, next_condition, next_styles,
-                                             pooled_noise, rewarded_direction)
+                                             rewarded_direction)
 from imagegen.scene.bank import backdrop_styles, backdrops_like, style_centres
 from imagegen.variants import VariantStore
 from imagegen_helpers import EMBED_DIM, tiny_scenes, unit_embeddings
@@ -218,31 +218,3 @@ def test_weighed_by_their_intervals_a_starved_arms_loose_gain_does_not_push_the_
         fitted_direction(arms, gains, noise=np.eye(2))
     with pytest.raises(PresentationError, match="not both"):
         fitted_direction(arms, gains, noise=noise, between_arms=True)
-
-
-def test_pooled_rounds_each_share_only_their_own_controls_error():
-    first, second = gain_noise([0.01, 0.02], 0.005), gain_noise([0.03], 0.004)
-    pooled = pooled_noise([first, second])
-    assert pooled.shape == (3, 3)
-    assert np.allclose(pooled[:2, :2], first) and np.allclose(pooled[2:, 2:], second)
-    assert not pooled[:2, 2:].any() and not pooled[2:, :2].any()  # rounds measured against different controls
-
-
-def test_a_round_whose_arms_sit_near_one_direction_fits_better_with_the_rounds_before_it():
-    """Round 2's arms all add nearly what round 1's fit said; alone they say little about the other directions
-    shoppers reward, and round 1's arms, spread wide, say it."""
-    hidden = unit_embeddings(1, seed=17)[0]
-    alone, pooled = [], []
-    for seed in range(20):
-        rng = np.random.default_rng(seed)
-        first = unit_rows(rng.normal(size=(3, EMBED_DIM)) + 2.0 * hidden)
-        aimed = unit_rows(first.mean(axis=0))  # what a fit to round 1 might have aimed at
-        second = unit_rows(aimed + 0.05 * rng.normal(size=(3, EMBED_DIM)) / np.sqrt(EMBED_DIM))
-        ses = np.full(3, 0.002)
-        measured = [0.05 * arms @ hidden + rng.normal(0, 0.002, 3) for arms in (first, second)]
-        noise = gain_noise(ses, 0.001)
-        alone.append(fitted_direction(second, measured[1], noise=noise) @ hidden)
-        both = fitted_direction(np.concatenate([first, second]), np.concatenate(measured),
-                                noise=pooled_noise([noise, noise]))
-        pooled.append(both @ hidden)
-    assert np.mean(pooled) > np.mean(alone) + 0.02 and np.mean(np.greater(pooled, alone)) >= 0.7

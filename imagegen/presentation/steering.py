@@ -25,9 +25,7 @@ ordered by nearness to it, instead of a point turned toward one winner; round 3 
 higher (docs/benchmarks.md, "Steering by every arm's click rate"). The part of the gains every arm shares is
 what a control measured a little high or low moves, and an arm the bandit starved is measured loosely:
 weighed by their intervals (`noise`), gains within their noise move the fit little; `between_arms` drops the
-common part, with what every arm added alike. The arms of a segment's earlier rounds may speak too, each gain
-against its own round's control (`pooled_noise`): a round's arms sit near one direction, the rounds before it
-measured others.
+common part, with what every arm added alike.
 """
 from __future__ import annotations
 
@@ -89,17 +87,6 @@ def gain_noise(ctr_se, control_se: float) -> np.ndarray:
         raise PresentationError(f"expected finite standard errors >= 0; got {ctr_se.tolist()} for the arms and "
                                 f"{control_se!r} for the control")
     return np.diag(ctr_se ** 2) + control_se ** 2
-
-
-def pooled_noise(noises) -> np.ndarray:
-    """One covariance for gains measured in several rounds, each round's (gain_noise) on the diagonal: a round's
-    gains share its own control's error and no other round's."""
-    noises = [np.atleast_2d(np.asarray(noise, dtype=np.float64)) for noise in noises]
-    pooled, start = np.zeros((sum(len(noise) for noise in noises),) * 2), 0
-    for noise in noises:
-        pooled[start:start + len(noise), start:start + len(noise)] = noise
-        start += len(noise)
-    return pooled
 
 
 FIT_RIDGE = 0.01  # against the arms' unit directions (Gram diagonal 1): close arms are still told apart

@@ -14,9 +14,7 @@ next round paints what the fit to them says shoppers reward (service.scene_round
     95 % interval, the control's error in every gain: gains within their noise move the fit little; the default
     wherever every interval is known: an experiment's results have them, with your own numbers give each arm's
     "ctr_ci": [low, high] and a "control_ci"), "exposures" (the default without them), or "between-arms" (only how
-    the arms differ speaks; two arms at least), and "earlier_rounds": true, so that the arms of the segment's earlier
-    fitted rounds speak too, each against its own round's control (a round's arms sit near one direction; the
-    rounds before it measured others).
+    the arms differ speaks; two arms at least).
 
 An experiment arm shows a round with the presentation {"kind": "scene", "round": n}; with "round_style": j it
 paints the round's j-th style (the winners' style first, then the styles nearest what won). Analyst key (scope
@@ -51,11 +49,8 @@ ROUND = {"type": "object", "required": ["round"], "properties": {
     "aim": {"type": "string", "enum": ["added"], "description": "a fitted round paints what its backdrops add"},
     "fit": {"type": "string", "enum": list(FITS)},
     "left_out": {"type": "array", "items": {"type": "object", "properties": {
-        "arm": {"type": "string"}, "round": {"type": "integer"}, "why": {"type": "string"}}},
-        "description": "what could not speak, and why (a round fitted from an experiment: its arms not yet shown "
-                       "or without images; earlier rounds: fitted by an older version, or without intervals)"},
-    "earlier_rounds": {"type": "array", "items": {"type": "integer"},
-                       "description": "the earlier rounds whose arms the fit pooled (earlier_rounds: true)"},
+        "arm": {"type": "string"}, "why": {"type": "string"}}},
+        "description": "a round fitted from an experiment: its scene arms that could not speak, and why"},
     "control_ctr": {"type": "number"}, "arms": {"type": "array", "items": {"type": "object"}}}}
 SCENES = {"type": "array", "minItems": 1, "maxItems": MAX_WINNERS,
           "items": {"type": "string", "pattern": VARIANT_ID_PATTERN.pattern}}
@@ -65,9 +60,6 @@ FIT = {"type": "string", "enum": list(FITS),
        "description": "how the arms' gains over the control are weighed: by their intervals (the control's error "
                       "in every gain; the default where every interval is known), by exposures (the default "
                       "without them), or only how they differ (between-arms; two arms at least)"}
-EARLIER = {"type": "boolean", "default": False,
-           "description": "the arms of the segment's earlier fitted rounds speak too, each against its own round's "
-                          "control (not with between-arms)"}
 FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProperties": False, "properties": {
     "arms": {"type": "array", "minItems": 1, "maxItems": MAX_ARMS, "items": {
         "type": "object", "required": ["scenes", "ctr", "exposures"], "additionalProperties": False, "properties": {
@@ -75,11 +67,11 @@ FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProp
             "exposures": {"type": "integer", "minimum": 1}, "ctr_ci": INTERVAL}},
         "description": "every scene arm of one round with its click rate in this segment (the results page's)"},
     "control_ctr": {"type": "number", "minimum": 0, "maximum": 1, "description": "the control arm's click rate"},
-    "control_ci": INTERVAL, "fit": FIT, "earlier_rounds": EARLIER}}
+    "control_ci": INTERVAL, "fit": FIT}}
 FROM_EXPERIMENT = {"type": "object", "required": ["experiment"], "additionalProperties": False, "properties": {
     "experiment": {"type": "string", "minLength": 1, "description": "fit to this experiment's arms in the segment: "
                    "its first arm is the control, its scene arms' click rates, exposures and images speak"},
-    "fit": FIT, "earlier_rounds": EARLIER}}
+    "fit": FIT}}
 OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
     "get": _op("A taste segment's rounds of scenes and their lineage", "experiments", "200",
                {"type": "object", "required": ["segment", "rounds"], "properties": {
@@ -111,18 +103,15 @@ def list_rounds(segment: str):
 def start_round(segment: str):
     number, body = _segment(segment), json_body()
     if isinstance(body, dict) and "experiment" in body:
-        if not set(body) <= {"experiment", "fit", "earlier_rounds"} or not isinstance(body["experiment"], str) \
+        if not set(body) <= {"experiment", "fit"} or not isinstance(body["experiment"], str) \
                 or not body["experiment"]:
-            raise bad_request("body", body, 'a JSON object {"experiment": "<name>", "fit": "intervals", '
-                                            '"earlier_rounds": false} and nothing else')
+            raise bad_request("body", body, 'a JSON object {"experiment": "<name>", "fit": "intervals"} and '
+                                            'nothing else')
         fit = _fit(body, arms=None)
-        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], fit,
-                                                              _earlier_rounds(body, fit))), 201
+        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], fit)), 201
     if isinstance(body, dict) and "arms" in body:
         arms, control = _fitted_body(body)
-        fit = _fit(body, arms)
-        return jsonify(scene_rounds.fit_round(number, arms, control, fit=fit,
-                                              earlier_rounds=_earlier_rounds(body, fit))), 201
+        return jsonify(scene_rounds.fit_round(number, arms, control, fit=_fit(body, arms))), 201
     if not isinstance(body, dict) or not set(body) <= {"winners", "step", "losers"} or "winners" not in body:
         raise bad_request("body", body, 'a JSON object {"winners": [variant ids], "step": 0.5, "losers": [...]} '
                                         'or {"arms": [{"scenes": [variant ids], "ctr": 0.06, "exposures": 100}], '
@@ -139,7 +128,7 @@ def start_round(segment: str):
 
 def _fitted_body(body: dict) -> tuple[list[dict], dict]:
     """The arms and the control ({"ctr", "ctr_ci" when given}) of a fitted round's body, checked."""
-    if not set(body) <= {"arms", "control_ctr", "control_ci", "fit", "earlier_rounds"} or "control_ctr" not in body:
+    if not set(body) <= {"arms", "control_ctr", "control_ci", "fit"} or "control_ctr" not in body:
         raise bad_request("body", sorted(body), 'a JSON object {"arms": [...], "control_ctr": 0.05, "control_ci": '
                                                 '[0.04, 0.06], "fit": "exposures"} and nothing else')
     arms, control_ctr = body["arms"], body["control_ctr"]
@@ -187,14 +176,6 @@ def _fit(body: dict, arms: list[dict] | None) -> str:
     if arms is not None and value == "intervals" and ("control_ci" not in body or any("ctr_ci" not in a for a in arms)):
         raise bad_request("fit", value, 'each arm\'s "ctr_ci" and a "control_ci" with it (the intervals it '
                                         'weighs by), or "exposures" / "between-arms"')
-    return value
-
-
-def _earlier_rounds(body: dict, fit: str) -> bool:
-    value = body.get("earlier_rounds", False)
-    if not isinstance(value, bool) or (value and fit == "between-arms"):
-        raise bad_request("earlier_rounds", value, 'true or false (true not with "fit": "between-arms": earlier '
-                                                   'rounds were measured against other controls)')
     return value
 
 

@@ -342,9 +342,7 @@ def test_an_experiments_results_fit_a_segments_next_round_by_every_scene_arms_cl
     unstarted = client.post(url, json={"experiment": "not-started"}, headers=ANALYST)
     assert unstarted.status_code == 400 and "has not started" in unstarted.json["message"]
     extra = client.post(url, json={"experiment": "fit-from-results", "step": 1}, headers=ANALYST)
-    assert extra.status_code == 400 and '"earlier_rounds": false} and nothing else' in extra.json["message"]
-    unpooled = client.post(url, json={"experiment": "fit-from-results", "earlier_rounds": 1}, headers=ANALYST)
-    assert unpooled.status_code == 400 and "earlier_rounds" in unpooled.json["message"]
+    assert extra.status_code == 400 and '"fit": "intervals"} and nothing else' in extra.json["message"]
 
 
 def test_a_round_fitted_from_an_experiment_names_at_most_max_scenes_per_arm(app, client, monkeypatch):

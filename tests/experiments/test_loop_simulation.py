@@ -112,13 +112,7 @@ def test_the_cli_passes_the_step_styles_and_shoppers_and_refuses_a_step_outside_
     assert follow.exit_code == 0 and seen[-1].styles == "follow" and seen[-1].with_losers
     assert seen[-1].shoppers == 12000 and seen[0].steering == "winner"
     fit = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--steering", "fit"])
-    assert fit.exit_code == 0 and seen[-1].steering == "fit" and not seen.pop().earlier_rounds
-    pooled = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--steering", "fit",
-                                       "--fit", "intervals", "--earlier-rounds"])
-    assert pooled.exit_code == 0 and seen.pop().earlier_rounds
-    between = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--steering", "fit",
-                                        "--fit", "between-arms", "--earlier-rounds"])
-    assert between.exit_code == 2 and "--earlier-rounds" in between.output
+    assert fit.exit_code == 0 and seen.pop().steering == "fit"
     assert scene_policies(seen[0], 2)[1] == {"kind": "scene", "style": 1, "round": 2}
     assert scene_policies(seen[-1], 2)[1] == {"kind": "scene", "round_style": 1, "round": 2}
     refused = CliRunner().invoke(main, ["simulate-loop", "--folder", str(tmp_path / "loop"), "--step", "1.5"])
@@ -206,7 +200,7 @@ def test_fitted_steering_fits_each_segment_to_the_rounds_experiment_as_an_analys
     """The loop posts {"experiment": name}: the service reads the arms' rates, intervals and images itself."""
     from lab.loop_simulation import make_round_images, round_arms, steer
     config = LoopConfig(products=2, shoppers=60, segments=2, candidates=2, styles="follow", steering="fit",
-                        fit="intervals", earlier_rounds=True)
+                        fit="intervals")
     lab = LoopLab(tmp_path, config, "embedded", "embedded", log=lambda *a: None)
     shoppers = lab.shoppers_by_segment()
     segments = sorted(shoppers)
@@ -217,7 +211,7 @@ def test_fitted_steering_fits_each_segment_to_the_rounds_experiment_as_an_analys
     for segment in segments:
         rows = {row["arm"]: row for row in finished["results"]["segments"][str(segment)]["arms"]}
         fitted = lab.call("GET", f"/v1/segments/{segment}/rounds", lab.analyst)["rounds"][1]
-        assert fitted["experiment"] == "fit-me" and fitted["fit"] == "intervals" and fitted["earlier_rounds"] == []
+        assert fitted["experiment"] == "fit-me" and fitted["fit"] == "intervals"
         assert fitted["control_ctr"] == rows["photo"]["ctr"]
         assert {arm["arm"]: (arm["ctr"], arm["exposures"], arm["ctr_ci"]) for arm in fitted["arms"]} == {
             name: (rows[name]["ctr"], rows[name]["exposures"], rows[name]["ctr_ci"]) for name in ("scene-0", "scene-1")}

@@ -2,14 +2,11 @@
 import io
 
 import numpy as np
-import sqlalchemy as sa
 from PIL import Image
 from service_helpers import auth, shopper_wanting_variants
 
 from imagegen.presentation import PresentationPolicy
-from imagegen.presentation.steering import (fitted_direction, gain_noise, next_condition, pooled_noise,
-                                             rewarded_direction)
-from service.db import scene_rounds
+from imagegen.presentation.steering import fitted_direction, gain_noise, next_condition, rewarded_direction
 from service.generation import request_variant
 
 ANALYST, STOREFRONT = auth("analyst"), auth("storefront")
@@ -213,83 +210,3 @@ def test_a_fitted_round_says_what_is_wrong_with_its_body(app, client):
     assert missing.status_code == 404
     assert client.get(f"/v1/segments/{segment}/rounds", headers=ANALYST).json["rounds"] == [
         {"round": 0, "condition": "the segment's centroid"}]  # nothing was stored by the refused bodies
-
-
-def round_scenes(app, segment, products, round_):
-    """The variant ids of round `round_`'s scenes for these products, made by the jobs."""
-    store = app.config["VARIANT_STORE"]
-    with app.app_context():
-        live = app.extensions["tailorcard"].live.get()
-        for product in products:
-            request_variant(product, live.products[product]["content_hash"], str(segment),
-                            PresentationPolicy("scene", round=round_), wanted=True)
-    app.extensions["tailorcard"].jobs.run_pending()
-    return [store.lookup(product, live.products[product]["content_hash"], str(segment),
-                         PresentationPolicy("scene", round=round_)).variant_id for product in products]
-
-
-def test_a_round_fitted_with_its_earlier_rounds_weighs_every_gain_against_its_own_rounds_control(app, client):
-    segment, scenes = made_scenes(app, client)
-    products = [app.config["VARIANT_STORE"].get(scene).product_id for scene in scenes[:3]]
-    first = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900, "ctr_ci": [0.06, 0.08]},
-             {"scenes": scenes[1:3], "ctr": 0.04, "exposures": 300, "ctr_ci": [0.02, 0.06]}]
-    started = client.post(f"/v1/segments/{segment}/rounds", headers=ANALYST,
-                          json={"arms": first, "control_ctr": 0.05, "control_ci": [0.045, 0.055]})
-    assert started.status_code == 201 and "earlier_rounds" not in started.json
-    later = round_scenes(app, segment, products, 1)
-    second = [{"scenes": later[:2], "ctr": 0.08, "exposures": 800, "ctr_ci": [0.07, 0.09]},
-              {"scenes": later[2:], "ctr": 0.05, "exposures": 400, "ctr_ci": [0.03, 0.07]}]
-    body = {"arms": second, "control_ctr": 0.06, "control_ci": [0.05, 0.07], "earlier_rounds": True}
-    for wrong, named in (({**body, "earlier_rounds": "yes"}, "earlier_rounds"),
-                         ({**body, "fit": "between-arms"}, "earlier_rounds")):
-        refused = client.post(f"/v1/segments/{segment}/rounds", json=wrong, headers=ANALYST)
-        assert refused.status_code == 400 and named in refused.json["message"], refused.json
-    pooled = client.post(f"/v1/segments/{segment}/rounds", json=body, headers=ANALYST)
-    assert pooled.status_code == 201, pooled.json
-    assert pooled.json["round"] == 2 and pooled.json["earlier_rounds"] == [0] and "left_out" not in pooled.json
-    arms = first + second
-    added = np.stack([rewarded_direction(*scene_embeddings(app, client, arm["scenes"])) for arm in arms])
-    z = 1.959964
-    noise = pooled_noise([gain_noise(np.array([0.01, 0.02]) / z, 0.005 / z), gain_noise(np.array([0.01, 0.02]) / z,
-                                                                                        0.01 / z)])
-    with app.app_context():
-        from service.scene_rounds import condition_of
-        stored, lineage = condition_of(segment, 2)
-    assert lineage["earlier_rounds"] == [0]
-    gains = [0.02, -0.01, 0.02, -0.01]  # each against its own round's control: 0.05, then 0.06
-    assert np.allclose(stored, fitted_direction(added, gains, noise=noise), atol=1e-4)
-    assert not np.allclose(stored, fitted_direction(added[2:], gains[2:], noise=noise[2:, 2:]), atol=1e-3)
-
-
-def test_earlier_rounds_speak_after_their_products_change_and_those_that_cannot_are_named(app, client):
-    segment, scenes = made_scenes(app, client)
-    store = app.config["VARIANT_STORE"]
-    products = [store.get(scene).product_id for scene in scenes[:3]]
-    first = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900}, {"scenes": scenes[1:3], "ctr": 0.04,
-                                                                      "exposures": 300}]
-    assert client.post(f"/v1/segments/{segment}/rounds", json={"arms": first, "control_ctr": 0.05},
-                       headers=ANALYST).status_code == 201
-    added = np.stack([rewarded_direction(*scene_embeddings(app, client, arm["scenes"])) for arm in first])
-    store.invalidate(products[0])  # the product changed: its scenes, of every round, are gone; what they added is kept
-    later = round_scenes(app, segment, products[1:], 1)
-    second = [{"scenes": later, "ctr": 0.08, "exposures": 800, "ctr_ci": [0.07, 0.09]}]
-    by_exposures = client.post(f"/v1/segments/{segment}/rounds", headers=ANALYST, json={
-        "arms": second, "control_ctr": 0.06, "fit": "exposures", "earlier_rounds": True})
-    assert by_exposures.status_code == 201, by_exposures.json
-    assert by_exposures.json["earlier_rounds"] == [0] and "left_out" not in by_exposures.json
-    added = np.concatenate([added, [rewarded_direction(*scene_embeddings(app, client, later))]])
-    with app.app_context():
-        from service.scene_rounds import condition_of
-        stored, _ = condition_of(segment, 2)
-    assert np.allclose(stored, fitted_direction(added, [0.02, -0.01, 0.02], [900, 300, 800]), atol=1e-4)
-    with app.extensions["tailorcard"].db.begin() as connection:  # as a round fitted by an older version was stored
-        connection.execute(sa.update(scene_rounds).where(scene_rounds.c.round == 1).values(arms_added=None))
-    third = [{"scenes": round_scenes(app, segment, products[1:], 2), "ctr": 0.09, "exposures": 700,
-              "ctr_ci": [0.08, 0.1]}]
-    by_intervals = client.post(f"/v1/segments/{segment}/rounds", headers=ANALYST, json={
-        "arms": third, "control_ctr": 0.06, "control_ci": [0.05, 0.07], "earlier_rounds": True})
-    assert by_intervals.status_code == 201, by_intervals.json
-    assert by_intervals.json["fit"] == "intervals" and by_intervals.json["earlier_rounds"] == []
-    assert by_intervals.json["left_out"] == [
-        {"round": 0, "why": "fitted before each arm's direction was kept with the round"},
-        {"round": 1, "why": 'measured without intervals (the fit "intervals" weighs by them)'}]
