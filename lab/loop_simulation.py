@@ -323,15 +323,19 @@ def post_fit(lab: LoopLab, segment: int, arms: list[dict], control: dict) -> Non
               "fit": fit})
 
 
-def post_fit_from_experiment(lab: LoopLab, segment: int, name: str) -> None:
+def post_fit_from_experiment(lab: LoopLab, segment: int, name: str, fit: str | None = None) -> None:
     """POST the segment's next round fitted to experiment `name` as an analyst would ({"experiment": name}: the
-    service reads its arms' click rates, intervals, exposures and images there), with the run's `fit`. A segment
-    where no arm can speak (or one arm only, between arms) is not steered, and the log says why."""
+    service reads its arms' click rates, intervals, exposures and images there), with the run's `fit`; "between-arms"
+    with one arm that can speak is weighed by exposures instead (as post_fit does). A segment where no arm can speak
+    is not steered, and the log says why."""
+    fit = fit or lab.config.fit
     answer = lab.client.post(f"/v1/segments/{segment}/rounds", headers=lab.analyst,
-                             json={"experiment": name, "fit": lab.config.fit})
-    if answer.status_code == 400 and any(why in answer.get_json()["message"]
-                                         for why in ("nothing to fit", "two arms at least")):
-        lab.log(f"segment {segment}: not steered ({answer.get_json()['message']})")
+                             json={"experiment": name, "fit": fit})
+    message = (answer.get_json(silent=True) or {}).get("message", "")
+    if answer.status_code == 400 and fit == "between-arms" and "two arms at least" in message:
+        post_fit_from_experiment(lab, segment, name, fit="exposures")
+    elif answer.status_code == 400 and "nothing to fit" in message:
+        lab.log(f"segment {segment}: not steered ({message})")
     elif answer.status_code != 201:
         raise RuntimeError(f"POST /v1/segments/{segment}/rounds -> {answer.status_code}: "
                            f"{answer.get_data(as_text=True)[:300]}")

@@ -215,3 +215,30 @@ def test_fitted_steering_fits_each_segment_to_the_rounds_experiment_as_an_analys
         assert fitted["control_ctr"] == rows["photo"]["ctr"]
         assert {arm["arm"]: (arm["ctr"], arm["exposures"], arm["ctr_ci"]) for arm in fitted["arms"]} == {
             name: (rows[name]["ctr"], rows[name]["exposures"], rows[name]["ctr_ci"]) for name in ("scene-0", "scene-1")}
+
+
+def test_fitting_from_an_experiment_weighs_one_arm_by_exposures_between_arms_and_logs_a_segment_it_cannot_fit():
+    from types import SimpleNamespace
+
+    from lab.loop_simulation import post_fit_from_experiment
+    answers = iter([(400, "fitting between arms needs two arms at least; got 1 arm"), (201, "a round"),
+                    (400, "experiment 'r' has shown no scene arm's images in segment 1: nothing to fit (...)"),
+                    (404, "no experiment 'r'")])
+    posted, logged = [], []
+
+    def post(url, headers, json):
+        posted.append((url, json))
+        status, message = next(answers)
+        return SimpleNamespace(status_code=status, get_json=lambda silent=False: {"message": message},
+                               get_data=lambda as_text=False: message)
+
+    lab = SimpleNamespace(client=SimpleNamespace(post=post), analyst={}, log=logged.append,
+                          config=LoopConfig(steering="fit", fit="between-arms"))
+    post_fit_from_experiment(lab, 0, "r")
+    assert [body["fit"] for _, body in posted] == ["between-arms", "exposures"] and not logged
+    post_fit_from_experiment(lab, 1, "r")
+    assert posted[-1] == ("/v1/segments/1/rounds", {"experiment": "r", "fit": "between-arms"})
+    assert logged == ["segment 1: not steered (experiment 'r' has shown no scene arm's images in segment 1: "
+                      "nothing to fit (...))"]
+    with pytest.raises(RuntimeError, match="404"):
+        post_fit_from_experiment(lab, 2, "r")
