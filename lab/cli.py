@@ -102,14 +102,11 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
 @click.option("--fit", type=click.Choice(["exposures", "intervals", "between-arms"]), default="exposures",
               show_default=True, help="Fitted steering: the arms' gains over the control weighed by their exposures, "
                                       "by their intervals (the control's error in every gain), or only how they differ.")
-@click.option("--fit-step", type=click.FloatRange(0, 1), default=None,
-              help="Fitted steering: turn each segment's condition toward the fitted direction by this step, as "
-                   "winners turn it (default: paint backdrops that add the direction).")
 @seed_option
 @json_option()
 def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, shoppers, aa_experiments, aa_decisions,
                           min_share, requests_per_second, steer_by, step, ceiling, styles, with_losers, steering,
-                          fit, fit_step, seed, as_json):
+                          fit, seed, as_json):
     """SIMULATED shoppers: bandit over scene arms and rounds of regeneration through the real API."""
     import shutil
 
@@ -122,7 +119,7 @@ def simulate_loop_command(folder, scene_spec, encoder_spec, rounds, decisions, s
                         aa_decisions=aa_decisions,
                         min_share=min_share,
                         seconds_between_requests=1 / requests_per_second, steer_by=steer_by, step=step, styles=styles,
-                        with_losers=with_losers, steering=steering, fit=fit, fit_step=fit_step,
+                        with_losers=with_losers, steering=steering, fit=fit,
                         seed=seed)
     run = run_loop_ceiling if ceiling else run_loop_simulation
     result = run(Path(folder), config, scene_spec, encoder_spec, log=lambda line: click.echo(line, err=True))

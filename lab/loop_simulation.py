@@ -80,7 +80,6 @@ class LoopConfig:
     with_losers: bool = False  # steering is also given the round's other scene arms' images, as losers
     steering: str = "winner"  # "winner": the winning arm's images steer; "fit": every scene arm's, by its click rate
     fit: str = "exposures"  # fitted steering: how the arms' gains are weighed (service.scene_rounds.fit_round)
-    fit_step: float | None = None  # fitted steering: turn the condition by this step (None: paint the direction)
     seed: int = 0
 
 
@@ -321,11 +320,7 @@ def post_fit(lab: LoopLab, segment: int, arms: list[dict], control: dict) -> Non
     fit = "exposures" if lab.config.fit == "between-arms" and len(body) < 2 else lab.config.fit
     lab.call("POST", f"/v1/segments/{segment}/rounds", lab.analyst,
              {"arms": body, "control_ctr": control["ctr"], "control_ci": list(control["ctr_ci"]),
-              "fit": fit, **_fit_step(lab.config)})
-
-
-def _fit_step(config: LoopConfig) -> dict:
-    return {} if config.fit_step is None else {"step": config.fit_step}
+              "fit": fit})
 
 
 def post_fit_from_experiment(lab: LoopLab, segment: int, name: str, fit: str | None = None) -> None:
@@ -335,7 +330,7 @@ def post_fit_from_experiment(lab: LoopLab, segment: int, name: str, fit: str | N
     is not steered, and the log says why."""
     fit = fit or lab.config.fit
     answer = lab.client.post(f"/v1/segments/{segment}/rounds", headers=lab.analyst,
-                             json={"experiment": name, "fit": fit, **_fit_step(lab.config)})
+                             json={"experiment": name, "fit": fit})
     message = (answer.get_json(silent=True) or {}).get("message", "")
     if answer.status_code == 400 and fit == "between-arms" and "two arms at least" in message:
         post_fit_from_experiment(lab, segment, name, fit="exposures")
@@ -417,8 +412,7 @@ def summarize(rounds: list[dict], aa: list[bool], config: LoopConfig) -> dict:
         "aa_decisions_per_segment": config.aa_decisions,
         "step": config.step, "steer_by": config.steer_by, "styles": config.styles,
         "with_losers": config.with_losers, "steering": config.steering,
-        **({"fit": config.fit, **({"fit_step": config.fit_step} if config.fit_step is not None else {})}
-           if config.steering == "fit" else {}), "min_share": config.min_share,
+        **({"fit": config.fit} if config.steering == "fit" else {}), "min_share": config.min_share,
         "seconds_between_requests": config.seconds_between_requests,
         "simulated": "SIMULATED shoppers: clicks follow a hidden per-segment liking of backdrops in CLIP space",
     }

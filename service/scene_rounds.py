@@ -73,26 +73,22 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
 
 
 def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | None = None,
-              fit: str = "exposures", left_out: list[dict] | None = None, step: float | None = None) -> dict:
+              fit: str = "exposures", left_out: list[dict] | None = None) -> dict:
     """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
     {"scenes": [variant ids], "ctr": its click rate, "exposures": n, "ctr_ci": [low, high] (optional)}, `control`
     the control's {"ctr", "ctr_ci" (optional)} (`experiment`: where they were measured, kept in the lineage).
     `fit` (steering.FITS) weighs the arms' gains over the control by their exposures, by their 95 % intervals (needs
     every "ctr_ci": the control's error is in every gain), or reads only how they differ ("between-arms"). The round
-    paints backdrops that add the fitted direction (aim "added"), or with a `step` its condition is the parent
-    round's turned toward that direction by `step` (steering.next_condition, as winners turn it); its styles
-    ordered by nearness to the direction."""
+    paints backdrops that add the fitted direction (aim "added"), its styles ordered by nearness to it."""
     if fit not in FITS:
         raise PresentationError(f"fit must be one of {list(FITS)}; got {fit!r}")
     store = deps().variants
     records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
     parent = _round_of([record for scenes in records for record in scenes], segment)
-    current = condition_of(segment, parent)[0]
-    if current is None:
+    if condition_of(segment, parent)[0] is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
     gains, exposures = [arm["ctr"] - control["ctr"] for arm in arms], [arm["exposures"] for arm in arms]
-    aim = {"aim": "added"} if step is None else {"aim": "point", "step": step}
-    lineage = {"parent_round": parent, **aim, **({"experiment": experiment} if experiment else {}),
+    lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
                "control_ctr": control["ctr"], **({"control_ci": control["ctr_ci"]} if control.get("ctr_ci") else {}),
                "fit": fit, "arms": arms, **({"left_out": left_out} if left_out else {})}
     noise = gain_noise([_se(arm.get("ctr_ci"), f"arm {i}") for i, arm in enumerate(arms)],
@@ -104,8 +100,7 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
     centres = store.style_centres()
     if centres is not None:  # the round's styles, nearest the fitted direction first
         lineage["styles"] = next_styles(None, direction, centres)
-    condition = direction if step is None else next_condition(current, direction, step)
-    return _store_round(segment, parent + 1, condition, lineage)
+    return _store_round(segment, parent + 1, direction, lineage)
 
 
 def _se(interval, whose: str) -> float:
@@ -115,7 +110,7 @@ def _se(interval, whose: str) -> float:
     return interval_se(interval)
 
 
-def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals", step: float | None = None) -> dict:
+def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals") -> dict:
     """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
     scene arms speak with their click rates, intervals and exposures here and the images they show here (every
     live product's that is made). Arms not yet shown in the segment, or none of whose images is made there yet,
@@ -138,8 +133,7 @@ def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals", s
     if not arms:
         raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
                                 f"nothing to fit ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
-    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out,
-                     step=step)
+    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out)
 
 
 def _measured(row: dict) -> dict:

@@ -46,8 +46,7 @@ ROUND = {"type": "object", "required": ["round"], "properties": {
     "styles": {"type": "array", "items": {"type": "integer"},
                "description": "the round's scene styles in the order round_style counts them: the winners' first "
                               "(fitted: the nearest the fitted direction first)"},
-    "aim": {"type": "string", "enum": ["added", "point"],
-            "description": "a fitted round paints what its backdrops add, or (with a step) a turned condition"},
+    "aim": {"type": "string", "enum": ["added"], "description": "a fitted round paints what its backdrops add"},
     "fit": {"type": "string", "enum": list(FITS)},
     "left_out": {"type": "array", "items": {"type": "object", "properties": {
         "arm": {"type": "string"}, "why": {"type": "string"}}},
@@ -61,9 +60,6 @@ FIT = {"type": "string", "enum": list(FITS),
        "description": "how the arms' gains over the control are weighed: by their intervals (the control's error "
                       "in every gain; the default where every interval is known), by exposures (the default "
                       "without them), or only how they differ (between-arms; two arms at least)"}
-FIT_STEP = {"type": "number", "minimum": 0, "maximum": 1,
-            "description": "turn the parent round's condition toward the fitted direction by this much (aim "
-                           "\"point\", as winners steer); absent: paint backdrops that add the direction (\"added\")"}
 FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProperties": False, "properties": {
     "arms": {"type": "array", "minItems": 1, "maxItems": MAX_ARMS, "items": {
         "type": "object", "required": ["scenes", "ctr", "exposures"], "additionalProperties": False, "properties": {
@@ -71,11 +67,11 @@ FITTED = {"type": "object", "required": ["arms", "control_ctr"], "additionalProp
             "exposures": {"type": "integer", "minimum": 1}, "ctr_ci": INTERVAL}},
         "description": "every scene arm of one round with its click rate in this segment (the results page's)"},
     "control_ctr": {"type": "number", "minimum": 0, "maximum": 1, "description": "the control arm's click rate"},
-    "control_ci": INTERVAL, "fit": FIT, "step": FIT_STEP}}
+    "control_ci": INTERVAL, "fit": FIT}}
 FROM_EXPERIMENT = {"type": "object", "required": ["experiment"], "additionalProperties": False, "properties": {
     "experiment": {"type": "string", "minLength": 1, "description": "fit to this experiment's arms in the segment: "
                    "its first arm is the control, its scene arms' click rates, exposures and images speak"},
-    "fit": FIT, "step": FIT_STEP}}
+    "fit": FIT}}
 OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
     "get": _op("A taste segment's rounds of scenes and their lineage", "experiments", "200",
                {"type": "object", "required": ["segment", "rounds"], "properties": {
@@ -107,15 +103,15 @@ def list_rounds(segment: str):
 def start_round(segment: str):
     number, body = _segment(segment), json_body()
     if isinstance(body, dict) and "experiment" in body:
-        if not set(body) <= {"experiment", "fit", "step"} or not isinstance(body["experiment"], str) \
+        if not set(body) <= {"experiment", "fit"} or not isinstance(body["experiment"], str) \
                 or not body["experiment"]:
             raise bad_request("body", body, 'a JSON object {"experiment": "<name>", "fit": "intervals"} and '
                                             'nothing else')
         fit = _fit(body, arms=None)
-        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], fit, _fit_step(body))), 201
+        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], fit)), 201
     if isinstance(body, dict) and "arms" in body:
         arms, control = _fitted_body(body)
-        return jsonify(scene_rounds.fit_round(number, arms, control, fit=_fit(body, arms), step=_fit_step(body))), 201
+        return jsonify(scene_rounds.fit_round(number, arms, control, fit=_fit(body, arms))), 201
     if not isinstance(body, dict) or not set(body) <= {"winners", "step", "losers"} or "winners" not in body:
         raise bad_request("body", body, 'a JSON object {"winners": [variant ids], "step": 0.5, "losers": [...]} '
                                         'or {"arms": [{"scenes": [variant ids], "ctr": 0.06, "exposures": 100}], '
@@ -132,7 +128,7 @@ def start_round(segment: str):
 
 def _fitted_body(body: dict) -> tuple[list[dict], dict]:
     """The arms and the control ({"ctr", "ctr_ci" when given}) of a fitted round's body, checked."""
-    if not set(body) <= {"arms", "control_ctr", "control_ci", "fit", "step"} or "control_ctr" not in body:
+    if not set(body) <= {"arms", "control_ctr", "control_ci", "fit"} or "control_ctr" not in body:
         raise bad_request("body", sorted(body), 'a JSON object {"arms": [...], "control_ctr": 0.05, "control_ci": '
                                                 '[0.04, 0.06], "fit": "exposures"} and nothing else')
     arms, control_ctr = body["arms"], body["control_ctr"]
@@ -159,15 +155,6 @@ def _fitted_body(body: dict) -> tuple[list[dict], dict]:
     if "control_ci" in body:
         control["ctr_ci"] = _check_interval("control_ci", body["control_ci"])
     return [{**arm, "ctr": float(arm["ctr"])} for arm in arms], control
-
-
-def _fit_step(body: dict) -> float | None:
-    """A fitted round's "step" (absent: it paints the fitted direction itself, aim "added")."""
-    if "step" not in body:
-        return None
-    if not _number_in(body["step"], 0, 1):
-        raise bad_request("step", body["step"], "a number in [0, 1]")
-    return float(body["step"])
 
 
 def _check_interval(name: str, interval) -> list[float]:

@@ -210,23 +210,3 @@ def test_a_fitted_round_says_what_is_wrong_with_its_body(app, client):
     assert missing.status_code == 404
     assert client.get(f"/v1/segments/{segment}/rounds", headers=ANALYST).json["rounds"] == [
         {"round": 0, "condition": "the segment's centroid"}]  # nothing was stored by the refused bodies
-
-
-def test_a_fitted_round_with_a_step_turns_its_parents_condition_toward_the_fitted_direction(app, client):
-    segment, scenes = made_scenes(app, client)
-    arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900},
-            {"scenes": scenes[1:3], "ctr": 0.04, "exposures": 300}]
-    url = f"/v1/segments/{segment}/rounds"
-    refused = client.post(url, json={"arms": arms, "control_ctr": 0.05, "step": 1.5}, headers=ANALYST)
-    assert refused.status_code == 400 and "step" in refused.json["message"]
-    started = client.post(url, json={"arms": arms, "control_ctr": 0.05, "step": 0.5}, headers=ANALYST)
-    assert started.status_code == 201, started.json
-    assert started.json["aim"] == "point" and started.json["step"] == 0.5
-    added = np.stack([rewarded_direction(*scene_embeddings(app, client, arm["scenes"])) for arm in arms])
-    with app.app_context():
-        from service.scene_rounds import condition_of
-        stored, lineage = condition_of(segment, 1)
-        centroid = app.extensions["tailorcard"].live.get().segment_centroid(segment)
-    direction = fitted_direction(added, [0.02, -0.01], [900, 300])
-    assert np.allclose(stored, next_condition(centroid, direction, 0.5), atol=1e-4)
-    assert not np.allclose(stored, direction, atol=1e-3) and lineage["aim"] == "point"
