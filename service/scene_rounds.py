@@ -72,16 +72,20 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
     return _store_round(segment, parent + 1, condition, lineage)
 
 
+NOTHING_TO_FIT = "nothing to fit"  # in the errors of a segment where no scene arm can speak
+TWO_TO_FIT_BETWEEN = "two scene arms at least"  # in the error of "between-arms" with one arm
+
+
 def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | None = None,
-              fit: str = "exposures", left_out: list[dict] | None = None) -> dict:
+              fit: str | None = None, left_out: list[dict] | None = None) -> dict:
     """Store the next round of `segment`, fitted to every scene arm of one round by what it earned: each arm is
     {"scenes": [variant ids], "ctr": its click rate, "exposures": n, "ctr_ci": [low, high] (optional)}, `control`
     the control's {"ctr", "ctr_ci" (optional)} (`experiment`: where they were measured, kept in the lineage).
-    `fit` (steering.FITS) weighs the arms' gains over the control by their exposures, by their 95 % intervals (needs
-    every "ctr_ci": the control's error is in every gain), or reads only how they differ ("between-arms"). The round
-    paints backdrops that add the fitted direction (aim "added"), its styles ordered by nearness to it."""
-    if fit not in FITS:
-        raise PresentationError(f"fit must be one of {list(FITS)}; got {fit!r}")
+    `fit` (steering.FITS) weighs the arms' gains over the control by their 95 % intervals (the control's error in
+    every gain; the default where every interval is known), by their exposures (the default otherwise), or reads
+    only how they differ ("between-arms"). The round paints backdrops that add the fitted direction (aim
+    "added"), its styles ordered by nearness to it."""
+    fit = _checked_fit(fit, arms, control)  # before any image is read or encoded
     store = deps().variants
     records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
     parent = _round_of([record for scenes in records for record in scenes], segment)
@@ -91,8 +95,8 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
     lineage = {"parent_round": parent, "aim": "added", **({"experiment": experiment} if experiment else {}),
                "control_ctr": control["ctr"], **({"control_ci": control["ctr_ci"]} if control.get("ctr_ci") else {}),
                "fit": fit, "arms": arms, **({"left_out": left_out} if left_out else {})}
-    noise = gain_noise([_se(arm.get("ctr_ci"), f"arm {i}") for i, arm in enumerate(arms)],
-                       _se(control.get("ctr_ci"), "the control")) if fit == "intervals" else None
+    noise = gain_noise([interval_se(arm["ctr_ci"]) for arm in arms],
+                       interval_se(control["ctr_ci"])) if fit == "intervals" else None
     scenes, photos = _scenes_and_photos([record for arm in records for record in arm])  # one batch for all arms
     ends = np.cumsum([len(arm) for arm in records])[:-1]
     added = np.stack([rewarded_direction(*pair) for pair in zip(np.split(scenes, ends), np.split(photos, ends))])
@@ -103,14 +107,22 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
     return _store_round(segment, parent + 1, direction, lineage)
 
 
-def _se(interval, whose: str) -> float:
-    """The standard error behind a 95 % interval [low, high] (the results page's)."""
-    if interval is None:
-        raise PresentationError(f'the fit "intervals" needs every click rate\'s interval; {whose} has none')
-    return interval_se(interval)
+def _checked_fit(fit: str | None, arms: list[dict], control: dict) -> str:
+    """`fit`, or its default (None): "intervals" where every click rate's interval is known, else "exposures";
+    refused where the arms cannot give what it needs."""
+    known = bool(control.get("ctr_ci")) and all(arm.get("ctr_ci") for arm in arms)
+    fit = fit if fit is not None else "intervals" if known else "exposures"
+    if fit not in FITS:
+        raise PresentationError(f"fit must be one of {list(FITS)}; got {fit!r}")
+    if fit == "between-arms" and len(arms) < 2:
+        raise PresentationError(f'{TWO_TO_FIT_BETWEEN}, to fit between them ("fit": "between-arms"); got {len(arms)}')
+    if fit == "intervals" and not known:
+        raise PresentationError('the fit "intervals" needs each arm\'s "ctr_ci" and a "control_ci" (the intervals '
+                                'it weighs by); give them, or fit by "exposures" / "between-arms"')
+    return fit
 
 
-def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals") -> dict:
+def fit_round_from_experiment(segment: int, name: str, fit: str | None = None) -> dict:
     """fit_round with what experiment `name` measured in this segment: its first arm is the control, its other
     scene arms speak with their click rates, intervals and exposures here and the images they show here (every
     live product's that is made). Arms not yet shown in the segment, or none of whose images is made there yet,
@@ -132,7 +144,7 @@ def fit_round_from_experiment(segment: int, name: str, fit: str = "intervals") -
                              else "none of its scene images is made in this segment yet (they are made on demand)"})
     if not arms:
         raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
-                                f"nothing to fit ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
+                                f"{NOTHING_TO_FIT} ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
     return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out)
 
 

@@ -107,11 +107,10 @@ def start_round(segment: str):
                 or not body["experiment"]:
             raise bad_request("body", body, 'a JSON object {"experiment": "<name>", "fit": "intervals"} and '
                                             'nothing else')
-        fit = _fit(body, arms=None)
-        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], fit)), 201
+        return jsonify(scene_rounds.fit_round_from_experiment(number, body["experiment"], body.get("fit"))), 201
     if isinstance(body, dict) and "arms" in body:
         arms, control = _fitted_body(body)
-        return jsonify(scene_rounds.fit_round(number, arms, control, fit=_fit(body, arms))), 201
+        return jsonify(scene_rounds.fit_round(number, arms, control, fit=body.get("fit"))), 201
     if not isinstance(body, dict) or not set(body) <= {"winners", "step", "losers"} or "winners" not in body:
         raise bad_request("body", body, 'a JSON object {"winners": [variant ids], "step": 0.5, "losers": [...]} '
                                         'or {"arms": [{"scenes": [variant ids], "ctr": 0.06, "exposures": 100}], '
@@ -162,21 +161,6 @@ def _check_interval(name: str, interval) -> list[float]:
             or interval[0] > interval[1]:
         raise bad_request(name, interval, "an interval [low, high] of a click rate, low <= high")
     return [float(x) for x in interval]
-
-
-def _fit(body: dict, arms: list[dict] | None) -> str:
-    """The body's "fit", checked against what it needs (arms None: an experiment's, whose results have every
-    interval); "intervals" by default where every interval is known, else "exposures"."""
-    known = arms is None or ("control_ci" in body and all("ctr_ci" in arm for arm in arms))
-    value = body.get("fit", "intervals" if known else "exposures")
-    if value not in FITS:
-        raise bad_request("fit", value, f"one of {list(FITS)}")
-    if arms is not None and value == "between-arms" and len(arms) < 2:
-        raise bad_request("arms", arms, 'two scene arms at least, to fit between them ("fit": "between-arms")')
-    if arms is not None and value == "intervals" and ("control_ci" not in body or any("ctr_ci" not in a for a in arms)):
-        raise bad_request("fit", value, 'each arm\'s "ctr_ci" and a "control_ci" with it (the intervals it '
-                                        'weighs by), or "exposures" / "between-arms"')
-    return value
 
 
 def _check_ids(name: str, ids, least: int) -> None:

@@ -221,7 +221,8 @@ def test_fitting_from_an_experiment_weighs_one_arm_by_exposures_between_arms_and
     from types import SimpleNamespace
 
     from lab.loop_simulation import post_fit_from_experiment
-    answers = iter([(400, "fitting between arms needs two arms at least; got 1 arm"), (201, "a round"),
+    answers = iter([(400, 'two scene arms at least, to fit between them ("fit": "between-arms"); got 1'),
+                    (201, "a round"),
                     (400, "experiment 'r' has shown no scene arm's images in segment 1: nothing to fit (...)"),
                     (404, "no experiment 'r'")])
     posted, logged = [], []
