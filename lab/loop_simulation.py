@@ -328,15 +328,14 @@ def post_fit_from_experiment(lab: LoopLab, segment: int, name: str, fit: str | N
     service reads its arms' click rates, intervals, exposures and images there), with the run's `fit`; "between-arms"
     with one arm that can speak is weighed by exposures instead (as post_fit does). A segment where no arm can speak
     is not steered, and the log says why."""
-    from service.scene_rounds import NOTHING_TO_FIT, TWO_TO_FIT_BETWEEN
     fit = fit or lab.config.fit
     answer = lab.client.post(f"/v1/segments/{segment}/rounds", headers=lab.analyst,
                              json={"experiment": name, "fit": fit})
-    message = (answer.get_json(silent=True) or {}).get("message", "")
-    if answer.status_code == 400 and fit == "between-arms" and TWO_TO_FIT_BETWEEN in message:
+    refusal = answer.get_json(silent=True) or {}
+    if refusal.get("error") == "too_few_arms" and fit == "between-arms":
         post_fit_from_experiment(lab, segment, name, fit="exposures")
-    elif answer.status_code == 400 and NOTHING_TO_FIT in message:
-        lab.log(f"segment {segment}: not steered ({message})")
+    elif refusal.get("error") == "nothing_to_fit":
+        lab.log(f"segment {segment}: not steered ({refusal.get('message')})")
     elif answer.status_code != 201:
         raise RuntimeError(f"POST /v1/segments/{segment}/rounds -> {answer.status_code}: "
                            f"{answer.get_data(as_text=True)[:300]}")

@@ -20,6 +20,7 @@ from features.preferences import PreferenceError
 from imagegen.errors import PresentationError
 from recsys.recommender import RecommenderError
 from service.repository import KeyCollision
+from service.scene_rounds import NothingToFit, RoundExists, TooFewArms
 from service.variants import VariantNotFound
 
 
@@ -42,6 +43,9 @@ DOMAIN_ERRORS = (
     (PreferenceError, 400, "invalid_event"),
     (CatalogueError, 400, "invalid_product"),
     (RecommenderError, 400, "bad_request"),
+    (RoundExists, 409, "round_exists"),
+    (NothingToFit, 409, "nothing_to_fit"),
+    (TooFewArms, 400, "too_few_arms"),
     (PresentationError, 400, "bad_request"),
     (VariantNotFound, 404, "not_found"),
     (NotFound, 404, "not_found"),

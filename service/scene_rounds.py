@@ -29,7 +29,7 @@ from service import repository
 from service.db import insert_ignoring_duplicates, scene_rounds
 from service.deps import deps
 
-MAX_SCENES = 100  # scenes one arm (or the winners, or the losers) may name: each is encoded while the request waits
+MAX_SCENES = 100  # scenes one arm (or the winners, or the losers) may name; the lineage keeps every id
 
 
 def condition_of(segment: int, round_: int) -> tuple[np.ndarray | None, dict | None]:
@@ -72,8 +72,16 @@ def start_round(segment: int, winner_ids: list[str], step: float = 0.5, loser_id
     return _store_round(segment, parent + 1, condition, lineage)
 
 
-NOTHING_TO_FIT = "nothing to fit"  # in the errors of a segment where no scene arm can speak
-TWO_TO_FIT_BETWEEN = "two scene arms at least"  # in the error of "between-arms" with one arm
+class RoundExists(PresentationError):
+    """The segment already has the round asked for (rounds are never rewritten: steer from it)."""
+
+
+class NothingToFit(PresentationError):
+    """The experiment has measured nothing to fit in this segment yet (its control, or every scene arm, unseen)."""
+
+
+class TooFewArms(PresentationError):
+    """A fit between arms was asked of one arm."""
 
 
 def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | None = None,
@@ -115,7 +123,7 @@ def _checked_fit(fit: str | None, arms: list[dict], control: dict) -> str:
     if fit not in FITS:
         raise PresentationError(f"fit must be one of {list(FITS)}; got {fit!r}")
     if fit == "between-arms" and len(arms) < 2:
-        raise PresentationError(f'{TWO_TO_FIT_BETWEEN}, to fit between them ("fit": "between-arms"); got {len(arms)}')
+        raise TooFewArms(f'two scene arms at least, to fit between them ("fit": "between-arms"); got {len(arms)}')
     if fit == "intervals" and not known:
         raise PresentationError('the fit "intervals" needs each arm\'s "ctr_ci" and a "control_ci" (the intervals '
                                 'it weighs by); give them, or fit by "exposures" / "between-arms"')
@@ -131,7 +139,7 @@ def fit_round_from_experiment(segment: int, name: str, fit: str | None = None) -
     rows = {row["arm"]: row for row in (results["segments"].get(str(segment)) or {}).get("arms", [])}
     control, *others = results["definition"]["arms"]
     if not (rows.get(control["name"]) or {}).get("exposures"):
-        raise PresentationError(f"experiment {name!r} has not shown its control {control['name']!r} in segment "
+        raise NothingToFit(f"experiment {name!r} has not shown its control {control['name']!r} in segment "
                                 f"{segment}: no click rate to measure the scenes against")
     arms, left_out = [], []
     for arm in (arm for arm in others if arm["presentation"].get("kind") == "scene"):
@@ -143,8 +151,8 @@ def fit_round_from_experiment(segment: int, name: str, fit: str | None = None) -
             left_out.append({"arm": arm["name"], "why": "not yet shown in this segment" if not row.get("exposures")
                              else "none of its scene images is made in this segment yet (they are made on demand)"})
     if not arms:
-        raise PresentationError(f"experiment {name!r} has shown no scene arm's images in segment {segment}: "
-                                f"{NOTHING_TO_FIT} ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
+        raise NothingToFit(f"experiment {name!r} has shown no scene arm's images in segment {segment}: nothing to "
+                           f"fit ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
     return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out)
 
 
@@ -156,8 +164,8 @@ def _measured(row: dict) -> dict:
 
 def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:
     """The variant ids of the images a scene arm shows in this segment, one per live product that has one, at most
-    MAX_SCENES spread evenly over the products: each is CLIP-encoded in the request, and the lineage (copied into
-    every next-round variant's provenance) keeps them; the mean of a hundred says what the arm added."""
+    MAX_SCENES spread evenly over the products: the lineage (copied into every next-round variant's provenance)
+    keeps them, and the mean of a hundred says what the arm added."""
     store, live = deps().variants, deps().live.get()
     made = (store.lookup(key, product["content_hash"], str(segment), policy)
             for key, product in sorted(live.products.items()))
@@ -171,15 +179,29 @@ def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict
             "segment": int(segment), "round": round_, "condition": repository.vector_bytes(condition),
             "lineage": lineage, "created_at": time.time()}])
     if not inserted:
-        raise PresentationError(f"segment {segment} already has round {round_}; steer from round {round_}")
+        raise RoundExists(f"segment {segment} already has round {round_}; steer from round {round_}")
     return {"segment": int(segment), "round": round_, **lineage}
 
 
 def _scenes_and_photos(records) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """CLIP embeddings of the scenes and of their products' own photos (None, None for no scenes); each product's
-    photo is encoded once however many scenes show it (a fitted round's arms share their products)."""
+    """CLIP embeddings of the scenes and of their products' own photos (None, None for no scenes): those kept
+    when each scene was made, else (scenes made before they were kept) encoded here."""
     if not records:
         return None, None
+    store = deps().variants
+    pairs = [store.embeddings(record.variant_id) for record in records]
+    missing = [i for i, pair in enumerate(pairs) if pair is None]
+    for i, scene, photo in zip(missing, *_encoded([records[i] for i in missing])):
+        pairs[i] = np.stack([scene, photo])
+    pairs = np.stack(pairs).astype(np.float32)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _encoded(records) -> tuple[np.ndarray, np.ndarray]:
+    """The scenes and their products' photos, CLIP-encoded from their images (each photo once, however many
+    scenes show it: a fitted round's arms share their products)."""
+    if not records:
+        return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
     store, encoder = deps().variants, deps().encoder.get()
     scenes = encoder.encode_images([open_image(store.read_bytes(r.variant_id)) for r in records])
     product_ids = sorted({r.product_id for r in records})

@@ -71,6 +71,10 @@ class VariantStore(Protocol):
     def read_bytes(self, variant_id: str) -> bytes:
         """The image bytes; raises VariantNotFound (also for ids that are not VARIANT_ID_PATTERN)."""
 
+    def embeddings(self, variant_id: str) -> np.ndarray | None:
+        """[2, d]: a scene's CLIP embedding and its product photo's as made (in the service's encoder space), or
+        None where they were not kept; raises VariantNotFound. Rounds steer by them without encoding images."""
+
     def style_centres(self) -> np.ndarray | None:
         """The scene styles' mean directions [styles, d] (rounds order the next round's styles by them), or None
         when scenes have no styles."""
@@ -95,6 +99,9 @@ class NullVariantStore:
         raise VariantNotFound(f"no variant {variant_id!r}: this server has no variant generator configured")
 
     def read_bytes(self, variant_id: str) -> bytes:
+        raise VariantNotFound(f"no variant {variant_id!r}: this server has no variant generator configured")
+
+    def embeddings(self, variant_id: str) -> None:
         raise VariantNotFound(f"no variant {variant_id!r}: this server has no variant generator configured")
 
     def style_centres(self) -> None:

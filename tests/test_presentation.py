@@ -1,4 +1,7 @@
 """Scene cards: the product's own pixels over a backdrop painted for a taste segment, made and stored once."""
+import io
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -139,6 +142,22 @@ def test_a_generator_of_added_backdrops_paints_the_way_from_the_product_to_the_t
         Presenter(scenes).present(photo, SCENE, taste)
     card = Presenter(scenes, encoder=tiny_encoder).present(photo, SCENE, taste)
     assert card.generated and product_unchanged(card.image, matte_photo(Presenter().at_card_size(photo)[0])[0])
+
+
+def test_the_maker_keeps_each_scenes_clip_embedding_and_its_photos_for_steering(tmp_path, photo, tiny_encoder):
+    scenes = tiny_scenes(space_id=tiny_encoder.space_id, conditioning="added", added_norm=0.3)
+    maker = PresentationMaker(Presenter(scenes, encoder=tiny_encoder), VariantStore(tmp_path),
+                              encoder_space=tiny_encoder.space_id)
+    stored = maker.generate(Request(7, "a" * 64, "3", replace(SCENE, candidates=2), photo, unit_embeddings(1)[0]))
+    scene, own = maker.embeddings(stored.variant_id)
+    made = Image.open(io.BytesIO(maker.read_bytes(stored.variant_id)))
+    assert np.allclose(scene, tiny_encoder.encode_images([made])[0], atol=1e-5)  # the card as served
+    assert np.allclose(own, tiny_encoder.encode_images([photo])[0], atol=1e-5)
+    elsewhere = PresentationMaker(maker.presenter, maker.store, encoder_space="another encoder")
+    assert elsewhere.embeddings(stored.variant_id) is None  # rows of another space never steer this one
+    without = PresentationMaker(Presenter(tiny_scenes()), VariantStore(tmp_path / "plain"), encoder_space="test")
+    assert without.embeddings(without.generate(Request(7, "a" * 64, "3", SCENE, photo,
+                                                       unit_embeddings(1)[0])).variant_id) is None
 
 
 def test_a_scene_needs_a_condition_and_the_control_is_the_photo_at_card_size(photo):

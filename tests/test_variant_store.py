@@ -27,6 +27,22 @@ def test_put_and_get_a_variant_with_its_provenance(tmp_path):
     assert store.get(key(segment="2")) is None and store.get(key(params_digest="q")) is None
 
 
+def test_embeddings_put_with_a_variant_are_read_back_and_go_with_it(tmp_path):
+    store = VariantStore(tmp_path)
+    image = np.zeros((8, 8, 3), np.uint8)
+    rows = np.random.default_rng(0).normal(size=(2, 6)).astype(np.float32)
+    stored = store.put(key(), 3, image, record(), embeddings=rows)
+    assert np.array_equal(store.read_embeddings(stored.variant_id), rows)
+    assert store.read_embeddings(store.put(key(segment="2"), 3, image, record()).variant_id) is None  # none put
+    assert store.read_embeddings("../x") is None
+    with pytest.raises(VariantError, match="with a generated image only"):
+        store.put(key(segment="3"), 3, None, embeddings=rows)
+    with pytest.raises(VariantError, match=r"rows \[k, d\]; got shape \(6,\)"):
+        store.put(key(segment="4"), 3, image, record(), embeddings=rows[0])
+    store.remove(stored)
+    assert store.read_embeddings(stored.variant_id) is None and not list(tmp_path.glob("*/*.npy"))
+
+
 def test_the_decision_to_serve_the_original_is_cached_without_an_image(tmp_path):
     store = VariantStore(tmp_path)
     stored = store.put(key(), 1, None)

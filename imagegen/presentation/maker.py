@@ -5,6 +5,7 @@
     maker.generate(request)             # in a job: make it (or find it); None = the product's own photo stays
     maker.invalidate(product_id)        # the product changed: [(segment, policy)] that had an image
     maker.get(variant_id); maker.read_bytes(variant_id)
+    maker.embeddings(variant_id)        # [2, d]: the scene's CLIP embedding and its photo's, as made (or None)
 
 This is the shape service.variants.VariantStore asks for. `request` carries product_id, content_hash, segment,
 policy (a PresentationPolicy), image (PIL), condition (what a scene is painted for) and lineage (its round):
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from imagegen.presentation.policy import PresentationPolicy
 from imagegen.presentation.presenter import Presenter
 from imagegen.provenance import Provenance
 from imagegen.variants.errors import VariantNotFound
 from imagegen.variants.store import StoredVariant, VariantKey, VariantStore
-
 
 
 class PresentationMaker:
@@ -72,6 +74,15 @@ class PresentationMaker:
     def read_bytes(self, variant_id: str) -> bytes:
         return self.store.read_bytes(variant_id)
 
+    def embeddings(self, variant_id: str):
+        """The scene's CLIP embedding and its product photo's ([2, d]) as they were computed when it was made; None
+        where they were not kept (made without an encoder, or before they were) or were made in another encoder's
+        space than this maker's. Raises VariantNotFound."""
+        stored = self.get(variant_id)
+        if (stored.provenance or {}).get("encoder_version") != self.encoder_space:
+            return None
+        return self.store.read_embeddings(variant_id)
+
     def style_centres(self):
         """The scene generator's style centres (imagegen.scene.bank.style_centres), or None without one."""
         return None if self.presenter.scenes is None else self.presenter.scenes.style_centres
@@ -93,4 +104,11 @@ class PresentationMaker:
                             product_id=int(request.product_id), edit="background" if scene else "upscaled",
                             upscaled=details.get("upscaled"),
                             c2pa=self.store.signer.describe() if self.store.signer else None)
-        return self.store.put(key, request.product_id, presented.image, record)
+        return self.store.put(key, request.product_id, presented.image, record, embeddings=_embeddings(presented))
+
+
+def _embeddings(presented) -> np.ndarray | None:
+    """[the card's CLIP embedding, its photo's] where the presenter computed both, else None."""
+    if presented.embedding is None or presented.photo_embedding is None:
+        return None
+    return np.stack([presented.embedding, presented.photo_embedding]).astype(np.float32)

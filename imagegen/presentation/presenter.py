@@ -8,7 +8,9 @@
 condition alone (what `bench presentation` compares). A card is the best of a few painted backdrops: the
 scene generator offers the conditions worth painting for the target (imagegen.scene.bank), and the card whose
 CLIP embedding comes out nearest the target is kept, as DALL-E's samples were reranked by CLIP. A scene whose product pixels would not be the
-photo's own is refused, never served (the check runs on every card).
+photo's own is refused, never served (the check runs on every card). With an encoder, a scene card carries its own
+CLIP embedding and its photo's, as they were computed here: rounds steer by them (service.scene_rounds) without
+encoding the images again while a request waits.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ class Presented:
     generated: bool  # True: the backdrop is painted by the scene generator
     reason: str | None = None  # why there is no image (the card keeps the product's own photo)
     details: dict = field(default_factory=dict)  # what was done, for the provenance record
+    embedding: np.ndarray | None = None  # the card's CLIP embedding (a scene card, with an encoder)
+    photo_embedding: np.ndarray | None = None  # the product photo's, beside it
 
 
 class Presenter:
@@ -88,9 +92,10 @@ class Presenter:
         if painting is None:
             return [refused] * len(conditions)
         targets = unit_rows(np.asarray(conditions, dtype=np.float32), dtype=np.float32, allow_zero=True)
-        product = self._product_embedding(photo, aim)
+        own = self._photo_embedding(photo)
+        product = self._conditioning_product(own, aim)
         rows = self._rows_for(product, targets, policy.candidates, policy.painted_style(None), aim)
-        return [self._best_card(painting, target, candidates, product if aim == "added" else None)
+        return [self._best_card(painting, target, candidates, own, aim == "added")
                 for target, candidates in zip(targets, rows)]
 
     def paint_rows(self, photo: Image.Image, policy: PresentationPolicy, rows: np.ndarray) -> list[Presented]:
@@ -118,16 +123,21 @@ class Presenter:
         generator trained on what backdrops add offers its bank's backdrops for it (imagegen.scene.bank), of
         `style` only when given; a zero target stays the zero row (the unconditional backdrop)."""
         targets = unit_rows(np.asarray(targets, dtype=np.float32), dtype=np.float32, allow_zero=True)
-        return self._rows_for(self._product_embedding(photo, aim), targets, count, style, aim)
+        return self._rows_for(self._conditioning_product(self._photo_embedding(photo), aim), targets, count, style,
+                              aim)
 
-    def _product_embedding(self, photo: Image.Image, aim: str) -> np.ndarray | None:
-        """The product photo's CLIP embedding, where the scene generator or the aim needs it (None where not)."""
+    def _photo_embedding(self, photo: Image.Image) -> np.ndarray | None:
+        """The product photo's CLIP embedding (None without an encoder)."""
+        return None if self.encoder is None else self.encoder.encode_images([photo.convert("RGB")])[0]
+
+    def _conditioning_product(self, own: np.ndarray | None, aim: str) -> np.ndarray | None:
+        """The photo's embedding `own` where the scene generator or the aim needs it (None where not)."""
         if self.scenes.settings.conditioning != "added" and aim == "point":
             return None
-        if self.encoder is None:
+        if own is None:
             raise PresentationError(f"{self.scenes.name} paints what backdrops add to a product (or was asked to): "
                                     "the presenter needs the encoder of its space to embed the product")
-        return self.encoder.encode_images([photo.convert("RGB")])[0]
+        return own
 
     def _rows_for(self, product: np.ndarray | None, targets: np.ndarray, count: int, style: int | None,
                   aim: str) -> list[np.ndarray]:
@@ -135,17 +145,20 @@ class Presenter:
             return [target[None] for target in targets]
         return [self.scenes.condition_candidates(target, product, count, style, aim) for target in targets]
 
-    def _best_card(self, painting, target: np.ndarray, rows: np.ndarray,
-                   product: np.ndarray | None = None) -> Presented:
-        """Paint every candidate row and keep the card nearest `target` in CLIP space, or, given the `product`'s
-        own embedding (aim "added"), the card whose backdrop added what is most like `target` (the first without
-        an encoder)."""
+    def _best_card(self, painting, target: np.ndarray, rows: np.ndarray, own: np.ndarray | None = None,
+                   added: bool = False) -> Presented:
+        """Paint every candidate row and keep the card nearest `target` in CLIP space, or with `added` the card
+        whose backdrop added to the product (its photo's embedding `own`) what is most like `target` (the first
+        without an encoder). The card keeps its embedding and the photo's."""
         cards = self._paint(painting, rows)
-        fit = self._fit(cards, target, product)
+        embedded = self._embedded(cards)
+        fit = self._fit(embedded, target, own if added else None) if len(cards) > 1 else None
         best = int(np.argmax(fit)) if fit is not None else 0
         chosen = cards[best]
         chosen.details = {**chosen.details, "candidates": len(cards), "chosen": best,
                           "fit": round(float(fit[best]), 4) if fit is not None else None}
+        if embedded is not None and chosen.image is not None:
+            chosen.embedding, chosen.photo_embedding = embedded[best], own
         return chosen
 
     def _paint(self, painting, rows: np.ndarray) -> list[Presented]:
@@ -156,18 +169,28 @@ class Presenter:
                                          num_inference_steps=policy.num_inference_steps)[0] for row in rows]
         return [self._scene_card(matted, image, box, policy, details) for image in painted]
 
-    def _fit(self, cards: list[Presented], target: np.ndarray, product: np.ndarray | None = None) -> np.ndarray | None:
-        """Cosine of each card (or of what its backdrop added to the `product`) to the target (-inf for a refused
-        one); None when there is nothing to choose."""
-        if self.encoder is None or len(cards) < 2 or not target.any():
+    def _embedded(self, cards: list[Presented]) -> np.ndarray | None:
+        """CLIP embeddings of the cards [n, d] (a refused card's row is NaN); None without an encoder."""
+        if self.encoder is None:
             return None
         made = [i for i, card in enumerate(cards) if card.image is not None]
-        fit = np.full(len(cards), -np.inf)
+        embedded = np.full((len(cards), self.encoder.embed_dim), np.nan, dtype=np.float32)
         if made:
-            embedded = self.encoder.encode_images([Image.fromarray(cards[i].image) for i in made])
-            if product is not None:
-                embedded = unit_rows(embedded - product, np.float32, allow_zero=True)
-            fit[made] = embedded @ target
+            embedded[made] = self.encoder.encode_images([Image.fromarray(cards[i].image) for i in made])
+        return embedded
+
+    @staticmethod
+    def _fit(embedded: np.ndarray | None, target: np.ndarray, product: np.ndarray | None = None) -> np.ndarray | None:
+        """Cosine of each card (or of what its backdrop added to the `product`) to the target (-inf for a refused
+        one); None when there is nothing to choose by."""
+        if embedded is None or not target.any():
+            return None
+        made = ~np.isnan(embedded).any(axis=1)
+        fit = np.full(len(embedded), -np.inf)
+        rows = embedded[made]
+        if product is not None:
+            rows = unit_rows(rows - product, np.float32, allow_zero=True)
+        fit[made] = rows @ target
         return fit
 
     def _scene_card(self, matted, painted, box, policy, details) -> Presented:

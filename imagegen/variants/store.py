@@ -5,18 +5,21 @@
     store.put(key, product_id, None)                # the decision to serve the original (no candidate passed)
     store.get(key)                                  # StoredVariant, or None: not decided yet, generation is due
     store.find(variant_id); store.read_bytes(variant_id)
+    store.read_embeddings(variant_id)               # the CLIP rows put with it ([2, d]: scene, photo), or None
     store.records_of(product_id)                    # one product's variants, from its folder in the index
 
 The key hashes the product's *content*, so a changed photo or text gives a new key: its old variants
 are never found again (`prune` and `VariantMaker.invalidate` delete them). A stored original-photo decision is
 cached like a variant, so a product whose redraws all fail the gate is not regenerated on every view.
 
-Layout: `<root>/<id[:2]>/<id>.png` and `<id>.json` (the record), and an index of empty markers
+Layout: `<root>/<id[:2]>/<id>.png` and `<id>.json` (the record), `<id>.npy` where CLIP embeddings were put with
+it, and an index of empty markers
 `<root>/by-product/<product_id>/<id>` so that one product's variants are listed without reading the others'.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -86,16 +89,22 @@ class VariantStore:
         return _from_record(record_path, json.loads(record_path.read_text())) if record_path.is_file() else None
 
     def put(self, key: VariantKey, product_id: int, image: np.ndarray | None,
-            provenance: Provenance | None = None, reason: str | None = None) -> StoredVariant:
-        """Store a variant (image and its provenance), or with image None the decision to serve the original
-        (and why, when known)."""
+            provenance: Provenance | None = None, reason: str | None = None,
+            embeddings: np.ndarray | None = None) -> StoredVariant:
+        """Store a variant (image and its provenance, and CLIP `embeddings` of it when given: float rows
+        [k, d]), or with image None the decision to serve the original (and why, when known)."""
         if (image is None) != (provenance is None):
             raise VariantError("a stored variant needs both its image and its provenance record "
                                f"(got image={'None' if image is None else 'an array'}, provenance={provenance!r})")
+        if embeddings is not None and (image is None or np.ndim(embeddings) != 2):
+            raise VariantError("embeddings are kept with a generated image only, as rows [k, d]; got "
+                               f"{'no image' if image is None else f'shape {np.shape(embeddings)}'}")
         self._ensure_index()  # first, or this put would create the index of an old store without its records
         image_path = self._path(key.digest(), ".png") if image is not None else None
         if image is not None:
             write_atomically(image_path, sign_if_configured(png_bytes(image, provenance), provenance, self.signer))
+        if embeddings is not None:
+            write_atomically(self._path(key.digest(), ".npy"), _npy_bytes(embeddings))
         stored = StoredVariant(key, int(product_id), image is not None, provenance.to_dict() if provenance else None,
                                image_path, reason=None if image is not None else reason)
         # the marker before the record: every record is in the index, a crash leaves at most a marker
@@ -110,6 +119,13 @@ class VariantStore:
         if stored is None or not stored.generated:
             raise VariantNotFound(f"no generated variant with id {str(variant_id)[:80]!r}")
         return stored.image_path.read_bytes()
+
+    def read_embeddings(self, variant_id: str) -> np.ndarray | None:
+        """The CLIP rows put with a variant (float32 [k, d]), or None: none were put (or no such variant)."""
+        path = self._path(variant_id, ".npy") if VARIANT_ID.match(str(variant_id)) else None
+        if path is None or not path.is_file() or self.find(variant_id) is None:
+            return None
+        return np.load(path, allow_pickle=False)
 
     def records(self):
         """Every stored variant and original-photo decision (a directory scan: for maintenance, not cards)."""
@@ -136,6 +152,7 @@ class VariantStore:
         gone), then its image and its index marker."""
         self._path(stored.variant_id, ".json").unlink(missing_ok=True)
         self._path(stored.variant_id, ".png").unlink(missing_ok=True)
+        self._path(stored.variant_id, ".npy").unlink(missing_ok=True)
         _marker(self.root / INDEX, stored.product_id, stored.variant_id).unlink(missing_ok=True)
 
     def prune(self, live_product_hashes) -> int:
@@ -174,6 +191,12 @@ def _from_record(record_path: Path, record: dict) -> StoredVariant:
     image_path = record_path.with_suffix(".png") if record["generated"] else None
     return StoredVariant(key, record["product_id"], record["generated"], record["provenance"], image_path,
                          reason=record.get("reason"))
+
+
+def _npy_bytes(rows: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(rows, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _marker(index: Path, product_id: int, variant_id: str) -> Path:

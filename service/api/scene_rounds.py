@@ -18,7 +18,9 @@ next round paints what the fit to them says shoppers reward (service.scene_round
 
 An experiment arm shows a round with the presentation {"kind": "scene", "round": n}; with "round_style": j it
 paints the round's j-th style (the winners' style first, then the styles nearest what won). Analyst key (scope
-`experiments`).
+`experiments`). Refusals besides a bad body: 409 "round_exists" (the segment has that round: steer from it), 409
+"nothing_to_fit" (the experiment has not shown its control or any scene arm's images in the segment yet), 400
+"too_few_arms" (between-arms with one arm), 404 for an unknown variant or experiment.
 """
 from __future__ import annotations
 
@@ -87,7 +89,7 @@ OPENAPI_PATHS = {"/v1/segments/{segment}/rounds": {
                                    "description": "the round's other scenes: what every scene added alike "
                                                   "is taken out of the direction the winners set"}}},
                     FITTED, FROM_EXPERIMENT]}}},
-                errors=(400, 404, 415)),
+                errors=(400, 404, 409, 415)),
 }}
 
 

@@ -336,18 +336,24 @@ def test_an_experiments_results_fit_a_segments_next_round_by_every_scene_arms_cl
         assert set(fitted["scenes"]) >= shown[(segment, arm)]  # every image the arm showed there, and no other arm's
         assert not set(fitted["scenes"]) & shown.get((segment, "bold" if arm == "calm" else "calm"), set())
     again = client.post(url, json={"experiment": "fit-from-results"}, headers=ANALYST)
-    assert again.status_code == 400 and "already has round 1" in again.json["message"]
+    assert again.status_code == 409 and again.json["error"] == "round_exists"
+    assert "already has round 1" in again.json["message"]
     assert client.post(url, json={"experiment": "nobody-ran-this"}, headers=ANALYST).status_code == 404
     create(client, "not-started", BANDIT_ARMS, start=False)
     unstarted = client.post(url, json={"experiment": "not-started"}, headers=ANALYST)
     assert unstarted.status_code == 400 and "has not started" in unstarted.json["message"]
     extra = client.post(url, json={"experiment": "fit-from-results", "step": 1}, headers=ANALYST)
     assert extra.status_code == 400 and '"fit": "intervals"} and nothing else' in extra.json["message"]
+    assert client.post("/v1/experiments/fit-from-results/stop", headers=ANALYST).status_code == 200
+    create(client, "unseen", BANDIT_ARMS)  # started, shown to nobody yet
+    unseen = client.post(url, json={"experiment": "unseen"}, headers=ANALYST)
+    assert unseen.status_code == 409 and unseen.json["error"] == "nothing_to_fit"
+    assert "has not shown its control" in unseen.json["message"]
 
 
 def test_a_round_fitted_from_an_experiment_names_at_most_max_scenes_per_arm(app, client, monkeypatch):
-    """Each named scene is CLIP-encoded while the request waits and kept in the lineage: a big catalogue's arm is
-    sampled evenly, not sent whole."""
+    """Each named scene is kept in the lineage (and encoded in the request where its CLIP rows were not kept when
+    it was made): a big catalogue's arm is sampled evenly, not sent whole."""
     from service import scene_rounds
     create(client, "fit-capped", BANDIT_ARMS)
     users = shoppers(app)

@@ -221,16 +221,17 @@ def test_fitting_from_an_experiment_weighs_one_arm_by_exposures_between_arms_and
     from types import SimpleNamespace
 
     from lab.loop_simulation import post_fit_from_experiment
-    answers = iter([(400, 'two scene arms at least, to fit between them ("fit": "between-arms"); got 1'),
-                    (201, "a round"),
-                    (400, "experiment 'r' has shown no scene arm's images in segment 1: nothing to fit (...)"),
-                    (404, "no experiment 'r'")])
+    answers = iter([(400, "too_few_arms", 'two scene arms at least, to fit between them ("fit": "between-arms")'),
+                    (201, None, "a round"),
+                    (409, "nothing_to_fit", "experiment 'r' has shown no scene arm's images in segment 1: nothing to "
+                                            "fit (...)"),
+                    (404, "not_found", "no experiment 'r'")])
     posted, logged = [], []
 
     def post(url, headers, json):
         posted.append((url, json))
-        status, message = next(answers)
-        return SimpleNamespace(status_code=status, get_json=lambda silent=False: {"message": message},
+        status, error, message = next(answers)
+        return SimpleNamespace(status_code=status, get_json=lambda silent=False: {"error": error, "message": message},
                                get_data=lambda as_text=False: message)
 
     lab = SimpleNamespace(client=SimpleNamespace(post=post), analyst={}, log=logged.append,

@@ -37,6 +37,8 @@ class FakeVariantStore:
         self.generated = 0
         self.requests = []  # every GenerationRequest, as asked
         self.centres = None  # scene styles' mean directions (style_centres); None: scenes without styles
+        self.embedded: dict[str, object] = {}  # variant id -> [2, d] CLIP rows kept as made (embeddings); none here
+        self.reads = 0  # images read back (read_bytes)
 
     def lookup(self, product_id, content_hash, segment, policy):
         return self.records.get((product_id, content_hash, segment, policy.digest()))
@@ -75,7 +77,11 @@ class FakeVariantStore:
         raise VariantNotFound(f"no variant {variant_id!r}")
 
     def read_bytes(self, variant_id):
+        self.reads += 1
         return self.images[self.get(variant_id).variant_id]
+
+    def embeddings(self, variant_id):
+        return self.embedded.get(self.get(variant_id).variant_id)
 
 
 def make_app(database_url: str, encoder, **overrides):

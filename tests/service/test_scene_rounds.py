@@ -40,7 +40,8 @@ def test_winners_steer_the_next_round_and_its_scenes_carry_the_lineage(app, clie
     assert steered.policy.round == 1 and steered.lineage["parent_round"] == 0 and steered.lineage["winners"] == scenes[:2]
     assert np.isclose(np.linalg.norm(steered.condition), 1.0) and not np.allclose(steered.condition, centroid)
     again = client.post(f"/v1/segments/{segment}/rounds", json={"winners": scenes[:1]}, headers=ANALYST)
-    assert again.status_code == 400 and "already has round 1" in again.json["message"]
+    assert again.status_code == 409 and again.json["error"] == "round_exists"
+    assert "already has round 1" in again.json["message"]
 
 
 def test_a_round_needs_scenes_of_its_own_segment(app, client):
@@ -151,6 +152,46 @@ def test_every_arms_click_rate_fits_the_next_round_which_paints_what_the_fit_say
     assert painted.policy.round == 1 and painted.lineage["aim"] == "added" and np.allclose(painted.condition, stored)
 
 
+def test_scenes_clip_rows_kept_as_they_were_made_steer_without_reading_an_image(app, client):
+    segment, scenes = made_scenes(app, client)
+    store = app.config["VARIANT_STORE"]
+    kept = np.random.default_rng(3).normal(size=(2, 2, store_dim(app))).astype(np.float32)
+    store.embedded = {scenes[0]: kept[0], scenes[1]: kept[1]}
+    arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900},
+            {"scenes": scenes[1:2], "ctr": 0.04, "exposures": 300}]
+    reads = store.reads
+    started = client.post(f"/v1/segments/{segment}/rounds", json={"arms": arms, "control_ctr": 0.05}, headers=ANALYST)
+    assert started.status_code == 201, started.json
+    assert store.reads == reads  # no scene image was read back, nor encoded, while the request waited
+    added = np.stack([rewarded_direction(rows[:1], rows[1:]) for rows in kept])
+    with app.app_context():
+        from service.scene_rounds import condition_of
+        stored, _ = condition_of(segment, 1)
+    assert np.allclose(stored, fitted_direction(added, [0.02, -0.01], [900, 300]), atol=1e-5)
+
+
+def test_a_scene_made_before_rows_were_kept_is_encoded_from_its_image_beside_those_kept(app, client):
+    segment, scenes = made_scenes(app, client)
+    store = app.config["VARIANT_STORE"]
+    kept = np.random.default_rng(4).normal(size=(2, store_dim(app))).astype(np.float32)
+    store.embedded = {scenes[0]: kept}  # scenes[1] has none
+    started = client.post(f"/v1/segments/{segment}/rounds", json={"winners": scenes[:2], "step": 1.0},
+                          headers=ANALYST)
+    assert started.status_code == 201, started.json
+    encoded_scene, encoded_photo = scene_embeddings(app, client, scenes[1:2])
+    rewarded = rewarded_direction(np.stack([kept[0], encoded_scene[0]]), np.stack([kept[1], encoded_photo[0]]))
+    with app.app_context():
+        from service.scene_rounds import condition_of
+        stored, _ = condition_of(segment, 1)
+        centroid = app.extensions["tailorcard"].live.get().segment_centroid(segment)
+    assert np.allclose(stored, next_condition(centroid, rewarded, 1.0), atol=1e-4)
+
+
+def store_dim(app) -> int:
+    with app.app_context():
+        return app.extensions["tailorcard"].encoder.get().embed_dim
+
+
 def test_a_round_fitted_by_intervals_weighs_each_gain_by_its_own_and_the_controls(app, client):
     segment, scenes = made_scenes(app, client)
     arms = [{"scenes": scenes[:1], "ctr": 0.07, "exposures": 900, "ctr_ci": [0.06, 0.08]},
@@ -204,6 +245,7 @@ def test_a_fitted_round_says_what_is_wrong_with_its_body(app, client):
     for body, named in cases:
         answer = client.post(url, json=body, headers=ANALYST)
         assert answer.status_code == 400 and named in answer.json["message"], (body, answer.json)
+        assert answer.json["error"] == ("too_few_arms" if body.get("fit") == "between-arms" else "bad_request")
     same = client.post(url, json={"arms": [arm], "control_ctr": 0.06}, headers=ANALYST)
     assert same.status_code == 400 and "fit no direction" in same.json["message"]  # it earned what the control did
     missing = client.post(url, json={"arms": [{**arm, "scenes": ["0" * 32]}], "control_ctr": 0.05}, headers=ANALYST)
