@@ -28,10 +28,13 @@ from service.cli_options import BUDGET_IN_ALL, export_option, photo_sets, run_fo
 @click.option("--self-train", is_flag=True,
               help="With --teacher: the --backgrounds folder's train photos whose teacher matte is sure are training "
                    "products too, that matte as their truth.")
+@click.option("--teacher-settles", is_flag=True,
+              help="With --teacher: its mattes have their undecided interior settled by the photo's own colours "
+                   "first (imagegen.matte.settle), so it is sure of more photos.")
 @stop_options
 @export_option("Where the finished model is written (default: OUT/model).")
 def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, products, batch_size, lr, max_steps,
-                        resume, export_dir, bf16, init_spec, teacher_spec, self_train):
+                        resume, export_dir, bf16, init_spec, teacher_spec, self_train, teacher_settles):
     """Train the product matte on pseudo-masked catalogue photos and hard composites (CPU; run it with nice)."""
     from features.model_spec import parse_model_spec
     from imagegen.matte.train import train_matte
@@ -39,5 +42,6 @@ def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, 
     init_dir, teacher_dir = (parse_model_spec(spec, "matte").folder if spec else None for spec in (init_spec, teacher_spec))
     train_matte(catalogue_dir, backgrounds_dir, out_dir, minutes, products=products, batch_size=batch_size, lr=lr,
                 resume=resume, max_steps=max_steps, seed=seed, export_dir=export_dir, bf16=bf16, init_dir=init_dir,
-                teacher_dir=teacher_dir, self_train=self_train)
+                teacher_dir=teacher_dir, self_train=self_train,
+                teacher_settles=teacher_settles)
     click.echo(f"matte model written to {export_dir or f'{out_dir}/model'}")

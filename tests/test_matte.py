@@ -245,6 +245,33 @@ def test_a_see_through_patch_inside_the_product_makes_the_matte_unsure():
     assert judge_matte(handled).sure
 
 
+def test_settling_by_colour_decides_the_undecided_interior_the_photo_can_tell_and_leaves_the_rest():
+    from scipy import ndimage
+
+    from imagegen.matte.inference import EDGE_BAND_PX
+    from imagegen.matte.settle import settle_by_colour
+    alpha = ellipse_alpha()
+    photo = studio_photo(alpha, (30, 90, 160))
+    undecided = alpha.copy()
+    for rows in (slice(22, 28), slice(34, 40), slice(50, 56)):
+        undecided[rows, 24:36] = 0.5
+    photo[34:40, 24:36] = 250  # a real hole: the backdrop shows through
+    photo[50:56, 24:36] = (140, 170, 205)  # halfway between the product's blue and the backdrop's white
+    assert not judge_matte(undecided).sure
+    settled = settle_by_colour(undecided, photo)
+    assert (settled[22:28, 24:36] == 1).all()  # the product's own colour: product
+    assert (settled[34:40, 24:36] == 0).all()  # the backdrop's colour: a hole
+    assert (settled[50:56, 24:36] == 0.5).all()  # neither side nearer by the margin: left undecided
+    decided = (undecided <= 0.1) | (undecided >= 0.9)
+    outline = ~ndimage.binary_erosion(ndimage.binary_fill_holes(undecided > 0.1), iterations=EDGE_BAND_PX)
+    assert np.array_equal(settled[decided | outline], undecided[decided | outline])  # never a decided pixel, nor
+    # the soft outline (the edge a card keeps soft)
+    crisp = (alpha >= 0.5).astype(np.float32)
+    assert np.array_equal(settle_by_colour(crisp, photo), crisp)  # nothing undecided: nothing to settle
+    blank = np.full_like(alpha, 0.5)
+    assert np.array_equal(settle_by_colour(blank, photo), blank)  # no sure side: no colour model, nothing settled
+
+
 def test_a_small_kept_part_makes_the_matte_unsure_whatever_its_confidence():
     """A catalogue photo frames its product: a crisp matte of a pocket-sized part is no matte of the product."""
     pocket = ellipse_alpha(centre=(30, 22), radii=(7, 6))

@@ -103,7 +103,7 @@ def test_teacher_filter_leaves_out_pseudo_masks_the_teacher_disagrees_with(matte
     order = {photo.tobytes(): product_id for photo, product_id in zip(products.photos.permute(0, 2, 3, 1).numpy(),
                                                                       products.ids)}
 
-    def stand_in(photo, model):  # the true alpha for even ids, an alpha cut in half (IoU ~0.5) for odd ones
+    def stand_in(photo, model, settle=False):  # the truth for even ids; for odd ones cut in half (IoU ~0.5)
         product_id = order[photo.tobytes()]
         alpha = truth[product_id].copy()
         if product_id % 2:
@@ -128,10 +128,11 @@ def test_self_training_keeps_the_amateur_photos_the_teacher_is_sure_of_with_its_
     from matte_helpers import ellipse_alpha
     _, backgrounds = matte_data
     sure_alpha = ellipse_alpha(80, 60)
-    calls = []
+    calls, settled = [], []
 
-    def stand_in(photo, model):  # sure of every other photo (a whole ellipse), unsure of the rest (all grey)
+    def stand_in(photo, model, settle=False):  # sure of every other photo (a whole ellipse), unsure of the rest
         calls.append(photo.shape)
+        settled.append(settle)
         alpha = sure_alpha if len(calls) % 2 else np.full(photo.shape[:2], 0.5, np.float32)
         return alpha, judge_matte(alpha)
 
@@ -142,6 +143,9 @@ def test_self_training_keeps_the_amateur_photos_the_teacher_is_sure_of_with_its_
     assert list(taught.ids) == [-1, -3] and taught.alpha.shape == (2, 1, *PRODUCT_SHAPE)
     assert np.array_equal(taught.alpha[0, 0, :, 2:62].numpy(), np.round(sure_alpha * 255).astype(np.uint8))
     assert lines == [f"self-training: the teacher is sure of 2 of 4 photos in {backgrounds / 'train'}"]
+    assert settled == [False] * 4
+    pseudo_labelled_photos(backgrounds, "train", teacher=None, log=lines.append, settle=True)
+    assert settled[4:] == [True] * 4  # --teacher-settles reaches the teacher's mattes
     with pytest.raises(TrainingError, match="needs a teacher"):
         train_matte(matte_data[0], backgrounds, tmp_path, minutes=1, self_train=True, config=TINY, max_steps=0)
     assert not any(tmp_path.iterdir())  # refused before any work
@@ -152,6 +156,9 @@ def test_cli_refuses_self_training_without_a_teacher(matte_data, tmp_path):
     result = CliRunner().invoke(main, ["train-matte", "--catalogue", str(catalogue), "--backgrounds", str(backgrounds),
                                        "--out", str(tmp_path / "run"), "--self-train"])
     assert result.exit_code != 0 and "self-training needs a teacher" in result.output
+    settles = CliRunner().invoke(main, ["train-matte", "--catalogue", str(catalogue), "--backgrounds",
+                                        str(backgrounds), "--out", str(tmp_path / "run2"), "--teacher-settles"])
+    assert settles.exit_code != 0 and "--teacher-settles settles a teacher's mattes: give a --teacher" in settles.output
 
 
 def test_bench_counts_sure_mattes_that_would_cut_the_product(matte_data, monkeypatch):

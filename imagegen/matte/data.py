@@ -101,12 +101,12 @@ def cached_product_set(cache: Path, catalogue_dir, limit: int, seed: int, log=pr
     return products
 
 
-def teacher_agreeing(products: ProductSet, teacher, min_iou: float, log=print) -> ProductSet:
+def teacher_agreeing(products: ProductSet, teacher, min_iou: float, log=print, settle: bool = False) -> ProductSet:
     """The products whose pseudo-mask a trained matte (`teacher`) agrees with at IoU >= `min_iou`. A "trusted"
     pseudo-mask can still cut a white sole or a pale shirt's body out of the product; learning from those teaches
     the matte that such parts are backdrop, so a disagreement leaves the product out of training."""
     photos = products.photos.permute(0, 2, 3, 1).numpy()
-    alphas = np.stack([matte(photo, teacher)[0] for photo in photos])
+    alphas = np.stack([matte(photo, teacher, settle)[0] for photo in photos])
     agreement = mask_iou(alphas, products.alpha[:, 0].numpy() / 255.0)
     keep = torch.from_numpy(agreement >= min_iou)
     log(f"teacher filter: {int(keep.sum())} of {len(products)} pseudo-masks agree with the teacher at IoU >= "
@@ -116,7 +116,8 @@ def teacher_agreeing(products: ProductSet, teacher, min_iou: float, log=print) -
     return ProductSet(products.ids[keep.numpy()], products.photos[keep], products.colours[keep], products.alpha[keep])
 
 
-def pseudo_labelled_photos(folder: str | Path, split: str, teacher, limit: int | None = None, log=print) -> ProductSet:
+def pseudo_labelled_photos(folder: str | Path, split: str, teacher, limit: int | None = None, log=print,
+                           settle: bool = False) -> ProductSet:
     """Self-training products: clothing-photos' `split` photos at the canvas height whose `teacher` matte is sure,
     that matte taken as their alpha. Amateur garments on beds and floors are what the catalogue's studio photos
     never show the matte; only the photos its rules would use on a card are kept, so it learns from its own sure
@@ -127,7 +128,7 @@ def pseudo_labelled_photos(folder: str | Path, split: str, teacher, limit: int |
         photo = Image.fromarray(read_photo(path))
         small = np.asarray(photo.resize((max(1, round(photo.width * PRODUCT_SHAPE[0] / photo.height)), PRODUCT_SHAPE[0]),
                                         Image.BILINEAR))
-        alpha, confidence = matte(small, teacher)
+        alpha, confidence = matte(small, teacher, settle)
         if confidence.sure:
             canvases.append(_to_canvas(small, np.round(decontaminate(small, alpha)).astype(np.uint8), alpha))
             ids.append(-(n + 1))  # negative: no catalogue product key

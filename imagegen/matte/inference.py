@@ -73,8 +73,10 @@ def installed_matte_model() -> MatteNet | None:
 
 
 @torch.no_grad()
-def matte(image, model: MatteNet | None = None) -> tuple[np.ndarray, MatteConfidence]:
-    """alpha float32 [h, w] in [0, 1] of a photo (uint8 [h, w, 3] array or PIL image), and its confidence."""
+def matte(image, model: MatteNet | None = None, settle: bool = False) -> tuple[np.ndarray, MatteConfidence]:
+    """alpha float32 [h, w] in [0, 1] of a photo (uint8 [h, w, 3] array or PIL image), and its confidence.
+    `settle`: the undecided interior decided by the photo's colours first (imagegen.matte.settle; a self-training
+    teacher's option, not the cards')."""
     photo = _checked_photo(image)
     model = model or embedded_matte_model()
     height, width = photo.shape[:2]
@@ -82,6 +84,9 @@ def matte(image, model: MatteNet | None = None) -> tuple[np.ndarray, MatteConfid
     small = photo if scale == 1.0 else np.asarray(Image.fromarray(photo).resize(
         (max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR))
     alpha_small = _predict(model, small)
+    if settle:
+        from imagegen.matte.settle import settle_by_colour  # it reads this module's rules
+        alpha_small = settle_by_colour(alpha_small, small)
     alpha = alpha_small if scale == 1.0 else guided_upsample(alpha_small, photo)
     return alpha, judge_matte(alpha_small)
 

@@ -36,12 +36,15 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
                 resume: bool = False, max_steps: int | None = None, seed: int = 0, export_dir: str | Path | None = None,
                 checkpoint_every_s: float = 60.0, validate_every_s: float = 180.0, log_every: int = 50,
                 bf16: bool = False, init_dir: str | Path | None = None,
-                teacher_dir: str | Path | None = None, self_train: bool = False) -> MatteNet:
+                teacher_dir: str | Path | None = None, self_train: bool = False,
+                teacher_settles: bool = False) -> MatteNet:
     """Train for `minutes` of training time in all (resumed sessions included); write the model to `export_dir`
     (default out_dir/model). `init_dir`: a matte model folder whose weights the run starts from (fine-tuning;
     its config is the model's), instead of a random start. `teacher_dir`: a trained matte whose disagreement
     leaves a product's pseudo-mask out of training (imagegen.matte.data.teacher_agreeing); with `self_train`,
-    its sure mattes of the backgrounds' train photos are training products too (pseudo_labelled_photos)."""
+    its sure mattes of the backgrounds' train photos are training products too (pseudo_labelled_photos);
+    `teacher_settles`: the teacher's mattes have their undecided interior settled by colour first
+    (imagegen.matte.settle)."""
     if self_train and teacher_dir is None:
         raise TrainingError("self-training needs a teacher: the matte whose sure mattes become the truth")
     out_dir = Path(out_dir)
@@ -49,7 +52,7 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
     device = prepare_device("cpu", seed)
     training = cached_product_set(out_dir / f"products-{products}-seed{seed}.npz", catalogue_dir, products, seed,
                                   logger.info)
-    training = _taught(training, teacher_dir, backgrounds_dir if self_train else None, logger)
+    training = _taught(training, teacher_dir, backgrounds_dir if self_train else None, logger, teacher_settles)
     backgrounds = load_backgrounds(backgrounds_dir, "train", log=logger.info, region=MATTE_BACKGROUNDS)
     validation = _validation_set(catalogue_dir, backgrounds_dir, seed, logger)
     model = _initial_model(config, init_dir, logger).to(device)
@@ -61,7 +64,7 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
                                        "backgrounds": len(backgrounds), "seed": seed, "bf16": bf16,
                                        "init": str(init_dir) if init_dir else None,
                                        "teacher": str(teacher_dir) if teacher_dir else None,
-                                       "self_train": self_train})
+                                       "self_train": self_train, "teacher_settles": teacher_settles})
     run.every(validate_every_s, lambda: logger.info(f"{STAGE} step {run.step}: held-out composite IoU "
                                                     f"{validation_iou(model, *validation):.4f}"))
     torch.manual_seed(seed + run.step)  # a resumed run does not replay the batches it has seen
@@ -76,15 +79,17 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
     return model
 
 
-def _taught(training: ProductSet, teacher_dir, photos_dir, logger) -> ProductSet:
+def _taught(training: ProductSet, teacher_dir, photos_dir, logger, settle: bool = False) -> ProductSet:
     """The products a teacher leaves (and the amateur photos it is sure of, given `photos_dir`)."""
     if teacher_dir is None:
+        if settle:
+            raise TrainingError("--teacher-settles settles a teacher's mattes: give a --teacher")
         return training
     teacher = load_matte_model(teacher_dir)
-    training = teacher_agreeing(training, teacher, MIN_MASK_AGREEMENT, logger.info)
+    training = teacher_agreeing(training, teacher, MIN_MASK_AGREEMENT, logger.info, settle)
     if photos_dir is None:
         return training
-    return joined(training, pseudo_labelled_photos(photos_dir, "train", teacher, log=logger.info))
+    return joined(training, pseudo_labelled_photos(photos_dir, "train", teacher, log=logger.info, settle=settle))
 
 
 def _initial_model(config: MatteConfig | None, init_dir, logger) -> MatteNet:
