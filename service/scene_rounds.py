@@ -191,8 +191,9 @@ def _scenes_and_photos(records) -> tuple[np.ndarray | None, np.ndarray | None]:
     store = deps().variants
     pairs = [store.embeddings(record.variant_id) for record in records]
     missing = [i for i, pair in enumerate(pairs) if pair is None]
-    for i, scene, photo in zip(missing, *_encoded([records[i] for i in missing])):
-        pairs[i] = np.stack([scene, photo])
+    if missing:
+        for i, scene, photo in zip(missing, *_encoded([records[i] for i in missing])):
+            pairs[i] = np.stack([scene, photo])
     pairs = np.stack(pairs).astype(np.float32)
     return pairs[:, 0], pairs[:, 1]
 
@@ -200,8 +201,6 @@ def _scenes_and_photos(records) -> tuple[np.ndarray | None, np.ndarray | None]:
 def _encoded(records) -> tuple[np.ndarray, np.ndarray]:
     """The scenes and their products' photos, CLIP-encoded from their images (each photo once, however many
     scenes show it: a fitted round's arms share their products)."""
-    if not records:
-        return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
     store, encoder = deps().variants, deps().encoder.get()
     scenes = encoder.encode_images([open_image(store.read_bytes(r.variant_id)) for r in records])
     product_ids = sorted({r.product_id for r in records})

@@ -172,10 +172,16 @@ def product_extent(product: np.ndarray) -> float:
     return max((rows.stop - rows.start) / product.shape[0], (cols.stop - cols.start) / product.shape[1])
 
 
+def product_interior(alpha: np.ndarray) -> np.ndarray:
+    """The product's interior, boolean [h, w]: alpha above the unsure band's low end filled in, less EDGE_BAND_PX
+    along its outline (the soft edge a card keeps soft)."""
+    return ndimage.binary_erosion(ndimage.binary_fill_holes(alpha > UNSURE_BAND[0]), iterations=EDGE_BAND_PX)
+
+
 def interior_unsure_share(alpha: np.ndarray) -> float:
-    """Share of the product's interior (alpha > low filled in, less EDGE_BAND_PX along its outline) undecided."""
+    """Share of the product's interior (product_interior) undecided."""
     low, high = UNSURE_BAND
-    interior = ndimage.binary_erosion(ndimage.binary_fill_holes(alpha > low), iterations=EDGE_BAND_PX)
+    interior = product_interior(alpha)
     if not interior.any():
         return 0.0
     return float(((alpha[interior] > low) & (alpha[interior] < high)).mean())

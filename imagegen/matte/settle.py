@@ -4,7 +4,7 @@ decides by colour models of the sure parts (Rother et al. 2004), without the gra
 Used by a teacher in self-training (`tailorcard train-matte --teacher-settles`), never on cards: on studio
 photos half the cards it made newly sure carried white residue (docs/benchmarks.md, sixteenth session), but
 as a teacher's tool it trained a matte that decides more itself. A pixel of the product's interior (the rules'
-own: imagegen.matte.inference.interior_unsure_share) with alpha strictly inside UNSURE_BAND goes to the product
+own: imagegen.matte.inference.product_interior) with alpha strictly inside UNSURE_BAND goes to the product
 (alpha 1) when its CIELAB colour lies at least MARGIN_DELTA_E nearer the sure product's colours than the nearby
 sure backdrop's, to the backdrop (alpha 0) in the reverse case, and stays as it is in between.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from imagegen.colour import srgb_to_lab
-from imagegen.matte.inference import EDGE_BAND_PX, UNSURE_BAND
+from imagegen.colour import delta_e, srgb_to_lab
+from imagegen.matte.inference import UNSURE_BAND, product_interior
 
 MARGIN_DELTA_E = 10.0  # how much nearer one side's colours must be
 COLOURS_PER_SIDE = 6  # k-means centres of the sure product's colours, and of the backdrop's
@@ -24,8 +24,7 @@ MIN_SURE_PIXELS = 20  # a side with fewer sure pixels has no colour model: nothi
 def settle_by_colour(alpha: np.ndarray, photo: np.ndarray) -> np.ndarray:
     """`alpha` (float [h, w]) with its undecided interior settled by colour; `photo` uint8 [h, w, 3] the same size."""
     low, high = UNSURE_BAND
-    interior = ndimage.binary_erosion(ndimage.binary_fill_holes(alpha > low), iterations=EDGE_BAND_PX)
-    unsure = interior & (alpha > low) & (alpha < high)
+    unsure = product_interior(alpha) & (alpha > low) & (alpha < high)
     if not unsure.any():
         return alpha
     lab = srgb_to_lab(photo)
@@ -58,4 +57,5 @@ def _centres(points: np.ndarray, iterations: int = 8, sample: int = 4000, seed: 
 
 
 def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    return np.sqrt(((points[:, None] - centres[None]) ** 2).sum(-1).min(1))
+    """Each colour's delta E to its nearest centre."""
+    return delta_e(points[:, None], centres[None]).min(axis=1)
