@@ -96,6 +96,13 @@ def fit_round(segment: int, arms: list[dict], control: dict, experiment: str | N
     fit = _checked_fit(fit, arms, control)  # before any image is read or encoded
     store = deps().variants
     records = [[store.get(variant_id) for variant_id in arm["scenes"]] for arm in arms]  # VariantNotFound: a 404
+    return _fit_records(segment, arms, records, control, fit, experiment, left_out)
+
+
+def _fit_records(segment: int, arms: list[dict], records: list[list], control: dict, fit: str,
+                 experiment: str | None, left_out: list[dict] | None) -> dict:
+    """fit_round once each arm's scene records are read (`records[i]`: arm i's, in its "scenes" order)."""
+    store = deps().variants
     parent = _round_of([record for scenes in records for record in scenes], segment)
     if condition_of(segment, parent)[0] is None:
         raise PresentationError(f"segment {segment} has no round {parent} (segments were refitted since?)")
@@ -141,19 +148,21 @@ def fit_round_from_experiment(segment: int, name: str, fit: str | None = None) -
     if not (rows.get(control["name"]) or {}).get("exposures"):
         raise NothingToFit(f"experiment {name!r} has not shown its control {control['name']!r} in segment "
                                 f"{segment}: no click rate to measure the scenes against")
-    arms, left_out = [], []
+    arms, records, left_out = [], [], []
     for arm in (arm for arm in others if arm["presentation"].get("kind") == "scene"):
         row = rows.get(arm["name"]) or {}
         scenes = _arm_scenes(segment, PresentationPolicy.from_dict(arm["presentation"])) if row.get("exposures") else []
         if scenes:
-            arms.append({"arm": arm["name"], "scenes": scenes, **_measured(row)})
+            arms.append({"arm": arm["name"], "scenes": [record.variant_id for record in scenes], **_measured(row)})
+            records.append(scenes)
         else:
             left_out.append({"arm": arm["name"], "why": "not yet shown in this segment" if not row.get("exposures")
                              else "none of its scene images is made in this segment yet (they are made on demand)"})
     if not arms:
         raise NothingToFit(f"experiment {name!r} has shown no scene arm's images in segment {segment}: nothing to "
                            f"fit ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
-    return fit_round(segment, arms, _measured(rows[control["name"]]), experiment=name, fit=fit, left_out=left_out)
+    control = _measured(rows[control["name"]])
+    return _fit_records(segment, arms, records, control, _checked_fit(fit, arms, control), name, left_out)
 
 
 def _measured(row: dict) -> dict:
@@ -162,15 +171,17 @@ def _measured(row: dict) -> dict:
     return {"ctr": row["ctr"], "exposures": row["exposures"], **interval}
 
 
-def _arm_scenes(segment: int, policy: PresentationPolicy) -> list[str]:
-    """The variant ids of the images a scene arm shows in this segment, one per live product that has one, at most
+def _arm_scenes(segment: int, policy: PresentationPolicy) -> list:
+    """The records of the images a scene arm shows in this segment, one per live product that has one, at most
     MAX_SCENES spread evenly over the products: the lineage (copied into every next-round variant's provenance)
     keeps them, and the mean of a hundred says what the arm added."""
     store, live = deps().variants, deps().live.get()
     made = (store.lookup(key, product["content_hash"], str(segment), policy)
             for key, product in sorted(live.products.items()))
-    ids = [record.variant_id for record in made if record is not None]
-    return ids if len(ids) <= MAX_SCENES else [ids[i] for i in np.linspace(0, len(ids) - 1, MAX_SCENES).astype(int)]
+    shown = [record for record in made if record is not None]
+    if len(shown) <= MAX_SCENES:
+        return shown
+    return [shown[i] for i in np.linspace(0, len(shown) - 1, MAX_SCENES).astype(int)]
 
 
 def _store_round(segment: int, round_: int, condition: np.ndarray, lineage: dict) -> dict:
@@ -189,7 +200,7 @@ def _scenes_and_photos(records) -> tuple[np.ndarray | None, np.ndarray | None]:
     if not records:
         return None, None
     store = deps().variants
-    pairs = [store.embeddings(record.variant_id) for record in records]
+    pairs = [store.embeddings(record) for record in records]
     missing = [i for i, pair in enumerate(pairs) if pair is None]
     if missing:
         for i, scene, photo in zip(missing, *_encoded([records[i] for i in missing])):

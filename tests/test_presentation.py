@@ -149,15 +149,15 @@ def test_the_maker_keeps_each_scenes_clip_embedding_and_its_photos_for_steering(
     maker = PresentationMaker(Presenter(scenes, encoder=tiny_encoder), VariantStore(tmp_path),
                               encoder_space=tiny_encoder.space_id)
     stored = maker.generate(Request(7, "a" * 64, "3", replace(SCENE, candidates=2), photo, unit_embeddings(1)[0]))
-    scene, own = maker.embeddings(stored.variant_id)
+    scene, own = maker.embeddings(maker.get(stored.variant_id))  # read back from the store
     made = Image.open(io.BytesIO(maker.read_bytes(stored.variant_id)))
     assert np.allclose(scene, tiny_encoder.encode_images([made])[0], atol=1e-5)  # the card as served
     assert np.allclose(own, tiny_encoder.encode_images([photo])[0], atol=1e-5)
     elsewhere = PresentationMaker(maker.presenter, maker.store, encoder_space="another encoder")
-    assert elsewhere.embeddings(stored.variant_id) is None  # rows of another space never steer this one
+    assert elsewhere.embeddings(stored) is None  # rows of another space never steer this one
     without = PresentationMaker(Presenter(tiny_scenes()), VariantStore(tmp_path / "plain"), encoder_space="test")
     assert without.embeddings(without.generate(Request(7, "a" * 64, "3", SCENE, photo,
-                                                       unit_embeddings(1)[0])).variant_id) is None
+                                                       unit_embeddings(1)[0]))) is None
 
 
 def test_a_scene_needs_a_condition_and_the_control_is_the_photo_at_card_size(photo):

@@ -5,7 +5,7 @@
     maker.generate(request)             # in a job: make it (or find it); None = the product's own photo stays
     maker.invalidate(product_id)        # the product changed: [(segment, policy)] that had an image
     maker.get(variant_id); maker.read_bytes(variant_id)
-    maker.embeddings(variant_id)        # [2, d]: the scene's CLIP embedding and its photo's, as made (or None)
+    maker.embeddings(stored)            # [2, d]: the scene's CLIP embedding and its photo's, as made (or None)
 
 This is the shape service.variants.VariantStore asks for. `request` carries product_id, content_hash, segment,
 policy (a PresentationPolicy), image (PIL), condition (what a scene is painted for) and lineage (its round):
@@ -74,14 +74,13 @@ class PresentationMaker:
     def read_bytes(self, variant_id: str) -> bytes:
         return self.store.read_bytes(variant_id)
 
-    def embeddings(self, variant_id: str):
-        """The scene's CLIP embedding and its product photo's ([2, d]) as they were computed when it was made; None
-        where they were not kept (made without an encoder, or before they were) or were made in another encoder's
-        space than this maker's. Raises VariantNotFound."""
-        stored = self.get(variant_id)
+    def embeddings(self, stored: StoredVariant):
+        """A scene's (a record from get or lookup) CLIP embedding and its product photo's ([2, d]) as they were
+        computed when it was made; None where they were not kept (made without an encoder, or before they were) or
+        were made in another encoder's space than this maker's."""
         if (stored.provenance or {}).get("encoder_version") != self.encoder_space:
             return None
-        return self.store.read_embeddings(variant_id)
+        return self.store.read_embeddings(stored.variant_id)
 
     def style_centres(self):
         """The scene generator's style centres (imagegen.scene.bank.style_centres), or None without one."""

@@ -370,6 +370,9 @@ def test_a_round_fitted_from_an_experiment_names_at_most_max_scenes_per_arm(app,
     made = scene_rounds._arm_scenes  # bold's images not made yet: it is left out, and the round says so
     bold = PresentationPolicy.from_dict(next(arm for arm in BANDIT_ARMS if arm["name"] == "bold")["presentation"])
     monkeypatch.setattr(scene_rounds, "_arm_scenes", lambda s, policy: [] if policy == bold else made(s, policy))
+    with app.app_context():  # the arms' records, once looked up, are not read again by id
+        maker = scene_rounds.deps().variants
+    monkeypatch.setattr(type(maker), "get", lambda self, variant_id: pytest.fail(f"{variant_id} read again"))
     started = client.post(f"/v1/segments/{segment}/rounds", json={"experiment": "fit-capped", "fit": "exposures"},
                           headers=ANALYST)
     assert started.status_code == 201, started.json

@@ -71,17 +71,20 @@ class FakeVariantStore:
                        for key, record in stale.items()}, key=lambda pair: (pair[0], pair[1].digest()))
 
     def get(self, variant_id):
+        return self._find(variant_id)
+
+    def read_bytes(self, variant_id):
+        self.reads += 1
+        return self.images[self._find(variant_id).variant_id]
+
+    def _find(self, variant_id):
         for record in self.records.values():
             if record.variant_id == variant_id:
                 return record
         raise VariantNotFound(f"no variant {variant_id!r}")
 
-    def read_bytes(self, variant_id):
-        self.reads += 1
-        return self.images[self.get(variant_id).variant_id]
-
-    def embeddings(self, variant_id):
-        return self.embedded.get(self.get(variant_id).variant_id)
+    def embeddings(self, stored):
+        return self.embedded.get(stored.variant_id)
 
 
 def make_app(database_url: str, encoder, **overrides):
