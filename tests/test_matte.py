@@ -243,6 +243,11 @@ def test_a_see_through_patch_inside_the_product_makes_the_matte_unsure():
     handled = alpha.copy()
     handled[30:42, 24:36] = 0.0  # a real hole (a bag's handle) is decided, so it is no reason to doubt
     assert judge_matte(handled).sure
+    assert judge_matte(holed).largest_unsure_patch == pytest.approx(144 / holed.size, abs=1e-5)  # the 12 x 12 patch
+    assert judge_matte(handled).largest_unsure_patch < 5 / handled.size  # a pixel or two of the hole's soft rim
+    two = alpha.copy()
+    two[30:33, 28:31], two[50:54, 28:32] = 0.5, 0.5  # two patches: the larger one is the measure
+    assert judge_matte(two).largest_unsure_patch == pytest.approx(16 / two.size, abs=1e-5)
 
 
 def test_settling_by_colour_decides_the_undecided_interior_the_photo_can_tell_and_leaves_the_rest():

@@ -85,6 +85,27 @@ def test_a_pseudo_mask_that_misses_a_pale_part_is_not_used_against_the_matte():
     assert reason is None and matted.source == "pseudo-mask"
 
 
+def test_on_a_plain_backdrop_a_sure_mattes_undecided_patch_refuses_the_card_for_the_haze_it_would_show():
+    """The patch's pixels would come out as a glow of the old white backdrop (a gap between an arm and the body);
+    on a busy backdrop, where it is seldom seen, the matte's other rules decide alone."""
+    shoe = ellipse_alpha()
+    pixels = studio_photo(shoe, (30, 90, 160))
+    pixels[(shoe > 0) & (np.arange(80)[:, None] >= 56)] = 250  # a white sole: the pseudo-mask is not used
+    patched = shoe.copy()
+    patched[30:36, 27:33] = 0.5  # 36 px, 0.75 % of the photo; 3 % of the interior, which the matte's rules allow
+    matted, reason = matte_photo(pixels, KnownMatte(patched))
+    assert matted is None and reason.startswith("matte unsure: an undecided patch of ") and "plain backdrop" in reason
+    smaller = shoe.copy()
+    smaller[30:34, 28:32] = 0.5  # 16 px, 0.33 % of the photo
+    matted, reason = matte_photo(pixels, KnownMatte(smaller))
+    assert reason is None and matted.source == "matte"
+    texture = np.asarray(busy_photo(), dtype=np.float32)
+    on_busy = np.round(shoe[..., None] * pixels + (1 - shoe[..., None]) * texture).astype(np.uint8)
+    assert not pseudo_mask(on_busy).plain_border
+    matted, reason = matte_photo(on_busy, KnownMatte(patched))
+    assert reason is None and matted.source == "matte"
+
+
 def test_the_generator_paints_everything_but_the_product(photo):
     matted, _ = matte_photo(np.asarray(photo))
     square, repaint, box = generator_input(matted, 16)

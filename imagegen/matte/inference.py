@@ -54,6 +54,7 @@ class MatteConfidence:
     product_share: float  # share of pixels with alpha >= 0.5
     interior_unsure_share: float = 0.0  # share of the product's interior undecided (see-through patches)
     product_extent: float = 1.0  # the largest connected part's span: max of its height and width shares
+    largest_unsure_patch: float = 0.0  # the largest connected undecided patch of the interior, share of the photo
     reason: str | None = None  # why the matte is unsure; None when it can be used
 
     @property
@@ -129,7 +130,8 @@ def judge_matte(alpha: np.ndarray) -> MatteConfidence:
     interior = interior_unsure_share(alpha)
     extent = product_extent(product)
     values = {"score": round(score, 4), "unsure_share": round(unsure, 4), "product_share": round(share, 4),
-              "interior_unsure_share": round(interior, 4), "product_extent": round(extent, 4)}
+              "interior_unsure_share": round(interior, 4), "product_extent": round(extent, 4),
+              "largest_unsure_patch": round(largest_unsure_patch(alpha), 5)}
     return MatteConfidence(**values, reason=_unsure_reason(score, unsure, share, product, interior, extent))
 
 
@@ -185,6 +187,14 @@ def interior_unsure_share(alpha: np.ndarray) -> float:
     if not interior.any():
         return 0.0
     return float(((alpha[interior] > low) & (alpha[interior] < high)).mean())
+
+
+def largest_unsure_patch(alpha: np.ndarray) -> float:
+    """The largest connected patch of the product's interior (product_interior) that is undecided, as a share of
+    the photo's pixels."""
+    low, high = UNSURE_BAND
+    labels, count = ndimage.label(product_interior(alpha) & (alpha > low) & (alpha < high))
+    return float(np.bincount(labels.ravel())[1:].max() / alpha.size) if count else 0.0
 
 
 def _checked_photo(image) -> np.ndarray:

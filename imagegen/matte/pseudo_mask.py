@@ -40,6 +40,7 @@ class PseudoMask:
     background: np.ndarray  # uint8 [3], the backdrop colour
     trusted: bool
     reason: str | None = None  # why it is not trusted
+    plain_border: bool = False  # the border is one colour (PLAIN_BORDER_SHARE), trusted or not: a studio backdrop
 
 
 def pseudo_mask(image: np.ndarray) -> PseudoMask:
@@ -56,7 +57,7 @@ def pseudo_mask(image: np.ndarray) -> PseudoMask:
     alpha = _soft_edges(mask, distance, image, background)
     plain_share = float((np.linalg.norm(srgb_to_lab(border) - lab_background, axis=-1) <= PRODUCT_DELTA_E).mean())
     reason = _distrust(mask, distance, plain_share)
-    return PseudoMask(alpha, background, reason is None, reason)
+    return PseudoMask(alpha, background, reason is None, reason, plain_share >= PLAIN_BORDER_SHARE)
 
 
 def _border_pixels(image: np.ndarray) -> np.ndarray:
