@@ -128,10 +128,30 @@ def get_engine() -> sa.Engine:
     return current_app.extensions["tailorcard.db"]
 
 
+def create_tables(engine: sa.Engine, tables: list[sa.Table] | None = None, attempts: int = 3) -> None:
+    """metadata.create_all (the missing tables only), safe when several workers start on a fresh database at once:
+    create_all checks, then creates, so another worker may make a table in between ("already exists"; a gunicorn
+    worker of `make serve` died of it and took the server down). Such an error means look again, not fail."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine, tables=tables)
+            return
+        except sa.exc.DBAPIError as error:
+            if attempt == attempts - 1 or not _made_meanwhile(error):
+                raise
+
+
+def _made_meanwhile(error: sa.exc.DBAPIError) -> bool:
+    """A CREATE that lost a race: SQLite and PostgreSQL say "already exists"; PostgreSQL may instead trip over its
+    catalogue's unique index on type names."""
+    message = str(error.orig)
+    return "already exists" in message or "pg_type_typname_nsp_index" in message
+
+
 def create_or_upgrade(engine: sa.Engine) -> None:
     """Create the missing tables, then add the missing nullable columns of existing ones: the only kind of
     schema change made so far, so a database written by an older version keeps working as it is."""
-    metadata.create_all(engine)  # idempotent: creates only the missing tables
+    create_tables(engine)
     inspector = sa.inspect(engine)
     with engine.begin() as connection:
         for table in metadata.sorted_tables:

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from features.ids import MAX_ID_LENGTH
 from recsys.experiments import Experiment
-from service.db import INSERT_CHUNK, dialect_insert, events, insert_ignoring_duplicates, metadata, upsert
+from service.db import (INSERT_CHUNK, create_tables, dialect_insert, events, insert_ignoring_duplicates, metadata,
+                        upsert)
 
 OUTCOME_TYPES = ("click", "add_to_cart", "purchase")
 NAME = sa.String(MAX_ID_LENGTH)  # experiment, arm and slot names (ids)
@@ -74,7 +75,7 @@ ADDED_COLUMNS = {"experiment_exposures": ("segment", "image_url", "decision")}
 
 
 def ensure_tables(engine: sa.Engine) -> None:
-    metadata.create_all(engine, tables=list(TABLES))
+    create_tables(engine, list(TABLES))
     add_missing_columns(engine)
     widen_columns(engine)
 
