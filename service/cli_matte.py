@@ -42,6 +42,5 @@ def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, 
     init_dir, teacher_dir = (parse_model_spec(spec, "matte").folder if spec else None for spec in (init_spec, teacher_spec))
     train_matte(catalogue_dir, backgrounds_dir, out_dir, minutes, products=products, batch_size=batch_size, lr=lr,
                 resume=resume, max_steps=max_steps, seed=seed, export_dir=export_dir, bf16=bf16, init_dir=init_dir,
-                teacher_dir=teacher_dir, self_train=self_train,
-                teacher_settles=teacher_settles)
+                teacher_dir=teacher_dir, self_train=self_train, teacher_settles=teacher_settles)
     click.echo(f"matte model written to {export_dir or f'{out_dir}/model'}")

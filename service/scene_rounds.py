@@ -161,8 +161,8 @@ def fit_round_from_experiment(segment: int, name: str, fit: str | None = None) -
     if not arms:
         raise NothingToFit(f"experiment {name!r} has shown no scene arm's images in segment {segment}: nothing to "
                            f"fit ({'; '.join(a['arm'] + ': ' + a['why'] for a in left_out)})")
-    control = _measured(rows[control["name"]])
-    return _fit_records(segment, arms, records, control, _checked_fit(fit, arms, control), name, left_out)
+    measured = _measured(rows[control["name"]])
+    return _fit_records(segment, arms, records, measured, _checked_fit(fit, arms, measured), name, left_out)
 
 
 def _measured(row: dict) -> dict:

@@ -159,6 +159,7 @@ def test_cli_refuses_self_training_without_a_teacher(matte_data, tmp_path):
     settles = CliRunner().invoke(main, ["train-matte", "--catalogue", str(catalogue), "--backgrounds",
                                         str(backgrounds), "--out", str(tmp_path / "run2"), "--teacher-settles"])
     assert settles.exit_code != 0 and "--teacher-settles settles a teacher's mattes: give a --teacher" in settles.output
+    assert not (tmp_path / "run2").exists()  # refused before the products are prepared
 
 
 def test_bench_counts_sure_mattes_that_would_cut_the_product(matte_data, monkeypatch):

@@ -106,7 +106,7 @@ def teacher_agreeing(products: ProductSet, teacher, min_iou: float, log=print, s
     pseudo-mask can still cut a white sole or a pale shirt's body out of the product; learning from those teaches
     the matte that such parts are backdrop, so a disagreement leaves the product out of training."""
     photos = products.photos.permute(0, 2, 3, 1).numpy()
-    alphas = np.stack([matte(photo, teacher, settle)[0] for photo in photos])
+    alphas = np.stack([matte(photo, teacher, settle=settle)[0] for photo in photos])
     agreement = mask_iou(alphas, products.alpha[:, 0].numpy() / 255.0)
     keep = torch.from_numpy(agreement >= min_iou)
     log(f"teacher filter: {int(keep.sum())} of {len(products)} pseudo-masks agree with the teacher at IoU >= "
@@ -128,7 +128,7 @@ def pseudo_labelled_photos(folder: str | Path, split: str, teacher, limit: int |
         photo = Image.fromarray(read_photo(path))
         small = np.asarray(photo.resize((max(1, round(photo.width * PRODUCT_SHAPE[0] / photo.height)), PRODUCT_SHAPE[0]),
                                         Image.BILINEAR))
-        alpha, confidence = matte(small, teacher, settle)
+        alpha, confidence = matte(small, teacher, settle=settle)
         if confidence.sure:
             canvases.append(_to_canvas(small, np.round(decontaminate(small, alpha)).astype(np.uint8), alpha))
             ids.append(-(n + 1))  # negative: no catalogue product key

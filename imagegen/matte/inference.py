@@ -127,11 +127,12 @@ def judge_matte(alpha: np.ndarray) -> MatteConfidence:
     unsure = float(((alpha > UNSURE_BAND[0]) & (alpha < UNSURE_BAND[1])).mean())
     product = alpha >= 0.5
     share = float(product.mean())
-    interior = interior_unsure_share(alpha)
+    undecided = undecided_interior(alpha)
+    interior = interior_unsure_share(alpha, undecided)
     extent = product_extent(product)
     values = {"score": round(score, 4), "unsure_share": round(unsure, 4), "product_share": round(share, 4),
               "interior_unsure_share": round(interior, 4), "product_extent": round(extent, 4),
-              "largest_unsure_patch": round(largest_unsure_patch(alpha), 5)}
+              "largest_unsure_patch": round(largest_unsure_patch(alpha, undecided), 5)}
     return MatteConfidence(**values, reason=_unsure_reason(score, unsure, share, product, interior, extent))
 
 
@@ -180,20 +181,25 @@ def product_interior(alpha: np.ndarray) -> np.ndarray:
     return ndimage.binary_erosion(ndimage.binary_fill_holes(alpha > UNSURE_BAND[0]), iterations=EDGE_BAND_PX)
 
 
-def interior_unsure_share(alpha: np.ndarray) -> float:
-    """Share of the product's interior (product_interior) undecided."""
+def undecided_interior(alpha: np.ndarray) -> np.ndarray:
+    """The pixels of the product's interior (product_interior) with alpha strictly inside UNSURE_BAND."""
     low, high = UNSURE_BAND
+    return product_interior(alpha) & (alpha > low) & (alpha < high)
+
+
+def interior_unsure_share(alpha: np.ndarray, undecided: np.ndarray | None = None) -> float:
+    """Share of the product's interior (product_interior) undecided (`undecided`: undecided_interior, if known)."""
     interior = product_interior(alpha)
     if not interior.any():
         return 0.0
-    return float(((alpha[interior] > low) & (alpha[interior] < high)).mean())
+    undecided = undecided_interior(alpha) if undecided is None else undecided
+    return float(undecided.sum() / interior.sum())
 
 
-def largest_unsure_patch(alpha: np.ndarray) -> float:
-    """The largest connected patch of the product's interior (product_interior) that is undecided, as a share of
-    the photo's pixels."""
-    low, high = UNSURE_BAND
-    labels, count = ndimage.label(product_interior(alpha) & (alpha > low) & (alpha < high))
+def largest_unsure_patch(alpha: np.ndarray, undecided: np.ndarray | None = None) -> float:
+    """The largest connected patch of undecided_interior (given as `undecided`, if known), as a share of the photo's
+    pixels."""
+    labels, count = ndimage.label(undecided_interior(alpha) if undecided is None else undecided)
     return float(np.bincount(labels.ravel())[1:].max() / alpha.size) if count else 0.0
 
 

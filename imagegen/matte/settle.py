@@ -4,7 +4,7 @@ decides by colour models of the sure parts (Rother et al. 2004), without the gra
 Used by a teacher in self-training (`tailorcard train-matte --teacher-settles`), never on cards: on studio
 photos half the cards it made newly sure carried white residue (docs/benchmarks.md, sixteenth session), but
 as a teacher's tool it trained a matte that decides more itself. A pixel of the product's interior (the rules'
-own: imagegen.matte.inference.product_interior) with alpha strictly inside UNSURE_BAND goes to the product
+own: imagegen.matte.inference.undecided_interior, alpha strictly inside UNSURE_BAND) goes to the product
 (alpha 1) when its CIELAB colour lies at least MARGIN_DELTA_E nearer the sure product's colours than the nearby
 sure backdrop's, to the backdrop (alpha 0) in the reverse case, and stays as it is in between.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from imagegen.colour import delta_e, srgb_to_lab
-from imagegen.matte.inference import UNSURE_BAND, product_interior
+from imagegen.matte.inference import UNSURE_BAND, undecided_interior
 
 MARGIN_DELTA_E = 10.0  # how much nearer one side's colours must be
 COLOURS_PER_SIDE = 6  # k-means centres of the sure product's colours, and of the backdrop's
@@ -24,7 +24,7 @@ MIN_SURE_PIXELS = 20  # a side with fewer sure pixels has no colour model: nothi
 def settle_by_colour(alpha: np.ndarray, photo: np.ndarray) -> np.ndarray:
     """`alpha` (float [h, w]) with its undecided interior settled by colour; `photo` uint8 [h, w, 3] the same size."""
     low, high = UNSURE_BAND
-    unsure = product_interior(alpha) & (alpha > low) & (alpha < high)
+    unsure = undecided_interior(alpha)
     if not unsure.any():
         return alpha
     lab = srgb_to_lab(photo)

@@ -47,6 +47,8 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
     (imagegen.matte.settle)."""
     if self_train and teacher_dir is None:
         raise TrainingError("self-training needs a teacher: the matte whose sure mattes become the truth")
+    if teacher_settles and teacher_dir is None:
+        raise TrainingError("--teacher-settles settles a teacher's mattes: give a --teacher")
     out_dir = Path(out_dir)
     logger = job_logger(out_dir / "train.log")
     device = prepare_device("cpu", seed)
@@ -82,8 +84,6 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
 def _taught(training: ProductSet, teacher_dir, photos_dir, logger, settle: bool = False) -> ProductSet:
     """The products a teacher leaves (and the amateur photos it is sure of, given `photos_dir`)."""
     if teacher_dir is None:
-        if settle:
-            raise TrainingError("--teacher-settles settles a teacher's mattes: give a --teacher")
         return training
     teacher = load_matte_model(teacher_dir)
     training = teacher_agreeing(training, teacher, MIN_MASK_AGREEMENT, logger.info, settle)
