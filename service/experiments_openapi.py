@@ -97,6 +97,11 @@ RESULTS = {"type": "object", "required": ["experiment", "status", "allocation", 
     "arms": {"type": "array", "items": {"type": "object"},
              "description": "per arm over users who saw one arm, exposures under the fixed split only"},
     "lifts": {"type": "array", "items": {"type": "object"}}, "srm": {"type": "object"},
+    "exposures_by_allocation": {"type": "object", "description": "exposures under the fixed split (what arms and "
+                                "lifts count) and served by the bandit (per segment and off-policy)", "properties": {
+                                    "fixed": {"type": "integer"}, "bandit": {"type": "integer"}}},
+    "attribution": {"type": "object", "description": "outcome events attributed over every exposure; users who saw "
+                                                     "several arms are left out of the fixed analysis only"},
     "segments": {"type": "object", "description": "taste segment ('none': unknown) -> per-arm rows of every exposure",
                  "additionalProperties": {"type": "object", "properties": {
                      "segment": {"type": ["integer", "null"]}, "exposures": {"type": "integer"},

@@ -250,9 +250,10 @@ class DatabaseExperiments:
         arms = experiment.arm_names
         fixed = shown[shown["decision"].isna()]  # a bandit's exposures are no user-level randomised comparison
         window = experiment.attribution_window_s
-        analyzed = analyze(experiment, attribute(fixed, outcomes, window, elsewhere=elsewhere), pre_period,
-                           detailed=detailed).to_dict()
-        everyone = attribute(shown, outcomes, window, keep_multi_arm=True, elsewhere=elsewhere).exposures
+        in_fixed = attribute(fixed, outcomes, window, elsewhere=elsewhere)
+        analyzed = analyze(experiment, in_fixed, pre_period, detailed=detailed).to_dict()
+        in_all = attribute(shown, outcomes, window, keep_multi_arm=True, elsewhere=elsewhere)
+        everyone = in_all.exposures
         counts = segment_counts(everyone, arms)
         bandit = experiment.allocation == "bandit" or not decisions.empty
         config = experiment.bandit_config if bandit else None
@@ -265,9 +266,18 @@ class DatabaseExperiments:
             for key, part in segments.items():
                 part["winner"] = winner(config, arms, counts.get(key, {}))
         log = decision_log(decisions, everyone, arms)
-        return json_ready({**analyzed, "experiment": name, "status": experiment.status,
+        return json_ready({**analyzed, "attribution": _attribution(in_fixed, in_all),
+                           "exposures_by_allocation": {"fixed": len(fixed), "bandit": len(shown) - len(fixed)},
+                           "experiment": name, "status": experiment.status,
                            "allocation": experiment.allocation, "definition": public(experiment), "segments": segments,
                            "bandit_srm": srm_summary(log), "off_policy": off_policy_summary(log, arms)})
+
+
+def _attribution(in_fixed, in_all) -> dict:
+    """Outcomes are attributed over every exposure (a click on a bandit's card is the experiment's, not
+    "unattributed"); users who saw several arms are left out of the fixed analysis only."""
+    excluded = {key: value for key, value in in_fixed.summary().items() if key.startswith("multi_arm_")}
+    return {**in_all.summary(), **excluded}
 
 
 def with_checked_presentations(experiment: Experiment) -> Experiment:

@@ -1,6 +1,7 @@
 """Results as one flat table (for CSV): a row per scope, arm and metric.
 
-Scopes: "all" and "<breakdown>=<value>" (the fixed analysis: every metric, lifts); "segment=<key>" (every
+Scopes: "all" and "<breakdown>=<value>" (the fixed analysis: every metric, lifts, over the fixed split's
+exposures; none without one); "segment=<key>" (every
 exposure in the taste segment, metric ctr: clicks, shares, the bandit's probability, an example image URL);
 "off_policy" (metrics decision_ctr_ips / _snips / _dr: an arm's estimated decision click rate, `decisions` logged).
 """
@@ -18,10 +19,13 @@ COLUMNS = ("scope", "arm", "metric", "users", "exposures", "value", "value_ci_lo
 
 
 def results_table(results: dict) -> pd.DataFrame:
-    """`results` is Results.to_dict(); scope is "all" or "<breakdown>=<value>" (e.g. slot=cards)."""
+    """`results` is Results.to_dict(); scope is "all" or "<breakdown>=<value>" (e.g. slot=cards). Without a fixed
+    split's exposure (an experiment run as a bandit throughout), the fixed analysis' rows would be zeros: left out."""
     scopes = [("all", results["arms"], results["lifts"])]
     scopes += [(f"{column}={value}", part["arms"], part["lifts"])
                for column, values in results.get("breakdowns", {}).items() for value, part in values.items()]
+    if (results.get("exposures_by_allocation") or {}).get("fixed") == 0:
+        scopes = []
     rows = [_row(scope, arm, metric, lifts, results) for scope, arms, lifts in scopes
             for arm in arms for metric in METRIC_PARTS]
     rows += [_segment_row(key, part, arm, results) for key, part in results.get("segments", {}).items()

@@ -252,6 +252,11 @@ def test_results_show_status_segments_bandit_probabilities_and_off_policy_estima
         assert "winner" in part["winner"]
     assert decisions == len(users)
     assert sum(a["clicks"] for part in results["segments"].values() for a in part["arms"]) == len(clicks)
+    # every exposure was a bandit decision: the fixed analysis counts none, and says so; the clicks are attributed
+    served = sum(part["exposures"] for part in results["segments"].values())
+    assert served >= len(users) and results["exposures_by_allocation"] == {"fixed": 0, "bandit": served}
+    assert results["attribution"]["attributed_events"]["click"] == len(clicks)
+    assert results["attribution"]["unattributed_events"]["click"] == 0
     assert results["bandit_srm"]["overall"]["observed"] and results["off_policy"]["decisions"] == len(users)
     estimates = results["off_policy"]["arms"]
     assert set(estimates) == {"photo", "calm", "bold"}
@@ -264,6 +269,7 @@ def test_results_show_status_segments_bandit_probabilities_and_off_policy_estima
     table = list(csv.DictReader(io.StringIO(text)))
     scopes = {r["scope"] for r in table}
     assert {f"segment={key}" for key in results["segments"]} <= scopes and "off_policy" in scopes
+    assert "all" not in scopes  # no fixed-split exposure: no rows of zeros
     assert {r["metric"] for r in table if r["scope"] == "off_policy"} >= {"decision_ctr_ips", "decision_ctr_dr"}
 
 
