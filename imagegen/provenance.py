@@ -75,7 +75,7 @@ class Provenance:
     source_product_hash: str  # Catalogue.content_hash of the photo it was drawn from
     segment: str  # the taste segment it was made for
     parameters: dict
-    product_id: int | None = None
+    product_id: str | None = None  # the product as its store names it (records before 2026-12-08: its numeric key)
     edit: str = "personalized"  # a key of EDITS: "personalized", "style", "background", "composite", "upscaled", ...
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     digital_source_type: str | None = None  # None: the one the edit calls for (EDITS)

@@ -92,5 +92,5 @@ def _listed(row: dict, name: str) -> ProductColour:
 
 
 def _made(row: dict, colour: ProductColour) -> bytes:
-    preview = make_preview(open_image(row["image"]), colour, matte_model(), row["content_hash"], row["product_id"])
+    preview = make_preview(open_image(row["image"]), colour, matte_model(), row["content_hash"], row["sku"])
     return preview.png()

@@ -112,5 +112,5 @@ def generate_variant(payload: dict) -> None:
         if condition is None:
             return
     request = GenerationRequest(product["product_id"], product["content_hash"], segment, policy,
-                                open_image(product["image"]), condition, lineage)
+                                open_image(product["image"]), condition, lineage, product["sku"])
     deps().variants.generate(request)

@@ -50,6 +50,7 @@ class GenerationRequest:
     image: Image.Image
     condition: np.ndarray | None = None  # what a scene is painted for: the segment's centroid, or its round's steer
     lineage: dict | None = None  # the round the scene belongs to and what steered it (service.scene_rounds)
+    sku: str | None = None  # the product's id as its store names it, for the provenance record (None: the key's digits)
 
 
 class VariantStore(Protocol):

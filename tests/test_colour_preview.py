@@ -136,13 +136,13 @@ def test_shading_is_kept_and_a_print_far_from_the_colour_is_left_alone():
 
 def test_a_preview_is_at_card_size_labelled_and_says_how_it_was_made():
     photo, _ = navy_product()
-    preview = colour_preview(Image.fromarray(photo), parse_colours("Maroon")[0], source_hash="abc", product_id=7)
+    preview = colour_preview(Image.fromarray(photo), parse_colours("Maroon")[0], source_hash="abc", product_id="SKU-7")
     assert preview.image.shape == (320, 240, 3)  # 60 x 80 enlarged plainly to 240 px on the long side, as cards are
     record = preview.record
     assert record.label == "Colour preview: Maroon" and record.ai_generated is False
     assert record.digital_source_type == ALGORITHMICALLY_ENHANCED and record.edit == "colour_preview"
     assert record.parameters["target"] == "#6d1a2a" and record.parameters["matte"] == "pseudo-mask"
-    assert record.source_product_hash == "abc" and record.product_id == 7
+    assert record.source_product_hash == "abc" and record.product_id == "SKU-7"
     data = preview.png()
     assert read_provenance(data) == record and read_digital_source_type(data) == ALGORITHMICALLY_ENHANCED
 

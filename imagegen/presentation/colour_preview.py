@@ -57,7 +57,7 @@ class ColourPreview:
 
 
 def colour_preview(photo: Image.Image, colour: ProductColour, matte_model=None, source_hash: str = "",
-                   product_id: int | None = None) -> ColourPreview:
+                   product_id: str | None = None) -> ColourPreview:
     """The product photo in `colour` (one its row lists), at card size, with its provenance record.
     Raises ColourPreviewRefused when the colour is no single colour or no matte of the photo is trusted."""
     if colour.rgb is None:

@@ -8,8 +8,8 @@
     maker.embeddings(stored)            # [2, d]: the scene's CLIP embedding and its photo's, as made (or None)
 
 This is the shape service.variants.VariantStore asks for. `request` carries product_id, content_hash, segment,
-policy (a PresentationPolicy), image (PIL), condition (what a scene is painted for) and lineage (its round):
-see service.variants.GenerationRequest. A decision to keep the photo is stored with its reason, so a product whose
+policy (a PresentationPolicy), image (PIL), condition (what a scene is painted for), lineage (its round) and sku
+(the product as its store names it, for the provenance record): see service.variants.GenerationRequest. A decision to keep the photo is stored with its reason, so a product whose
 matte is unsure is not tried again on every view, and the reason can be read back.
 """
 from __future__ import annotations
@@ -100,7 +100,7 @@ class PresentationMaker:
                             source_product_hash=key.product_hash, segment=key.segment,
                             parameters={"policy": policy.to_dict(), "lineage": request.lineage,
                                         **{k: v for k, v in details.items() if k != "upscaled"}},
-                            product_id=int(request.product_id), edit="background" if scene else "upscaled",
+                            product_id=request.sku or str(request.product_id), edit="background" if scene else "upscaled",
                             upscaled=details.get("upscaled"),
                             c2pa=self.store.signer.describe() if self.store.signer else None)
         return self.store.put(key, request.product_id, presented.image, record, embeddings=_embeddings(presented))

@@ -8,7 +8,7 @@ from service_helpers import auth, make_app, shopper_wanting_variants
 
 from imagegen.presentation import PresentationMaker, Presenter
 from imagegen.presentation.compose import matte_photo
-from imagegen.provenance import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, read_digital_source_type
+from imagegen.provenance import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, read_digital_source_type, read_provenance
 from imagegen.variants import VariantStore
 
 STOREFRONT = auth("storefront")
@@ -28,6 +28,9 @@ def test_a_shoppers_card_becomes_a_labelled_scene_with_the_product_untouched(dat
     assert scene["variant"]["label"] == "AI-generated background"
     png = client.get(scene["image_url"]).data
     assert read_digital_source_type(png) == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    # the record in the file names the product as the store does (not its numeric key), as the endpoint does
+    described = client.get(scene["variant"]["provenance_url"]).json
+    assert read_provenance(png).product_id == described["provenance"]["product_id"] == scene["product"]["id"]
     photo = Image.open(io.BytesIO(client.get(f"/v1/items/{scene['product']['id']}/image").data)).convert("RGB")
     matted, _ = matte_photo(presenter.at_card_size(photo)[0])
     card = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
