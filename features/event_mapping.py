@@ -62,11 +62,22 @@ class EventMapping:
         if missing:
             raise EventError(f"mapping lacks {missing}: the user, item and time columns are required")
         mapping = cls(**spec)
-        mapping.value = [mapping.value] if isinstance(mapping.value, str) else list(mapping.value)
+        mapping.value = [mapping.value] if isinstance(mapping.value, str) else mapping.value
         mapping.check_inputs()
         return mapping
 
     def check_inputs(self) -> None:
+        named = {"user": self.user, "item": self.item, "time": self.time, "session": self.session,
+                 "title": self.title, "return_if_negative": self.return_if_negative, "time_format": self.time_format,
+                 "return_if_session_starts_with": self.return_if_session_starts_with}
+        for key, given in named.items():
+            if not (isinstance(given, str) and given or given is None and key not in ("user", "item", "time")):
+                raise EventError(f"mapping {key} is {given!r}; expected a column name (text)")
+        for key, listed in (("value", self.value), ("non_product_items", self.non_product_items)):
+            if not (isinstance(listed, list) and all(isinstance(name, str) for name in listed)):
+                raise EventError(f"mapping {key} is {listed!r}; expected a list of texts (value: column names, "
+                                 "multiplied together)")
+        self._check_pattern()
         constant = isinstance(self.type, str)
         if constant and self.type not in EVENT_TYPES:
             raise EventError(f"mapping type {self.type!r} is not an event type; expected one of {list(EVENT_TYPES)} "
@@ -75,6 +86,15 @@ class EventMapping:
                                  and set(self.type.get("values", {}).values()) <= set(EVENT_TYPES)):
             raise EventError(f"mapping type {self.type!r}: expected {{\"column\": NAME, \"values\": {{log value: "
                              f"event type}}}} with event types among {list(EVENT_TYPES)}")
+
+    def _check_pattern(self) -> None:
+        if self.non_product_pattern is None:
+            return
+        try:
+            pd.Series(["x"], dtype="string").str.contains(self.non_product_pattern, regex=True)  # the engine used
+        except Exception as exc:  # re.error, or pyarrow's RE2 refusing what Python's re accepts
+            raise EventError(f"mapping non_product_pattern {self.non_product_pattern!r} is not a regular expression "
+                             f"({exc})") from None
 
     def columns(self) -> list[str]:
         """Every log column the mapping reads."""
@@ -129,13 +149,14 @@ class MappedLog:
         return self.log.rejects
 
 
-def map_log_file(path: str | Path, mapping: EventMapping) -> MappedLog:
+def map_log_file(path: str | Path, mapping: EventMapping, known_items=None) -> MappedLog:
     """Read a CSV, Parquet or JSON-lines log and map it."""
-    return map_log(read_event_table(path), mapping)
+    return map_log(read_event_table(path), mapping, known_items)
 
 
-def map_log(raw: pd.DataFrame, mapping: EventMapping) -> MappedLog:
-    """Map, then validate; rejects name the log's own row (1 = first data row) and keep its columns."""
+def map_log(raw: pd.DataFrame, mapping: EventMapping, known_items=None) -> MappedLog:
+    """Map, then validate; rejects name the log's own row (1 = first data row) and keep its columns. `known_items`
+    (product keys): lines naming another product are rejects too (validate_events)."""
     missing = [c for c in mapping.columns() if c not in raw.columns]
     if missing:
         raise EventError(f"log lacks column(s) {missing} named by the mapping; found {list(raw.columns)}")
@@ -144,7 +165,7 @@ def map_log(raw: pd.DataFrame, mapping: EventMapping) -> MappedLog:
     reason = _mapping_rejects(text, mapping)
     kept = reason == ""
     mapped = _event_table(raw, text, mapping)
-    validated = validate_events(mapped[kept.to_numpy()].reset_index(drop=True))
+    validated = validate_events(mapped[kept.to_numpy()].reset_index(drop=True), known_items)
     rejects = _all_rejects(raw, reason, validated.rejects, np.flatnonzero(kept.to_numpy()))
     events = validated.events.assign(type=validated.events["type"].astype(str))
     return MappedLog(EventLog(events, rejects, validated.duplicates), products_from_log(raw, text, mapping))

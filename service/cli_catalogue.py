@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from service.cli import main
-from service.cli_options import SERVED_INSTANCE_HELP, encoder_option, instance_option
+from service.cli_options import SERVED_INSTANCE_HELP, encoder_option, instance_option, served_engine
 
 
 @main.group("catalogue")
@@ -73,14 +73,10 @@ def from_folders_command(folder, out):
 def sync_command(path, dry_run, instance, encoder_spec):
     """Bring a running store's products in step with its catalogue: add new ones, replace changed ones (re-embedded
     only when the photo or text changed), delete those no longer in it. Idempotent; safe while serving."""
-    import os
-
     from features.catalogue import load_catalogue
     from features.encoder import load_encoder
     from service.cli_service import sync_database
-    from service.db import create_or_upgrade, make_engine
     catalogue = load_catalogue(path)
-    engine = make_engine(os.environ.get("DATABASE_URL") or f"sqlite:///{instance.resolve() / 'tailorcard.sqlite'}")
-    create_or_upgrade(engine)
+    engine = served_engine(instance, writes=not dry_run)
     sync_database(engine, catalogue, None if dry_run else load_encoder(encoder_spec), dry_run=dry_run)
     engine.dispose()

@@ -1,17 +1,15 @@
 """`tailorcard events import FILE`: a store's own history into its database (idempotent; rejects kept aside)."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import click
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 
 from service.cli import main
-from service.cli_options import SERVED_INSTANCE_HELP, instance_option
+from service.cli_options import SERVED_INSTANCE_HELP, instance_option, served_engine
 
 IMPORT_BATCH = 50_000  # events per transaction: a long import never holds the database for long
 
@@ -33,42 +31,37 @@ def events_group():
 def import_command(path, mapping, rejects_path, instance, dry_run):
     """Import a history of events (CSV, Parquet or JSON lines). Re-running it adds nothing: event ids come from
     the lines. Events naming a product the catalogue does not have are kept aside: sync the catalogue first."""
-    from service.db import create_or_upgrade, make_engine
     started = time.perf_counter()
-    log, attribution = _read(path, mapping)
-    engine = make_engine(os.environ.get("DATABASE_URL") or f"sqlite:///{instance.resolve() / 'tailorcard.sqlite'}")
-    create_or_upgrade(engine)
-    events, rejects = _split_known(engine, log.events, log.rejects)
+    engine = served_engine(instance, writes=not dry_run)
+    log, attribution = _read(path, mapping, _known_products(engine))
     rejects_path = rejects_path or path.with_name(path.name + ".rejects.csv")
-    rejects.to_csv(rejects_path, index=False)
+    log.write_rejects(rejects_path)
+    events = log.events
     new = 0 if dry_run else _store(engine, events)
     engine.dispose()
-    click.echo(f"{path}: {len(events) + len(rejects):,} lines read; {len(events):,} events "
+    click.echo(f"{path}: {len(events) + len(log.rejects):,} lines read; {len(events):,} events "
                f"({'would be imported' if dry_run else f'{new:,} new, {len(events) - new:,} already there'}), "
-               f"{len(rejects):,} kept aside in {rejects_path}; {time.perf_counter() - started:.1f} s")
+               f"{len(log.rejects):,} kept aside in {rejects_path}; {time.perf_counter() - started:.1f} s")
     if attribution:
         click.echo(f"data: {attribution}")
 
 
-def _read(path: Path, mapping: str | None):
-    """(the events log, how the data must be credited when the mapping's preset says so)."""
+def _read(path: Path, mapping: str | None, known: np.ndarray):
+    """(the events log, its lines naming no product in `known` among the rejects with their own row and columns;
+    how the data must be credited when the mapping's preset says so)."""
     from features.event_mapping import load_mapping, map_log_file
     from features.events import load_events
     if mapping is None:
-        return load_events(path), None
+        return load_events(path, known_items=known), None
     chosen = load_mapping(mapping)
-    return map_log_file(path, chosen).log, chosen.attribution
+    return map_log_file(path, chosen, known_items=known).log, chosen.attribution
 
 
-def _split_known(engine, events: pd.DataFrame, rejects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Events of products the database has (deleted ones too: history may name them); the rest join the rejects."""
-    from features.events import NO_ITEM
+def _known_products(engine) -> np.ndarray:
+    """The product keys the database has (deleted ones too: history may name them)."""
     from service.db import products
     with engine.connect() as connection:
-        known = np.fromiter(connection.execute(sa.select(products.c.product_id)).scalars(), dtype=np.int64)
-    unknown = ~events["item_id"].isin(known) & (events["item_id"] != NO_ITEM)
-    kept_aside = events[unknown].assign(problems="item_id: unknown product (not in the catalogue; sync it first)")
-    return events[~unknown], pd.concat([rejects, kept_aside], ignore_index=True)
+        return np.fromiter(connection.execute(sa.select(products.c.product_id)).scalars(), dtype=np.int64)
 
 
 def _store(engine, events: pd.DataFrame) -> int:

@@ -45,6 +45,25 @@ def instance_option(default: Path = INSTANCE_DIR, help: str | None = None):
                         show_default=True, help=help)
 
 
+def served_engine(instance: Path, writes: bool):
+    """The database of a served instance (DATABASE_URL when set, else its SQLite file): a command that feeds a
+    running store is refused, with what to do, when there is no store there yet, and creates nothing then; only a
+    run that writes brings the schema up to date (a dry run writes nothing)."""
+    import os
+
+    from features.errors import TailorcardError
+    from service.db import create_or_upgrade, make_engine
+    url = os.environ.get("DATABASE_URL")
+    database = instance.resolve() / "tailorcard.sqlite"
+    if url is None and not database.is_file():
+        raise TailorcardError(f"no store at {instance}: {database} does not exist; start it first "
+                              f"(tailorcard serve --instance {instance}), or set DATABASE_URL")
+    engine = make_engine(url or f"sqlite:///{database}")
+    if writes:
+        create_or_upgrade(engine)
+    return engine
+
+
 def photo_sets(catalogue_help: str, backgrounds_help: str, folders_only: bool = False):
     """--catalogue (studio photos on plain backdrops) and --backgrounds (a clothing-photos folder): what the
     matte and the scene generator are trained and benched on."""

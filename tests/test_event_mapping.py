@@ -97,3 +97,9 @@ def test_bad_mappings_are_clear_errors(tmp_path):
         EventMapping.from_dict({"user": "a", "item": "b", "time": "c", "type": "bought"})
     with pytest.raises(EventError, match="lacks column"):
         map_log(retail().drop(columns="CustomerID"), load_mapping("online-retail"))
+    with pytest.raises(EventError, match="mapping value is 5; expected a list of texts"):
+        EventMapping.from_dict({"user": "a", "item": "b", "time": "c", "value": 5})
+    with pytest.raises(EventError, match="mapping item is 3; expected a column name"):
+        EventMapping.from_dict({"user": "a", "item": 3, "time": "c"})
+    with pytest.raises(EventError, match=r"non_product_pattern '\(\[' is not a regular expression"):
+        EventMapping.from_dict({"user": "a", "item": "b", "time": "c", "non_product_pattern": "(["})
