@@ -5,7 +5,7 @@
     save_product(sku, title, ...)     # create or replace
     patch_product(sku, patched)       # read, change (patched(row) -> save_product's fields), save
     delete_product(sku)               # soft-delete; NotFound when there was no live product
-    sync_batch(rows, deletes, dry_run)  # upsert catalogue rows and delete keys (service.catalogue_sync)
+    sync_batch(rows, deletes, dry_run)  # upsert catalogue rows and delete keys -> ids (service.catalogue_sync)
 
 A change re-embeds what the encoder reads, stores the product with the change logged, updates this worker's index
 in place, makes the product's variants stale and queues their regeneration.
@@ -110,9 +110,10 @@ def delete_product(sku: str) -> None:
     _after_change(key, None)
 
 
-def sync_batch(rows: list[dict], deletes: list[int], dry_run: bool) -> dict:
+def sync_batch(rows: list[dict], deletes: dict[int, str], dry_run: bool) -> dict:
     """Upsert catalogue rows (checked as a catalogue file is; photos are fetched) and delete the stored products
-    among `deletes` (keys); the plan's summary, with "embedded" unless a dry run (which writes nothing)."""
+    among `deletes` (key -> the id as given); the plan's summary (with the ids to delete that matched no live
+    product, `not_found`), with "embedded" unless a dry run (which writes nothing)."""
     catalogue = _catalogue(rows) if rows else None
     encoder = None if dry_run else deps().encoder.get()
     summary = sync_catalogue(deps().db, catalogue, encoder, dry_run, deletes=deletes)

@@ -4,7 +4,7 @@ finds nothing to do. Safe while serving: each batch is one transaction that logs
 so every web worker picks them up on its next ranking (service.live), as for changes through the API.
 
     sync_catalogue(engine, catalogue, encoder)                       # the whole file: `tailorcard catalogue sync`
-    sync_catalogue(engine, batch, encoder, deletes=[keys], dry_run=True)  # a batch (service.catalogue_changes)
+    sync_catalogue(engine, batch, encoder, deletes={key: id}, dry_run=True)  # a batch (service.catalogue_changes)
 
 Both plan first (stored_state, plan_sync), report the plan's summary, then apply it (apply_sync) unless a dry run.
 """
@@ -44,16 +44,19 @@ class SyncPlan:
 
 
 def sync_catalogue(engine: sa.Engine, catalogue: Catalogue | None, encoder, dry_run: bool = False,
-                   deletes: list[int] | None = None, report: Callable[[dict], None] | None = None) -> dict:
+                   deletes: dict[int, str] | None = None, report: Callable[[dict], None] | None = None) -> dict:
     """Plan, `report` the summary (before anything is written: a long sync shows its plan first), then apply it
     unless `dry_run`; the summary gains "embedded" when applied. `deletes` None: the catalogue is the whole
-    store (what it lacks is deleted); a list: a batch, deleting those of these keys that are stored."""
+    store (what it lacks is deleted); key -> id: a batch, deleting those of these keys that are stored (the ids of
+    the others are the summary's `not_found`)."""
     with engine.connect() as connection:
         stored = stored_state(connection)
     plan = plan_sync(catalogue, stored, delete_missing=deletes is None) if catalogue is not None else SyncPlan()
     if deletes is not None:
         plan.deletes = sorted(set(deletes) & set(stored))
     summary = plan.summary(catalogue, {key: sku for key, (sku, _) in stored.items()})
+    if deletes is not None:
+        summary["not_found"] = [name for key, name in deletes.items() if key not in stored]
     if report is not None:
         report(summary)
     if not dry_run:

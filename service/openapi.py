@@ -95,7 +95,11 @@ def _product_body(fields: dict, attribute: dict, required: list[str]) -> dict:
 
 # Without a photo a product is text-only (embedded from its title and description).
 PRODUCT_FORM = _product_body(PRODUCT_FIELDS | {"image": IMAGE}, TEXT, ["title"])
-PRODUCT_PATCH = _product_body(PRODUCT_FIELDS, {"anyOf": [TEXT, {"type": "null", "description": "removes it"}]}, [])
+# In JSON an attribute may be a number too: stored as its text, as a catalogue file's cell is
+JSON_ATTRIBUTE = {"anyOf": [TEXT, {"type": "number", "description": "stored as text"}]}
+PRODUCT_JSON = _product_body(PRODUCT_FIELDS, JSON_ATTRIBUTE, ["title"])
+PRODUCT_PATCH = _product_body(PRODUCT_FIELDS, {"anyOf": [*JSON_ATTRIBUTE["anyOf"],
+                                                         {"type": "null", "description": "removes it"}]}, [])
 PRODUCT = {"type": "object", "additionalProperties": False,
            "required": ["id", "title", "description", "attributes", "in_stock", "has_photo", "content_hash"],
            "properties": {"id": PRODUCT_ID, "title": {"type": "string"}, "description": {"type": "string"},
@@ -208,7 +212,8 @@ def _core_paths(max_events: int, max_cards: int) -> dict:
         "/v1/items/{item_id}": {
             "get": _op("A product", "items or cards", "200", product, [ITEM_ID]),
             "put": _op("Create or replace a product; re-embeds it and queues its variants", "items", "200",
-                       product, [ITEM_ID], {"multipart/form-data": {"schema": PRODUCT_FORM}}, errors=(400, 413, 415)),
+                       product, [ITEM_ID], {"multipart/form-data": {"schema": PRODUCT_FORM},
+                                            "application/json": {"schema": PRODUCT_JSON}}, errors=(400, 413, 415)),
             "patch": _op("Change some fields (JSON, or multipart to change the photo)", "items", "200", product,
                          [ITEM_ID], {"application/json": {"schema": PRODUCT_PATCH},
                                      "multipart/form-data": {"schema": PRODUCT_FORM | {"required": []}}},

@@ -2,7 +2,8 @@
 
 POST /v1/catalogue/batches {"products": [rows in the catalogue format], "delete": [product ids], "dry_run": bool}
 upserts the rows (a new product is added, a changed one replaced and re-embedded only if its photo or text
-changed, an unchanged one left as it is) and deletes the ids; the reply says which. Photos are http(s) URLs
+changed, an unchanged one left as it is) and deletes the ids; the reply says which, and which ids to delete matched
+no live product (`not_found`: deleting twice is no error). An id both upserted and deleted is refused. Photos are http(s) URLs
 (fetched with the catalogue's limits) or absent (a text-only product). Idempotent: sending a batch twice
 changes nothing the second time.
 
@@ -44,8 +45,11 @@ def batch():
     if len(rows) > MAX_BATCH or len(deletes) > MAX_BATCH:
         raise bad_request("batch", f"{len(rows)} products, {len(deletes)} deletes", f"at most {MAX_BATCH} of each")
     _check_rows(rows)
-    keys = [product_id(raw, "delete[]") for raw in deletes]
-    return jsonify(dry_run=dry_run, **sync_batch(rows, keys, dry_run))
+    named = {product_id(raw, "delete[]"): str(raw) for raw in deletes}
+    both = sorted({str(row.get("product_id")) for row in rows} & set(named.values()))
+    if both:  # which would win is no rule a merchant should have to guess
+        raise bad_request("delete", both, "ids not also among the products to upsert in the same batch")
+    return jsonify(dry_run=dry_run, **sync_batch(rows, named, dry_run))
 
 
 def _check_rows(rows: list) -> None:

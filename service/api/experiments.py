@@ -70,8 +70,9 @@ def start_or_stop(name: str, action: str):
 @require_scope("experiments")
 def reweight(name: str):
     body = json_body()
-    weights = body.get("weights") if isinstance(body, dict) else None
-    return jsonify(public(experiments().reweight(name, weights)))
+    if not isinstance(body, dict) or set(body) != {"weights"}:
+        raise bad_request("body", body, 'an object {"weights": {arm name: weight, ...}} naming every arm once')
+    return jsonify(public(experiments().reweight(name, body["weights"])))
 
 
 @bp.post("/v1/experiments/<name>/allocation")

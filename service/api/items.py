@@ -7,6 +7,7 @@ colours); its NotFound is a 404, a colour preview that cannot be made a 422 sayi
 from __future__ import annotations
 
 import io
+import math
 import re
 from contextlib import contextmanager
 
@@ -94,9 +95,13 @@ def _colour_refusals():
 @require_scope("items")
 def put(item_id: str):
     """multipart/form-data: `title`, optional `description`, `in_stock`, any attribute fields, and the photo as
-    `image` (without one the product is text-only: embedded from its title and description)."""
+    `image` (without one the product is text-only: embedded from its title and description); or the same fields as
+    a JSON object, for a text-only product."""
     sku = product_sku(item_id)
-    fields = _form_fields(partial=False)
+    fields = _json_fields() if request.is_json else _form_fields()
+    if not fields.get("title"):
+        raise bad_request("title", fields.get("title"), "a non-empty product title (a form field, or a key of the "
+                          "JSON object)")
     return jsonify(catalogue_changes.save_product(
         sku, fields["title"], fields.get("description") or "", _attributes(fields, {}), _uploaded_image(),
         fields.get("in_stock", True)))
@@ -118,7 +123,7 @@ def delete(item_id: str):
 
 def _patched(current: dict) -> dict:
     """The product after this request's changes (read once the product is found: a missing one is a 404 first)."""
-    fields = _json_fields() if request.is_json else _form_fields(partial=True)
+    fields = _json_fields() if request.is_json else _form_fields()
     photo = _uploaded_image() or current["image"]
     return {"title": fields.get("title", current["title"]),
             "description": fields.get("description", current["description"] or ""),
@@ -132,11 +137,8 @@ def _public(product: dict) -> dict:
             "content_hash": product["content_hash"]}
 
 
-def _form_fields(partial: bool) -> dict:
-    fields = {name: _checked_field(name, value) for name, value in request.form.items()}
-    if not partial and not fields.get("title"):
-        raise bad_request("title", fields.get("title"), "a non-empty product title")
-    return fields
+def _form_fields() -> dict:
+    return {name: _checked_field(name, value) for name, value in request.form.items()}
 
 
 def _json_fields() -> dict:
@@ -158,6 +160,8 @@ def _checked_field(name: str, value, nullable: bool = False):
                           "up to 63 letters, digits, spaces and _.- (not product_id, id or image)")
     if value is None and nullable:
         return None  # removes the attribute
+    if name not in FIELDS and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        value = str(value)  # an attribute is text, as in a catalogue file (a batch's 3.5 is stored as "3.5")
     limit = MAX_DESCRIPTION_LENGTH if name == "description" else MAX_FIELD_LENGTH
     if not isinstance(value, str) or len(value) > limit or (name == "title" and not value.strip()):
         raise bad_request(name, value, f"text of at most {limit} characters" + (", not empty" if name == "title" else ""))

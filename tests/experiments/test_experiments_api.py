@@ -82,6 +82,8 @@ def test_lifecycle_create_list_start_reweight_stop(client):
     ("post", "/v1/experiments/nope/start", None, 404, "no experiment named 'nope'"),
     ("put", "/v1/experiments/photos-vs-variants/weights", {"weights": {"photo": 1}}, 400, "name every arm"),
     ("put", "/v1/experiments/photos-vs-variants/weights", {"weights": {"photo": 1, "variant": -2}}, 400, "non-negative"),
+    ("put", "/v1/experiments/photos-vs-variants/weights", {"photo": 1, "variant": 3}, 400,
+     'expected an object {"weights": {arm name: weight, ...}}'),  # the weights without their wrapper
     ("get", "/v1/experiments/photos-vs-variants/results?detail=all", None, 400, "detail"),
 ])
 def test_bad_requests_get_clear_json_errors(client, method, url, body, status, words):

@@ -98,12 +98,19 @@ def test_the_admin_api_syncs_in_batches_idempotently(grocery, tiny_encoder):
              "delete": ["MLK-010", "NEVER-SOLD"]}
     preview = client.post("/v1/catalogue/batches", json={**batch, "dry_run": True}, headers=ADMIN).json
     assert (preview["added"], preview["changed"], preview["deleted"]) == (["EGG-12"], ["OAT-55"], ["MLK-010"])
+    assert preview["not_found"] == ["NEVER-SOLD"]  # nothing to delete there: said, not an error (batches repeat)
     assert client.get("/v1/items/EGG-12", headers=ADMIN).status_code == 404  # a dry run writes nothing
     done = client.post("/v1/catalogue/batches", json=batch, headers=ADMIN).json
     assert (done["adds"], done["changes"], done["deletes"], done["embedded"]) == (1, 1, 1, 2)
     assert client.get("/v1/items/OAT-55", headers=ADMIN).json["title"] == "Jumbo oats, 500 g"
     again = client.post("/v1/catalogue/batches", json=batch, headers=ADMIN).json
     assert (again["adds"], again["changes"], again["deletes"], again["unchanged"]) == (0, 0, 0, 2)
+    assert again["not_found"] == ["MLK-010", "NEVER-SOLD"]
+    both = client.post("/v1/catalogue/batches", json={"products": batch["products"], "delete": ["OAT-55"]},
+                       headers=ADMIN)
+    assert both.status_code == 400 and "delete: got ['OAT-55']; expected ids not also among the products" in \
+        both.json["message"]
+    assert client.get("/v1/items/OAT-55", headers=ADMIN).status_code == 200  # refused whole: nothing changed
     bad = client.post("/v1/catalogue/batches", json={"products": [{"product_id": "a b", "title": ""}]}, headers=ADMIN)
     assert bad.status_code == 400 and "product_id" in bad.json["message"]
     local = client.post("/v1/catalogue/batches", json={"products": [{"product_id": "X1", "title": "x",

@@ -187,3 +187,17 @@ def test_any_store_attributes_and_a_text_only_product(client):
     cards = client.get("/v1/users/porridge-fan/cards?n=41", headers=STOREFRONT).json["cards"]
     oats = [card for card in cards if card["product"]["id"] == "OAT-55"]
     assert len(oats) == 1 and oats[0]["image_url"] is None and oats[0]["variant"] is None
+
+
+def test_a_text_only_product_can_be_put_as_json_and_numbers_are_stored_as_attribute_text(client):
+    """A JSON PUT once read no field ("title: got None") though PATCH takes JSON; a number was refused as "not text"
+    though a catalogue file's number cell is stored as its text."""
+    created = client.put("/v1/items/JAM-3", json={"title": "Strawberry jam", "weight": 340, "sugar": 52.5},
+                         headers=ADMIN)
+    assert created.status_code == 200, created.json
+    assert created.json["attributes"] == {"weight": "340", "sugar": "52.5"} and created.json["has_photo"] is False
+    assert client.patch("/v1/items/JAM-3", json={"weight": 250}, headers=ADMIN).json["attributes"]["weight"] == "250"
+    untitled = client.put("/v1/items/JAM-4", json={"weight": 1}, headers=ADMIN)
+    assert untitled.status_code == 400 and "title: got None; expected a non-empty product title" in untitled.json["message"]
+    flagged = client.put("/v1/items/JAM-5", json={"title": "Jam", "vegan": True}, headers=ADMIN)
+    assert flagged.status_code == 400 and "vegan" in flagged.json["message"]  # true is no text and no number
