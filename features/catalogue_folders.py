@@ -37,14 +37,21 @@ def catalogue_from_folders(folder: str | Path, catalogue_dir: str | Path) -> pd.
 
 def write_catalogue_from_folders(folder: str | Path, out: str | Path) -> tuple[Path, pd.DataFrame]:
     """Write `out` (a .csv file, or a folder that gets catalogue.csv); refuses to overwrite a file."""
-    out = Path(out)
-    file = out if out.suffix.lower() == ".csv" else out / "catalogue.csv"
-    if file.exists():
-        raise CatalogueError(f"{file}: already exists; remove it or choose another --out")
+    file = new_catalogue_file(out)
     frame = catalogue_from_folders(folder, file.parent)
     file.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(file, index=False)
     return file, frame
+
+
+def new_catalogue_file(out: str | Path) -> Path:
+    """The catalogue file a command is to write: `out` itself (a .csv) or catalogue.csv in the folder `out`;
+    an existing file is refused (a store's catalogue is never overwritten by a generated one)."""
+    out = Path(out)
+    file = out if out.suffix.lower() == ".csv" else out / "catalogue.csv"
+    if file.exists():
+        raise CatalogueError(f"{file}: already exists; remove it or choose another --out")
+    return file
 
 
 def _by_id_prefix(photos: list[Path]) -> dict[str, list[Path]]:

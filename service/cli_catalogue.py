@@ -12,7 +12,7 @@ from service.cli_options import SERVED_INSTANCE_HELP, encoder_option, instance_o
 
 @main.group("catalogue")
 def catalogue_group():
-    """A store's catalogue: check one, or make one from folders of photos."""
+    """A store's catalogue: check one, make one from folders of photos or from an order log, sync it."""
 
 
 @catalogue_group.command("check")
@@ -63,6 +63,32 @@ def from_folders_command(folder, out):
     click.echo(f"wrote {file}: {len(frame)} products in {len(counts)} categories "
                f"({', '.join(f'{name} {n}' for name, n in counts.items())})")
     click.echo(f"check it with: tailorcard catalogue check {file}")
+
+
+@catalogue_group.command("from-log")
+@click.argument("log_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mapping", required=True,
+              help="A preset (online-retail) or a JSON file naming the log's columns, as `events import` takes; its "
+                   "title column names the products.")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="The catalogue .csv to write, or a folder to write catalogue.csv in.")
+def from_log_command(log_path, mapping, out):
+    """Make a text-only catalogue from an order log (a store with no product file): one product per item code,
+    titled by its most frequent description; codes that are not products (the mapping's rules) are left out."""
+    from features.catalogue_folders import new_catalogue_file
+    from features.event_mapping import load_mapping, map_log_file
+    chosen = load_mapping(mapping)
+    file = new_catalogue_file(out)
+    products = map_log_file(log_path, chosen).products
+    file.parent.mkdir(parents=True, exist_ok=True)
+    products.to_csv(file, index=False)
+    untitled = int((products["title"] == products["product_id"]).sum())
+    click.echo(f"wrote {file}: {len(products)} text-only products from {log_path}"
+               + (f" ({untitled} without a description: titled by their code)" if untitled else ""))
+    click.echo(f"check it with: tailorcard catalogue check {file}; then serve it (tailorcard serve --catalogue "
+               f"{file.parent}) and import the log (tailorcard events import {log_path} --mapping {mapping})")
+    if chosen.attribution:
+        click.echo(f"data: {chosen.attribution}")
 
 
 @catalogue_group.command("sync")

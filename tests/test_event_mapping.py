@@ -103,3 +103,23 @@ def test_bad_mappings_are_clear_errors(tmp_path):
         EventMapping.from_dict({"user": "a", "item": 3, "time": "c"})
     with pytest.raises(EventError, match=r"non_product_pattern '\(\[' is not a regular expression"):
         EventMapping.from_dict({"user": "a", "item": "b", "time": "c", "non_product_pattern": "(["})
+
+
+def test_a_text_only_catalogue_is_made_from_the_log_and_checks_clean(tmp_path):
+    from click.testing import CliRunner
+
+    from features.catalogue import check_catalogue
+    from service.cli import main
+    log = tmp_path / "orders.csv"
+    log.write_text(RETAIL_CSV)
+    made = CliRunner().invoke(main, ["catalogue", "from-log", str(log), "--mapping", "online-retail",
+                                     "--out", str(tmp_path / "shop")])
+    assert made.exit_code == 0, made.output
+    assert "wrote" in made.output and "2 text-only products" in made.output and "CC BY 4.0" in made.output
+    written = pd.read_csv(tmp_path / "shop" / "catalogue.csv", dtype=str)
+    assert written.to_dict("records") == [{"product_id": "71053", "title": "WHITE METAL LANTERN"},
+                                          {"product_id": "85123A", "title": "WHITE HANGING HEART T-LIGHT HOLDER"}]
+    assert not check_catalogue(tmp_path / "shop" / "catalogue.csv").problems  # postage left out, the note not a title
+    again = CliRunner().invoke(main, ["catalogue", "from-log", str(log), "--mapping", "online-retail",
+                                      "--out", str(tmp_path / "shop")])
+    assert again.exit_code == 2 and "already exists" in again.output  # a store's catalogue is never overwritten
