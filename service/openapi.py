@@ -137,11 +137,13 @@ COLOUR = {"type": "object", "additionalProperties": False,
               "reason": NULLABLE_TEXT | {"description": "why there is no preview ('Multi', a text-only product)"}}}
 CARD = {"type": "object", "required": ["rank", "product", "score", "explanation", "image_url", "variant"],
         "properties": {
-            "rank": {"type": "integer", "minimum": 1},
+            "rank": {"type": "integer", "minimum": 1, "description": "the card's place; ranks follow the score "
+                     "traded against likeness to the cards above (diversity, recsys.mmr), so a lower card may score higher"},
             "product": {"type": "object", "required": ["id", "title", "attributes"],
                         "properties": {k: PRODUCT["properties"][k] for k in ("id", "title", "attributes")}},
-            "score": {"type": "number"}, "explanation": {"type": "array", "items": JSON_OBJECT},
-            "image_url": {"type": "string"},
+            "score": {"type": "number", "description": "relevance to the shopper's taste, before diversity"},
+            "explanation": {"type": "array", "items": JSON_OBJECT},
+            "image_url": {"type": ["string", "null"], "description": "null: a text-only product (no photo)"},
             "variant": {"type": ["object", "null"], "description": "set when the card shows a made image (the "
                         "product over a backdrop painted for the shopper's taste segment, or its photo enlarged to "
                         "card size): id, ai_generated, label (show it: e.g. 'AI-generated background'), segment, "
