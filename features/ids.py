@@ -35,9 +35,11 @@ def valid_ids(column: pd.Series, max_length: int = MAX_ID_LENGTH) -> pd.Series:
 
 
 def echo(value, limit: int = ECHO_LIMIT) -> str:
-    """A value as a message may quote it: its repr, cut to `limit` characters (a 1 MB input is not echoed)."""
+    """A value as a message may quote it: its repr, cut to `limit` characters (a 1 MB input is not echoed); the
+    length a cut text states is its own, not its repr's with the quotes."""
     text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    size = len(value) if isinstance(value, str) else len(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({size} characters)"
 
 
 # ---- product keys ---------------------------------------------------------------------------
