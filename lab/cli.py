@@ -34,11 +34,13 @@ scenes_option = spec_option("--scenes", "scene_spec", "Scene generator spec.")
 @click.option("--segments", default=SEGMENTS, show_default=True, help="K: k-means segments of the product embeddings.")
 @click.option("--fallback-products", default=400, show_default=True,
               help="Held-out products whose matte decision gives fallback_rate_heldout (no painting).")
+@spec_option("--matte", "matte_spec", "Matte spec: 'embedded' (the shipped matte) or 'local-dir:PATH' (a candidate "
+             "`tailorcard train-matte` wrote, judged on cards before it is shipped).")
 @seed_option
 @grid_option("Write the products x segments grid here (PNG); nothing is written without it.")
 @json_option()
-def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products, segments, fallback_products, seed,
-                               grid_path, as_json):
+def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products, segments, fallback_products,
+                               matte_spec, seed, grid_path, as_json):
     """Scene cards on a catalogue: product pixels kept, taste specificity, backdrop change, fallbacks, CPU speed."""
     import torch
 
@@ -47,12 +49,12 @@ def bench_presentation_command(catalogue_dir, scene_spec, encoder_spec, products
     from lab.presentation_bench import bench_presentation
 
     encoder = load_encoder(encoder_spec, device="cpu")
-    presenter = build_presenter(scene_spec, encoder)
+    presenter = build_presenter(scene_spec, encoder, matte_spec=matte_spec)
     result, grid = bench_presentation(presenter, encoder, catalogue_dir,
                                       products=products, segments=segments, seed=seed,
                                       fallback_products=fallback_products, log=lambda line: click.echo(line, err=True))
     result.update(catalogue=str(catalogue_dir), scenes=scene_spec, device="cpu", torch_threads=torch.get_num_threads(),
-                  matte="trained matte" if presenter.matte_model is not None else "pseudo-masks of plain backdrops only",
+                  matte=matte_spec if presenter.matte_model is not None else "pseudo-masks of plain backdrops only",
                   upscaler="embedded-upscaler" if presenter.upscaler is not None else "bicubic")
     if grid_path and grid is not None:
         Path(grid_path).parent.mkdir(parents=True, exist_ok=True)

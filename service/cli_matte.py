@@ -31,16 +31,22 @@ from service.cli_options import BUDGET_IN_ALL, export_option, photo_sets, run_fo
 @click.option("--teacher-settles", is_flag=True,
               help="With --teacher: its mattes have their undecided interior settled by the photo's own colours "
                    "first (imagegen.matte.settle), so it is sure of more photos.")
+@click.option("--open-gaps", "gap_exceptions", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Holes of the backdrop's colour inside a pseudo-mask are backdrop in the truth (pseudo_mask fills "
+                   "the small ones), except in the products this file lists, one key a line, found by eye to be "
+                   "product there (white stripes, watch faces). The list holds for the photos it was made from.")
 @stop_options
 @export_option("Where the finished model is written (default: OUT/model).")
 def train_matte_command(catalogue_dir, backgrounds_dir, seed, out_dir, minutes, products, batch_size, lr, max_steps,
-                        resume, export_dir, bf16, init_spec, teacher_spec, self_train, teacher_settles):
+                        resume, export_dir, bf16, init_spec, teacher_spec, self_train, teacher_settles, gap_exceptions):
     """Train the product matte on pseudo-masked catalogue photos and hard composites (CPU; run it with nice)."""
     from features.model_spec import parse_model_spec
+    from imagegen.matte.data import read_gap_exceptions
     from imagegen.matte.train import train_matte
 
     init_dir, teacher_dir = (parse_model_spec(spec, "matte").folder if spec else None for spec in (init_spec, teacher_spec))
     train_matte(catalogue_dir, backgrounds_dir, out_dir, minutes, products=products, batch_size=batch_size, lr=lr,
                 resume=resume, max_steps=max_steps, seed=seed, export_dir=export_dir, bf16=bf16, init_dir=init_dir,
-                teacher_dir=teacher_dir, self_train=self_train, teacher_settles=teacher_settles)
+                teacher_dir=teacher_dir, self_train=self_train, teacher_settles=teacher_settles,
+                gaps_kept=read_gap_exceptions(gap_exceptions) if gap_exceptions else None)
     click.echo(f"matte model written to {export_dir or f'{out_dir}/model'}")

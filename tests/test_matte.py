@@ -43,6 +43,17 @@ def test_pseudo_mask_keeps_a_pale_print_inside_the_product():
     assert pseudo_mask(photo).alpha[38:44, 26:34].min() == 1.0
 
 
+def test_open_gaps_leaves_the_backdrop_seen_through_a_gap_as_backdrop_and_fills_specks():
+    truth = ellipse_alpha()
+    photo = studio_photo(truth, colour=(30, 30, 120))
+    photo[38:44, 26:34] = 250  # 48 pixels of the backdrop's own colour enclosed by the product
+    photo[30:33, 28:31] = 250  # 9 pixels: a speck, under MIN_GAP_PX
+    filled, opened = pseudo_mask(photo), pseudo_mask(photo, open_gaps=True)
+    assert filled.alpha[38:44, 26:34].min() == 1.0 and opened.alpha[39:43, 27:33].max() == 0.0
+    assert opened.alpha[30:33, 28:31].min() == 1.0
+    assert opened.trusted and np.array_equal(opened.alpha[:30], filled.alpha[:30])  # nothing else changes
+
+
 def test_pseudo_mask_distrusts_a_busy_backdrop():
     photo = studio_photo(ellipse_alpha(), colour=(90, 60, 140))
     photo[:, :8] = np.random.default_rng(0).integers(0, 256, (80, 8, 3))

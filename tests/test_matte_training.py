@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from features.checkpoint import read_state
 from imagegen.errors import TrainingError
 from imagegen.matte import MatteConfig, MatteNet, load_matte_model, save_matte_model
-from imagegen.matte.data import build_product_set, catalogue_products
+from imagegen.matte.data import build_product_set, catalogue_products, read_gap_exceptions
 from imagegen.matte.train import train_matte
 from lab.matte_bench import bench_matte
-from matte_helpers import write_matte_data
+from matte_helpers import ellipse_alpha, studio_photo, write_matte_data
 from service.cli import main
 
 TINY = MatteConfig(widths=(4, 8, 8), working_size=32)
@@ -61,13 +61,43 @@ def test_held_out_products_are_never_training_products(matte_data):
     assert len(build_product_set(catalogue_products(catalogue, heldout=True), log=lambda line: None)) == 6
 
 
+def test_gaps_open_in_the_truth_except_in_listed_products(tmp_path):
+    truth = ellipse_alpha()
+    for product_id in ("7", "8"):
+        photo = studio_photo(truth, colour=(30, 30, 120))
+        photo[38:44, 26:34] = 250  # the backdrop seen through a gap, or a white stripe: only a person can tell
+        Image.fromarray(photo).save(tmp_path / f"{product_id}.png")
+    products = [(pid, tmp_path / f"{pid}.png") for pid in ("7", "8")]
+    lines = []
+    made = build_product_set(products, log=lines.append, gaps_kept=read_gap_exceptions(_listed(tmp_path, "8")))
+    gap = made.alpha[:, 0, 40:42, 30:32].numpy()  # the canvas pads the 60 px photo by 2 px a side
+    assert gap[0].max() == 0 and gap[1].min() == 255
+    assert "gaps: opened in 1 trusted pseudo-masks, kept filled in those of 1 listed products" in lines
+    assert (build_product_set(products, log=lines.append).alpha[:, 0, 40:42, 30:32] == 255).all()  # the default
+
+
+def _listed(folder, *keys):
+    path = folder / "kept.txt"
+    path.write_text("# found by eye\n" + "".join(f"{key}  # a white stripe\n" for key in keys))
+    return path
+
+
+def test_gap_exceptions_say_what_is_wrong(tmp_path):
+    with pytest.raises(TrainingError, match="cannot read the gap exceptions"):
+        read_gap_exceptions(tmp_path / "missing.txt")
+    (tmp_path / "empty.txt").write_text("# nothing\n\n")
+    with pytest.raises(TrainingError, match="list no product key"):
+        read_gap_exceptions(tmp_path / "empty.txt")
+
+
 def test_cli_trains_and_benches_the_matte(matte_data, tmp_path):
     catalogue, backgrounds = matte_data
     data = ["--catalogue", str(catalogue), "--backgrounds", str(backgrounds)]
     trained = CliRunner().invoke(main, ["train-matte", *data, "--out", str(tmp_path / "run"), "--products", "10",
-                                        "--batch-size", "2", "--max-steps", "1"])
+                                        "--batch-size", "2", "--max-steps", "1", "--open-gaps", str(_listed(tmp_path, 3))])
     assert trained.exit_code == 0, trained.output
     assert f"matte model written to {tmp_path / 'run'}/model" in trained.output
+    assert "gaps: opened in 0 trusted pseudo-masks" in (tmp_path / "run" / "train.log").read_text()  # ellipses: none
     save_matte_model(load_matte_model(tmp_path / "run" / "model"), tmp_path / "copy")
     benched = CliRunner().invoke(main, ["bench", "matte", *data, "--model", f"local-dir:{tmp_path / 'copy'}",
                                         "--composites", "4", "--photos", "4", "--grid", str(tmp_path / "g.png"),

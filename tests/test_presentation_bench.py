@@ -30,3 +30,13 @@ def test_backdrop_colours_are_measured_where_a_soft_matte_leaves_faint_alpha(tin
     cards = [compose(matted, backdrop) for backdrop in (red, blue)]
     measured = _measure(tiny_encoder, matted, cards, unit_embeddings(2, seed=1))
     assert measured["delta_e"][0] > 100  # red against blue, not two empty selections
+
+
+def test_a_candidate_matte_is_judged_on_cards_by_its_spec(tmp_path):
+    from imagegen.matte import MatteConfig, MatteNet, save_matte_model
+    from imagegen.matte.inference import installed_matte_model
+    from imagegen.presentation import build_presenter
+    candidate = MatteConfig(widths=(4, 8), working_size=32)
+    save_matte_model(MatteNet(candidate), tmp_path)
+    assert build_presenter(None, matte_spec=f"local-dir:{tmp_path}").matte_model.config == candidate
+    assert build_presenter(None).matte_model is installed_matte_model()  # the shipped one by default

@@ -70,31 +70,53 @@ def read_photo(path: Path) -> np.ndarray:
     return np.asarray(open_image(path))  # type, pixel limit and decompression-bomb checks, as every photo gets
 
 
-def build_product_set(products: list[tuple[int, Path]], log=print) -> ProductSet:
-    """Decode, pseudo-mask and decontaminate each photo; products whose pseudo-mask is not trusted are left out."""
-    ids, canvases = [], []
+def build_product_set(products: list[tuple[int, Path]], log=print,
+                      gaps_kept: frozenset[str] | None = None) -> ProductSet:
+    """Decode, pseudo-mask and decontaminate each photo; products whose pseudo-mask is not trusted are left out.
+    `gaps_kept` (read_gap_exceptions): the backdrop-coloured holes of every other product are backdrop in its truth
+    (pseudo_mask's `open_gaps`); these products' stay filled, as a person found product there (a white stripe)."""
+    ids, canvases, opened = [], [], 0
     for n, (product_id, path) in enumerate(products):
         photo = read_photo(path)
         mask = pseudo_mask(photo)
         if mask.trusted:
-            colours = np.round(decontaminate(photo, mask.alpha)).astype(np.uint8)
-            canvases.append(_to_canvas(photo, colours, mask.alpha))
+            alpha = mask.alpha
+            if gaps_kept is not None and str(product_id) not in gaps_kept:
+                alpha = pseudo_mask(photo, open_gaps=True).alpha
+                opened += bool(((mask.alpha >= 0.5) & (alpha < 0.5)).any())
+            colours = np.round(decontaminate(photo, alpha)).astype(np.uint8)
+            canvases.append(_to_canvas(photo, colours, alpha))
             ids.append(product_id)
         if (n + 1) % 2000 == 0:
             log(f"pseudo-masks: {n + 1}/{len(products)} photos, {len(ids)} trusted")
     if not ids:
         raise TrainingError(f"none of the {len(products)} photos has a trusted pseudo-mask (plain backdrops needed)")
+    if gaps_kept is not None:
+        log(f"gaps: opened in {opened} trusted pseudo-masks, kept filled in those of {len(gaps_kept)} listed products")
     return _product_set(ids, canvases)
 
 
-def cached_product_set(cache: Path, catalogue_dir, limit: int, seed: int, log=print) -> ProductSet:
+def read_gap_exceptions(path: str | Path) -> frozenset[str]:
+    """Product keys, one a line (`#` starts a comment), whose backdrop-coloured holes are product after all."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise TrainingError(f"cannot read the gap exceptions {path}: {error}") from error
+    keys = frozenset(line.split("#", 1)[0].strip() for line in lines) - {""}
+    if not keys:
+        raise TrainingError(f"the gap exceptions {path} list no product key (one a line expected)")
+    return keys
+
+
+def cached_product_set(cache: Path, catalogue_dir, limit: int, seed: int, log=print,
+                       gaps_kept: frozenset[str] | None = None) -> ProductSet:
     """Training products with trusted pseudo-masks, built once per run folder (resumed sessions reuse them)."""
     if cache.is_file():
         products = ProductSet.load(cache)
         log(f"products: {len(products)} from {cache}")
         return products
     chosen = catalogue_products(catalogue_dir, heldout=False, limit=limit, seed=seed)
-    products = build_product_set(chosen, log=log)
+    products = build_product_set(chosen, log=log, gaps_kept=gaps_kept)
     log(f"products: {len(products)} of {len(chosen)} training photos have a trusted pseudo-mask")
     cache.parent.mkdir(parents=True, exist_ok=True)
     products.save(cache)

@@ -28,6 +28,7 @@ PLAIN_BORDER_SHARE = 0.85  # share of border pixels within PRODUCT_DELTA_E of th
 FILLED_HOLE_SHARE = 0.06  # holes up to this share of the product's area are product (logos, prints)
 BACKDROP_DELTA_E = 4.0  # a larger hole whose median distance passes this is a pale part of the product, not backdrop
 HOLE_SHARE_MAX = 0.2  # backdrop seen through holes larger than this share of the product: likely a missed white part
+MIN_GAP_PX = 10  # open_gaps: backdrop-coloured holes from this size up stay open (smaller ones: letters, specks)
 KEPT_COMPONENT_SHARE = 0.05  # components smaller than this share of the largest are specks
 PRODUCT_SHARE_RANGE = (0.03, 0.92)
 FAINT_SHARE_MAX = 0.3  # at most this share of the product's envelope may be faint: product pixels within
@@ -43,8 +44,12 @@ class PseudoMask:
     plain_border: bool = False  # the border is one colour (PLAIN_BORDER_SHARE), trusted or not: a studio backdrop
 
 
-def pseudo_mask(image: np.ndarray) -> PseudoMask:
-    """The product's alpha in a uint8 [h, w, 3] photo on a plain backdrop."""
+def pseudo_mask(image: np.ndarray, open_gaps: bool = False) -> PseudoMask:
+    """The product's alpha in a uint8 [h, w, 3] photo on a plain backdrop. `open_gaps`: holes of the backdrop's
+    own colour stay backdrop whatever their size (from MIN_GAP_PX up), where pseudo_mask fills the small ones: the
+    backdrop seen between an arm and the body is not product, yet neither are a white stripe or a watch's white
+    face backdrop, and colour alone cannot tell them apart, so this is a training option whose exceptions a person
+    lists (imagegen.matte.data.build_product_set), never what cards use."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) <= 2 * BORDER_PX:
         raise ValueError(f"expected a uint8 RGB photo [h, w, 3] larger than {2 * BORDER_PX} px a side; "
@@ -53,7 +58,7 @@ def pseudo_mask(image: np.ndarray) -> PseudoMask:
     background = np.median(border, axis=0).astype(np.uint8)
     lab_background = srgb_to_lab(background)
     distance = np.linalg.norm(srgb_to_lab(image) - lab_background, axis=-1)
-    mask = _clean(distance > PRODUCT_DELTA_E, distance)
+    mask = _clean(distance > PRODUCT_DELTA_E, distance, open_gaps)
     alpha = _soft_edges(mask, distance, image, background)
     plain_share = float((np.linalg.norm(srgb_to_lab(border) - lab_background, axis=-1) <= PRODUCT_DELTA_E).mean())
     reason = _distrust(mask, distance, plain_share)
@@ -66,10 +71,10 @@ def _border_pixels(image: np.ndarray) -> np.ndarray:
     return image[ring]
 
 
-def _clean(mask: np.ndarray, distance: np.ndarray) -> np.ndarray:
+def _clean(mask: np.ndarray, distance: np.ndarray, open_gaps: bool = False) -> np.ndarray:
     mask = ndimage.binary_opening(mask, iterations=1) | (mask & (distance > 2 * PRODUCT_DELTA_E))
     mask = ndimage.binary_closing(mask, iterations=1, border_value=0) | mask
-    mask = _fill_holes(mask, distance)
+    mask = _fill_holes(mask, distance, open_gaps)
     labels, count = ndimage.label(mask)
     if count == 0:
         return mask
@@ -78,14 +83,15 @@ def _clean(mask: np.ndarray, distance: np.ndarray) -> np.ndarray:
     return np.isin(labels, kept)
 
 
-def _fill_holes(mask: np.ndarray, distance: np.ndarray) -> np.ndarray:
+def _fill_holes(mask: np.ndarray, distance: np.ndarray, open_gaps: bool = False) -> np.ndarray:
     holes, count = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)
     if count == 0:
         return mask
     index = np.arange(1, count + 1)
     areas = ndimage.sum_labels(np.ones_like(mask), holes, index=index)
     tinted = ndimage.median(distance, holes, index=index) > BACKDROP_DELTA_E
-    product = index[(areas <= FILLED_HOLE_SHARE * max(mask.sum(), 1)) | tinted]
+    small = (areas <= FILLED_HOLE_SHARE * max(mask.sum(), 1)) & ~(open_gaps & (areas >= MIN_GAP_PX))
+    product = index[small | tinted]
     return mask | np.isin(holes, product)
 
 

@@ -37,14 +37,15 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
                 checkpoint_every_s: float = 60.0, validate_every_s: float = 180.0, log_every: int = 50,
                 bf16: bool = False, init_dir: str | Path | None = None,
                 teacher_dir: str | Path | None = None, self_train: bool = False,
-                teacher_settles: bool = False) -> MatteNet:
+                teacher_settles: bool = False, gaps_kept: frozenset[str] | None = None) -> MatteNet:
     """Train for `minutes` of training time in all (resumed sessions included); write the model to `export_dir`
     (default out_dir/model). `init_dir`: a matte model folder whose weights the run starts from (fine-tuning;
     its config is the model's), instead of a random start. `teacher_dir`: a trained matte whose disagreement
     leaves a product's pseudo-mask out of training (imagegen.matte.data.teacher_agreeing); with `self_train`,
     its sure mattes of the backgrounds' train photos are training products too (pseudo_labelled_photos);
     `teacher_settles`: the teacher's mattes have their undecided interior settled by colour first
-    (imagegen.matte.settle)."""
+    (imagegen.matte.settle). `gaps_kept`: the pseudo-masks' backdrop-coloured holes are backdrop in the truth but
+    for these products' (imagegen.matte.data.build_product_set)."""
     if self_train and teacher_dir is None:
         raise TrainingError("self-training needs a teacher: the matte whose sure mattes become the truth")
     if teacher_settles and teacher_dir is None:
@@ -52,8 +53,9 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
     out_dir = Path(out_dir)
     logger = job_logger(out_dir / "train.log")
     device = prepare_device("cpu", seed)
-    training = cached_product_set(out_dir / f"products-{products}-seed{seed}.npz", catalogue_dir, products, seed,
-                                  logger.info)
+    gaps = "" if gaps_kept is None else "-open-gaps"
+    training = cached_product_set(out_dir / f"products-{products}-seed{seed}{gaps}.npz", catalogue_dir, products, seed,
+                                  logger.info, gaps_kept)
     training = _taught(training, teacher_dir, backgrounds_dir if self_train else None, logger, teacher_settles)
     backgrounds = load_backgrounds(backgrounds_dir, "train", log=logger.info, region=MATTE_BACKGROUNDS)
     validation = _validation_set(catalogue_dir, backgrounds_dir, seed, logger)
@@ -66,7 +68,8 @@ def train_matte(catalogue_dir: str | Path, backgrounds_dir: str | Path, out_dir:
                                        "backgrounds": len(backgrounds), "seed": seed, "bf16": bf16,
                                        "init": str(init_dir) if init_dir else None,
                                        "teacher": str(teacher_dir) if teacher_dir else None,
-                                       "self_train": self_train, "teacher_settles": teacher_settles})
+                                       "self_train": self_train, "teacher_settles": teacher_settles,
+                                       "gaps_kept": None if gaps_kept is None else len(gaps_kept)})
     run.every(validate_every_s, lambda: logger.info(f"{STAGE} step {run.step}: held-out composite IoU "
                                                     f"{validation_iou(model, *validation):.4f}"))
     torch.manual_seed(seed + run.step)  # a resumed run does not replay the batches it has seen
