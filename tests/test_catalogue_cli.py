@@ -1,5 +1,6 @@
 """`tailorcard catalogue check` / `from-folders`, and `bench encoder` on a catalogue without fashion columns."""
 import json
+import numpy as np
 
 from click.testing import CliRunner
 from PIL import Image
@@ -74,3 +75,17 @@ def test_bench_encoder_scores_only_the_attributes_a_catalogue_has(tmp_path, tiny
     direct = bench_encoder(tiny_encoder, load_catalogue(folder))  # what the command printed is the bench's
     assert report["text_to_image_recall_at_10"] == direct["text_to_image_recall_at_10"]
     assert "articletype_top1             n/a (needs an articleType column)" in result.stdout
+
+
+def test_same_category_counts_the_neighbours_sharing_a_photos_categories():
+    from features.encoder.evaluation import same_category_at_k
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(2, 16))
+    vectors = np.repeat(centres, 6, axis=0) + 0.01 * rng.normal(size=(12, 16))  # two tight groups of six
+    kinds = [("shoes",)] * 6 + [("hats",)] * 6
+    assert same_category_at_k(vectors, kinds, k=5) == (1.0, 0.5)  # grouped: every neighbour of its kind
+    shuffled = [kinds[i] for i in [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11]]
+    score, chance = same_category_at_k(vectors, shuffled, k=5)
+    assert score < 0.7 and chance == 0.5
+    unlabelled = kinds[:11] + [()]  # a product with no category is left out, as neither a photo nor a neighbour:
+    assert same_category_at_k(vectors, unlabelled, k=4)[0] == 1.0  # the five hats left each have four neighbours

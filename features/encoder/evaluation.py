@@ -6,10 +6,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from features.categories import product_categories
 from features.prompts import article_prompts, colour_prompts
 from features.vectors import unit_rows
 
 TextEncoder = Callable[[list[str]], np.ndarray]
+SAME_CATEGORY_K = 5
 
 
 def prompt_classifier(labels: list[str], prompts_for: Callable[[str], list[str]], encode_texts: TextEncoder) -> np.ndarray:
@@ -43,6 +45,20 @@ def text_to_image_recall(image_vectors: np.ndarray, text_vectors: np.ndarray, k:
     return float((rank < k).mean())
 
 
+def same_category_at_k(image_vectors: np.ndarray, categories: list[tuple[str, ...]], k: int = 5) -> tuple[float, float]:
+    """(share of a photo's k nearest other photos that have its categories, the share chance gives), over the
+    products with a category: whether the image space groups a store's kinds of product, as ranking by a
+    shopper's taste needs. Chance is the sum of the categories' squared shares."""
+    labelled = np.flatnonzero([bool(c) for c in categories])
+    labels = np.asarray([" | ".join(categories[i]) for i in labelled])
+    vectors = unit_rows(image_vectors[labelled])
+    scores = vectors @ vectors.T
+    np.fill_diagonal(scores, -np.inf)
+    nearest = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    _, counts = np.unique(labels, return_counts=True)
+    return float((labels[nearest] == labels[:, None]).mean()), float(((counts / counts.sum()) ** 2).sum())
+
+
 # zero-shot score -> the attribute column it needs (a catalogue without it simply has no such score)
 ZERO_SHOT_COLUMNS = {"articletype_top1": "articleType", "basecolour_top1": "baseColour"}
 
@@ -50,7 +66,8 @@ ZERO_SHOT_COLUMNS = {"articletype_top1": "articleType", "basecolour_top1": "base
 def encoder_quality(image_vectors: np.ndarray, products: pd.DataFrame, encode_texts: TextEncoder) -> dict:
     """Title-to-image recall@10 over `products` rows, and zero-shot top-1 of the attributes the products
     have: `articletype_top1` with an articleType column, `basecolour_top1` with a baseColour column
-    (prompted with the predicted article type, or "product" without one). Empty labels are not scored."""
+    (prompted with the predicted article type, or "product" without one). Empty labels are not scored. With
+    category columns (features.categories, any store's), `same_category_at_5` and its chance level."""
     scores = {}
     articles = np.full(len(products), "product", dtype=object)
     if _labelled(products, "articleType").any():
@@ -64,6 +81,10 @@ def encoder_quality(image_vectors: np.ndarray, products: pd.DataFrame, encode_te
         scores["basecolour_top1"] = _top1(colours, products, "baseColour")
     titles = encode_texts(products["title"].tolist())
     scores["text_to_image_recall_at_10"] = text_to_image_recall(image_vectors, titles, 10)
+    categories = [tuple(product_categories(row)) for row in products.drop(columns=["title"]).to_dict("records")]
+    if sum(map(bool, categories)) > SAME_CATEGORY_K:
+        scores["same_category_at_5"], scores["same_category_chance"] = same_category_at_k(
+            image_vectors, categories, SAME_CATEGORY_K)
     return scores
 
 
