@@ -94,6 +94,7 @@ def test_no_cli_default_points_outside_the_installed_project(name, command):
 SHIPPED_INPUTS = {"catalogue_path", "catalogue_dir", "dcgan_dir"}
 # the kind of model a spec option's default names ('embedded': the shipped one of that kind)
 SPEC_KINDS = {"encoder_spec": "encoder", "generator_spec": "generator", "movq_spec": "generator", "scene_spec": "scene",
+              "matte_spec": "matte",
               ("tailorcard bench upscale", "model_spec"): "upscaler", ("tailorcard bench matte", "model_spec"): "matte"}
 
 

@@ -204,8 +204,10 @@ def test_the_maker_stores_a_labelled_composite_once_and_looks_it_up(tmp_path, ph
     assert read_digital_source_type(maker.read_bytes(stored.variant_id)) == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
     assert record["parameters"]["policy"] == SCENE.to_dict() and record["parameters"]["matte"] == "pseudo-mask"
     assert maker.invalidate(7) == [("3", SCENE)] and maker.lookup(7, "a" * 64, "3", SCENE) is None
-    control = maker.generate(Request(8, "c" * 64, ALL_SEGMENTS, UPSCALED, photo, None)).provenance
+    assert record["product_id"] == "7"  # no store id given: the key's digits
+    control = maker.generate(Request(8, "c" * 64, ALL_SEGMENTS, UPSCALED, photo, None, sku="TEE-8")).provenance
     assert control["label"] == "Photo enlarged" and control["ai_generated"] is False
+    assert control["product_id"] == "TEE-8"  # the product as its store names it
     assert control["digital_source_type"].endswith("/algorithmicallyEnhanced")
 
 
@@ -254,6 +256,6 @@ def test_policies_with_other_settings_are_other_images():
 
 
 class Request:
-    def __init__(self, product_id, content_hash, segment, policy, image, condition, lineage=None):
+    def __init__(self, product_id, content_hash, segment, policy, image, condition, lineage=None, sku=None):
         self.product_id, self.content_hash, self.segment, self.policy = product_id, content_hash, segment, policy
-        self.image, self.condition, self.lineage = image, condition, lineage
+        self.image, self.condition, self.lineage, self.sku = image, condition, lineage, sku
