@@ -15,6 +15,7 @@ is painted from the same noise, so cards differ by their condition alone. Measur
   fallback_rate_heldout     the same over up to `fallback_products` held-out products (the matte's decision
                             only, no painting): at a rate near 0.3, 24 products give it with a standard error
                             of 0.09, 400 with 0.02
+  fallback_kinds_heldout    how many of those kept their photo for each kind of reason (numbers shown as #)
   seconds_per_variant       wall seconds per scene card on this machine's CPU (matte, painting, composite)
   min_long_side             the smallest long side of any card served (originals at card size included)
   fd_clip                   Frechet distance (CLIP space) of painted squares to real photos of the catalogue,
@@ -22,6 +23,7 @@ is painted from the same noise, so cards differ by their condition alone. Measur
 """
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from itertools import permutations
@@ -70,10 +72,13 @@ def bench_presentation(presenter, encoder, catalogue_dir, *, products: int = 24,
 
 
 def _heldout_fallbacks(presenter, catalogue, keys: list[int]) -> dict:
-    """The share of these products whose photo would keep its presentation (the matte's decision, as cards make it)."""
-    kept = [matte_photo(presenter.at_card_size(catalogue.load_image(key))[0], presenter.matte_model)[0] is None
-            for key in keys]
-    return {"fallback_rate_heldout": round(float(np.mean(kept)), 4), "fallback_products": len(keys)}
+    """The share of these products whose photo would keep its presentation (the matte's decision, as cards make it),
+    and how many kept it for each kind of reason (the reason with its numbers as #: what blocks the most)."""
+    reasons = [matte_photo(presenter.at_card_size(catalogue.load_image(key))[0], presenter.matte_model)[1]
+               for key in keys]
+    kinds = Counter(re.sub(r"\d+(\.\d+)?", "#", reason) for reason in reasons if reason is not None)
+    return {"fallback_rate_heldout": round(float(np.mean([reason is not None for reason in reasons])), 4),
+            "fallback_products": len(keys), "fallback_kinds_heldout": dict(kinds.most_common())}
 
 
 def _heldout_photos(catalogue, limit: int, seed: int) -> list[int]:

@@ -17,8 +17,20 @@ def test_the_bench_measures_scene_cards_and_draws_the_grid(sample_catalogue_dir,
     assert metrics["variants"] + 2 * round(metrics["fallback_rate"] * 3) == 6  # 3 products x 2 segments
     assert metrics["fallback_products"] == 3
     assert metrics["fallback_rate_heldout"] == metrics["fallback_rate"]  # the same 3 products, seeded alike
+    assert sum(metrics["fallback_kinds_heldout"].values()) == round(metrics["fallback_rate_heldout"] * 3)
     assert 0.0 <= metrics["taste_specificity"] <= 1.0 and math.isfinite(metrics["background_delta_e"])
     assert grid is not None and grid.size[0] == 3 * 240  # the photo, then one card per segment
+
+
+def test_held_out_fallbacks_are_counted_by_kind_of_reason(sample_catalogue_dir):
+    from features.catalogue import load_catalogue
+    from lab.presentation_bench import _heldout_fallbacks, _heldout_photos
+    catalogue = load_catalogue(sample_catalogue_dir)
+    found = _heldout_fallbacks(Presenter(), catalogue, _heldout_photos(catalogue, 20, 0))  # no matte: plain only
+    kinds = found["fallback_kinds_heldout"]
+    assert found["fallback_products"] == 20 and sum(kinds.values()) == round(found["fallback_rate_heldout"] * 20) > 1
+    assert all("#%" in kind and not any(c.isdigit() for c in kind) for kind in kinds)  # "43% ..." and "12% ..." alike
+    assert list(kinds.values()) == sorted(kinds.values(), reverse=True)  # what blocks the most first
 
 
 def test_backdrop_colours_are_measured_where_a_soft_matte_leaves_faint_alpha(tiny_encoder):
