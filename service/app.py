@@ -49,6 +49,7 @@ DEFAULTS = {
     "CLOCK": None,  # an object with time() and monotonic() (service.clock); None = the system's
     "EXPERIMENTS": None,  # an object following service.experiments.Experiments; None = DatabaseExperiments
     "RANKING_CACHE_SIZE": 4096,  # rankings each worker keeps in memory (service.ranking_cache); 0 = off
+    "RECOVER_JOBS_AT_START": True,  # requeue interrupted jobs and re-announce queued ones to RQ (off in RQ's job forks)
 }
 
 
@@ -131,7 +132,7 @@ def _job_queue(app: Flask, engine):
     if mode not in ("thread", "rq", "none"):
         raise ValueError(f"JOB_QUEUE is {mode!r}; expected 'thread', 'rq' or 'none'")
     if mode == "rq" and not app.config["REDIS_URL"]:
-        raise ValueError("JOB_QUEUE is 'rq' but REDIS_URL is not set")
+        raise ValueError("JOB_QUEUE is 'rq' but REDIS_URL is not set (TAILORCARD_REDIS_URL)")
     return JobQueue(engine, {GENERATE_VARIANT: generate_variant}, app.app_context,
                     app.config["JOB_LEASE_SECONDS"], rq_queue_for(app.config["REDIS_URL"]) if mode == "rq" else None)
 
@@ -139,7 +140,8 @@ def _job_queue(app: Flask, engine):
 def _start_jobs(dependencies: Deps, config) -> None:
     """Jobs left running by a process that died are queued again; the dev server runs them in a thread."""
     from service.jobs import InProcessWorker
-    dependencies.jobs.recover()
+    if config["RECOVER_JOBS_AT_START"]:
+        dependencies.jobs.recover()
     if config["JOB_QUEUE"] == "thread":
         dependencies.worker = InProcessWorker(dependencies.jobs, config["JOB_POLL_SECONDS"])
         dependencies.worker.start()

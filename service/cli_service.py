@@ -148,7 +148,7 @@ def worker(poll, niceness, exit_with_parent, factory):
     """Run generation jobs from the database queue in the foreground, at low priority and on one torch thread,
     until SIGTERM or Ctrl-C (the job in hand is finished first). Configured as the web workers are: TAILORCARD_*
     variables, DATABASE_URL, TAILORCARD_INSTANCE's config.json."""
-    from service.jobs import run_worker
+    from service.jobs import NO_GENERATOR, can_generate, run_worker
     parent = os.getppid()
     os.nice(niceness)
     leave_cores_to_the_web()
@@ -156,8 +156,10 @@ def worker(poll, niceness, exit_with_parent, factory):
     logging.getLogger("service").setLevel(logging.INFO)  # jobs that fail, signals; not every library's chatter
     module, _, name = factory.partition(":")
     app = getattr(importlib.import_module(module), name)({"JOB_QUEUE": "none"})
-    click.echo(f"worker {os.getpid()}: jobs from {app.config['DATABASE_URL']} (nice {os.nice(0)}, poll {poll:g} s)")
-    ran = run_worker(app.extensions["tailorcard"].jobs, poll, parent if exit_with_parent else None)
+    claims = can_generate(app)
+    click.echo(f"worker {os.getpid()}: jobs from {app.config['DATABASE_URL']} (nice {os.nice(0)}, poll {poll:g} s)"
+               + ("" if claims else f"; takes none: {NO_GENERATOR}"))
+    ran = run_worker(app.extensions["tailorcard"].jobs, poll, parent if exit_with_parent else None, claims)
     click.echo(f"worker {os.getpid()}: stopped after {ran} jobs")
 
 

@@ -18,6 +18,7 @@ import traceback
 
 import sqlalchemy as sa
 
+from features.errors import TailorcardError
 from service.db import insert_ignoring_duplicates, jobs
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,19 @@ class JobQueue:
             self._push(job_id)
         return new
 
-    def _push(self, job_id: int) -> None:
-        """Tell RQ workers (if any) about a queued row; the in-process thread polls instead."""
-        if self.rq_queue is not None:
+    def _push(self, job_id: int) -> bool:
+        """Tell RQ workers (if any) about a queued row; the in-process thread polls instead. Redis out of reach
+        costs no request: the row stays queued (the truth), announced again at the next start or run by a
+        `tailorcard worker`, which reads the table. False when it could not be announced."""
+        if self.rq_queue is None:
+            return True
+        try:
             self.rq_queue.enqueue("service.jobs.run_job_by_id", job_id)
+        except Exception as exc:  # redis' ConnectionError, a timeout, a full Redis: never the caller's failure
+            log.warning("job %s stays queued unannounced: RQ's Redis is out of reach (%s: %s)", job_id,
+                        type(exc).__name__, exc)
+            return False
+        return True
 
     def depth(self) -> int:
         with self.engine.connect() as connection:
@@ -68,12 +78,15 @@ class JobQueue:
                 .values(status="queued", updated_at=time.time())).rowcount
 
     def recover(self) -> None:
-        """At start: take back interrupted jobs, and re-announce queued ones to RQ (Redis may have lost them)."""
+        """At start: take back interrupted jobs, and re-announce queued ones to RQ (Redis may have lost them);
+        with Redis out of reach the web tier starts all the same, and the rows wait."""
         self.requeue_interrupted()
         if self.rq_queue is not None:
             with self.engine.connect() as connection:
-                for job_id in connection.execute(sa.select(jobs.c.id).where(jobs.c.status == "queued")).scalars():
-                    self._push(job_id)
+                queued = connection.execute(sa.select(jobs.c.id).where(jobs.c.status == "queued")).scalars().all()
+            for job_id in queued:
+                if not self._push(job_id):
+                    break  # one warning is enough: the rest would fail alike
 
     def claim(self, job_id: int | None = None) -> dict | None:
         """Take the most wanted queued job (or the given one); the UPDATE makes the claim atomic."""
@@ -129,9 +142,9 @@ class InProcessWorker(threading.Thread):
     (`start()`), or the foreground loop of a worker process (`run()`, see run_worker). It stops after the job
     in hand once `stop()` is called or `alive()` turns False."""
 
-    def __init__(self, queue: JobQueue, poll_seconds: float = 1.0, alive=None):
+    def __init__(self, queue: JobQueue, poll_seconds: float = 1.0, alive=None, claims: bool = True):
         super().__init__(name="tailorcard-jobs", daemon=True)
-        self.queue, self.poll_seconds = queue, poll_seconds
+        self.queue, self.poll_seconds, self.claims = queue, poll_seconds, claims
         self.alive = alive or (lambda: True)
         self.stopping = threading.Event()
         self.ran = 0
@@ -139,7 +152,7 @@ class InProcessWorker(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set() and self.alive():
             try:
-                ran = self.queue.run_pending(limit=1)
+                ran = self.queue.run_pending(limit=1) if self.claims else 0
             except Exception:  # a database hiccup must not kill the worker for good
                 log.exception("job worker: cannot reach the queue")
                 ran = 0
@@ -152,12 +165,13 @@ class InProcessWorker(threading.Thread):
         self.join(timeout=10)
 
 
-def run_worker(queue: JobQueue, poll_seconds: float = 1.0, parent_pid: int | None = None) -> int:
+def run_worker(queue: JobQueue, poll_seconds: float = 1.0, parent_pid: int | None = None, claims: bool = True) -> int:
     """Run jobs in this (main) thread until SIGTERM or SIGINT, finishing the job in hand (a second signal stops
     at once; that job's lease brings it back), or, given `parent_pid`, until this process's parent is no longer
-    that process (it died: an orphaned worker stops). Returns how many jobs ran."""
+    that process (it died: an orphaned worker stops). Returns how many jobs ran. `claims` False: take none (a
+    worker that cannot make images waits, leaving the rows to one that can)."""
     alive = None if parent_pid is None else (lambda: os.getppid() == parent_pid)
-    worker = InProcessWorker(queue, poll_seconds, alive)
+    worker = InProcessWorker(queue, poll_seconds, alive, claims)
 
     def stop(signum, _frame):
         if worker.stopping.is_set():
@@ -172,6 +186,20 @@ def run_worker(queue: JobQueue, poll_seconds: float = 1.0, parent_pid: int | Non
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return worker.ran
+
+
+NO_GENERATOR = ("this worker has no image generator, so a job would be settled with nothing made: set "
+                "TAILORCARD_VARIANTS (the scene generator spec the web tier serves with, e.g. embedded) and "
+                "TAILORCARD_INSTANCE (the instance folder whose variants/ the web tier reads: shared between machines)")
+
+
+class WorkerMisconfigured(TailorcardError):
+    """A job worker that would settle jobs without making anything."""
+
+
+def can_generate(app) -> bool:
+    """Whether the app's variant store makes images: a worker without one must leave jobs to one that has."""
+    return bool(getattr(app.extensions["tailorcard"].variants, "generates", True))  # as service.generation reads it
 
 
 def rq_queue_for(redis_url: str):
@@ -190,11 +218,16 @@ def set_worker_app(app) -> None:
 
 
 def run_job_by_id(job_id: int) -> str:
-    """RQ's entry point: claim this job row and run it; a row already taken or settled is skipped."""
+    """RQ's entry point: claim this job row and run it; a row already taken or settled is skipped. A worker that
+    cannot make images (no TAILORCARD_VARIANTS) refuses before claiming, so the row waits for one that can."""
     global _worker_app
     if _worker_app is None:
         from service.app import create_app
-        _worker_app = create_app()  # configured from the environment, as the web workers are
+        # configured from the environment, as the web workers are; RQ forks a process per job, which must not
+        # re-announce the whole queue as a web worker's start does
+        _worker_app = create_app({"RECOVER_JOBS_AT_START": False})
+    if not can_generate(_worker_app):
+        raise WorkerMisconfigured(NO_GENERATOR)  # RQ records it as the job's failure; the row stays queued
     queue = _worker_app.extensions["tailorcard"].jobs
     job = queue.claim(job_id)
     return "skipped" if job is None else queue.run(job)

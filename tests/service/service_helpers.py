@@ -87,6 +87,15 @@ class FakeVariantStore:
         return self.embedded.get(stored.variant_id)
 
 
+def fake_generator_app(config: dict):
+    """`tailorcard worker --app service_helpers:fake_generator_app` (tests/ and tests/service on PYTHONPATH): an
+    app on TAILORCARD_DATABASE_URL whose variant store makes (fake) images, as a configured worker's does."""
+    import os
+
+    from tiny_models import make_tiny_encoder
+    return make_app(os.environ["TAILORCARD_DATABASE_URL"], make_tiny_encoder(), **config)
+
+
 def make_app(database_url: str, encoder, **overrides):
     config = {"TESTING": True, "DATABASE_URL": database_url, "ENCODER": encoder, "API_KEYS": API_KEYS,
               "JOB_QUEUE": "none", "VARIANT_STORE": FakeVariantStore(), "VARIANT_MIN_DEMAND": 1, **overrides}

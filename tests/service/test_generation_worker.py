@@ -85,15 +85,39 @@ def photo_jobs_only(app) -> int:
     return len(rows) - len(scenes)
 
 
+def _worker(database_url, tmp_path, *options):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TAILORCARD_")}
+    tests = Path(__file__).parent
+    env.update(TAILORCARD_DATABASE_URL=database_url, TAILORCARD_INSTANCE=str(tmp_path / "instance"),
+               PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests), env.get("PYTHONPATH", "")]))
+    return subprocess.Popen([str(Path(sys.executable).with_name("tailorcard")), "worker", "--poll", "0.1", *options],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stopped(worker) -> str:
+    worker.send_signal(signal.SIGTERM)
+    output = worker.communicate(timeout=20)[0].decode()
+    assert worker.returncode == 0 and "Traceback" not in output, output
+    return output
+
+
 def test_the_worker_command_runs_queued_jobs_and_exits_cleanly_on_sigterm(database_url, tiny_encoder, tmp_path):
     app = make_app(database_url, tiny_encoder)
     queue_jobs(app)
     queued = photo_jobs_only(app)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TAILORCARD_")}
-    # no generator configured: each job settles without an image (the job itself is what is checked here)
-    env.update(TAILORCARD_DATABASE_URL=database_url, TAILORCARD_INSTANCE=str(tmp_path / "instance"))
-    worker = subprocess.Popen([str(Path(sys.executable).with_name("tailorcard")), "worker", "--poll", "0.1"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    # no generator configured (no TAILORCARD_VARIANTS): it takes no job, where it once settled them with nothing made
+    idle = _worker(database_url, tmp_path)
+    try:
+        started = idle.stdout.readline().decode()  # its first line: running, its signal handlers set
+        assert "takes none: this worker has no image generator" in started, started
+        time.sleep(1)  # ten polls
+        assert statuses(database_url) == ["queued"] * queued
+        assert "stopped after 0 jobs" in _stopped(idle)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(idle.pid, signal.SIGKILL)
+        idle.wait()
+    worker = _worker(database_url, tmp_path, "--app", "service_helpers:fake_generator_app")
     try:
         deadline = time.monotonic() + 60
         while statuses(database_url) != ["done"] * queued:
@@ -101,10 +125,7 @@ def test_the_worker_command_runs_queued_jobs_and_exits_cleanly_on_sigterm(databa
             assert time.monotonic() < deadline, f"jobs {statuses(database_url)} after 60 s"
             time.sleep(0.1)
         assert psutil.Process(worker.pid).nice() >= 10  # below the web workers
-        worker.send_signal(signal.SIGTERM)
-        output = worker.communicate(timeout=20)[0].decode()
-        assert worker.returncode == 0 and "Traceback" not in output, output
-        assert f"stopped after {queued} jobs" in output
+        assert f"stopped after {queued} jobs" in _stopped(worker)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)
