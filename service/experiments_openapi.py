@@ -68,7 +68,9 @@ EXPERIMENT = {"type": "object", "required": ["name", "arms"], "additionalPropert
     "name": ID, "hypothesis": {"type": "string"},
     "arms": {"type": "array", "minItems": 2, "items": ARM, "description": "the first arm is the control"},
     "slot": ID | {"default": "cards"},
-    "layer": ID_OR_EMPTY | {"description": "experiments in one layer never share a user; empty: the slot"},
+    "layer": ID_OR_EMPTY | {"description": "experiments in one layer never share a user; empty: the slot. One slot "
+                            "is tested in one layer at a time (a shopper's cards show one arm): a second experiment "
+                            "on the slot takes a share of that layer's traffic (population.traffic)"},
     "population": {"type": "object", "properties": {"traffic": {"type": "number"},
                                                     "segments": {"type": "array", "items": {"type": "integer"}}}},
     "primary_metric": {"enum": ["ctr", "add_to_cart_rate", "conversion_rate"]},

@@ -63,8 +63,8 @@ def claim_layer_range(taken: list[tuple[int, int]], traffic: float, layer: str) 
     if start + size > LAYER_BUCKETS:
         free = LAYER_BUCKETS - sum(end - begin for begin, end in taken)
         raise ExperimentError(f"layer {layer!r} has no free run of {size / LAYER_BUCKETS:.1%} of its traffic "
-                              f"({free / LAYER_BUCKETS:.1%} free in all); stop an experiment in it or use "
-                              "another layer")
+                              f"({free / LAYER_BUCKETS:.1%} free in all); stop an experiment in it, or ask for a "
+                              "smaller share (population.traffic); another layer suits another slot only")
     return start, start + size
 
 
@@ -120,8 +120,17 @@ def sticky_arm(experiment: Experiment, user_id: str, store: AssignmentStore, now
 
 
 def start_experiment(experiment: Experiment, others: list[Experiment], now: float) -> Experiment:
-    """Claim a free part of the layer (apart from the running experiments in it) and the arm buckets."""
+    """Claim a free part of the layer (apart from the running experiments in it) and the arm buckets. A running
+    experiment on the same slot in another layer is refused: a shopper's cards show one arm, so the first
+    experiment would take every shopper the two share and the other would run without traffic."""
     experiment.check_inputs()
+    rival = next((other for other in others if other.status == "running" and other.slot == experiment.slot
+                  and other.layer_name != experiment.layer_name and other.name != experiment.name), None)
+    if rival is not None:
+        raise ExperimentError(f"slot {experiment.slot!r} is already tested by the running experiment {rival.name!r} "
+                              f"(layer {rival.layer_name!r}); a shopper's cards show one arm, so a second experiment "
+                              f"there would get no traffic: stop it, or run this one in its layer with a share of "
+                              f"the traffic (population.traffic)")
     taken = [other.layer_range for other in others
              if other.status == "running" and other.layer_name == experiment.layer_name and other.name != experiment.name]
     layer_range = claim_layer_range(taken, experiment.population.traffic, experiment.layer_name)

@@ -71,9 +71,20 @@ def test_experiments_in_one_layer_never_share_a_user_and_a_full_layer_refuses():
 
 def test_experiments_in_different_layers_overlap_independently():
     first = running("first", population={"traffic": 0.5})
-    other = running("other", population={"traffic": 0.5}, layer="images", others=[first])
+    other = running("other", population={"traffic": 0.5}, slot="search", layer="search", others=[first])
     both = sum(1 for u in USERS if hashed_arm(first, u) and hashed_arm(other, u))
     assert abs(both / len(USERS) - 0.25) < 0.02
+
+
+def test_a_second_experiment_on_a_slot_is_refused_in_another_layer():
+    """Its cards show one arm: the first experiment would take every shopper the two share, the second none (a
+    walk-through started one in layer 'ab' beside one in 'cards', and it ran with 0 exposures)."""
+    first = running("first")
+    with pytest.raises(ExperimentError, match=r"slot 'cards' is already tested by the running experiment 'first'"):
+        running("other", layer="ab", others=[first])
+    with pytest.raises(ExperimentError, match=r"smaller share \(population.traffic\)"):
+        running("same-layer", others=[first])  # the layer is full: the message says what helps
+    assert running("shared", population={"traffic": 0.5}, others=[running("half", population={"traffic": 0.5})])
 
 
 def test_population_segments_and_status_gate_assignment():
