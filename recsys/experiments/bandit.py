@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 from features.checks import check_fields, number, whole
 from features.ids import echo
 from recsys.experiments.assignment import bucket_of
 from recsys.experiments.model import ExperimentError
 from recsys.experiments.off_policy import DecisionLog
-from recsys.experiments.stats import srm_test
+from recsys.experiments.stats import SRM_ALPHA, srm_test
 
 QUADRATURE_POINTS = 500  # posterior quantiles per arm in the probability-of-best integral (error < 1e-4)
 DRAW_RESOLUTION = 2**53  # a hashed draw has as many steps as a float has mantissa
@@ -204,12 +204,39 @@ def bandit_srm(log: DecisionLog) -> dict:
     """Sample-ratio check of a bandit: decisions per arm against the sum of each arm's logged probability.
 
     The expected count of an arm is the sum over decisions of the probability it had then, so changing
-    probabilities are accounted for. Pearson's statistic on these is conservative (varying probabilities
-    give less variance than the multinomial of their average), so a flag is a real mismatch."""
+    probabilities are accounted for. Without clusters, Pearson's statistic on these (conservative: varying
+    probabilities give less variance than the multinomial of their average). With them (the shopper, whose
+    decisions within an hour share one draw, decision_draw), a cluster-robust Wald test: a shopper's 25
+    decisions on one draw are one piece of evidence, not 25, and Pearson's would flag a mismatch where there
+    is none (a walk-through saw p = 1e-13 on honest traffic)."""
     if log.probabilities is None:
         raise ExperimentError("the bandit SRM check needs every arm's logging probability per decision "
                               "(DecisionLog.probabilities); got only the shown arm's")
     observed = np.bincount(log.shown, minlength=len(log.arms))
     expected = log.probabilities.sum(axis=0)
-    return {"arms": list(log.arms), "observed": observed.tolist(), "expected": expected.tolist(),
-            **srm_test(observed, expected)}
+    test = srm_test(observed, expected) if log.cluster is None else _clustered_srm(log, observed, expected)
+    return {"arms": list(log.arms), "observed": observed.tolist(), "expected": expected.tolist(), **test}
+
+
+def _clustered_srm(log: DecisionLog, observed: np.ndarray, expected: np.ndarray) -> dict:
+    """Wald test of observed - expected = 0 with the covariance estimated from the clusters' summed residuals
+    (with the small-sample factor C / (C - 1)); an arm that expected nobody yet was shown is a mismatch."""
+    live = expected > 1e-12
+    if (observed[~live] > 0).any():
+        return {"chi2": float("inf"), "p_value": 0.0, "mismatch": True}
+    _, cluster = np.unique(log.cluster, return_inverse=True)
+    residual = np.eye(len(log.arms))[log.shown] - log.probabilities
+    per_cluster = np.zeros((cluster.max() + 1, len(log.arms)))
+    np.add.at(per_cluster, cluster, residual)
+    per_cluster = per_cluster[:, live][:, :-1]  # the residuals sum to 0 over the arms: one is implied
+    clusters = len(per_cluster)
+    if per_cluster.shape[1] == 0 or clusters < 2:
+        return {"chi2": 0.0, "p_value": 1.0, "mismatch": False}
+    total = per_cluster.sum(axis=0)
+    covariance = per_cluster.T @ per_cluster * clusters / (clusters - 1)
+    rank = np.linalg.matrix_rank(covariance)
+    if rank == 0:  # every cluster exactly as expected
+        return {"chi2": 0.0, "p_value": 1.0, "mismatch": False}
+    chi2 = float(total @ np.linalg.pinv(covariance) @ total)
+    p_value = float(stats.chi2.sf(chi2, rank))
+    return {"chi2": chi2, "p_value": p_value, "mismatch": bool(p_value < SRM_ALPHA)}

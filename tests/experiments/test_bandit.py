@@ -100,6 +100,26 @@ def test_srm_passes_a_log_that_follows_its_probabilities_and_flags_one_that_does
     assert check["mismatch"] and check["expected"] == pytest.approx([1200, 3300, 1500])
 
 
+def test_srm_counts_a_shoppers_repeat_decisions_on_one_draw_as_one():
+    """40 shoppers, 25 decisions each on their one draw (decision_draw keeps it an hour): Pearson's test on the
+    1,000 decisions flagged honest traffic; the test by shopper does not, and still flags a bandit that ignores
+    its probabilities."""
+    logged = np.repeat([[0.2, 0.4, 0.4]], 1000, axis=0)
+    shoppers = np.repeat(np.arange(40), 25)
+    false_alarms = {"pearson": 0, "by shopper": 0}
+    for seed in range(20):
+        draw = np.random.default_rng(seed).random(40)[shoppers]  # one draw per shopper, repeated
+        honest = (draw[:, None] > np.cumsum(logged, axis=1)).sum(axis=1)
+        false_alarms["pearson"] += bandit_srm(DecisionLog(ARMS, honest, None, np.zeros(1000),
+                                                          probabilities=logged))["mismatch"]
+        false_alarms["by shopper"] += bandit_srm(DecisionLog(ARMS, honest, None, np.zeros(1000), probabilities=logged,
+                                                             cluster=shoppers))["mismatch"]
+    assert false_alarms["by shopper"] == 0 and false_alarms["pearson"] >= 5
+    ignored = np.where(np.random.default_rng(0).random(40)[shoppers] < 0.7, 1, 2)  # never the first arm
+    check = bandit_srm(DecisionLog(ARMS, ignored, None, np.zeros(1000), probabilities=logged, cluster=shoppers))
+    assert check["mismatch"]
+
+
 def test_srm_needs_every_arms_probability():
     log = DecisionLog(ARMS, ["warm", "cool"], [0.5, 0.5], [0, 1])
     with pytest.raises(ExperimentError, match="every arm's logging probability"):
