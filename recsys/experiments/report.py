@@ -18,6 +18,9 @@ COLUMNS = ("scope", "arm", "metric", "users", "exposures", "value", "value_ci_lo
            "segment", "clicks", "exposure_share", "decision_share", "decisions", "bandit_probability", "image_url")
 
 
+COUNT_COLUMNS = ("users", "exposures", "clicks", "decisions")
+
+
 def results_table(results: dict) -> pd.DataFrame:
     """`results` is Results.to_dict(); scope is "all" or "<breakdown>=<value>" (e.g. slot=cards). Without a fixed
     split's exposure (an experiment run as a bandit throughout), the fixed analysis' rows would be zeros: left out."""
@@ -33,7 +36,9 @@ def results_table(results: dict) -> pd.DataFrame:
     off_policy = results.get("off_policy") or {}
     rows += [_off_policy_row(arm, method, estimate, results) for arm, estimates in off_policy.get("arms", {}).items()
              for method, estimate in estimates.items() if method != "error"]
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    counts = [c for c in COUNT_COLUMNS if c in table]  # whole numbers, left empty where a row has none (not 3.0)
+    return table.astype({c: "Int64" for c in counts})
 
 
 def _segment_row(key: str, part: dict, arm: dict, results: dict) -> dict:

@@ -270,6 +270,8 @@ def test_results_show_status_segments_bandit_probabilities_and_off_policy_estima
     scopes = {r["scope"] for r in table}
     assert {f"segment={key}" for key in results["segments"]} <= scopes and "off_policy" in scopes
     assert "all" not in scopes  # no fixed-split exposure: no rows of zeros
+    counted = [r[column] for r in table for column in ("exposures", "clicks", "decisions") if r[column]]
+    assert counted and all(value.isdigit() for value in counted)  # whole numbers, not 3.0
     assert {r["metric"] for r in table if r["scope"] == "off_policy"} >= {"decision_ctr_ips", "decision_ctr_dr"}
 
 

@@ -107,6 +107,6 @@ def test_results_page_shows_arms_lifts_srm_and_the_cumulative_plot(served):
     assert [row.split("\t")[0] for row in arms] == ["control", "treatment"]
     assert sum(int(row.split("\t")[1]) for row in arms) == 400
     assert {row.split("\t")[1] for row in lifts} == {"ctr", "add_to_cart_rate", "conversion_rate"}
-    assert srm.startswith("Sample ratio OK")
+    assert srm.startswith("Fixed split: sample ratio OK")
     assert curve == 1 and band == 1
     assert "unknown API key" in refused
