@@ -20,9 +20,10 @@ DEMO_SHOPPERS = 400
 
 
 def prepare(instance: Path, catalogue_path: str, encoder_spec: str, users: int, segments: int,
-            variants: str | None = None) -> dict:
+            variants: str | None = None, sync: bool = True) -> dict:
     """Keys, products and segments in `instance` (and `users` SIMULATED shoppers, for the demo); a database
-    prepared before is brought in step with the catalogue. Returns the app config to serve it."""
+    prepared before is brought in step with the catalogue, unless `sync` is False (it is served as it is).
+    Returns the app config to serve it."""
     from features.catalogue import load_catalogue
     from features.encoder import load_encoder
     from service.bootstrap import ensure_key_file, seed
@@ -35,8 +36,10 @@ def prepare(instance: Path, catalogue_path: str, encoder_spec: str, users: int, 
     catalogue = load_catalogue(catalogue_path)
     click.echo(f"preparing {database_url}: catalogue {catalogue_path}, encoder {encoder_spec} (space {encoder.space_id})")
     report = seed(engine, catalogue, encoder, instance / "embeddings" / "store.npz", users, segments)
-    if report.already_prepared:
+    if report.already_prepared and sync:
         sync_database(engine, catalogue, encoder)
+    elif report.already_prepared:
+        click.echo("catalogue sync: skipped (--no-sync): the database is served as it is")
     elif report.users:
         click.echo(f"{report.products} products, {report.events} SIMULATED events of {report.users} simulated "
                    f"shoppers, {report.segments} taste segments")
@@ -91,14 +94,18 @@ def serving_environment(config: dict, instance: Path) -> dict:
                    "0 for any other: a real store's statistics never mix with simulated ones].")
 @click.option("--segments", type=int, default=SEGMENTS, show_default=True, help="Taste segments (k-means over shoppers).")
 @spec_option("--generator", "generator_spec", "Generator spec for personalised variants; 'none' serves original photos only.")
-def serve(host, port, workers, instance, catalogue_path, encoder_spec, users, segments, generator_spec):
+@click.option("--no-sync", is_flag=True,
+              help="Serve a prepared database as it is: no catalogue sync at start (another machine of the same "
+                   "store, whose products may have changed through the API since the file was written).")
+def serve(host, port, workers, instance, catalogue_path, encoder_spec, users, segments, generator_spec, no_sync):
     """Serve a store: its catalogue (default: the bundled demo with SIMULATED shoppers), synced into the database
-    at every start, with the shipped encoder; any other catalogue starts with no shoppers until events arrive."""
+    at every start (unless --no-sync), with the shipped encoder; any other catalogue starts with no shoppers until
+    events arrive."""
     instance = Path(instance).resolve()
     variants = None if generator_spec == "none" else generator_spec
     if users is None:
         users = DEMO_SHOPPERS if Path(catalogue_path).resolve() == SAMPLE_CATALOGUE.resolve() else 0
-    config = prepare(instance, catalogue_path, encoder_spec, users, segments, variants)
+    config = prepare(instance, catalogue_path, encoder_spec, users, segments, variants, sync=not no_sync)
     storefront = next(k["key"] for k in config["API_KEYS"] if k["name"] == "storefront")
     click.echo(f"storefront: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
     click.echo(f"API keys (storefront, admin, analyst): {instance / 'api_keys.json'}; storefront key {storefront}")

@@ -66,3 +66,23 @@ def test_lines_naming_an_unknown_product_are_kept_aside_as_the_file_had_them(tmp
     assert "item_id: unknown item (not in the catalogue)" in rejects[0]["problems"]
     done = _import(history, "--instance", instance)
     assert done.exit_code == 0 and "1 new, 0 already there" in done.output
+
+
+def test_a_start_with_no_sync_keeps_what_the_api_added(tmp_path, sample_catalogue_dir, tiny_encoder, monkeypatch):
+    """Another machine's `serve` synced the database to its catalogue file and deleted a product the API had added
+    (a multi-machine walk-through): --no-sync serves the database as it is."""
+    import features.encoder
+    from service import cli_service
+    from service_helpers import auth, make_app
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(features.encoder, "load_encoder", lambda spec: tiny_encoder)
+    instance = tmp_path / "shop"
+    instance.mkdir()
+    cli_service.prepare(instance, str(sample_catalogue_dir), "embedded", 0, 2)
+    client = make_app(f"sqlite:///{instance / 'tailorcard.sqlite'}", tiny_encoder).test_client()
+    admin = auth("admin")
+    assert client.put("/v1/items/NEW-1", json={"title": "A new product"}, headers=admin).status_code == 200
+    cli_service.prepare(instance, str(sample_catalogue_dir), "embedded", 0, 2, sync=False)
+    assert client.get("/v1/items/NEW-1", headers=admin).status_code == 200
+    cli_service.prepare(instance, str(sample_catalogue_dir), "embedded", 0, 2)  # the file is the truth
+    assert client.get("/v1/items/NEW-1", headers=admin).status_code == 404

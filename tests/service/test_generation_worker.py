@@ -153,7 +153,7 @@ def test_gunicorn_starts_the_local_worker_when_ready_and_stops_it_on_exit(monkey
 
 def test_serve_gives_the_web_workers_no_jobs_and_asks_for_a_local_worker(tmp_path, monkeypatch):
     config = {"DATABASE_URL": "sqlite:///x.sqlite", "API_KEYS": [{"name": "storefront", "key": "sk"}]}
-    monkeypatch.setattr(cli_service, "prepare", lambda *args: config)
+    monkeypatch.setattr(cli_service, "prepare", lambda *args, **options: config)
     monkeypatch.delenv("TAILORCARD_JOB_QUEUE", raising=False)
     execs = []
     monkeypatch.setattr(os, "execvpe", lambda file, args, env: execs.append(env))

@@ -20,7 +20,7 @@ from service.cli import main
 
 def test_serve_replaces_itself_with_gunicorn_and_starts_no_child(tmp_path, monkeypatch):
     config = {"DATABASE_URL": "sqlite:///x.sqlite", "API_KEYS": [{"name": "storefront", "key": "sk"}]}
-    monkeypatch.setattr(cli_service, "prepare", lambda *args: config)
+    monkeypatch.setattr(cli_service, "prepare", lambda *args, **options: config)
     execs = []
     monkeypatch.setattr(os, "execvpe", lambda file, args, env: execs.append((file, args, env)))
     for starter in ("run", "Popen", "call"):
