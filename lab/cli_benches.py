@@ -180,9 +180,10 @@ def bench_service(rate, n_requests, shoppers, n_events, new_shopper_share, insta
 
     from lab.load import BENCH_APP, generation_note, run_service_bench
     from service.cli_service import gunicorn_command, prepare, serving_environment
+    from service.db import SQLITE_FILE
     instance = Path(instance).resolve()
-    database = instance / "tailorcard.sqlite"
-    for stale in instance.glob("tailorcard.sqlite*"):  # each run starts from the same prepared state
+    database = instance / SQLITE_FILE
+    for stale in instance.glob(f"{SQLITE_FILE}*"):  # each run starts from the same prepared state
         stale.unlink()
     shutil.rmtree(instance / "variants", ignore_errors=True)  # card images of an earlier run: none made yet
     os.environ.pop("DATABASE_URL", None)

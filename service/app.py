@@ -68,7 +68,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # keep cards in the order they were built; sorting costs on every response
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    app.config["DATABASE_URL"] = app.config["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'tailorcard.sqlite'}"
+    app.config["DATABASE_URL"] = app.config["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / db.SQLITE_FILE}"
     _load_key_file(app)
 
     errors.init_app(app)

@@ -52,13 +52,12 @@ def served_engine(instance: Path, writes: bool):
     import os
 
     from features.errors import TailorcardError
-    from service.db import create_or_upgrade, make_engine
-    url = os.environ.get("DATABASE_URL")
-    database = instance.resolve() / "tailorcard.sqlite"
-    if url is None and not database.is_file():
+    from service.db import SQLITE_FILE, create_or_upgrade, instance_database_url, make_engine
+    database = instance.resolve() / SQLITE_FILE
+    if not os.environ.get("DATABASE_URL") and not database.is_file():
         raise TailorcardError(f"no store at {instance}: {database} does not exist; start it first "
                               f"(tailorcard serve --instance {instance}), or set DATABASE_URL")
-    engine = make_engine(url or f"sqlite:///{database}")
+    engine = make_engine(instance_database_url(instance.resolve()))
     if writes:
         create_or_upgrade(engine)
     return engine

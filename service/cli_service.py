@@ -27,8 +27,8 @@ def prepare(instance: Path, catalogue_path: str, encoder_spec: str, users: int, 
     from features.catalogue import load_catalogue
     from features.encoder import load_encoder
     from service.bootstrap import ensure_key_file, seed
-    from service.db import create_or_upgrade, make_engine
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'tailorcard.sqlite'}"
+    from service.db import create_or_upgrade, instance_database_url, make_engine
+    database_url = instance_database_url(instance)
     keys = ensure_key_file(instance / "api_keys.json")
     engine = make_engine(database_url)
     create_or_upgrade(engine)

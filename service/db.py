@@ -6,6 +6,9 @@ read model rebuilt from it at start and caught up from the append-only `events` 
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 import sqlalchemy as sa
 from flask import current_app
@@ -103,6 +106,14 @@ scene_rounds = sa.Table(
     sa.Column("lineage", sa.JSON, nullable=False),  # parent round, winning variant ids, step
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+
+SQLITE_FILE = "tailorcard.sqlite"  # an instance folder's database when DATABASE_URL names none
+
+
+def instance_database_url(instance) -> str:
+    """DATABASE_URL when it is set, else the SQLite file in the instance folder."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance) / SQLITE_FILE}"
 
 
 def make_engine(url: str) -> sa.Engine:
