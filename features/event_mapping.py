@@ -67,12 +67,14 @@ class EventMapping:
         return mapping
 
     def check_inputs(self) -> None:
-        named = {"user": self.user, "item": self.item, "time": self.time, "session": self.session,
-                 "title": self.title, "return_if_negative": self.return_if_negative, "time_format": self.time_format,
+        texts = {"user": self.user, "item": self.item, "time": self.time, "session": self.session, "title": self.title,
+                 "return_if_negative": self.return_if_negative, "time_format": self.time_format,
                  "return_if_session_starts_with": self.return_if_session_starts_with}
-        for key, given in named.items():
-            if not (isinstance(given, str) and given or given is None and key not in ("user", "item", "time")):
-                raise EventError(f"mapping {key} is {given!r}; expected a column name (text)")
+        for key, given in texts.items():
+            optional = key not in ("user", "item", "time")
+            if not ((isinstance(given, str) and given) or (given is None and optional)):
+                what = "a column name" if key not in ("time_format", "return_if_session_starts_with") else "text"
+                raise EventError(f"mapping {key} is {given!r}; expected {what}" + (" or null" if optional else ""))
         for key, listed in (("value", self.value), ("non_product_items", self.non_product_items)):
             if not (isinstance(listed, list) and all(isinstance(name, str) for name in listed)):
                 raise EventError(f"mapping {key} is {listed!r}; expected a list of texts (value: column names, "
@@ -157,11 +159,7 @@ def map_log_file(path: str | Path, mapping: EventMapping, known_items=None) -> M
 def map_log(raw: pd.DataFrame, mapping: EventMapping, known_items=None) -> MappedLog:
     """Map, then validate; rejects name the log's own row (1 = first data row) and keep its columns. `known_items`
     (product keys): lines naming another product are rejects too (validate_events)."""
-    missing = [c for c in mapping.columns() if c not in raw.columns]
-    if missing:
-        raise EventError(f"log lacks column(s) {missing} named by the mapping; found {list(raw.columns)}")
-    raw = raw.reset_index(drop=True)
-    text = {c: text_column(raw[c]) for c in mapping.columns()}
+    raw, text = _log_text(raw, mapping)
     reason = _mapping_rejects(text, mapping)
     kept = reason == ""
     mapped = _event_table(raw, text, mapping)
@@ -169,6 +167,20 @@ def map_log(raw: pd.DataFrame, mapping: EventMapping, known_items=None) -> Mappe
     rejects = _all_rejects(raw, reason, validated.rejects, np.flatnonzero(kept.to_numpy()))
     events = validated.events.assign(type=validated.events["type"].astype(str))
     return MappedLog(EventLog(events, rejects, validated.duplicates), products_from_log(raw, text, mapping))
+
+
+def log_products_file(path: str | Path, mapping: EventMapping) -> pd.DataFrame:
+    """The products a log names (products_from_log), without mapping and checking its events."""
+    return products_from_log(*_log_text(read_event_table(path), mapping), mapping)
+
+
+def _log_text(raw: pd.DataFrame, mapping: EventMapping) -> tuple[pd.DataFrame, dict]:
+    """The log (positional index) and the columns the mapping reads, as text; a missing column is refused."""
+    missing = [c for c in mapping.columns() if c not in raw.columns]
+    if missing:
+        raise EventError(f"log lacks column(s) {missing} named by the mapping; found {list(raw.columns)}")
+    raw = raw.reset_index(drop=True)
+    return raw, {c: text_column(raw[c]) for c in mapping.columns()}
 
 
 def _mapping_rejects(text: dict, mapping: EventMapping) -> pd.Series:

@@ -76,10 +76,10 @@ def from_log_command(log_path, mapping, out):
     """Make a text-only catalogue from an order log (a store with no product file): one product per item code,
     titled by its most frequent description; codes that are not products (the mapping's rules) are left out."""
     from features.catalogue_folders import new_catalogue_file
-    from features.event_mapping import load_mapping, map_log_file
+    from features.event_mapping import load_mapping, log_products_file
     chosen = load_mapping(mapping)
     file = new_catalogue_file(out)
-    products = map_log_file(log_path, chosen).products
+    products = log_products_file(log_path, chosen)
     file.parent.mkdir(parents=True, exist_ok=True)
     products.to_csv(file, index=False)
     untitled = int((products["title"] == products["product_id"]).sum())

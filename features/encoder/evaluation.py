@@ -45,7 +45,8 @@ def text_to_image_recall(image_vectors: np.ndarray, text_vectors: np.ndarray, k:
     return float((rank < k).mean())
 
 
-def same_category_at_k(image_vectors: np.ndarray, categories: list[tuple[str, ...]], k: int = 5) -> tuple[float, float]:
+def same_category_at_k(image_vectors: np.ndarray, categories: list[tuple[str, ...]],
+                       k: int = SAME_CATEGORY_K) -> tuple[float, float]:
     """(share of a photo's k nearest other photos that have its categories, the share chance gives), over the
     products with a category: whether the image space groups a store's kinds of product, as ranking by a
     shopper's taste needs. Chance is the sum of the categories' squared shares."""
@@ -83,8 +84,7 @@ def encoder_quality(image_vectors: np.ndarray, products: pd.DataFrame, encode_te
     scores["text_to_image_recall_at_10"] = text_to_image_recall(image_vectors, titles, 10)
     categories = [tuple(product_categories(row)) for row in products.drop(columns=["title"]).to_dict("records")]
     if sum(map(bool, categories)) > SAME_CATEGORY_K:
-        scores["same_category_at_5"], scores["same_category_chance"] = same_category_at_k(
-            image_vectors, categories, SAME_CATEGORY_K)
+        scores["same_category_at_5"], scores["same_category_chance"] = same_category_at_k(image_vectors, categories)
     return scores
 
 

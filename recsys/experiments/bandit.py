@@ -230,13 +230,11 @@ def _clustered_srm(log: DecisionLog, observed: np.ndarray, expected: np.ndarray)
     np.add.at(per_cluster, cluster, residual)
     per_cluster = per_cluster[:, live][:, :-1]  # the residuals sum to 0 over the arms: one is implied
     clusters = len(per_cluster)
-    if per_cluster.shape[1] == 0 or clusters < 2:
+    covariance = per_cluster.T @ per_cluster * clusters / max(clusters - 1, 1)
+    rank = np.linalg.matrix_rank(covariance) if clusters > 1 else 0
+    if rank == 0:  # one live arm, one shopper, or every shopper exactly as expected: no evidence either way
         return {"chi2": 0.0, "p_value": 1.0, "mismatch": False}
     total = per_cluster.sum(axis=0)
-    covariance = per_cluster.T @ per_cluster * clusters / (clusters - 1)
-    rank = np.linalg.matrix_rank(covariance)
-    if rank == 0:  # every cluster exactly as expected
-        return {"chi2": 0.0, "p_value": 1.0, "mismatch": False}
     chi2 = float(total @ np.linalg.pinv(covariance) @ total)
     p_value = float(stats.chi2.sf(chi2, rank))
     return {"chi2": chi2, "p_value": p_value, "mismatch": bool(p_value < SRM_ALPHA)}

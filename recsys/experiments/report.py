@@ -36,9 +36,8 @@ def results_table(results: dict) -> pd.DataFrame:
     off_policy = results.get("off_policy") or {}
     rows += [_off_policy_row(arm, method, estimate, results) for arm, estimates in off_policy.get("arms", {}).items()
              for method, estimate in estimates.items() if method != "error"]
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    counts = [c for c in COUNT_COLUMNS if c in table]  # whole numbers, left empty where a row has none (not 3.0)
-    return table.astype({c: "Int64" for c in counts})
+    # counts as whole numbers, left empty where a row has none (not 3.0)
+    return pd.DataFrame(rows, columns=list(COLUMNS)).astype(dict.fromkeys(COUNT_COLUMNS, "Int64"))
 
 
 def _segment_row(key: str, part: dict, arm: dict, results: dict) -> dict:
